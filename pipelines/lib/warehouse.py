@@ -1,0 +1,85 @@
+"""The working DuckDB database: raw table DDL and connections.
+
+Analysts never open this file; they read the published copy (see pipelines.lib.publish).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from pipelines.lib.contract import REGISTRY_COLUMNS, SHEETS, raw_table_columns
+
+RAW_SCHEMA = "raw"
+
+SUBMISSIONS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("submission_id", "VARCHAR PRIMARY KEY"),
+    ("period", "VARCHAR NOT NULL"),
+    ("org_code", "VARCHAR"),
+    ("file_name", "VARCHAR NOT NULL"),
+    ("file_format", "VARCHAR NOT NULL"),
+    ("sha256", "VARCHAR NOT NULL"),
+    ("size_bytes", "BIGINT NOT NULL"),
+    ("arrived_at", "TIMESTAMP NOT NULL"),
+    ("deadline_at", "TIMESTAMP NOT NULL"),
+    ("is_late", "BOOLEAN NOT NULL"),
+    ("outcome", "VARCHAR NOT NULL"),
+    ("fatal_count", "INTEGER NOT NULL"),
+    ("error_count", "INTEGER NOT NULL"),
+    ("warning_count", "INTEGER NOT NULL"),
+    ("info_count", "INTEGER NOT NULL"),
+    ("rows_in", "INTEGER NOT NULL"),
+    ("rows_loaded", "INTEGER NOT NULL"),
+    ("archive_path", "VARCHAR NOT NULL"),
+    ("contract_version", "INTEGER NOT NULL"),
+)
+
+FINDINGS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("submission_id", "VARCHAR NOT NULL"),
+    ("period", "VARCHAR NOT NULL"),
+    ("org_code", "VARCHAR"),
+    ("rule_id", "VARCHAR NOT NULL"),
+    ("severity", "VARCHAR NOT NULL"),
+    ("is_fatal", "BOOLEAN NOT NULL"),
+    ("sheet", "VARCHAR"),
+    ("source_row", "INTEGER"),
+    ("column_name", "VARCHAR"),
+    ("observed_value", "VARCHAR"),
+    ("expected", "VARCHAR"),
+    ("person_key", "VARCHAR"),
+    ("message_zh", "VARCHAR NOT NULL"),
+)
+
+REGISTRY_TABLE_COLUMNS: tuple[tuple[str, str], ...] = tuple((c.key, "VARCHAR") for c in REGISTRY_COLUMNS)
+
+
+def raw_tables() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Every raw table the intake writes, name -> (column, DuckDB type)."""
+    tables: dict[str, tuple[tuple[str, str], ...]] = {
+        "registry": REGISTRY_TABLE_COLUMNS,
+        "submissions": SUBMISSIONS_COLUMNS,
+        "findings": FINDINGS_COLUMNS,
+    }
+    for sheet in SHEETS:
+        tables[sheet.table] = tuple(raw_table_columns(sheet))
+    return tables
+
+
+def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    for name, cols in raw_tables().items():
+        body = ", ".join(f'"{c}" {t}' for c, t in cols)
+        con.execute(f"create table if not exists {RAW_SCHEMA}.{name} ({body})")
+
+
+@contextlib.contextmanager
+def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open late, close early: a DuckDB file admits one writer and blocks it while a reader holds it."""
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
