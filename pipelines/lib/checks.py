@@ -1,0 +1,381 @@
+"""Structural checks at the door: rules D01–D05, D09–D11 and D13 of RULES.md.
+
+File-level checks (D01, D02) run per workbook; row-level checks run vectorised on each sheet
+concatenated over every submission of the run, joined to a small per-submission context frame
+(filed period, its dates, the org code in the file name). Rules that need history or other
+enterprises (D06–D08, D12, D14–D16) run later, on the warehouse (expectations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipelines.lib import codes
+from pipelines.lib import contract as c
+from pipelines.lib import findings as fd
+from pipelines.lib.findings import ERROR, INFO, WARNING, Finding, row_findings
+from pipelines.lib.pseudonym import person_key
+from pipelines.lib.readers import Workbook
+from pipelines.lib.values import parse_column
+
+FATAL_RULES = frozenset({"D01", "D02", "D03", "D04"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    min_age: int = 16
+    max_age: int = 70
+    max_training_hours: float = 2000.0
+
+    @classmethod
+    def from_thresholds(cls, t: dict[str, float]) -> Limits:
+        return cls(int(t["min_age"]), int(t["max_age"]), float(t["max_training_hours"]))
+
+
+def rule_for(sheet: c.Sheet, column: c.Column) -> str:
+    """The rule a badly typed cell of this column breaks."""
+    if column.type == c.CODE9:
+        return "D03"
+    if column.type == c.PERIOD:
+        return "D04"
+    if column.type == c.ID_NUMBER:
+        return "D09"
+    if sheet.key == "roster" and column.key in ("sex", "birth_date"):
+        return "D10"
+    if sheet.key == "roster" and column.key in ("skill_level", "cert_date", "is_chief_technician"):
+        return "D11"
+    if sheet.key == "training" and column.key in ("start_date", "end_date", "hours"):
+        return "D13"
+    return "D05"
+
+
+_SEVERITY = {"D10": WARNING}
+
+
+def _hint(column: c.Column) -> str:
+    if column.type == c.INT:
+        return "应为非负整数"
+    if column.type in (c.AMOUNT, c.YUAN, c.NUMBER):
+        return "应为不小于0的数字"
+    if column.type == c.BOOL:
+        return "应填“是”或“否”"
+    if column.type == c.DATE:
+        return "应为日期，如2008-05-01"
+    if column.type == c.ENUM:
+        return "应为以下之一：" + "/".join(column.enum)
+    if column.type == c.PERIOD:
+        return "应为YYYYQn，如2008Q2"
+    return column.rule or "格式不正确"
+
+
+# --- file level ------------------------------------------------------------------------------
+
+
+def file_findings(wb: Workbook, submission_id: str) -> list[Finding]:
+    """D01 (sheets, single-row counts) and D02 (columns) for one workbook."""
+    out: list[Finding] = []
+    for sheet in c.SHEETS:
+        data = wb.sheets.get(sheet.key)
+        if data is None:
+            if sheet.required:
+                out.append(fd.fatal(submission_id, "D01", f"缺少必填工作表“{sheet.name}”，请按模板补齐后重新报送",
+                                    sheet=sheet.name, expected=sheet.name))
+            continue
+        if data.missing:
+            out.append(fd.fatal(
+                submission_id, "D02",
+                f"工作表“{sheet.name}”缺少必填列：{'、'.join(data.missing)}，请按模板补齐后重新报送",
+                sheet=sheet.name, observed_value="、".join(data.missing)))
+        if data.duplicated:
+            out.append(Finding(submission_id, "D02", ERROR,
+                               f"工作表“{sheet.name}”有重复的列：{'、'.join(data.duplicated)}，仅读取了第一列",
+                               sheet=sheet.name, observed_value="、".join(data.duplicated)))
+        if data.unknown:
+            out.append(Finding(submission_id, "D02", WARNING,
+                               f"工作表“{sheet.name}”有模板以外的列：{'、'.join(data.unknown)}，未读取",
+                               sheet=sheet.name, observed_value="、".join(data.unknown)))
+        if data.header_row != 1:
+            out.append(Finding(submission_id, "D02", WARNING,
+                               f"工作表“{sheet.name}”的表头在第{data.header_row}行，应在第1行（请勿在表头上方插入标题或合并单元格）",
+                               sheet=sheet.name, source_row=data.header_row))
+        n = data.frame.height
+        if sheet.single_row and not data.missing and (n > 1 or (n == 0 and sheet.required)):
+            out.append(fd.fatal(submission_id, "D01",
+                                f"工作表“{sheet.name}”应有且仅有1行数据，实际{n}行",
+                                sheet=sheet.name, observed_value=str(n), expected="1"))
+    for name in wb.unknown_sheets:
+        out.append(Finding(submission_id, "D01", INFO, f"工作表“{name}”不属于报表模板，未读取", sheet=name))
+    return out
+
+
+# --- row level -------------------------------------------------------------------------------
+
+
+def _with_all_columns(sheet: c.Sheet, frame: pl.DataFrame) -> pl.DataFrame:
+    missing = [col.key for col in sheet.columns if col.key not in frame.columns]
+    return frame.with_columns(pl.lit(None, pl.Utf8).alias(k) for k in missing) if missing else frame
+
+
+def _cell(column: c.Column) -> pl.Expr:
+    return pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit(f"行“{column.header}”"))
+
+
+def _typing_findings(sheet: c.Sheet, frame: pl.DataFrame, failed: dict[str, pl.Series]) -> list[pl.DataFrame]:
+    out = []
+    for col in sheet.columns:
+        rule = rule_for(sheet, col)
+        severity = _SEVERITY.get(rule, ERROR)
+        if col.type not in (c.CODE9, c.ID_NUMBER, c.TEXT):
+            bad = frame.filter(failed[col.key])
+            out.append(row_findings(
+                bad, rule_id=rule, severity=severity, sheet=sheet.name, column_name=col.header,
+                observed=pl.col(col.key), expected=_hint(col),
+                message=pl.concat_str(_cell(col), pl.lit("的值“"), pl.col(col.key),
+                                      pl.lit(f"”无法识别，{_hint(col)}")),
+                is_fatal=rule in FATAL_RULES and sheet.key == "profile",
+            ))
+        if col.mandatory:
+            blank = frame.filter(pl.col(col.key).is_null())
+            out.append(row_findings(
+                blank, rule_id=rule, severity=severity, sheet=sheet.name, column_name=col.header,
+                message=pl.concat_str(_cell(col), pl.lit("未填写")),
+                is_fatal=rule in FATAL_RULES and sheet.key == "profile",
+            ))
+    return out
+
+
+def _id_lookup(ids: pl.Series, key: bytes) -> pl.DataFrame:
+    """Per distinct normalised 身份证号: problem, pseudonym, and what the ID says of sex and birth."""
+    rows = []
+    for raw in ids.drop_nulls().unique().sort().to_list():
+        norm = codes.normalize_id_number(raw)
+        problem = codes.id_number_problem(norm)
+        rows.append({
+            "id_number": raw,
+            "id_problem": problem,
+            "person_key": person_key(norm, key),
+            "id_sex": None if problem else codes.id_sex(norm),
+            "id_birth": None if problem else codes.id_birth_date(norm),
+            "id_masked": codes.mask_id_number(norm),
+        })
+    schema = {"id_number": pl.Utf8, "id_problem": pl.Utf8, "person_key": pl.Utf8, "id_sex": pl.Utf8,
+              "id_birth": pl.Date, "id_masked": pl.Utf8}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _person_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
+    col = sheet.column("id_number")
+    bad = frame.filter(pl.col("id_problem").is_not_null())
+    out = [row_findings(
+        bad, rule_id="D09", severity=ERROR, sheet=sheet.name, column_name=col.header,
+        observed=pl.col("id_masked"),
+        message=pl.concat_str(_cell(col), pl.lit("（"), pl.col("id_masked"), pl.lit("）"), pl.col("id_problem")),
+    )]
+    return out
+
+
+def _roster_findings(sheet: c.Sheet, frame: pl.DataFrame, limits: Limits) -> list[pl.DataFrame]:
+    out = _person_findings(sheet, frame)
+    first = frame.filter(pl.col("person_key").is_not_null()).group_by("submission_id", "person_key").agg(
+        pl.col("source_row").min().alias("first_row"))
+    dup = frame.join(first, on=["submission_id", "person_key"]).filter(pl.col("source_row") > pl.col("first_row"))
+    out.append(row_findings(
+        dup, rule_id="D09", severity=ERROR, sheet=sheet.name, column_name="身份证号", observed=pl.col("id_masked"),
+        message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 身份证号与第"),
+                              pl.col("first_row").cast(pl.Utf8), pl.lit("行重复，同一人只应列一行")),
+    ))
+    sex_bad = frame.filter(pl.col("sex").is_not_null() & pl.col("id_sex").is_not_null()
+                           & (pl.col("sex") != pl.col("id_sex")))
+    out.append(row_findings(
+        sex_bad, rule_id="D10", severity=WARNING, sheet=sheet.name, column_name="性别", observed=pl.col("sex"),
+        message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 性别填为“"),
+                              pl.col("sex"), pl.lit("”，与身份证号不符，应为“"), pl.col("id_sex"), pl.lit("”")),
+    ))
+    birth_bad = frame.filter(pl.col("birth_date").is_not_null() & pl.col("id_birth").is_not_null()
+                             & (pl.col("birth_date") != pl.col("id_birth")))
+    out.append(row_findings(
+        birth_bad, rule_id="D10", severity=WARNING, sheet=sheet.name, column_name="出生日期",
+        observed=pl.col("birth_date").cast(pl.Utf8),
+        message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 出生日期"),
+                              pl.col("birth_date").cast(pl.Utf8), pl.lit("与身份证号不符，应为"),
+                              pl.col("id_birth").cast(pl.Utf8)),
+    ))
+    birth = pl.coalesce("id_birth", "birth_date")
+    age = (pl.col("period_end").dt.year() - birth.dt.year()
+           - ((pl.col("period_end").dt.ordinal_day() < birth.dt.ordinal_day()).cast(pl.Int32)))
+    aged = frame.with_columns(age.alias("age")).filter(
+        pl.col("age").is_not_null() & ((pl.col("age") < limits.min_age) | (pl.col("age") > limits.max_age)))
+    out.append(row_findings(
+        aged, rule_id="D10", severity=WARNING, sheet=sheet.name, column_name="出生日期",
+        observed=pl.col("age").cast(pl.Utf8), expected=f"{limits.min_age}—{limits.max_age}",
+        message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 报告期末年龄"),
+                              pl.col("age").cast(pl.Utf8),
+                              pl.lit(f"岁，不在{limits.min_age}—{limits.max_age}岁之间，请核对出生日期或身份证号")),
+    ))
+    low = frame.filter(pl.col("skill_level").is_in(["初级工", "中级工"]) & (pl.col("is_key_trainee") != True))  # noqa: E712
+    out.append(row_findings(
+        low, rule_id="D11", severity=ERROR, sheet=sheet.name, column_name="技能等级", observed=pl.col("skill_level"),
+        message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 技能等级为"),
+                              pl.col("skill_level"),
+                              pl.lit("，初级工、中级工只有作为重点培养对象才列入人才信息库（“是否重点培养对象”应为“是”）")),
+    ))
+    chief = frame.filter((pl.col("is_chief_technician") == True)  # noqa: E712
+                         & pl.col("skill_level").is_not_null()
+                         & ~pl.col("skill_level").is_in(list(c.TECHNICIAN_LEVELS)))
+    out.append(row_findings(
+        chief, rule_id="D11", severity=ERROR, sheet=sheet.name, column_name="是否首席技师",
+        observed=pl.col("skill_level"),
+        message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 首席技师只能是技师或高级技师，此人为"),
+                              pl.col("skill_level")),
+    ))
+    future = frame.filter(pl.col("cert_date") > pl.col("period_end"))
+    out.append(row_findings(
+        future, rule_id="D11", severity=ERROR, sheet=sheet.name, column_name="取证日期",
+        observed=pl.col("cert_date").cast(pl.Utf8),
+        message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 取证日期"),
+                              pl.col("cert_date").cast(pl.Utf8), pl.lit("晚于报告期末"),
+                              pl.col("period_end").cast(pl.Utf8)),
+    ))
+    return out
+
+
+def _training_findings(sheet: c.Sheet, frame: pl.DataFrame, limits: Limits) -> list[pl.DataFrame]:
+    out = _person_findings(sheet, frame)
+    row = pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 "))
+    reversed_ = frame.filter(pl.col("end_date") < pl.col("start_date"))
+    out.append(row_findings(
+        reversed_, rule_id="D13", severity=ERROR, sheet=sheet.name, column_name="结束日期",
+        observed=pl.col("end_date").cast(pl.Utf8),
+        message=pl.concat_str(row, pl.lit("结束日期早于开始日期")),
+    ))
+    outside = frame.filter((pl.col("end_date") < pl.col("period_start")) | (pl.col("end_date") > pl.col("period_end")))
+    out.append(row_findings(
+        outside, rule_id="D13", severity=ERROR, sheet=sheet.name, column_name="结束日期",
+        observed=pl.col("end_date").cast(pl.Utf8),
+        message=pl.concat_str(row, pl.lit("结束日期"), pl.col("end_date").cast(pl.Utf8), pl.lit("不在报告期（"),
+                              pl.col("period_start").cast(pl.Utf8), pl.lit("至"), pl.col("period_end").cast(pl.Utf8),
+                              pl.lit("）内，请填在对应季度的报表中")),
+    ))
+    hours = frame.filter((pl.col("hours") <= 0) | (pl.col("hours") > limits.max_training_hours))
+    out.append(row_findings(
+        hours, rule_id="D13", severity=ERROR, sheet=sheet.name, column_name="学时",
+        observed=pl.col("hours").cast(pl.Utf8), expected=f"(0, {limits.max_training_hours:g}]",
+        message=pl.concat_str(row, pl.lit("学时"), pl.col("hours").cast(pl.Utf8),
+                              pl.lit(f"不在合理范围，应大于0且不超过{limits.max_training_hours:g}")),
+    ))
+    return out
+
+
+def _code_problem_frame(values: pl.Series) -> pl.DataFrame:
+    rows = [{"code": v, "problem": codes.org_code_problem(v)} for v in values.drop_nulls().unique().sort().to_list()]
+    return pl.DataFrame(rows, schema={"code": pl.Utf8, "problem": pl.Utf8})
+
+
+def _profile_findings(sheet: c.Sheet, frame: pl.DataFrame, registry: pl.DataFrame) -> list[pl.DataFrame]:
+    out = []
+    problems = _code_problem_frame(pl.concat([frame["org_code"], frame["group_org_code"]]))
+    for key, fatal in (("org_code", True), ("group_org_code", False)):
+        col = sheet.column(key)
+        bad = frame.join(problems, left_on=key, right_on="code").filter(pl.col("problem").is_not_null())
+        out.append(row_findings(
+            bad, rule_id="D03", severity=ERROR, sheet=sheet.name, column_name=col.header, observed=pl.col(key),
+            message=pl.concat_str(pl.lit(f"{col.header}“"), pl.col(key), pl.lit("”"), pl.col("problem")),
+            is_fatal=fatal,
+        ))
+    valid = frame.join(problems, left_on="org_code", right_on="code", how="left").filter(
+        pl.col("org_code").is_not_null() & pl.col("problem").is_null())
+    known = valid.join(registry.select("org_code", pl.col("group_org_code").alias("registry_group")),
+                       on="org_code", how="left")
+    unknown = known.filter(pl.col("registry_group").is_null())
+    out.append(row_findings(
+        unknown, rule_id="D03", severity=ERROR, sheet=sheet.name, column_name="组织机构代码",
+        observed=pl.col("org_code"), is_fatal=True,
+        message=pl.concat_str(pl.lit("组织机构代码"), pl.col("org_code"),
+                              pl.lit("不在报送名录中，请核对代码；如为新纳入监管的企业，请联系国资委更新名录")),
+    ))
+    group_diff = known.filter(pl.col("registry_group").is_not_null() & pl.col("group_org_code").is_not_null()
+                              & (pl.col("group_org_code") != pl.col("registry_group")))
+    out.append(row_findings(
+        group_diff, rule_id="D03", severity=WARNING, sheet=sheet.name, column_name="所属集团组织机构代码",
+        observed=pl.col("group_org_code"), expected=None,
+        message=pl.concat_str(pl.lit("所属集团组织机构代码填为"), pl.col("group_org_code"), pl.lit("，名录中为"),
+                              pl.col("registry_group"), pl.lit("，以名录为准")),
+    ))
+    name_diff = frame.filter(pl.col("file_org_code").is_not_null() & pl.col("org_code").is_not_null()
+                             & (pl.col("file_org_code") != pl.col("org_code")))
+    out.append(row_findings(
+        name_diff, rule_id="D03", severity=WARNING, sheet=sheet.name, column_name="组织机构代码",
+        observed=pl.col("org_code"),
+        message=pl.concat_str(pl.lit("文件名中的组织机构代码"), pl.col("file_org_code"), pl.lit("与表内填写的"),
+                              pl.col("org_code"), pl.lit("不一致，以表内为准，请核对")),
+    ))
+    wrong_period = frame.filter(pl.col("period").is_not_null() & (pl.col("period") != pl.col("filed_period")))
+    out.append(row_findings(
+        wrong_period, rule_id="D04", severity=ERROR, sheet=sheet.name, column_name="报告期",
+        observed=pl.col("period"), is_fatal=True,
+        message=pl.concat_str(pl.lit("报告期填为"), pl.col("period"), pl.lit("，但文件报送在"), pl.col("filed_period"),
+                              pl.lit("期间，请核对报告期或报送到正确的期间")),
+    ))
+    early = frame.filter(pl.col("submitted_on") < pl.col("period_start"))
+    out.append(row_findings(
+        early, rule_id="D04", severity=WARNING, sheet=sheet.name, column_name="填报日期",
+        observed=pl.col("submitted_on").cast(pl.Utf8),
+        message=pl.concat_str(pl.lit("填报日期"), pl.col("submitted_on").cast(pl.Utf8), pl.lit("早于报告期开始，请核对")),
+    ))
+    industry = frame.filter(pl.col("industry_code").is_not_null() & ~pl.col("industry_code").str.contains(r"^\d{2}$"))
+    out.append(row_findings(
+        industry, rule_id="D05", severity=WARNING, sheet=sheet.name, column_name="行业代码",
+        observed=pl.col("industry_code"),
+        message=pl.concat_str(pl.lit("行业代码“"), pl.col("industry_code"), pl.lit("”应为GB/T 4754-2002大类的2位数字")),
+    ))
+    return out
+
+
+def _funds_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
+    zero = frame.filter(pl.col("payroll") == 0)
+    return [row_findings(
+        zero, rule_id="D05", severity=ERROR, sheet=sheet.name, column_name="职工工资总额",
+        observed=pl.col("payroll").cast(pl.Utf8), expected="> 0",
+        message=pl.lit("职工工资总额应大于0（单位：万元）"),
+    )]
+
+
+@dataclass
+class SheetResult:
+    typed: pl.DataFrame  # raw table rows: submission_id, source_row, [person_key], typed columns
+    findings: pl.DataFrame
+
+
+def check_sheet(
+    sheet: c.Sheet, text: pl.DataFrame, context: pl.DataFrame, registry: pl.DataFrame, key: bytes, limits: Limits
+) -> SheetResult:
+    """Type and check one sheet concatenated over submissions.
+
+    ``text``: submission_id, source_row and contract keys as strings. ``context``: submission_id,
+    filed_period, period_start, period_end, file_org_code.
+    """
+    text = _with_all_columns(sheet, text)
+    parsed = {col.key: parse_column(pl.col(col.key), col) for col in sheet.columns}
+    typed_cols = {k: v for k, (v, _) in parsed.items()}
+    failed = text.select(**{k: f for k, (_, f) in parsed.items()})
+    findings = _typing_findings(sheet, text, {k: failed[k] for k in failed.columns})
+    frame = text.with_columns(**typed_cols).join(context, on="submission_id", how="left")
+    personal = any(col.personal for col in sheet.columns)
+    if personal:
+        lookup = _id_lookup(frame["id_number"], key)
+        frame = frame.join(lookup, on="id_number", how="left")
+    if sheet.key == "profile":
+        findings += _profile_findings(sheet, frame, registry)
+    elif sheet.key == "funds":
+        findings += _funds_findings(sheet, frame)
+    elif sheet.key == "roster":
+        findings += _roster_findings(sheet, frame, limits)
+    elif sheet.key == "training":
+        findings += _training_findings(sheet, frame, limits)
+    elif personal:
+        findings += _person_findings(sheet, frame)
+    columns = [name for name, _ in c.raw_table_columns(sheet)]
+    typed = frame.select(columns)
+    return SheetResult(typed, pl.concat([fd.empty(), *findings], how="vertical"))

@@ -1,0 +1,194 @@
+"""Read one submission (format A .xlsx, format B folder or .zip of CSVs) into text grids.
+
+Everything is read as strings with empty rows kept, so that no cell is silently dropped or
+nulled; typing happens later (pipelines.lib.values). Header rows are located here, tolerant of a
+merged title row above them and of whitespace / full-width forms in the header text.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+from pipelines.lib import contract as c
+from pipelines.lib.values import normalize_header, normalized
+
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+HEADER_SEARCH_ROWS = 5  # a clerk's title row or two above the header is tolerated (and reported)
+
+
+class ReadError(Exception):
+    """The file cannot be read at all (D01); the message is Chinese, for the clerk."""
+
+
+@dataclass(frozen=True)
+class SubmissionFile:
+    path: Path
+    fmt: str  # xlsx / csv_dir / csv_zip / other
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass
+class SheetData:
+    """One sheet matched to the contract: text values keyed by contract column key."""
+
+    sheet: c.Sheet
+    source_name: str  # the sheet / CSV name as the clerk wrote it
+    header_row: int  # Excel row number of the header (1 = as the contract says)
+    frame: pl.DataFrame  # source_row + one Utf8 column per matched contract key; blank rows removed
+    missing: list[str] = field(default_factory=list)  # required headers not found
+    unknown: list[str] = field(default_factory=list)  # headers not in the contract
+    duplicated: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Workbook:
+    file: SubmissionFile
+    sheets: dict[str, SheetData]  # by contract sheet key
+    unknown_sheets: list[str]
+
+
+def classify(path: Path) -> SubmissionFile:
+    if path.is_dir():
+        return SubmissionFile(path, "csv_dir")
+    suffix = path.suffix.lower()
+    if suffix in XLSX_SUFFIXES:
+        return SubmissionFile(path, "xlsx")
+    if suffix == ".zip":
+        return SubmissionFile(path, "csv_zip")
+    return SubmissionFile(path, "other")
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or GB18030 — Chinese Excel saves CSV as GBK by default."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise ReadError("CSV文件编码无法识别，请另存为UTF-8或GBK编码的CSV") from exc
+
+
+def _csv_grid(data: bytes) -> pl.DataFrame:
+    text = decode_text(data)
+    if not text.strip():
+        return pl.DataFrame()
+    return pl.read_csv(
+        io.StringIO(text), has_header=False, infer_schema=False, truncate_ragged_lines=True,
+        quote_char='"',
+    )
+
+
+def _xlsx_grids(path: Path) -> dict[str, pl.DataFrame]:
+    try:
+        reader = fastexcel.read_excel(str(path))
+        return {
+            name: reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
+            for name in reader.sheet_names
+        }
+    except Exception as exc:  # calamine raises several types for damaged files
+        raise ReadError("文件已损坏或不是有效的Excel(.xlsx)工作簿，无法打开，请重新导出后报送") from exc
+
+
+def _csv_grids(file: SubmissionFile) -> dict[str, pl.DataFrame]:
+    if file.fmt == "csv_dir":
+        members = {p.name: p.read_bytes() for p in sorted(file.path.iterdir()) if p.suffix.lower() == ".csv"}
+    else:
+        try:
+            with zipfile.ZipFile(file.path) as zf:
+                members = {}
+                for info in zf.infolist():
+                    if info.is_dir() or not info.filename.lower().endswith(".csv"):
+                        continue
+                    # Windows zip tools write GBK names without the UTF-8 flag.
+                    name = info.filename
+                    if not info.flag_bits & 0x800:
+                        name = name.encode("cp437").decode("gb18030", errors="replace")
+                    members[Path(name).name] = zf.read(info)
+        except zipfile.BadZipFile as exc:
+            raise ReadError("压缩包已损坏，无法解压，请重新打包后报送") from exc
+    if not members:
+        raise ReadError("文件夹或压缩包中没有CSV文件")
+    return {Path(name).stem: _csv_grid(data) for name, data in members.items()}
+
+
+def read_grids(file: SubmissionFile) -> dict[str, pl.DataFrame]:
+    """Raw text grids by sheet name (no header interpretation)."""
+    if file.fmt == "xlsx":
+        return _xlsx_grids(file.path)
+    if file.fmt in ("csv_dir", "csv_zip"):
+        return _csv_grids(file)
+    raise ReadError(f"不支持的文件类型“{file.path.suffix}”，请报送.xlsx工作簿或CSV文件夹/压缩包")
+
+
+_HEADER_INDEX = {
+    sheet.key: {normalize_header(col.header): col for col in sheet.columns} for sheet in c.SHEETS
+}
+_SHEET_INDEX = {normalize_header(sheet.name): sheet for sheet in c.SHEETS}
+
+
+def _locate_header(grid: pl.DataFrame, sheet: c.Sheet) -> int:
+    """Grid row index whose cells match the most contract headers (0 when none do)."""
+    known = _HEADER_INDEX[sheet.key]
+    best, best_hits = 0, 0
+    for i, row in enumerate(grid.head(HEADER_SEARCH_ROWS).iter_rows()):
+        hits = sum(1 for v in row if v is not None and normalize_header(v) in known)
+        if hits > best_hits:
+            best, best_hits = i, hits
+    return best
+
+
+def match_sheet(grid: pl.DataFrame, sheet: c.Sheet, source_name: str) -> SheetData:
+    known = _HEADER_INDEX[sheet.key]
+    if grid.height == 0:
+        return SheetData(sheet, source_name, 1, pl.DataFrame({"source_row": []}, schema={"source_row": pl.Int32}),
+                         missing=[col.header for col in sheet.columns if col.required])
+    header_idx = _locate_header(grid, sheet)
+    headers = list(grid.row(header_idx))
+    picked: dict[str, str] = {}  # grid column -> contract key
+    unknown, duplicated = [], []
+    for grid_col, text in zip(grid.columns, headers, strict=True):
+        if text is None or not str(text).strip():
+            continue
+        col = known.get(normalize_header(text))
+        if col is None:
+            unknown.append(str(text).strip())
+        elif col.key in picked.values():
+            duplicated.append(col.header)
+        else:
+            picked[grid_col] = col.key
+    body = grid.slice(header_idx + 1).with_row_index("source_row", offset=header_idx + 2)
+    frame = body.select(
+        pl.col("source_row").cast(pl.Int32),
+        *(normalized(pl.col(g).cast(pl.Utf8)).alias(k) for g, k in picked.items()),
+    )
+    if picked:
+        frame = frame.filter(pl.any_horizontal(pl.col(k).is_not_null() for k in picked.values()))
+    else:
+        frame = frame.clear()
+    present = set(picked.values())
+    missing = [col.header for col in sheet.columns if col.required and col.key not in present]
+    return SheetData(sheet, source_name, header_idx + 1, frame, missing, unknown, duplicated)
+
+
+def read_submission(file: SubmissionFile) -> Workbook:
+    grids = read_grids(file)
+    sheets: dict[str, SheetData] = {}
+    unknown_sheets = []
+    for name, grid in grids.items():
+        sheet = _SHEET_INDEX.get(normalize_header(name))
+        if sheet is None or sheet.key in sheets:
+            unknown_sheets.append(name)
+            continue
+        sheets[sheet.key] = match_sheet(grid, sheet, name)
+    return Workbook(file, sheets, unknown_sheets)
