@@ -1,0 +1,47 @@
+"""dbt models as partitioned assets, split by selector: core marts first, flag marts after the GX run."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from pipelines.defs.dbt.project import dbt_project
+from pipelines.defs.dbt.translator import SasacDbtTranslator
+from pipelines.defs.dbt.vars import dbt_vars
+from pipelines.defs.partitions import periods_of, quarterly_partitions
+from pipelines.defs.resources import PlatformConfig
+
+CORE_SELECT = "tag:core"
+FLAGS_SELECT = "tag:flags"
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformConfig):
+    # The profile reads the working database path from the environment (dbt runs as a subprocess).
+    os.environ["SASAC_BUILD_DB"] = str(platform.work_db)
+    args = ["build", "--vars", json.dumps(dbt_vars(periods_of(context)))]
+    yield from dbt.cli(args, context=context).stream()
+
+
+def build_dbt_assets() -> list[dg.AssetsDefinition]:
+    project = dbt_project()
+
+    @dbt_assets(manifest=project.manifest_path, select=CORE_SELECT, name="dbt_core_models",
+                partitions_def=quarterly_partitions, dagster_dbt_translator=SasacDbtTranslator(),
+                backfill_policy=dg.BackfillPolicy.single_run(), project=project)
+    def dbt_core_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformConfig):
+        yield from _build(context, dbt, platform)
+
+    @dbt_assets(manifest=project.manifest_path, select=FLAGS_SELECT, name="dbt_flag_models",
+                partitions_def=quarterly_partitions, dagster_dbt_translator=SasacDbtTranslator(),
+                backfill_policy=dg.BackfillPolicy.single_run(), project=project)
+    def dbt_flag_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformConfig):
+        yield from _build(context, dbt, platform)
+
+    return [dbt_core_models, dbt_flag_models]
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project())

@@ -1,0 +1,123 @@
+"""The GX suites in expectations/ as one flags asset plus one asset check per suite.
+
+The policy and data-quality suites run once, in the ``expectation_flags`` asset, which writes
+their flags and results to the working database; each suite's asset check then reads its own
+result from there (checks on partitioned assets query DuckDB rather than load the asset). The
+integrity suite runs inside its own blocking check, before anything downstream of the marts: if
+mart keys are broken the run stops there and nothing is published.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from pipelines.defs.partitions import periods_of, quarterly_partitions
+from pipelines.defs.resources import PlatformConfig
+from pipelines.lib.expectations.suites import load_suites
+from pipelines.lib.warehouse import connect
+
+FLAGS_KEY = dg.AssetKey(["flags", "expectation_flags"])
+DOCS_DIRNAME = "data_docs"
+
+RESULTS_DDL = """
+create schema if not exists flags;
+create table if not exists flags.expectation_results (
+    suite varchar, period_from varchar, period_to varchar, success boolean, failing_count bigint,
+    metadata_json varchar, primary key (suite, period_from, period_to)
+)
+"""
+
+
+def _mart_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["marts", table])
+
+
+def _target(suite) -> dg.AssetKey:
+    # A suite spanning several marts is checked on its first table (the one its rules are about).
+    return _mart_key(suite.tables[0])
+
+
+def _check_result(suite_name: str, target: dg.AssetKey, success: bool, failing: int, meta: dict,
+                  blocking: bool) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=suite_name,
+        asset_key=target,
+        passed=success,
+        # Non-compliance is a finding, not a failed run: only a blocking suite fails with ERROR.
+        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "failing_count": failing,
+            "sample_failing_keys": dg.MetadataValue.json(meta.get("sample_failing_keys", [])),
+            "rows_evaluated": meta.get("rows_evaluated", 0),
+            "tables": meta.get("tables", ""),
+            "seconds": meta.get("seconds", 0.0),
+        },
+    )
+
+
+def build_expectation_defs() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    suites = load_suites()
+    policy = [s for s in suites if not s.blocking]
+    blocking = [s for s in suites if s.blocking]
+    mart_deps = sorted({_mart_key(t) for s in policy for t in s.tables}, key=lambda k: k.to_user_string())
+
+    @dg.asset(key=FLAGS_KEY, deps=mart_deps, partitions_def=quarterly_partitions, group_name="expectations",
+              kinds={"great_expectations", "duckdb"}, backfill_policy=dg.BackfillPolicy.single_run(),
+              description="GX 规则检查发现的问题（每条一行，可追溯到规则与政策条款）")
+    def expectation_flags(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
+        from pipelines.lib.expectations.runner import run_expectations
+
+        periods = [str(p) for p in periods_of(context)]
+        docs = platform.marts_dir / DOCS_DIRNAME
+        run = run_expectations(platform.work_db, periods, docs, suite_names=[s.name for s in policy])
+        with connect(platform.work_db) as con:
+            con.execute(RESULTS_DDL)
+            for name, result in run.suites.items():
+                con.execute(
+                    "insert or replace into flags.expectation_results values (?, ?, ?, ?, ?, ?)",
+                    [name, periods[0], periods[-1], result.success, result.failing_count,
+                     json.dumps(result.metadata(), ensure_ascii=False, default=str)],
+                )
+        return dg.MaterializeResult(metadata={
+            "flag_count": run.flag_count,
+            "data_docs": dg.MetadataValue.path(str(run.docs_index)) if run.docs_index else "",
+            **{f"seconds_{k}": round(v, 2) for k, v in run.timings.items()},
+        })
+
+    @dg.multi_asset_check(
+        specs=[dg.AssetCheckSpec(s.name, asset=_target(s), additional_deps=[FLAGS_KEY],
+                                 description=f"GX 规则组 {s.name}（expectations/{s.name}.json）") for s in policy],
+        can_subset=True,
+    )
+    def policy_suite_checks(context: dg.AssetCheckExecutionContext, platform: PlatformConfig):
+        periods = [str(p) for p in periods_of(context)]
+        with connect(platform.work_db, read_only=True) as con:
+            rows = con.execute(
+                "select suite, success, failing_count, metadata_json from flags.expectation_results"
+                " where period_from = ? and period_to = ?", [periods[0], periods[-1]]).fetchall()
+        found = {r[0]: r for r in rows}
+        for s in policy:
+            check_key = dg.AssetCheckKey(_target(s), s.name)
+            if check_key not in context.selected_asset_check_keys:
+                continue
+            _, success, failing, meta = found.get(s.name, (s.name, False, 0, "{}"))
+            yield _check_result(s.name, _target(s), bool(success), int(failing), json.loads(meta), blocking=False)
+
+    @dg.multi_asset_check(
+        specs=[dg.AssetCheckSpec(s.name, asset=_target(s), blocking=True,
+                                 additional_deps=[_mart_key(t) for t in s.tables[1:]],
+                                 description=f"GX 规则组 {s.name}：集市主键唯一、非空（失败则不发布）") for s in blocking],
+    )
+    def integrity_checks(context: dg.AssetCheckExecutionContext, platform: PlatformConfig):
+        from pipelines.lib.expectations.runner import run_expectations
+
+        periods = [str(p) for p in periods_of(context)]
+        run = run_expectations(platform.work_db, periods, None, suite_names=[s.name for s in blocking])
+        for s in blocking:
+            result = run.suites[s.name]
+            yield _check_result(s.name, _target(s), result.success, result.failing_count, result.metadata(),
+                                blocking=True)
+
+    return [expectation_flags], [policy_suite_checks, integrity_checks]
