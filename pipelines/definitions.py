@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from pipelines.defs.dbt.assets import build_dbt_assets, dbt_resource
@@ -11,6 +13,9 @@ from pipelines.defs.ingest.checks import intake_reconciles
 from pipelines.defs.publish.assets import build_publish_assets
 from pipelines.defs.resources import PlatformConfig
 from pipelines.defs.schedules import build_automation, quarterly_job
+
+# single-run backfill policies are what make `run --all` one run, not twenty; the beta notice is noise.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 
 def build_definitions(platform: PlatformConfig) -> dg.Definitions:

@@ -1,11 +1,8 @@
 """The quarterly job, its schedule after the filing deadline, and the inbox sensor."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.defs.ingest.sensors import build_inbox_sensor
-from pipelines.defs.partitions import quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.periods import Period
 from pipelines.lib.reference import thresholds_for
@@ -13,7 +10,6 @@ from pipelines.lib.reference import thresholds_for
 quarterly_job = dg.define_asset_job(
     "quarterly_run",
     selection=dg.AssetSelection.all(),
-    partitions_def=quarterly_partitions,
     description="收件 → dbt 集市 → GX 规则检查 → 发布（一个季度，或一次覆盖多个季度）",
 )
 

@@ -1,14 +1,12 @@
 """dbt models as partitioned assets, split by selector: core marts first, flag marts after the GX run."""
 
-from __future__ import annotations
-
 import json
 import os
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from pipelines.defs.dbt.project import dbt_project
+from pipelines.defs.dbt.project import dbt_cli, dbt_project
 from pipelines.defs.dbt.translator import SasacDbtTranslator
 from pipelines.defs.dbt.vars import dbt_vars
 from pipelines.defs.partitions import periods_of, quarterly_partitions
@@ -44,4 +42,4 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project())
+    return dbt_cli(dbt_project())

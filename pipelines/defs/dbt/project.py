@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -11,6 +12,8 @@ from dagster_dbt import DbtCliResource, DbtProject
 from pipelines.defs.resources import REPO_ROOT
 
 DBT_DIR = REPO_ROOT / "dbt_project"
+# The venv's own dbt, whether or not the venv is on PATH (make targets call .venv/bin directly).
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -26,7 +29,7 @@ def ensure_manifest(project: DbtProject) -> Path:
     """Parse the project when the manifest is missing or older than any source file (fresh clone, edits)."""
     manifest = project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project.project_dir):
-        DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return manifest
 
 
@@ -35,3 +38,7 @@ def dbt_project() -> DbtProject:
     project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
     ensure_manifest(project)
     return project
+
+
+def dbt_cli(project: DbtProject) -> DbtCliResource:
+    return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)

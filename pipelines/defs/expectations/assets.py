@@ -7,8 +7,6 @@ integrity suite runs inside its own blocking check, before anything downstream o
 mart keys are broken the run stops there and nothing is published.
 """
 
-from __future__ import annotations
-
 import json
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """Intake assets: the inbox of a quarter loaded into the raw schema of the working database."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.defs.partitions import periods_of, quarterly_partitions

@@ -1,7 +1,5 @@
 """Reconciliation at the door: nothing received is lost."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.defs.partitions import periods_of

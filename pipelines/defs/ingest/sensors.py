@@ -1,7 +1,5 @@
 """The inbox sensor: a new or changed file in a period folder requests that quarter's run."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from pathlib import Path
@@ -32,7 +30,7 @@ def changed_periods(previous: dict[str, str], current: dict[str, str]) -> list[s
     return sorted(p for p, fp in current.items() if previous.get(p) != fp)
 
 
-def build_inbox_sensor(job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition, inbox: Path) -> dg.SensorDefinition:
+def build_inbox_sensor(job, inbox: Path) -> dg.SensorDefinition:
     @dg.sensor(job=job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
                description="收件箱有新文件或文件变化时，重跑该季度")
     def inbox_sensor(context: dg.SensorEvaluationContext):

@@ -1,7 +1,5 @@
 """Publication: the analysts' warehouse, then the workbook, report and receipts read from it."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.defs.partitions import periods_of, quarterly_partitions
