@@ -413,6 +413,7 @@ def test_files_in_equal_accepted_plus_rejected_and_rows_reconcile(inbox: Path, t
     db = tmp_path / "w.duckdb"
     report = ingest(inbox, db)
     assert report.files_seen == report.accepted + report.rejected == 3
+    assert report.rows_in == report.rows_loaded + report.rows_rejected and report.rows_rejected == 10
     with duckdb.connect(str(db), read_only=True) as con:
         loaded = sum(con.execute(f"select count(*) from raw.{s.table}").fetchone()[0] for s in c.SHEETS)
         accepted_rows = con.execute("select sum(rows_in) from raw.submissions where outcome = 'accepted'").fetchone()[0]

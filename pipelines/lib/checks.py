@@ -16,7 +16,7 @@ from pipelines.lib import codes
 from pipelines.lib import contract as c
 from pipelines.lib import findings as fd
 from pipelines.lib.findings import ERROR, INFO, WARNING, Finding, row_findings
-from pipelines.lib.pseudonym import person_key
+from pipelines.lib.pseudonym import canonical_id, person_key_of_canonical
 from pipelines.lib.readers import Workbook
 from pipelines.lib.values import parse_column
 
@@ -100,13 +100,19 @@ def file_findings(wb: Workbook, submission_id: str) -> list[Finding]:
             out.append(Finding(submission_id, "D02", WARNING,
                                f"工作表“{sheet.name}”的表头在第{data.header_row}行，应在第1行（请勿在表头上方插入标题或合并单元格）",
                                sheet=sheet.name, source_row=data.header_row))
-        n = data.frame.height
-        if sheet.single_row and not data.missing and (n > 1 or (n == 0 and sheet.required)):
-            out.append(fd.fatal(submission_id, "D01",
-                                f"工作表“{sheet.name}”应有且仅有1行数据，实际{n}行",
-                                sheet=sheet.name, observed_value=str(n), expected="1"))
     for name in wb.unknown_sheets:
         out.append(Finding(submission_id, "D01", INFO, f"工作表“{name}”不属于报表模板，未读取", sheet=name))
+    return out
+
+
+def single_row_findings(sheet: c.Sheet, row_counts: dict[str, int], submission_ids: list[str]) -> list[Finding]:
+    """D01: a single-row sheet must hold exactly one data row (blank rows do not count)."""
+    out = []
+    for sid in submission_ids:
+        n = row_counts.get(sid, 0)
+        if n > 1 or (n == 0 and sheet.required):
+            out.append(fd.fatal(sid, "D01", f"工作表“{sheet.name}”应有且仅有1行数据，实际{n}行",
+                                sheet=sheet.name, observed_value=str(n), expected="1"))
     return out
 
 
@@ -146,23 +152,45 @@ def _typing_findings(sheet: c.Sheet, frame: pl.DataFrame, failed: dict[str, pl.S
     return out
 
 
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
 def _id_lookup(ids: pl.Series, key: bytes) -> pl.DataFrame:
-    """Per distinct normalised 身份证号: problem, pseudonym, and what the ID says of sex and birth."""
-    rows = []
-    for raw in ids.drop_nulls().unique().sort().to_list():
-        norm = codes.normalize_id_number(raw)
-        problem = codes.id_number_problem(norm)
-        rows.append({
-            "id_number": raw,
-            "id_problem": problem,
-            "person_key": person_key(norm, key),
-            "id_sex": None if problem else codes.id_sex(norm),
-            "id_birth": None if problem else codes.id_birth_date(norm),
-            "id_masked": codes.mask_id_number(norm),
-        })
-    schema = {"id_number": pl.Utf8, "id_problem": pl.Utf8, "person_key": pl.Utf8, "id_sex": pl.Utf8,
-              "id_birth": pl.Date, "id_masked": pl.Utf8}
-    return pl.DataFrame(rows, schema=schema)
+    """Per distinct 身份证号: problem, pseudonym, and what the ID says of sex and birth.
+
+    The common case (18 well-formed characters) is checked vectorised; anything else goes through
+    codes.id_number_problem one by one, which also writes the clerk's message.
+    """
+    frame = pl.DataFrame({"id_number": ids.drop_nulls().unique().sort()})
+    norm = pl.col("id_number").str.replace_all(r"\s", "").str.to_uppercase()
+    digits = [norm.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(17)]
+    check = pl.sum_horizontal(d * w for d, w in zip(digits, _ID_WEIGHTS, strict=True)) % 11
+    birth = norm.str.slice(6, 8).str.strptime(pl.Date, "%Y%m%d", strict=False)
+    fast_ok = (
+        norm.str.contains(r"^\d{17}[\dX]$")
+        & norm.str.slice(0, 2).is_in(list(codes.PROVINCE_PREFIXES))
+        & birth.is_not_null()
+        & (pl.lit("10X98765432").str.slice(check, 1) == norm.str.slice(17, 1))
+    )
+    frame = frame.with_columns(norm.alias("norm"), fast_ok.alias("ok"), birth.alias("birth"))
+    slow = frame.filter(~pl.col("ok"))
+    problems = {raw: codes.id_number_problem(n) for raw, n in slow.select("id_number", "norm").iter_rows()}
+    slow_birth = {raw: codes.id_birth_date(n) for raw, n in slow.select("id_number", "norm").iter_rows()
+                  if problems[raw] is None}
+    slow_sex = {raw: codes.id_sex(n) for raw, n in slow.select("id_number", "norm").iter_rows()
+                if problems[raw] is None}
+    canonical = [canonical_id(n) for n in frame["norm"].to_list()]
+    return frame.select(
+        "id_number",
+        pl.col("id_number").replace_strict(problems, default=None, return_dtype=pl.Utf8).alias("id_problem"),
+        pl.Series("person_key", [person_key_of_canonical(c, key) for c in canonical], dtype=pl.Utf8),
+        pl.when(pl.col("ok")).then(
+            pl.when(pl.col("norm").str.slice(16, 1).cast(pl.Int32) % 2 == 1).then(pl.lit("男")).otherwise(pl.lit("女"))
+        ).otherwise(pl.col("id_number").replace_strict(slow_sex, default=None, return_dtype=pl.Utf8)).alias("id_sex"),
+        pl.when(pl.col("ok")).then(pl.col("birth"))
+        .otherwise(pl.col("id_number").replace_strict(slow_birth, default=None, return_dtype=pl.Date)).alias("id_birth"),
+        pl.Series("id_masked", [codes.mask_id_number(n) for n in frame["norm"].to_list()], dtype=pl.Utf8),
+    )
 
 
 def _person_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:

@@ -25,9 +25,9 @@ import polars as pl
 from pipelines.lib import codes
 from pipelines.lib import contract as c
 from pipelines.lib import findings as fd
-from pipelines.lib.checks import Limits, check_sheet, file_findings
+from pipelines.lib.checks import Limits, check_sheet, file_findings, single_row_findings
 from pipelines.lib.periods import Period, is_period
-from pipelines.lib.readers import ReadError, Workbook, classify, decode_text, read_submission
+from pipelines.lib.readers import ReadError, Workbook, classify, clean_rows, decode_text, read_submission
 from pipelines.lib.reference import thresholds_for
 from pipelines.lib.values import normalize_header, normalized, parse_code
 from pipelines.lib.warehouse import SUBMISSIONS_COLUMNS, create_raw_tables
@@ -70,6 +70,7 @@ class IntakeReport:
     rejected: int = 0
     rows_in: int = 0
     rows_loaded: int = 0
+    rows_rejected: int = 0  # data rows of rejected files: kept in the archive, not loaded
     findings: int = 0
     by_period: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -211,6 +212,7 @@ def _context(batch: _Batch) -> pl.DataFrame:
 
 
 def _sheet_text(batch: _Batch, sheet: c.Sheet) -> pl.DataFrame:
+    """One sheet of every readable submission, normalised, blank rows dropped."""
     frames = [
         wb.sheets[sheet.key].frame.with_columns(pl.lit(sid).alias("submission_id"))
         for sid, wb in batch.workbooks.items()
@@ -218,7 +220,13 @@ def _sheet_text(batch: _Batch, sheet: c.Sheet) -> pl.DataFrame:
     ]
     base = pl.DataFrame(schema={"submission_id": pl.Utf8, "source_row": pl.Int32,
                                 **{col.key: pl.Utf8 for col in sheet.columns}})
-    return pl.concat([base, *frames], how="diagonal")
+    return clean_rows(pl.concat([base, *frames], how="diagonal"), [col.key for col in sheet.columns])
+
+
+def _single_row_candidates(batch: _Batch, sheet: c.Sheet) -> list[str]:
+    """Submissions whose single-row sheet is there with all its columns (else D01/D02 already said so)."""
+    return [sid for sid, wb in batch.workbooks.items()
+            if sheet.key in wb.sheets and not wb.sheets[sheet.key].missing]
 
 
 def process(
@@ -230,13 +238,19 @@ def process(
     limits = Limits.from_thresholds(thresholds_for(max(a.period for a in arrivals))) if arrivals else Limits()
     typed: dict[str, pl.DataFrame] = {}
     findings = [fd.to_frame(batch.file_findings)]
+    rows_in: dict[str, int] = {}
     for sheet in c.SHEETS:
-        result = check_sheet(sheet, _sheet_text(batch, sheet), context, registry, key, limits)
+        text = _sheet_text(batch, sheet)
+        counts = dict(text.group_by("submission_id").len().iter_rows())
+        for sid, n in counts.items():
+            rows_in[sid] = rows_in.get(sid, 0) + n
+        if sheet.single_row:
+            findings.append(fd.to_frame(single_row_findings(sheet, counts, _single_row_candidates(batch, sheet))))
+        result = check_sheet(sheet, text, context, registry, key, limits)
         typed[sheet.table] = result.typed
         findings.append(result.findings)
     all_findings = pl.concat(findings, how="vertical")
 
-    rows_in = {sid: sum(d.frame.height for d in wb.sheets.values()) for sid, wb in batch.workbooks.items()}
     counts = all_findings.group_by("submission_id").agg(
         pl.col("is_fatal").sum().alias("fatal_count"),
         ((pl.col("severity") == fd.ERROR) & ~pl.col("is_fatal")).sum().alias("error_count"),
@@ -364,6 +378,7 @@ def run_intake(
     report.rejected = report.new_files - report.accepted
     report.rows_in = int(audit_rows["rows_in"].sum())
     report.rows_loaded = sum(f.height for f in typed.values())
+    report.rows_rejected = int(audit_rows.filter(pl.col("outcome") == "rejected")["rows_in"].sum())
     report.findings = findings.height
     for p in periods:
         rows = audit_rows.filter(pl.col("period") == str(p))

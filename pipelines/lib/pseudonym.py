@@ -45,6 +45,9 @@ def canonical_id(id_number: str) -> str:
     return text
 
 
+def person_key_of_canonical(canonical: str, key: bytes) -> str:
+    return "p_" + hmac.digest(key, canonical.encode(), hashlib.sha256).hex()[:20]
+
+
 def person_key(id_number: str, key: bytes) -> str:
-    digest = hmac.new(key, canonical_id(id_number).encode(), hashlib.sha256).hexdigest()
-    return "p_" + digest[:20]
+    return person_key_of_canonical(canonical_id(id_number), key)

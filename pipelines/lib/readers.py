@@ -43,7 +43,7 @@ class SheetData:
     sheet: c.Sheet
     source_name: str  # the sheet / CSV name as the clerk wrote it
     header_row: int  # Excel row number of the header (1 = as the contract says)
-    frame: pl.DataFrame  # source_row + one Utf8 column per matched contract key; blank rows removed
+    frame: pl.DataFrame  # source_row + one Utf8 column per matched contract key, as typed (see clean_rows)
     missing: list[str] = field(default_factory=list)  # required headers not found
     unknown: list[str] = field(default_factory=list)  # headers not in the contract
     duplicated: list[str] = field(default_factory=list)
@@ -167,18 +167,25 @@ def match_sheet(grid: pl.DataFrame, sheet: c.Sheet, source_name: str) -> SheetDa
             duplicated.append(col.header)
         else:
             picked[grid_col] = col.key
-    body = grid.slice(header_idx + 1).with_row_index("source_row", offset=header_idx + 2)
-    frame = body.select(
-        pl.col("source_row").cast(pl.Int32),
-        *(normalized(pl.col(g).cast(pl.Utf8)).alias(k) for g, k in picked.items()),
+    n = grid.height - header_idx - 1
+    # Plain Series work per file; normalising and dropping blank rows happens once per sheet over every
+    # file of the run (clean_rows), which is what keeps a 1,000-file quarter fast.
+    frame = pl.DataFrame(
+        [pl.Series("source_row", range(header_idx + 2, header_idx + 2 + n), dtype=pl.Int32)]
+        + [grid.get_column(g).slice(header_idx + 1).cast(pl.Utf8).alias(k) for g, k in picked.items()]
     )
-    if picked:
-        frame = frame.filter(pl.any_horizontal(pl.col(k).is_not_null() for k in picked.values()))
-    else:
-        frame = frame.clear()
     present = set(picked.values())
     missing = [col.header for col in sheet.columns if col.required and col.key not in present]
     return SheetData(sheet, source_name, header_idx + 1, frame, missing, unknown, duplicated)
+
+
+def clean_rows(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Normalise every text cell (NFKC, trimmed, blank -> null) and drop rows left entirely blank."""
+    present = [k for k in keys if k in frame.columns]
+    frame = frame.with_columns(normalized(pl.col(k)).alias(k) for k in present)
+    if not present:
+        return frame.clear()
+    return frame.filter(pl.any_horizontal(pl.col(k).is_not_null() for k in present))
 
 
 def read_submission(file: SubmissionFile) -> Workbook:
