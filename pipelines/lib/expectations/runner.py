@@ -1,0 +1,499 @@
+"""Run the suites in ``expectations/`` against the working DuckDB and write ``flags.expectation_flags``.
+
+Order of work (the working DB admits one writer, so it is held as briefly as possible):
+1. resolve the thresholds of every period from the seed; periods whose thresholds differ run apart;
+2. open the DB read-only, load only the needed columns of the run's rows (``period`` ∈ periods;
+   year rows carry ``period = '<year>Q4'``), close it;
+3. validate each (suite, table, row filter) group as one GX sub-suite on a pandas batch, with
+   ``result_format=COMPLETE`` keyed by a row number, so every unexpected row is found again;
+4. turn every unexpected row of an expectation that has a ``rule_id`` into a flag row, sort them;
+5. open the DB read-write and replace the periods' rows of ``flags.expectation_flags``;
+6. optionally build GX Data Docs and make them work offline (pipelines.lib.expectations.docs).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import string
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.lib.expectations.flags import display_text, is_missing, replace_flags, sort_key, value_text
+from pipelines.lib.expectations.suites import MART_SCHEMA, ExpectationSpec, Group, Suite, load_suites
+from pipelines.lib.expectations.thresholds import load_threshold_rows, thresholds_for_period
+from pipelines.lib.periods import Period
+
+ROW_ID = "_row"  # row number of the batch (its RangeIndex label)
+DOCS_SAMPLE = 20  # unexpected rows kept per expectation in the Data Docs copy of a result
+SAMPLE_SIZE = 10
+FLOAT_DECIMALS = 10  # comparisons at 1e-10, so 1.5% computed as a sum of quarters stays 1.5%
+_PERCENT_SUFFIXES = ("share", "ratio", "coverage")
+
+
+@dataclass
+class SuiteResult:
+    """One suite's outcome for a run: what the lead turns into a Dagster asset check."""
+
+    name: str
+    tables: tuple[str, ...]
+    blocking: bool
+    success: bool = True
+    expectations_evaluated: int = 0
+    expectations_failed: int = 0
+    rows_evaluated: int = 0  # batch rows validated (sum over the suite's tables / row filters)
+    failing_count: int = 0  # unexpected rows, summed over expectations
+    flag_count: int = 0
+    sample_failing_keys: list[dict[str, Any]] = field(default_factory=list)  # ≤ 10, sorted
+    errors: list[str] = field(default_factory=list)  # missing table/column, GX exception
+    seconds: float = 0.0
+
+    @property
+    def evaluated_count(self) -> int:
+        return self.rows_evaluated
+
+    def metadata(self) -> dict[str, Any]:
+        """Plain values for Dagster check metadata."""
+        return {
+            "suite": self.name,
+            "tables": ", ".join(self.tables),
+            "blocking": self.blocking,
+            "expectations_evaluated": self.expectations_evaluated,
+            "expectations_failed": self.expectations_failed,
+            "rows_evaluated": self.rows_evaluated,
+            "failing_count": self.failing_count,
+            "flag_count": self.flag_count,
+            "sample_failing_keys": self.sample_failing_keys,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class ExpectationRun:
+    periods: list[str]
+    suites: dict[str, SuiteResult]
+    flag_count: int
+    docs_index: Path | None
+    timings: dict[str, float]
+
+    @property
+    def success(self) -> bool:
+        return all(s.success for s in self.suites.values())
+
+    @property
+    def blocking_success(self) -> bool:
+        return all(s.success for s in self.suites.values() if s.blocking)
+
+
+# --- GX --------------------------------------------------------------------------------------
+
+
+def import_gx() -> tuple[Any, float]:
+    """``import great_expectations`` (analytics off), and how long it took (0 when already imported)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    already = "great_expectations" in sys.modules
+    t0 = time.perf_counter()
+    import great_expectations as gx
+
+    for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    return gx, 0.0 if already else time.perf_counter() - t0
+
+
+def _context(gx: Any, docs_dir: Path | None) -> Any:
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    sites = {}
+    if docs_dir is not None:
+        sites["offline"] = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        analytics_enabled=False,
+        data_docs_sites=sites,
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _gx_suite(gx: Any, name: str, specs: list[ExpectationSpec], meta: dict[str, Any]) -> Any:
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    exps = [
+        ExpectationConfiguration(
+            type=e.type, kwargs=dict(e.kwargs), meta={**e.meta, "suite_index": e.index}
+        ).to_domain_obj()
+        for e in specs
+    ]
+    return gx.ExpectationSuite(name=name, expectations=exps, meta=dict(meta))
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def _threshold_partitions(
+    suites: list[Suite], periods: list[str], thresholds_csv: Path | None
+) -> list[tuple[list[str], dict[str, float]]]:
+    """Periods grouped by identical thresholds (of the parameters the suites use)."""
+    needed = set().union(*(s.parameters for s in suites)) if suites else set()
+    rows = load_threshold_rows(thresholds_csv) if needed else []
+    parts: dict[tuple, tuple[list[str], dict[str, float]]] = {}
+    for p in periods:
+        values = thresholds_for_period(rows, p, needed) if needed else {}
+        key = tuple(sorted(values.items()))
+        parts.setdefault(key, ([], values))[0].append(p)
+    return list(parts.values())
+
+
+def _quote(col: str) -> str:
+    return '"' + col.replace('"', '""') + '"'
+
+
+def _frame_key(group: Group) -> tuple:
+    return (group.table, group.where, group.period_column)
+
+
+def _load_frames(con: duckdb.DuckDBPyConnection, groups: list[Group], periods: list[str]) -> dict[tuple, Any]:
+    """One read per (table, row filter) with the union of its groups' columns: pandas or an error string."""
+    columns_by_table = _mart_columns(con)
+    wanted: dict[tuple, tuple[list[str], list[str]]] = {}
+    for g in groups:
+        cols, keys = wanted.setdefault(_frame_key(g), ([], []))
+        cols[:] = dict.fromkeys([*cols, *g.columns()])
+        keys[:] = dict.fromkeys([*keys, *g.keys])
+    return {
+        key: _load(con, *key, cols, keys, periods, columns_by_table) for key, (cols, keys) in wanted.items()
+    }
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    where_eq: tuple[tuple[str, Any], ...],
+    period_column: str | None,
+    cols: list[str],
+    keys: list[str],
+    periods: list[str],
+    columns_by_table: dict[str, set[str]],
+) -> Any:
+    """Rows of the run's periods, needed columns only, ordered by key (deterministic row numbers)."""
+    have = columns_by_table.get(table)
+    if have is None:
+        return f"集市表 {MART_SCHEMA}.{table} 不存在"
+    missing = [c for c in cols if c not in have]
+    if missing:
+        return f"集市表 {MART_SCHEMA}.{table} 缺少列: {', '.join(missing)}"
+    where, params = [], []
+    if period_column:
+        where.append(f"{_quote(period_column)} in ({', '.join('?' for _ in periods)})")
+        params += periods
+    for k, v in where_eq:
+        if v is None:
+            where.append(f"{_quote(k)} is null")
+        else:
+            where.append(f"{_quote(k)} = ?")
+            params.append(v)
+    sql = f"select {', '.join(_quote(c) for c in cols)} from {MART_SCHEMA}.{_quote(table)}"
+    if where:
+        sql += " where " + " and ".join(where)
+    order = keys or cols
+    sql += " order by " + ", ".join(f"{_quote(c)} nulls first" for c in order)
+    df = con.execute(sql, params).df()
+    for c in df.columns:
+        if df[c].dtype.kind == "f":
+            df[c] = df[c].round(FLOAT_DECIMALS)
+    return df
+
+
+def _mart_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = ?", [MART_SCHEMA]
+    ).fetchall():
+        out.setdefault(table, set()).add(column)
+    return out
+
+
+# --- results -> flags ------------------------------------------------------------------------
+
+
+def _resolve(value: Any, params: dict[str, float]) -> Any:
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        return params.get(value["$PARAMETER"])
+    return value
+
+
+@functools.cache
+def _fields(template: str) -> tuple[str, ...]:
+    return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
+
+
+class _Format(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _column_display(col: str, v: Any) -> str:
+    if isinstance(v, float) and col.endswith(_PERCENT_SUFFIXES):
+        return display_text(v, "percent")
+    return display_text(v)
+
+
+def _threshold(
+    spec: ExpectationSpec, row: dict[str, Any], obs: Any, params: dict[str, float]
+) -> tuple[Any, str | None]:
+    """(threshold value, its text if not a plain value) for the failing row."""
+    m, kw = spec.meta, spec.kwargs
+    if spec.threshold_column:
+        return row.get(spec.threshold_column), None
+    if "min_value" in kw or "max_value" in kw:
+        lo, hi = _resolve(kw.get("min_value"), params), _resolve(kw.get("max_value"), params)
+        if lo is not None and hi is not None:
+            fmt = m.get("value_format")
+            return None, f"{display_text(lo, fmt)}–{display_text(hi, fmt)}"
+        return (lo if lo is not None else hi), None
+    if "value_set" in kw:
+        return None, "/".join(value_text(v) or "" for v in kw["value_set"])
+    return None, None
+
+
+def _flag(spec: ExpectationSpec, row: dict[str, Any], params: dict[str, float]) -> dict[str, Any]:
+    m = spec.meta
+    fmt = m.get("value_format")
+    obs = row.get(spec.observed_column) if spec.observed_column else None
+    thr, thr_text = _threshold(spec, row, obs, params)
+    template = m.get("message_zh") or m.get("title_zh") or ""
+    values = _Format({c: _column_display(c, row.get(c)) for c in _fields(template) if c in row})
+    values["observed"] = display_text(obs, fmt)
+    values["threshold"] = m.get("threshold_text") or (
+        thr_text if thr_text is not None else display_text(thr, fmt)
+    )
+    source_row = row.get(m["source_row_column"]) if m.get("source_row_column") else None
+    return {
+        "rule_id": m.get("rule_id"),
+        "clause": m.get("clause"),
+        "severity": m.get("severity"),
+        "org_code": value_text(row.get(spec.org_column)),
+        "period": value_text(row.get(spec.period_column)) if spec.period_column else None,
+        "person_key": value_text(row.get(m["person_column"])) if m.get("person_column") else None,
+        "observed_value": value_text(obs),
+        "threshold": thr_text if thr_text is not None else value_text(thr),
+        "message_zh": template.format_map(values),
+        "source": spec.suite,
+        "submission_id": value_text(row.get(m["submission_column"])) if m.get("submission_column") else None,
+        "sheet": m.get("sheet"),
+        "source_row": None if is_missing(source_row) else int(source_row),
+        "column_name": m.get("column_name"),
+        "expectation_type": spec.type,
+    }
+
+
+def _row_number(item: Any) -> int:
+    """An unexpected_index_list item: the default RangeIndex label (or a dict holding it)."""
+    if isinstance(item, dict):
+        item = item.get(ROW_ID)
+    return int(item)
+
+
+def _store_for_docs(context: Any, validator: Any, suite_name: str, outcome: Any) -> None:
+    """Keep a trimmed copy of a validation result in the context's store for Data Docs.
+
+    Validating through ``ValidationDefinition.run`` would serialise every COMPLETE result into the
+    store (measured: seconds for 10k failing rows); Data Docs only need a sample of each.
+    """
+    import datetime as dt
+
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    for r in outcome.results:
+        for k in ("unexpected_list", "unexpected_index_list", "partial_unexpected_index_list"):
+            if isinstance((r.result or {}).get(k), list):
+                r.result[k] = r.result[k][:DOCS_SAMPLE]
+    run_id = RunIdentifier(run_time=dt.datetime.now(dt.UTC))
+    outcome.meta.update(
+        {
+            "run_id": run_id,
+            "validation_time": run_id.run_time,
+            "batch_parameters": {"dataframe": "<DATAFRAME>"},
+        }
+    )
+    suite_id = ExpectationSuiteIdentifier(name=suite_name)
+    context.validation_results_store.store_validation_results(
+        suite_validation_result=outcome,
+        suite_validation_result_identifier=ValidationResultIdentifier(
+            batch_identifier=validator.active_batch_id, expectation_suite_identifier=suite_id, run_id=run_id
+        ),
+        expectation_suite_identifier=suite_id,
+    )
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def run_expectations(
+    db_path: Path,
+    periods: list[str],
+    docs_dir: Path | None = None,
+    *,
+    suites_dir: Path | None = None,
+    suite_names: list[str] | None = None,
+    thresholds_csv: Path | None = None,
+) -> ExpectationRun:
+    """Validate the marts of ``periods`` in the working DB ``db_path``, write their expectation flags.
+
+    ``suites_dir`` (default ``expectations/``), ``suite_names`` (default all) and ``thresholds_csv``
+    (default the dbt seed) are there for tests and for policy what-ifs.
+    """
+    t_start = time.perf_counter()
+    periods = sorted({str(Period.parse(p)) for p in periods})
+    suites = load_suites(suites_dir, suite_names)
+    partitions = _threshold_partitions(suites, periods, thresholds_csv)
+    groups = [g for s in suites for g in s.groups()]
+    timings: dict[str, float] = {}
+
+    # 2. read: late and briefly
+    t0 = time.perf_counter()
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        frames = _load_frames(con, groups, periods)
+    timings["load"] = time.perf_counter() - t0
+
+    # 3. validate
+    gx, timings["gx_import"] = import_gx()
+    from great_expectations.validator.v1_validator import Validator
+
+    t0 = time.perf_counter()
+    context = _context(gx, docs_dir)
+    datasource = context.data_sources.add_pandas("marts")
+    timings["gx_context"] = time.perf_counter() - t0
+
+    results = {s.name: SuiteResult(s.name, s.tables, s.blocking) for s in suites}
+    flags: list[dict[str, Any]] = []
+    samples: dict[str, list[tuple]] = {s.name: [] for s in suites}
+    for suite in suites:
+        t_suite = time.perf_counter()
+        res = results[suite.name]
+        for group in suite.groups():
+            frame = frames[_frame_key(group)]
+            if isinstance(frame, str):
+                res.errors.append(frame)
+                res.success = False
+                res.expectations_failed += len(group.expectations)
+                continue
+            specs = {e.index: e for e in group.expectations}
+            gx_suite = context.suites.add(_gx_suite(gx, group.name, list(group.expectations), suite.meta))
+            batch_def = datasource.add_dataframe_asset(group.name).add_batch_definition_whole_dataframe(
+                "rows"
+            )
+            for part_periods, params in partitions:
+                df = frame[group.columns()]  # lean batch: this group's columns only
+                if group.period_column and len(partitions) > 1:
+                    df = df[df[group.period_column].isin(part_periods)]
+                df = df.reset_index(drop=True)  # RangeIndex = row number: GX reports unexpected rows by it
+                res.rows_evaluated += len(df)
+                if df.empty:
+                    res.expectations_evaluated += len(specs)
+                    continue
+                validator = Validator(
+                    batch_definition=batch_def,
+                    batch_parameters={"dataframe": df},
+                    result_format={"result_format": "COMPLETE"},
+                )
+                outcome = validator.validate_expectation_suite(gx_suite, params)
+                columns = {c: df[c].tolist() for c in df.columns}
+                for r in outcome.results:
+                    spec = specs[int(r.expectation_config.meta["suite_index"])]
+                    res.expectations_evaluated += 1
+                    exc = r.exception_info or {}
+                    if exc.get("raised_exception"):
+                        res.errors.append(
+                            f"{group.name} #{spec.index} {spec.type}: {exc.get('exception_message')}"
+                        )
+                    if r.success:
+                        continue
+                    res.expectations_failed += 1
+                    rows = sorted(
+                        {_row_number(d) for d in (r.result or {}).get("unexpected_index_list") or []}
+                    )
+                    res.failing_count += len(rows)
+                    for n in rows:
+                        row = {c: columns[c][n] for c in columns}
+                        samples[suite.name].append(
+                            (
+                                group.table,
+                                spec.rule_id or "",
+                                spec.type,
+                                *(value_text(row.get(k)) or "" for k in spec.keys),
+                                tuple(spec.keys),
+                            )
+                        )
+                        if spec.rule_id and not suite.blocking:
+                            flags.append(_flag(spec, row, params))
+                            res.flag_count += 1
+                if docs_dir is not None:
+                    _store_for_docs(context, validator, gx_suite.name, outcome)
+        res.success = res.success and res.expectations_failed == 0 and not res.errors
+        top = sorted(samples[suite.name])[:SAMPLE_SIZE]
+        res.sample_failing_keys = [
+            {
+                "table": t[0],
+                "rule_id": t[1] or None,
+                "expectation_type": t[2],
+                **dict(zip(t[-1], t[3:-1], strict=True)),
+            }
+            for t in top
+        ]
+        res.seconds = time.perf_counter() - t_suite
+        timings[f"suite:{suite.name}"] = res.seconds
+
+    # 4-5. flags, written in one short read-write session
+    flags.sort(key=sort_key)
+    t0 = time.perf_counter()
+    with duckdb.connect(str(db_path)) as con:
+        replace_flags(con, periods, flags)
+    timings["write_flags"] = time.perf_counter() - t0
+
+    docs_index = None
+    if docs_dir is not None:
+        from pipelines.lib.expectations.docs import build_offline_docs
+
+        t0 = time.perf_counter()
+        for s in suites:  # the whole suites too, so the index lists each by its own name
+            context.suites.add(_gx_suite(gx, s.name, list(s.expectations), s.meta))
+        summary = [
+            {
+                "name": s.name,
+                "description_zh": s.meta.get("description_zh"),
+                "tables": s.tables,
+                "blocking": s.blocking,
+                "success": results[s.name].success,
+                "failing_count": results[s.name].failing_count,
+            }
+            for s in suites
+        ]
+        docs_index = build_offline_docs(context, Path(docs_dir), summary)
+        timings["data_docs"] = time.perf_counter() - t0
+
+    timings["total"] = time.perf_counter() - t_start
+    return ExpectationRun(
+        periods=periods, suites=results, flag_count=len(flags), docs_index=docs_index, timings=timings
+    )

@@ -1,0 +1,439 @@
+"""Quarterly report for the SASAC leadership: one self-contained HTML page per period.
+
+No CDN, no script, no external fetch: inline CSS and inline SVG charts generated here from the
+published marts (read-only, a handful of queries for the period).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.lib.codes import format_org_code
+from pipelines.lib.periods import Period
+
+SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
+SEVERITY_COLOUR = {"error": "#c0392b", "warning": "#e6a23c", "info": "#909399"}
+STATUS_CLASS = {"已达标": "ok", "进度正常": "ok", "滞后": "warn", "严重滞后": "bad", "按时": "ok", "逾期": "warn",
+                "未报送": "bad", "被退回": "bad", "名录外": "muted"}
+BLUE, ORANGE, GREEN, GREY, RED = "#2f6db5", "#e67e22", "#2e8b57", "#7f8c8d", "#c0392b"
+TOP_N = 20
+
+CSS = """
+body{font-family:"Noto Sans CJK SC","WenQuanYi Zen Hei","Microsoft YaHei","PingFang SC",sans-serif;margin:0;
+ background:#f4f6f9;color:#222;font-size:14px}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;border-left:5px solid #2f6db5;padding-left:8px;margin:28px 0 10px}
+.sub{color:#666;margin-bottom:16px}
+.cards{display:grid;grid-template-columns:repeat(4,1fr);gap:12px}
+.card{background:#fff;border-radius:6px;padding:12px 14px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+.card .k{color:#666;font-size:13px}.card .v{font-size:26px;font-weight:bold;margin:4px 0}.card .d{font-size:12px;color:#666}
+section{background:#fff;border-radius:6px;padding:14px 18px;box-shadow:0 1px 3px rgba(0,0,0,.08);margin-bottom:14px}
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e3e6ea;padding:4px 6px;text-align:left}
+th{background:#eef3fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#1e7e34;font-weight:bold}.warn{color:#b7791f;font-weight:bold}.bad{color:#c0392b;font-weight:bold}.muted{color:#888}
+.note{font-size:12px;color:#8a6d3b;background:#fcf8e3;border:1px solid #faebcc;padding:6px 10px;border-radius:4px;margin:8px 0}
+.charts{display:grid;grid-template-columns:repeat(3,1fr);gap:10px}
+svg{max-width:100%;height:auto}svg text{font-family:inherit}
+details summary{cursor:pointer;color:#2f6db5;margin:6px 0}
+footer{color:#888;font-size:12px;margin-top:20px}
+"""
+
+
+def _e(v: Any) -> str:
+    return html.escape("" if v is None else str(v))
+
+
+def pct(v: Any, digits: int = 1) -> str:
+    return "—" if v is None else f"{v * 100:.{digits}f}%"
+
+
+def pp(v: Any) -> str:
+    """A difference of shares in percentage points, signed."""
+    return "—" if v is None else f"{v * 100:+.1f}个百分点"
+
+
+def _q(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    cur = con.execute(sql, list(params))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+# ------------------------------------------------------------------------------------------------
+# SVG charts
+# ------------------------------------------------------------------------------------------------
+def _nice_max(v: float) -> float:
+    if v <= 0:
+        return 1.0
+    exp = 10 ** math.floor(math.log10(v))
+    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if m * exp >= v:
+            return m * exp
+    return 10 * exp
+
+
+def _ticks(vmin: float, vmax: float, n: int = 5) -> list[float]:
+    return [vmin + (vmax - vmin) * i / n for i in range(n + 1)]
+
+
+def _svg_open(w: int, h: int, title: str, desc: str = "") -> list[str]:
+    return [f'<svg role="img" width="{w}" height="{h}" viewBox="0 0 {w} {h}">',
+            f"<title>{_e(title)}</title>" + (f"<desc>{_e(desc)}</desc>" if desc else ""),
+            f'<text x="{w / 2:.0f}" y="18" text-anchor="middle" font-size="14" font-weight="bold">{_e(title)}</text>']
+
+
+def line_chart(title: str, x_labels: list[str], series: list[dict], y_label: str, x_label: str = "报告期",
+               hlines: Sequence[tuple[float, str, str]] = (), w: int = 1100, h: int = 360) -> str:
+    """Lines over quarters. ``series``: {name, values (None = gap), colour, dash}; hlines: (y, label, colour)."""
+    left, right, top, bottom = 64, 150, 34, 56
+    pw, ph = w - left - right, h - top - bottom
+    vals = [v for s in series for v in s["values"] if v is not None] + [y for y, _, _ in hlines]
+    ymax = _nice_max(max(vals) * 1.1 if vals else 1)
+    n = max(1, len(x_labels) - 1)
+
+    def x(i: int) -> float:
+        return left + pw * i / n if len(x_labels) > 1 else left + pw / 2
+
+    def y(v: float) -> float:
+        return top + ph * (1 - v / ymax)
+
+    out = _svg_open(w, h, title)
+    for t in _ticks(0, ymax):
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#e5e5e5"/>')
+        out.append(f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" font-size="11">{pct(t, 0)}</text>')
+    step = max(1, math.ceil(len(x_labels) / 14))
+    for i, lab in enumerate(x_labels):
+        if i % step == 0 or i == len(x_labels) - 1:
+            out.append(f'<text x="{x(i):.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="11">{_e(lab)}</text>')
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#333"/>')
+    out.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" stroke="#333"/>')
+    out.append(f'<text x="{left + pw / 2}" y="{h - 12}" text-anchor="middle" font-size="12">{_e(x_label)}</text>')
+    out.append(f'<text transform="translate(16 {top + ph / 2}) rotate(-90)" text-anchor="middle" '
+               f'font-size="12">{_e(y_label)}</text>')
+    for yv, _lab, colour in hlines:
+        out.append(f'<line class="ref" x1="{left}" x2="{left + pw}" y1="{y(yv):.1f}" y2="{y(yv):.1f}" '
+                   f'stroke="{colour}" stroke-width="2" stroke-dasharray="8 4"/>')
+    end_labels: list[list] = [[left + pw, y(yv), colour, lab] for yv, lab, colour in hlines]
+    for s in series:
+        pts = [(x(i), y(v)) for i, v in enumerate(s["values"]) if v is not None]
+        if not pts:
+            continue
+        dash = f' stroke-dasharray="{s["dash"]}"' if s.get("dash") else ""
+        poly = " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)
+        out.append(f'<polyline class="series" fill="none" stroke="{s["colour"]}" stroke-width="2.5"{dash} '
+                   f'points="{poly}"/>')
+        for a, b in pts:
+            out.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{s["colour"]}"/>')
+        last = next(v for v in reversed(s["values"]) if v is not None)
+        end_labels.append([pts[-1][0], pts[-1][1], s["colour"], f"{s['name']} {pct(last)}"])
+    end_labels.sort(key=lambda t: t[1])
+    for i in range(1, len(end_labels)):  # keep end-of-line labels from overlapping
+        end_labels[i][1] = max(end_labels[i][1], end_labels[i - 1][1] + 14)
+    for lx, ly, colour, text in end_labels:
+        out.append(f'<text x="{lx + 8:.1f}" y="{ly + 4:.1f}" font-size="11" fill="{colour}">{_e(text)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+@dataclass
+class Bar:
+    label: str
+    value: float | None
+    colour: str = BLUE
+    text: str | None = None  # value label; default percent
+
+
+def hbar_chart(title: str, bars: list[Bar], x_label: str, ref: tuple[float, str] | None = None,
+               w: int = 560, label_w: int = 170, fmt=pct, diverging: bool = False) -> str:
+    """Horizontal bars, one per row; ``ref`` draws a dashed reference line (value, label)."""
+    row_h, top, bottom, right = 20, 34, 46, 70
+    h = top + bottom + row_h * max(1, len(bars))
+    pw = w - label_w - right
+    vals = [b.value for b in bars if b.value is not None] + ([ref[0]] if ref else [])
+    vmax = _nice_max(max([abs(v) for v in vals] or [1]) * 1.05)
+    vmin = -vmax if diverging and any(v < 0 for v in vals) else 0.0
+    if diverging and vmin == 0 and vals and max(vals) <= 0:
+        vmin, vmax = -vmax, 0.0
+
+    def x(v: float) -> float:
+        return label_w + pw * (v - vmin) / (vmax - vmin)
+
+    out = _svg_open(w, h, title)
+    for t in _ticks(vmin, vmax, 4):
+        out.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{h - bottom}" stroke="#eee"/>')
+        out.append(f'<text x="{x(t):.1f}" y="{h - bottom + 14}" text-anchor="middle" font-size="10">{fmt(t)}</text>')
+    out.append(f'<text x="{label_w + pw / 2:.0f}" y="{h - 10}" text-anchor="middle" font-size="12">{_e(x_label)}</text>')
+    zero = x(0)
+    for i, b in enumerate(bars):
+        yy = top + i * row_h
+        lab = b.label if len(b.label) <= 12 else b.label[:11] + "…"
+        out.append(f'<text x="{label_w - 6}" y="{yy + 14}" text-anchor="end" font-size="11">{_e(lab)}</text>')
+        if b.value is None:
+            out.append(f'<text x="{zero + 4:.1f}" y="{yy + 14}" font-size="11" fill="#999">无数据</text>')
+            continue
+        x0, x1 = sorted((zero, x(b.value)))
+        out.append(f'<rect class="bar" x="{x0:.1f}" y="{yy + 3}" width="{max(x1 - x0, 1):.1f}" height="{row_h - 6}" '
+                   f'fill="{b.colour}"><title>{_e(b.label)}：{_e(b.text or fmt(b.value))}</title></rect>')
+        tx = x1 + 4 if b.value >= 0 else x0 - 4
+        anchor = "start" if b.value >= 0 else "end"
+        out.append(f'<text x="{tx:.1f}" y="{yy + 14}" font-size="10" text-anchor="{anchor}">'
+                   f'{_e(b.text or fmt(b.value))}</text>')
+    out.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{top}" y2="{h - bottom}" stroke="#333"/>')
+    if ref:
+        out.append(f'<line class="ref" x1="{x(ref[0]):.1f}" x2="{x(ref[0]):.1f}" y1="{top - 4}" y2="{h - bottom}" '
+                   f'stroke="{RED}" stroke-width="2" stroke-dasharray="6 3"/>')
+        out.append(f'<text x="{x(ref[0]):.1f}" y="{top - 6}" text-anchor="middle" font-size="10" fill="{RED}">'
+                   f'{_e(ref[1])}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# Data
+# ------------------------------------------------------------------------------------------------
+def _load(db_path: Path, period: str) -> dict[str, Any]:
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        d: dict[str, Any] = {}
+        d["system"] = _q(con, """select * from marts.high_skill_share_tracking where grain = 'system'
+                                 and period_type = 'quarter' and period <= ? order by period""", [period])
+        d["enterprises"] = _q(con, """select t.*, coalesce(t.entity_name, e.enterprise_name) as name
+                                      from marts.high_skill_share_tracking t
+                                      left join marts.dim_enterprises e on e.org_code = t.entity_code
+                                      where t.grain = 'enterprise' and t.period_type = 'quarter' and t.period = ?
+                                      order by t.gap_to_beijing nulls last, t.entity_code""", [period])
+        d["coverage"] = _q(con, """select * from marts.training_coverage_tracking where period_type = 'quarter'
+                                   and period = ? and skill_level = '全部' and grain in ('group', 'system')
+                                   order by grain, entity_code""", [period])
+        d["funds"] = _q(con, """select * from marts.fund_tracking where period_type = 'quarter' and period = ?
+                                and grain in ('group', 'system') order by grain, entity_code""", [period])
+        d["flags_by_rule"] = _q(con, """select rule_id, any_value(clause) as clause,
+                                          min(case severity when 'error' then 0 when 'warning' then 1 else 2 end) as sev,
+                                          count(*) as n, count(distinct org_code) as orgs
+                                        from marts.compliance_flags where period = ? group by rule_id
+                                        order by rule_id""", [period])
+        d["filing"] = _q(con, """select status_code, status, count(*) as n from marts.filing_status
+                                 where period = ? group by all order by status_code""", [period])
+        d["not_filed"] = _q(con, """select f.*, coalesce(f.group_org_code, '') as g from marts.filing_status f
+                                    where period = ? and status_code in ('missing', 'rejected')
+                                    order by case status_code when 'missing' then 0 when 'rejected' then 1 else 2 end,
+                                             g, org_code""", [period])
+        # group display names: the group rows' entity_name, else the HQ enterprise's own name
+        names = dict(con.execute("select org_code, enterprise_name from marts.dim_enterprises").fetchall())
+        names.update({r[0]: r[1] for r in con.execute(
+            "select entity_code, any_value(entity_name) from marts.high_skill_share_tracking "
+            "where grain = 'group' and entity_name is not null group by 1").fetchall()})
+        d["group_names"] = names
+        d["horizon"] = con.execute("select max(period) from marts.filing_status").fetchone()[0]
+        return d
+    finally:
+        con.close()
+
+
+def _status_span(text: Any) -> str:
+    return f'<span class="{STATUS_CLASS.get(str(text), "")}">{_e(text)}</span>'
+
+
+def _card(key: str, value: str, detail: str = "", cls: str = "") -> str:
+    return (f'<div class="card"><div class="k">{_e(key)}</div><div class="v {cls}">{value}</div>'
+            f'<div class="d">{detail}</div></div>')
+
+
+# ------------------------------------------------------------------------------------------------
+# Page
+# ------------------------------------------------------------------------------------------------
+def render_report(d: dict[str, Any], period: str) -> str:
+    p = Period.parse(period)
+    system_now = next((r for r in d["system"] if r["period"] == period), None)
+    filing = {r["status_code"]: r["n"] for r in d["filing"]}
+    expected = sum(n for code, n in filing.items() if code != "unexpected")
+    received = filing.get("on_time", 0) + filing.get("late", 0)
+    sys_cov = next((r for r in d["coverage"] if r["grain"] == "system"), None)
+    sys_fund = next((r for r in d["funds"] if r["grain"] == "system"), None)
+    ents = d["enterprises"]
+    status_counts: dict[str, int] = {}
+    for r in ents:
+        status_counts[r["status"]] = status_counts.get(r["status"], 0) + 1
+    n_flags = sum(r["n"] for r in d["flags_by_rule"])
+    n_errors = sum(r["n"] for r in d["flags_by_rule"] if r["sev"] == 0)
+    assumed_years = sorted({r["year"] for r in d["system"] if r.get("benchmark_status") == "assumed"})
+    gn = d["group_names"]
+
+    parts: list[str] = []
+    a = parts.append
+    a('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">')
+    a(f"<title>高技能人才工作季度报告 {period}</title><style>{CSS}</style></head><body><main>")
+    a(f"<h1>市属国有企业高技能人才工作季度报告（{p.year}年第{p.quarter}季度，{_e(period)}）</h1>")
+    a('<div class="sub">依据京国资党发〔2008〕8号《关于加强市属国有企业高技能人才队伍建设的意见》；'
+      f"数据来源：已发布数据库（截至 {_e(d['horizon'])}）。</div>")
+
+    # headline -----------------------------------------------------------------------------------
+    a('<div class="cards">')
+    a(_card("应报企业", f"{expected:,}", f"已受理 {received:,}（按时 {filing.get('on_time', 0):,}，逾期 "
+                                        f"{filing.get('late', 0):,}）"))
+    a(_card("未报送 / 被退回", f"{filing.get('missing', 0):,} / {filing.get('rejected', 0):,}",
+            f"名录外来件 {filing.get('unexpected', 0):,}", "bad" if filing.get("missing") or filing.get("rejected") else "ok"))
+    if system_now:
+        a(_card("全系统高技能人才占比", pct(system_now["high_skill_share"]),
+                f"北京市平均水平 {pct(system_now['beijing_average'])}"
+                f"{'（假设值）' if system_now.get('benchmark_status') == 'assumed' else ''}，差距 "
+                f"{pp(system_now['gap_to_beijing'])}", STATUS_CLASS.get(system_now["status"], "")))
+        a(_card("全系统进度状态", _e(system_now["status"]),
+                f"{system_now['target_year']}年目标 {pct(system_now['target_share'])}；按当前速度预计 "
+                f"{pct(system_now['projected_target_year_share'])}", STATUS_CLASS.get(system_now["status"], "")))
+    else:
+        a(_card("全系统高技能人才占比", "—", "本期无已受理报表"))
+        a(_card("全系统进度状态", "—"))
+    a(_card("高技能人才培训覆盖率（年初至今）", pct(sys_cov["coverage"]) if sys_cov else "—",
+            f"已培训 {sys_cov['trained']:,} / {sys_cov['headcount']:,} 人，要求 {pct(sys_cov['coverage_min'], 0)}"
+            if sys_cov else ""))
+    a(_card("经费提取比例（年初至今）", pct(sys_fund["extraction_ratio"], 2) if sys_fund else "—",
+            f"下限 {pct(sys_fund['fund_ratio_min'])}" if sys_fund else "",
+            ("ok" if sys_fund["extraction_ratio"] is not None and sys_fund["extraction_ratio"] >= sys_fund["fund_ratio_min"]
+             else "bad") if sys_fund else ""))
+    a(_card("一线职工经费占比（年初至今）", pct(sys_fund["frontline_share"]) if sys_fund else "—",
+            f"下限 {pct(sys_fund['frontline_share_min'], 0)}" if sys_fund else "",
+            ("ok" if sys_fund["frontline_share"] is not None and sys_fund["frontline_share"] >= sys_fund["frontline_share_min"]
+             else "bad") if sys_fund else ""))
+    a(_card("本期问题", f"{n_flags:,}", f"其中错误 {n_errors:,} 条；企业进度：" + "，".join(
+        f"{k} {v}" for k, v in sorted(status_counts.items(), key=lambda kv: ("已达标", "进度正常", "滞后", "严重滞后").index(kv[0])
+                                      if kv[0] in ("已达标", "进度正常", "滞后", "严重滞后") else 9))))
+    a("</div>")
+
+    # share over time --------------------------------------------------------------------------
+    a("<h2>一、全系统高技能人才占比与北京市平均水平</h2><section>")
+    if d["system"]:
+        labels = [r["period"] for r in d["system"]]
+        target = d["system"][-1].get("target_share")
+        target_year = d["system"][-1].get("target_year")
+        hl = [(target, f"{target_year}年目标 {pct(target)}", RED)] if target is not None else []
+        a(line_chart("全系统高技能人才占技能劳动者比例", labels, [
+            {"name": "全系统", "values": [r["high_skill_share"] for r in d["system"]], "colour": BLUE},
+            {"name": "北京市平均", "values": [r["beijing_average"] for r in d["system"]], "colour": ORANGE, "dash": "4 3"},
+        ], "高技能人才占比", hlines=hl))
+        if assumed_years or d["system"][-1].get("target_benchmark_status") == "assumed":
+            src = next((r["benchmark_source"] for r in d["system"] if r.get("benchmark_status") == "assumed"), "")
+            a(f'<div class="note">注意：{"、".join(str(y) for y in assumed_years) or str(target_year)}年的北京市平均水平'
+              f"{'及' + str(target_year) + '年目标值' if d['system'][-1].get('target_benchmark_status') == 'assumed' else ''}"
+              f"为假设值（{_e(src)}），差距与进度判断须谨慎解读。</div>")
+    else:
+        a("<p>暂无数据。</p>")
+    a("</section>")
+
+    # ranking ------------------------------------------------------------------------------------
+    a(f"<h2>二、各企业与北京市平均水平的差距（{_e(period)}）</h2><section>")
+    if ents:
+        worst = [r for r in ents if r["gap_to_beijing"] is not None][:TOP_N]
+        bars = [Bar(r["name"] or format_org_code(r["entity_code"]), r["gap_to_beijing"],
+                    RED if r["gap_to_beijing"] < 0 else GREEN, pp(r["gap_to_beijing"]).replace("个百分点", "pp"))
+                for r in worst]
+        a(hbar_chart(f"差距最大的{len(bars)}家企业（占比 − 北京市平均水平）", bars, "差距（百分点）", w=1100,
+                     label_w=230, diverging=True, fmt=lambda v: f"{v * 100:+.0f}"))
+        a(f"<details{' open' if len(ents) <= 40 else ''}><summary>全部 {len(ents):,} 家企业排名（按差距从大到小）</summary>")
+        a("<table><thead><tr><th>排名</th><th>组织机构代码</th><th>企业名称</th><th>所属集团</th><th>高技能人才占比</th>"
+          "<th>北京市平均</th><th>差距</th><th>达标每年需提高</th><th>2010年预计</th><th>状态</th></tr></thead><tbody>")
+        for i, r in enumerate(ents, start=1):
+            a(f"<tr><td class=n>{i}</td><td>{_e(format_org_code(r['entity_code']))}</td><td>{_e(r['name'])}</td>"
+              f"<td>{_e(gn.get(r['group_org_code'], format_org_code(r['group_org_code'] or '')))}</td>"
+              f"<td class=n>{pct(r['high_skill_share'])}</td><td class=n>{pct(r['beijing_average'])}</td>"
+              f"<td class=n>{pp(r['gap_to_beijing'])}</td><td class=n>{pct(r['required_gain_per_year'])}</td>"
+              f"<td class=n>{pct(r['projected_target_year_share'])}</td><td>{_status_span(r['status'])}</td></tr>")
+        a("</tbody></table></details>")
+    else:
+        a("<p>本期无已受理报表。</p>")
+    a("</section>")
+
+    # by group -----------------------------------------------------------------------------------
+    a("<h2>三、培训覆盖与经费使用（按集团，年初至今）</h2><section>")
+    cov = [r for r in d["coverage"] if r["grain"] == "group"]
+    funds = [r for r in d["funds"] if r["grain"] == "group"]
+
+    def gname(code: str) -> str:
+        return gn.get(code) or format_org_code(code)
+
+    a('<div class="charts">')
+    if cov:
+        mn = cov[0]["coverage_min"]
+        a(hbar_chart("高技能人才培训覆盖率", [Bar(gname(r["entity_code"]), r["coverage"],
+                                               GREEN if (r["coverage"] or 0) >= (mn or 1) else ORANGE) for r in cov],
+                     "覆盖率", ref=(mn, f"要求 {pct(mn, 0)}") if mn is not None else None, w=380, label_w=110))
+    if funds:
+        mn = funds[0]["fund_ratio_min"]
+        a(hbar_chart("经费提取比例", [Bar(gname(r["entity_code"]), r["extraction_ratio"],
+                                       GREEN if (r["extraction_ratio"] or 0) >= (mn or 0) else RED,
+                                       pct(r["extraction_ratio"], 2)) for r in funds],
+                     "提取额 / 工资总额", ref=(mn, f"下限 {pct(mn)}") if mn is not None else None, w=380, label_w=110,
+                     fmt=lambda v: pct(v, 1)))
+        mn2 = funds[0]["frontline_share_min"]
+        a(hbar_chart("一线职工经费占比", [Bar(gname(r["entity_code"]), r["frontline_share"],
+                                         GREEN if (r["frontline_share"] or 0) >= (mn2 or 0) else RED) for r in funds],
+                     "一线职工使用额 / 使用额", ref=(mn2, f"下限 {pct(mn2, 0)}") if mn2 is not None else None, w=380,
+                     label_w=110))
+    a("</div>")
+    if cov or funds:
+        fby = {r["entity_code"]: r for r in funds}
+        a("<table><thead><tr><th>集团</th><th>高技能人才</th><th>已培训</th><th>覆盖率</th><th>工资总额（万元）</th>"
+          "<th>提取额（万元）</th><th>提取比例</th><th>使用额（万元）</th><th>一线占比</th></tr></thead><tbody>")
+        codes = sorted({r["entity_code"] for r in cov} | set(fby))
+        cby = {r["entity_code"]: r for r in cov}
+        for c in codes:
+            cr, fr = cby.get(c, {}), fby.get(c, {})
+            a(f"<tr><td>{_e(gname(c))}</td><td class=n>{cr.get('headcount', '') or 0:,}</td>"
+              f"<td class=n>{cr.get('trained', '') or 0:,}</td><td class=n>{pct(cr.get('coverage'))}</td>"
+              f"<td class=n>{fr.get('payroll') or 0:,.2f}</td><td class=n>{fr.get('fund_extracted') or 0:,.2f}</td>"
+              f"<td class=n>{pct(fr.get('extraction_ratio'), 2)}</td><td class=n>{fr.get('fund_spent') or 0:,.2f}</td>"
+              f"<td class=n>{pct(fr.get('frontline_share'))}</td></tr>")
+        a("</tbody></table>")
+        excl = sum((r.get("quarters_excluded_unit_error") or 0) for r in funds)
+        if excl:
+            a(f'<div class="note">汇总时剔除了 {excl} 个疑似单位错误（元误填为万元）的企业季度。</div>')
+    a("</section>")
+
+    # flags ------------------------------------------------------------------------------------------
+    a(f"<h2>四、问题数量（按规则，{_e(period)}）</h2><section>")
+    if d["flags_by_rule"]:
+        sev_key = ("error", "warning", "info")
+        bars = [Bar(f"{r['rule_id']} {r['clause'] or ''}".strip(), float(r["n"]), SEVERITY_COLOUR[sev_key[r["sev"]]],
+                    f"{r['n']:,} 条 / {r['orgs']:,} 家") for r in d["flags_by_rule"]]
+        a(hbar_chart("各规则问题条数", bars, "问题条数", w=1100, label_w=160,
+                     fmt=lambda v: f"{v:,.0f}"))
+        a('<p class="muted">红色：错误；黄色：警告；灰色：提示。年度规则（C01–C04、C06–C11、C13）的问题记在第四季度。</p>')
+    else:
+        a("<p>本期未发现问题。</p>")
+    a("</section>")
+
+    # non filers ---------------------------------------------------------------------------------
+    nf = d["not_filed"]
+    a(f"<h2>五、未报送或被退回的企业（{_e(period)}，共 {len(nf):,} 家）</h2><section>")
+    if nf:
+        a("<table><thead><tr><th>组织机构代码</th><th>企业名称</th><th>所属集团</th><th>情况</th><th>收到版本数</th>"
+          "<th>原因</th></tr></thead><tbody>")
+        for r in nf:
+            a(f"<tr><td>{_e(format_org_code(r['org_code']))}</td><td>{_e(r['enterprise_name'])}</td>"
+              f"<td>{_e(gname(r['group_org_code']) if r['group_org_code'] else '')}</td><td>{_status_span(r['status'])}</td>"
+              f"<td class=n>{r['versions_received'] or 0}</td><td>{_e(r['reasons_zh'])}</td></tr>")
+        a("</tbody></table>")
+    else:
+        a('<p class="ok">本期应报企业均已报送并被受理。</p>')
+    a("</section>")
+    a("<footer>本报告由数据平台根据已发布数据库自动生成，不含个人身份信息；比例为占比，金额单位万元。</footer>")
+    a("</main></body></html>")
+    return "\n".join(parts)
+
+
+def write_report(db_path: Path, period: str, out_path: Path) -> Path:
+    """Write the self-contained quarterly HTML report for ``period``; returns ``out_path``."""
+    period = str(Period.parse(period))
+    d = _load(Path(db_path), period)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_text(render_report(d, period), encoding="utf-8")
+    tmp.replace(out_path)
+    return out_path

@@ -1,0 +1,236 @@
+"""The tracking workbook, the receipts and the report, on a hand-built published warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+import xlsxwriter
+
+from pipelines.lib import excel
+from pipelines.lib.receipts import write_receipts
+from pipelines.lib.report import write_report
+from pipelines.lib.tracking_workbook import COLUMN_LABELS, TRACKING_SHEETS, write_tracking_workbook
+from tests.marts_fixture import INJECTION_VALUE, SCHEMAS, build_marts_fixture, make_code
+
+PERIOD = "2007Q4"
+MODEL_ORG = make_code(0)  # MA62K0260, the enterprise with the injected finding values
+MISSING_ORG = make_code(3)
+REJECTED_ORG = make_code(4)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> Path:
+    return build_marts_fixture(tmp_path_factory.mktemp("marts") / "warehouse.duckdb")
+
+
+@pytest.fixture(scope="module")
+def workbook(db, tmp_path_factory) -> Path:
+    return write_tracking_workbook(db, tmp_path_factory.mktemp("wb") / "target_tracking.xlsx")
+
+
+@pytest.fixture(scope="module")
+def receipts(db, tmp_path_factory) -> list[Path]:
+    return write_receipts(db, PERIOD, tmp_path_factory.mktemp("receipts"))
+
+
+def _values(ws) -> list[str]:
+    return [str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None]
+
+
+# --- fixture ----------------------------------------------------------------------------------
+def test_fixture_has_every_mart_and_column_of_the_contract(db):
+    doc = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = {r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+        for table in tables:
+            assert f"`{table}`" in doc
+        assert tables == set(SCHEMAS)
+        cols = {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                          "where table_schema='marts' and table_name='compliance_flags'").fetchall()}
+    for c in re.search(r"`compliance_flags` columns: (.*?)\n\n", doc, re.S).group(1).replace("\n", " ").split("`"):
+        if re.fullmatch(r"[a-z_0-9]+", c) and c not in ("error", "warning", "info", "intake"):
+            assert c in cols, c
+
+
+# --- excel helpers ----------------------------------------------------------------------------
+def test_write_cell_keeps_formula_like_text_as_text(tmp_path):
+    path = tmp_path / "cells.xlsx"
+    wb = excel.new_workbook(path)
+    ws = wb.add_worksheet("t")
+    values = [INJECTION_VALUE, "-1", "+86 10 6666", "@SUM(A1)", "=1+1", 42, 1.5, True,
+              dt.date(2008, 6, 2), dt.datetime(2008, 1, 15, 9, 30), None, float("nan")]
+    for i, v in enumerate(values):
+        excel.write_cell(ws, i, 0, v)
+    wb.close()
+    ws = openpyxl.load_workbook(path)["t"]
+    for i in range(5):
+        cell = ws.cell(i + 1, 1)
+        assert cell.data_type == "s" and cell.value == values[i]
+    assert ws.cell(6, 1).value == 42 and ws.cell(6, 1).data_type == "n"
+    assert ws.cell(7, 1).value == 1.5
+    assert ws.cell(8, 1).value == "是"
+    assert ws.cell(9, 1).value == dt.datetime(2008, 6, 2) and ws.cell(9, 1).is_date
+    assert ws.cell(10, 1).value == dt.datetime(2008, 1, 15, 9, 30)
+    assert ws.cell(11, 1).value is None and ws.cell(12, 1).value is None
+
+
+def test_display_width_counts_chinese_double():
+    assert excel.display_width("ab") == 2
+    assert excel.display_width("高技能") == 6
+
+
+# --- tracking workbook ------------------------------------------------------------------------
+def test_workbook_sheets_headers_and_freeze(workbook):
+    wb = openpyxl.load_workbook(workbook)
+    assert wb.sheetnames == ["说明"] + [s.name for s in TRACKING_SHEETS]
+    assert wb.sheetnames[1:] == ["1 高技能人才比例跟踪", "2 培训覆盖跟踪", "3 经费提取使用跟踪", "4 制度建设落实",
+                                 "5 激励待遇", "6 报送情况", "7 问题清单"]
+    for s in TRACKING_SHEETS:
+        ws = wb[s.name]
+        headers = [c.value for c in ws[1]]
+        assert headers == [COLUMN_LABELS.get(k, k) for k, _ in SCHEMAS[s.table]]
+        assert all(re.search(r"[\u4e00-\u9fff]", h) or h in ("SHA-256",) for h in headers), headers
+        assert ws.freeze_panes == "A2"
+        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
+        assert ws.max_row > 1
+
+
+def test_workbook_formats_org_codes_and_status_colours(workbook, db):
+    wb = openpyxl.load_workbook(workbook)
+    ws = wb["1 高技能人才比例跟踪"]
+    headers = [c.value for c in ws[1]]
+    col = {h: i for i, h in enumerate(headers)}
+    rows = list(ws.iter_rows(min_row=2))
+    share = rows[0][col["高技能人才占比"]]
+    assert share.number_format == "0.0%" and isinstance(share.value, float)
+    assert rows[0][col["技能劳动者总数"]].number_format == "#,##0"
+    ent = [r for r in rows if r[col["统计口径代码"]].value == "enterprise"]
+    assert any(r[col["对象代码"]].value == "MA62K026-0" for r in ent)
+    assert all(re.fullmatch(r"[0-9A-Z]{8}-[0-9X]", r[col["对象代码"]].value) for r in ent)
+    fills = {r[col["状态"]].value: r[col["状态"]].fill.fgColor.rgb for r in rows}
+    assert fills["进度正常"].endswith("C6EFCE")
+    assert fills["严重滞后"].endswith("FFC7CE")
+    ws3 = wb["3 经费提取使用跟踪"]
+    h3 = {c.value: i for i, c in enumerate(ws3[1])}
+    r3 = next(ws3.iter_rows(min_row=2, max_row=2))
+    assert r3[h3["职工工资总额（万元）"]].number_format == "#,##0.00"
+    assert r3[h3["提取比例"]].number_format == "0.0%"
+    ws6 = wb["6 报送情况"]
+    h6 = {c.value: i for i, c in enumerate(ws6[1])}
+    statuses = {r[h6["状态"]].value for r in ws6.iter_rows(min_row=2)}
+    assert {"按时", "逾期", "未报送", "被退回"} <= statuses
+    with duckdb.connect(str(db), read_only=True) as con:
+        n = con.execute("select count(*) from marts.compliance_flags").fetchone()[0]
+    assert wb["7 问题清单"].max_row == n + 1
+
+
+def test_workbook_readme_lists_benchmark_with_status(workbook):
+    text = " ".join(_values(openpyxl.load_workbook(workbook)["说明"]))
+    assert "北京市平均水平" in text and "假设值" in text and "已公开" in text and "光明日报" in text
+    for s in TRACKING_SHEETS:
+        assert s.name in text
+
+
+def test_workbook_flags_keep_injected_text(workbook):
+    ws = openpyxl.load_workbook(workbook)["7 问题清单"]
+    cells = [c for row in ws.iter_rows(min_row=2) for c in row if c.value == INJECTION_VALUE]
+    assert cells and all(c.data_type == "s" for c in cells)
+
+
+def test_workbook_is_deterministic(db, workbook, tmp_path):
+    again = write_tracking_workbook(db, tmp_path / "again.xlsx")
+    assert again.read_bytes() == workbook.read_bytes()
+
+
+# --- receipts -----------------------------------------------------------------------------------
+def test_one_receipt_per_filing_status_row(receipts, db):
+    with duckdb.connect(str(db), read_only=True) as con:
+        orgs = {r[0] for r in con.execute("select org_code from marts.filing_status where period = ?",
+                                          [PERIOD]).fetchall()}
+    assert len(receipts) == len(orgs)
+    assert {p.stem for p in receipts} == orgs
+    assert all(p.parent.name == PERIOD and p.stat().st_size > 0 for p in receipts)
+
+
+def test_missing_enterprise_receipt_says_not_received(receipts):
+    path = next(p for p in receipts if p.stem == MISSING_ORG)
+    text = " ".join(_values(openpyxl.load_workbook(path)["回执"]))
+    assert "回执" in text and "未收到" in text and "重新报送" in text
+    assert f"{MISSING_ORG[:8]}-{MISSING_ORG[8]}" in text and PERIOD in text
+    assert "截至报送截止日未收到本期报表" in text  # the D15 finding
+
+
+def test_receipt_lists_versions_findings_and_standing(receipts, db):
+    path = next(p for p in receipts if p.stem == MODEL_ORG)
+    ws = openpyxl.load_workbook(path)["回执"]
+    text = " ".join(_values(ws))
+    assert "北京第一机床厂" in text and "MA62K026-0" in text
+    with duckdb.connect(str(db), read_only=True) as con:
+        sha, fname = con.execute("select sha256, file_name from marts.submission_versions where org_code = ? "
+                                 "and period = ?", [MODEL_ORG, PERIOD]).fetchone()
+        msgs = [r[0] for r in con.execute("select message_zh from marts.compliance_flags where org_code = ? and "
+                                          "period = ?", [MODEL_ORG, PERIOD]).fetchall()]
+    assert sha in text and fname in text and "采用" in text
+    for m in msgs:
+        assert m in text
+    assert "C03" in text and "年度" in text  # year-level flag on the Q4 receipt
+    assert "高技能人才占技能劳动者比例" in text and "北京市平均水平" in text and "培训覆盖率" in text
+    # the injected values stay literal text
+    inj = [c for row in ws.iter_rows() for c in row if c.value in (INJECTION_VALUE, "-1")]
+    assert {c.value for c in inj} == {INJECTION_VALUE, "-1"}
+    assert all(c.data_type == "s" for c in inj)
+
+
+def test_receipt_for_rejected_and_resubmitted(receipts):
+    rej = " ".join(_values(openpyxl.load_workbook(next(p for p in receipts if p.stem == REJECTED_ORG))["回执"]))
+    assert "被退回" in rej and "需重新报送" in rej and "人才信息库" in rej
+    resub = openpyxl.load_workbook(next(p for p in receipts if p.stem == make_code(1)))["回执"]
+    text = " ".join(_values(resub))
+    assert "已被更新版本替代" in text and "以第2版" in text
+
+
+def test_receipts_are_deterministic(db, receipts, tmp_path):
+    again = write_receipts(db, PERIOD, tmp_path)
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in receipts]
+
+
+# --- report -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def report(db, tmp_path_factory) -> Path:
+    return write_report(db, PERIOD, tmp_path_factory.mktemp("report") / f"{PERIOD}.html")
+
+
+def test_report_self_contained_with_period_figures(report, db):
+    page = report.read_text(encoding="utf-8")
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page, re.I)
+    assert "http://" not in page and "https://" not in page
+    assert "<script" not in page.lower() and "<link" not in page.lower()
+    with duckdb.connect(str(db), read_only=True) as con:
+        share, avg = con.execute("select high_skill_share, beijing_average from marts.high_skill_share_tracking "
+                                 "where grain='system' and period_type='quarter' and period=?", [PERIOD]).fetchone()
+        missing = con.execute("select enterprise_name from marts.filing_status where period=? and "
+                              "status_code in ('missing','rejected')", [PERIOD]).fetchall()
+    assert f"{share * 100:.1f}%" in page and f"{avg * 100:.1f}%" in page
+    assert PERIOD in page and "假设值" in page and "2010年目标" in page
+    for (name,) in missing:
+        assert name in page
+    assert page.count("<svg") >= 5
+    assert "<polyline" in page and "<rect" in page
+    assert "MA62K026-0" in page
+
+
+def test_report_is_deterministic(db, report, tmp_path):
+    assert write_report(db, PERIOD, tmp_path / "r.html").read_bytes() == report.read_bytes()
+
+
+def test_xlsxwriter_options_block_formula_conversion(tmp_path):
+    wb = excel.new_workbook(tmp_path / "x.xlsx")
+    assert wb.strings_to_formulas is False
+    wb.close()
+    assert isinstance(wb, xlsxwriter.Workbook)
