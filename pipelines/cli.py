@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import click
 
-from pipelines.lib.periods import Period, PeriodError, period_range
+from pipelines.lib.periods import Period, PeriodError
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -72,26 +71,14 @@ def template(out: Path) -> None:
     click.echo(f"模板已生成 template written: {out}")
 
 
-@main.command()
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Inbox folder to create.")
-@click.option("--enterprises", type=click.IntRange(1), default=12, show_default=True)
-@click.option("--first", "first", callback=_period, default="2006Q1", show_default=True)
-@click.option("--last", "last", callback=_period, default="2010Q4", show_default=True)
-@click.option("--seed", type=int, default=2008, show_default=True)
-@click.option("--clean", is_flag=True, help="No planted defects or violations.")
-def generate(out: Path, enterprises: int, first: Period, last: Period, seed: int, clean: bool) -> None:
-    """Generate a deterministic synthetic inbox with its ground truth."""
-    from pipelines.lib.generator import GeneratorConfig, generate as gen
+def _generator_command() -> click.Command:
+    from pipelines.lib.generator.__main__ import main as generate_command
 
-    if last < first:
-        raise click.BadParameter("--last 早于 --first")
-    started = time.perf_counter()
-    config = GeneratorConfig(n_enterprises=enterprises, first_period=str(first), last_period=str(last), seed=seed)
-    if clean:
-        config = config.without_defects()
-    truth = gen(out, config)
-    click.echo(f"生成 {enterprises} 家企业 × {len(period_range(first, last))} 个季度 → {out} "
-               f"（{len(truth.rows)} 条真值记录，{time.perf_counter() - started:.1f} s）")
+    generate_command.help = "Generate a deterministic synthetic inbox with its ground truth (docs/generator.md)."
+    return generate_command
+
+
+main.add_command(_generator_command(), name="generate")
 
 
 if __name__ == "__main__":

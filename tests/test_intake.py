@@ -162,9 +162,7 @@ def test_text_in_a_numeric_column_is_kept_flagged_and_accounted(inbox: Path, tmp
 
 def test_d01_missing_required_sheet_is_fatal(inbox: Path, tmp_path: Path) -> None:
     sub = clean_submission()
-    from pipelines.lib.submission_writer import Layout
-
-    from pipelines.lib.submission_writer import write_xlsx
+    from pipelines.lib.submission_writer import Layout, write_xlsx
     (inbox / "2008Q2").mkdir()
     write_xlsx(inbox / "2008Q2" / f"{ENTERPRISE}_2008Q2.xlsx", sub, Layout(omit_sheets=frozenset({"经费情况"})))
     db = tmp_path / "w.duckdb"

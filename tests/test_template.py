@@ -1,0 +1,123 @@
+"""The blank template: opens in openpyxl and in polars/calamine, carries every contract header,
+drop-downs for enum and 是/否 columns, text format for codes and IDs, a comment per header."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import openpyxl
+import polars as pl
+import pytest
+
+from pipelines.lib import contract
+from pipelines.lib.submission_writer import write_submission
+from pipelines.lib.template import INSTRUCTIONS_SHEET, write_template
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tpl") / "模板.xlsx"
+    write_template(path)
+    return path
+
+
+def test_sheets_in_order(template):
+    wb = openpyxl.load_workbook(template)
+    assert wb.sheetnames == [INSTRUCTIONS_SHEET] + [s.name for s in contract.SHEETS]
+
+
+def test_headers_with_openpyxl_and_calamine(template):
+    wb = openpyxl.load_workbook(template)
+    for sheet in contract.SHEETS:
+        ws = wb[sheet.name]
+        assert [c.value for c in ws[1]] == list(sheet.headers)
+        assert ws.freeze_panes == "A2"
+        assert all(c.font.bold for c in ws[1])
+        df = pl.read_excel(template, sheet_name=sheet.name, engine="calamine")
+        assert df.columns == list(sheet.headers)
+        assert df.height == 0  # the prepared blank row of single-row sheets holds no value
+
+
+def _validated_columns(ws) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for dv in ws.data_validations.dataValidation:
+        for rng in dv.sqref.ranges:
+            letter = rng.coord.split(":")[0].rstrip("0123456789")
+            out[letter] = [dv.type, dv.formula1 or ""]
+    return out
+
+
+def test_validations_for_enum_and_bool(template):
+    wb = openpyxl.load_workbook(template)
+    for sheet in contract.SHEETS:
+        ws = wb[sheet.name]
+        validations = _validated_columns(ws)
+        for i, column in enumerate(sheet.columns):
+            letter = openpyxl.utils.get_column_letter(i + 1)
+            if column.type == contract.BOOL:
+                assert validations[letter] == ["list", '"是,否"'], column.header
+            elif column.enum:
+                assert validations[letter][0] == "list"
+                assert all(v in validations[letter][1] for v in column.enum)
+            elif column.type == contract.INT:
+                assert validations[letter][0] == "whole"
+
+
+def test_formats_comments_and_blank_row(template):
+    wb = openpyxl.load_workbook(template)
+    for sheet in contract.SHEETS:
+        ws = wb[sheet.name]
+        for i, column in enumerate(sheet.columns, start=1):
+            header = ws.cell(row=1, column=i)
+            assert header.comment is not None and column.header in header.comment.text
+            if column.rule:
+                assert column.rule in header.comment.text
+            fmt = ws.column_dimensions[openpyxl.utils.get_column_letter(i)]
+            assert fmt.width and fmt.width >= 10
+            if sheet.single_row:
+                cell = ws.cell(row=2, column=i)
+                expected = {contract.CODE9: "@", contract.ID_NUMBER: "@", contract.INT: "0",
+                            contract.AMOUNT: "0.00", contract.DATE: "yyyy-mm-dd"}.get(column.type)
+                if expected:
+                    assert cell.number_format == expected, (sheet.name, column.header)
+        if sheet.single_row:
+            assert ws.max_row == 2
+
+
+def test_instructions_cover_every_sheet_and_column(template):
+    ws = openpyxl.load_workbook(template)[INSTRUCTIONS_SHEET]
+    text = "\n".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)
+    for sheet in contract.SHEETS:
+        assert sheet.name in text and sheet.description in text
+        for column in sheet.columns:
+            assert column.header in text
+    for word in ("万元", "元", "是", "否", "截止", "重新报送"):
+        assert word in text
+
+
+def test_template_is_reproducible(template, tmp_path):
+    again = tmp_path / "again.xlsx"
+    write_template(again)
+    assert hashlib.sha256(again.read_bytes()).digest() == hashlib.sha256(template.read_bytes()).digest()
+
+
+def test_written_ids_stay_text(tmp_path):
+    """An 18-digit ID and a code with leading zeros survive a round trip through both readers."""
+    sub = {
+        contract.PROFILE.name: [{"org_code": "00000001-8", "period": "2008Q2", "employees_total": 300,
+                                 "submitted_on": dt.date(2008, 7, 3)}],
+        contract.ROSTER.name: [{"id_number": "110101198001011234", "name": "张三", "is_frontline": True}],
+    }
+    path = tmp_path / "s.xlsx"
+    write_submission(path, sub)
+    df = pl.read_excel(path, sheet_name=contract.ROSTER.name, engine="calamine")
+    assert df["身份证号"][0] == "110101198001011234" and df["是否一线"][0] == "是"
+    prof = openpyxl.load_workbook(path)[contract.PROFILE.name]
+    assert prof["A2"].value == "00000001-8" and prof["G2"].value == 300
+    assert prof.cell(row=2, column=20).value.date() == dt.date(2008, 7, 3)
+    for enc in ("utf-8", "utf-8-sig", "gb18030"):
+        folder = tmp_path / enc
+        write_submission(folder, sub, "csv_dir", enc)
+        text = (folder / "人才信息库.csv").read_bytes().decode(enc)
+        assert "110101198001011234,张三" in text
