@@ -1,0 +1,213 @@
+{#-
+  One row per enterprise × quarter: the current (latest accepted) version's single-row sheets,
+  registry attributes, roster counts and the derived numbers the D06–D08/D12 checks need.
+-#}
+
+with
+
+versions as (
+
+    select * from {{ ref('int_submissions__versioned') }}
+    where is_current and org_code is not null
+
+),
+
+enterprises as (
+
+    select * from {{ ref('int_enterprises') }}
+
+),
+
+profiles as (
+
+    select * from (
+        select
+            *,
+            row_number() over (partition by submission_id order by source_row) as row_rank
+        from {{ ref('stg_raw__profiles') }}
+    ) as ranked
+    where row_rank = 1
+
+),
+
+funds as (
+
+    select * from (
+        select
+            *,
+            row_number() over (partition by submission_id order by source_row) as row_rank
+        from {{ ref('stg_raw__funds') }}
+    ) as ranked
+    where row_rank = 1
+
+),
+
+governance as (
+
+    select * from (
+        select
+            *,
+            row_number() over (partition by submission_id order by source_row) as row_rank
+        from {{ ref('stg_raw__governance') }}
+    ) as ranked
+    where row_rank = 1
+
+),
+
+incentives as (
+
+    select * from (
+        select
+            *,
+            row_number() over (partition by submission_id order by source_row) as row_rank
+        from {{ ref('stg_raw__incentives') }}
+    ) as ranked
+    where row_rank = 1
+
+),
+
+innovation as (
+
+    select * from (
+        select
+            *,
+            row_number() over (partition by submission_id order by source_row) as row_rank
+        from {{ ref('stg_raw__innovation') }}
+    ) as ranked
+    where row_rank = 1
+
+),
+
+roster as (
+
+    select * from {{ ref('int_roster__current') }}
+
+),
+
+roster_counts as (
+
+    select
+        submission_id,
+        cast(sum(case when skill_level = '高级工' then 1 else 0 end) as bigint) as roster_level3_count,
+        cast(sum(case when skill_level = '技师' then 1 else 0 end) as bigint) as roster_level2_count,
+        cast(sum(case when skill_level = '高级技师' then 1 else 0 end) as bigint) as roster_level1_count,
+        cast(sum(
+            case when is_key_trainee and not coalesce(has_training_account, false) then 1 else 0 end
+        ) as bigint) as key_trainees_without_account
+    from roster
+    group by submission_id
+
+),
+
+joined as (
+
+    select
+        v.submission_id,
+        v.org_code,
+        coalesce(e.group_org_code, p.group_org_code) as group_org_code,
+        coalesce(e.enterprise_name, p.enterprise_name) as enterprise_name,
+        coalesce(e.sector, p.sector) as sector,
+        coalesce(e.industry_code, p.industry_code) as industry_code,
+        v.period,
+        v.year,
+        v.quarter,
+        v.period_index,
+        v.arrived_at,
+        v.is_late,
+        p.employees_total,
+        p.frontline_workers,
+        p.skilled_workers,
+        p.level5_junior,
+        p.level4_intermediate,
+        p.level3_senior,
+        p.level2_technician,
+        p.level1_senior_technician,
+        p.chief_technicians,
+        p.key_trainees,
+        p.training_accounts,
+        p.submitted_on,
+        f.payroll,
+        f.fund_extracted,
+        f.fund_spent,
+        f.fund_spent_frontline,
+        f.fund_spent_high_skill,
+        f.fund_school_enterprise,
+        f.innovation_rewards,
+        g.has_leading_group,
+        g.has_training_plan,
+        g.has_talent_database,
+        g.has_chief_technician_system,
+        g.has_technician_study_system,
+        g.has_reserve_echelon_system,
+        g.in_manager_assessment,
+        g.congress_report_date,
+        i.avg_income_high_skill,
+        i.avg_income_general_skill,
+        i.avg_income_professional,
+        i.model_workers_total,
+        i.model_workers_high_skill,
+        i.cadres_from_high_skill,
+        i.party_members_from_high_skill,
+        i.deputies_from_high_skill,
+        n.suggestions,
+        n.innovations,
+        n.best_practices,
+        n.new_records,
+        n.participants,
+        coalesce(r.roster_level3_count, 0) as roster_level3_count,
+        coalesce(r.roster_level2_count, 0) as roster_level2_count,
+        coalesce(r.roster_level1_count, 0) as roster_level1_count,
+        coalesce(r.key_trainees_without_account, 0) as key_trainees_without_account
+    from versions as v
+    left join enterprises as e on v.org_code = e.org_code
+    left join profiles as p on v.submission_id = p.submission_id
+    left join funds as f on v.submission_id = f.submission_id
+    left join governance as g on v.submission_id = g.submission_id
+    left join incentives as i on v.submission_id = i.submission_id
+    left join innovation as n on v.submission_id = n.submission_id
+    left join roster_counts as r on v.submission_id = r.submission_id
+
+),
+
+derived as (
+
+    select
+        *,
+        level5_junior + level4_intermediate + level3_senior + level2_technician
+        + level1_senior_technician as level_sum,
+        level2_technician + level1_senior_technician as technician_sum,
+        level3_senior + level2_technician + level1_senior_technician as high_skill_total,
+        cast(level3_senior + level2_technician + level1_senior_technician as double)
+        / nullif(skilled_workers, 0) as high_skill_share,
+        fund_extracted / nullif(payroll, 0) as fund_ratio_quarter,
+        payroll / nullif(employees_total, 0) as payroll_per_employee,
+        greatest(
+            abs(roster_level3_count - level3_senior) / cast(greatest(level3_senior, 1) as double),
+            abs(roster_level2_count - level2_technician) / cast(greatest(level2_technician, 1) as double),
+            abs(roster_level1_count - level1_senior_technician)
+            / cast(greatest(level1_senior_technician, 1) as double)
+        ) as roster_count_gap_ratio,
+        row_number() over (partition by org_code, year order by period_index desc) = 1 as is_year_end_submission,
+        count(*) over (partition by org_code, year) as quarters_reported_in_year
+    from joined
+
+),
+
+final as (
+
+    select
+        d.*,
+        prev.payroll as payroll_prev,
+        case
+            when d.payroll > 0 and prev.payroll > 0
+                then greatest(d.payroll / prev.payroll, prev.payroll / d.payroll)
+        end as payroll_change_factor
+    from derived as d
+    left join derived as prev
+        on
+            d.org_code = prev.org_code
+            and d.period_index - 1 = prev.period_index
+
+)
+
+select * from final

@@ -1,0 +1,66 @@
+{#-
+  Quarterly fund amounts per tracking entity (not yet year to date). Enterprise-quarters whose
+  fund_ratio_quarter exceeds unit_error_ratio_max (probable 元/万元 mix-up) are left out of the sums
+  and counted in quarters_excluded_unit_error.
+-#}
+
+with
+
+enterprise_quarters as (
+
+    select * from {{ ref('int_enterprise_quarters') }}
+
+),
+
+membership as (
+
+    select * from {{ ref('int_entity_membership') }}
+
+),
+
+thresholds as (
+
+    select * from {{ ref('int_thresholds_by_period') }}
+
+),
+
+flagged as (
+
+    select
+        q.*,
+        coalesce(q.fund_ratio_quarter > t.unit_error_ratio_max, false) as is_unit_error
+    from enterprise_quarters as q
+    left join thresholds as t on q.period = t.period
+
+),
+
+final as (
+
+    select
+        m.grain,
+        m.grain_zh,
+        m.entity_code,
+        m.entity_name,
+        m.group_org_code,
+        m.sector,
+        f.period,
+        f.year,
+        f.quarter,
+        f.period_index,
+        count(*) as quarters_reported,
+        cast(sum(case when f.is_unit_error then 1 else 0 end) as bigint) as quarters_excluded_unit_error,
+        sum(case when not f.is_unit_error then f.payroll end) as payroll,
+        sum(case when not f.is_unit_error then f.fund_extracted end) as fund_extracted,
+        sum(case when not f.is_unit_error then f.fund_spent end) as fund_spent,
+        sum(case when not f.is_unit_error then f.fund_spent_frontline end) as fund_spent_frontline,
+        sum(case when not f.is_unit_error then f.fund_spent_high_skill end) as fund_spent_high_skill,
+        sum(case when not f.is_unit_error then f.fund_school_enterprise end) as fund_school_enterprise
+    from flagged as f
+    inner join membership as m on f.org_code = m.org_code
+    group by
+        m.grain, m.grain_zh, m.entity_code, m.entity_name, m.group_org_code, m.sector,
+        f.period, f.year, f.quarter, f.period_index
+
+)
+
+select * from final

@@ -1,0 +1,127 @@
+{#-
+  Table 5 (C09–C11) per enterprise × complete year: incomes and workforce from the year's latest
+  current version, model workers / cadres / party members / deputies summed over the year.
+-#}
+
+with
+
+enterprise_quarters as (
+
+    select * from {{ ref('int_enterprise_quarters') }}
+
+),
+
+periods as (
+
+    select * from {{ ref('int_periods') }}
+    where is_year_complete
+
+),
+
+thresholds as (
+
+    select * from {{ ref('int_thresholds_by_period') }}
+
+),
+
+year_sums as (
+
+    select
+        org_code,
+        year,
+        count(*) as quarters_reported,
+        cast(sum(model_workers_total) as bigint) as model_workers_total,
+        cast(sum(model_workers_high_skill) as bigint) as model_workers_high_skill,
+        cast(sum(cadres_from_high_skill) as bigint) as cadres_from_high_skill,
+        cast(sum(party_members_from_high_skill) as bigint) as party_members_from_high_skill,
+        cast(sum(deputies_from_high_skill) as bigint) as deputies_from_high_skill
+    from enterprise_quarters
+    group by org_code, year
+
+),
+
+year_end as (
+
+    select
+        q.org_code,
+        q.group_org_code,
+        q.enterprise_name,
+        q.year,
+        {{ year_end_period('q.year') }} as period,
+        q.period as source_period,
+        q.avg_income_high_skill,
+        q.avg_income_general_skill,
+        q.avg_income_professional,
+        q.avg_income_high_skill - q.avg_income_general_skill as income_gap,
+        q.high_skill_total,
+        q.employees_total
+    from enterprise_quarters as q
+    inner join periods as p on {{ year_end_period('q.year') }} = p.period
+    where q.is_year_end_submission
+
+),
+
+combined as (
+
+    select
+        y.*,
+        s.quarters_reported,
+        s.model_workers_total,
+        s.model_workers_high_skill,
+        s.cadres_from_high_skill,
+        s.party_members_from_high_skill,
+        s.deputies_from_high_skill,
+        y.avg_income_high_skill / nullif(y.avg_income_professional, 0) as equal_treatment_ratio,
+        t.equal_treatment_ratio_min,
+        prev.income_gap as income_gap_prev_year,
+        cast(s.model_workers_high_skill as double) / nullif(s.model_workers_total, 0)
+            as model_worker_high_skill_share,
+        cast(y.high_skill_total as double) / nullif(y.employees_total, 0) as workforce_high_skill_share
+    from year_end as y
+    inner join year_sums as s
+        on
+            y.org_code = s.org_code
+            and y.year = s.year
+    left join year_end as prev
+        on
+            y.org_code = prev.org_code
+            and y.year - 1 = prev.year
+    left join thresholds as t on y.period = t.period
+
+),
+
+final as (
+
+    select
+        org_code,
+        group_org_code,
+        enterprise_name,
+        year,
+        period,
+        source_period,
+        quarters_reported,
+        avg_income_high_skill,
+        avg_income_general_skill,
+        avg_income_professional,
+        equal_treatment_ratio,
+        equal_treatment_ratio_min,
+        coalesce(equal_treatment_ratio >= equal_treatment_ratio_min, false) as c09_ok,
+        income_gap,
+        income_gap_prev_year,
+        income_gap - income_gap_prev_year as income_gap_change,
+        coalesce(income_gap >= income_gap_prev_year, true) as c10_ok,
+        model_workers_total,
+        model_workers_high_skill,
+        model_worker_high_skill_share,
+        workforce_high_skill_share,
+        coalesce(
+            model_workers_total = 0 or model_worker_high_skill_share >= workforce_high_skill_share, true
+        ) as c11_ok,
+        cadres_from_high_skill,
+        party_members_from_high_skill,
+        deputies_from_high_skill
+    from combined
+
+)
+
+select * from final
