@@ -98,9 +98,9 @@ def run_quarters(inbox: Path, warehouse: Path, workdir: Path, period: Period | N
 
     import dagster as dg
 
+    from pipelines.definitions import build_definitions
     from pipelines.defs.partitions import range_tags
     from pipelines.defs.resources import PlatformConfig
-    from pipelines.definitions import build_definitions
 
     started = time.perf_counter()
     platform = PlatformConfig(inbox=str(inbox), workdir=str(workdir), warehouse=str(warehouse))

@@ -416,3 +416,27 @@ def test_files_in_equal_accepted_plus_rejected_and_rows_reconcile(inbox: Path, t
         loaded = sum(con.execute(f"select count(*) from raw.{s.table}").fetchone()[0] for s in c.SHEETS)
         accepted_rows = con.execute("select sum(rows_in) from raw.submissions where outcome = 'accepted'").fetchone()[0]
     assert loaded == accepted_rows == report.rows_loaded
+
+
+def test_wrong_check_character_is_attributed_to_the_enterprise_named_by_the_file(inbox: Path, tmp_path: Path) -> None:
+    sub = clean_submission()
+    sub["基本情况"][0]["org_code"] = "MA62K026-1"
+    write_submission(inbox, sub, name="MA62K026-0_2008Q2.xlsx")
+    db = tmp_path / "w.duckdb"
+    ingest(inbox, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select org_code, outcome from raw.submissions").fetchall() == [(ENTERPRISE, "rejected")]
+        assert con.execute("select distinct org_code from raw.findings").fetchall() == [(ENTERPRISE,)]
+    # the mismatch with the file name is not reported again on top of the D03 error
+    assert [f[0] for f in findings(db)] == ["D03"]
+
+
+def test_a_missing_column_is_reported_once_not_once_per_row(inbox: Path, tmp_path: Path) -> None:
+    from pipelines.lib.submission_writer import Layout, write_xlsx
+
+    (inbox / "2008Q2").mkdir()
+    write_xlsx(inbox / "2008Q2" / f"{ENTERPRISE}_2008Q2.xlsx", clean_submission(),
+               Layout(omit_columns={"人才信息库": frozenset({"skill_level"})}))
+    db = tmp_path / "w.duckdb"
+    ingest(inbox, db)
+    assert [(f[0], f[3]) for f in findings(db)] == [("D02", "人才信息库")]

@@ -10,6 +10,8 @@ from pipelines.lib.reference import thresholds_for
 quarterly_job = dg.define_asset_job(
     "quarterly_run",
     selection=dg.AssetSelection.all(),
+    # Every step writes the one working DuckDB file, which admits a single writer: run steps in sequence.
+    executor_def=dg.in_process_executor,
     description="收件 → dbt 集市 → GX 规则检查 → 发布（一个季度，或一次覆盖多个季度）",
 )
 

@@ -331,7 +331,8 @@ def _profile_findings(sheet: c.Sheet, frame: pl.DataFrame, registry: pl.DataFram
         message=pl.concat_str(pl.lit("所属集团组织机构代码填为"), pl.col("group_org_code"), pl.lit("，名录中为"),
                               pl.col("registry_group"), pl.lit("，以名录为准")),
     ))
-    name_diff = frame.filter(pl.col("file_org_code").is_not_null() & pl.col("org_code").is_not_null()
+    # Only between two well-formed codes: a wrong check character is already a D03 error of its own.
+    name_diff = valid.filter(pl.col("file_org_code").is_not_null()
                              & (pl.col("file_org_code") != pl.col("org_code")))
     out.append(row_findings(
         name_diff, rule_id="D03", severity=WARNING, sheet=sheet.name, column_name="组织机构代码",

@@ -229,6 +229,32 @@ def _single_row_candidates(batch: _Batch, sheet: c.Sheet) -> list[str]:
             if sheet.key in wb.sheets and not wb.sheets[sheet.key].missing]
 
 
+def _without_absent_column_noise(findings: pl.DataFrame, batch: _Batch) -> pl.DataFrame:
+    """Drop per-row "未填写" findings for a column the file lacks: its D02 finding already says so."""
+    absent = pl.DataFrame(
+        [(sid, data.sheet.name, header) for sid, wb in batch.workbooks.items() for data in wb.sheets.values()
+         for header in data.missing],
+        schema={"submission_id": pl.Utf8, "sheet": pl.Utf8, "column_name": pl.Utf8}, orient="row",
+    )
+    noise = findings.join(absent, on=["submission_id", "sheet", "column_name"], how="semi").filter(
+        pl.col("rule_id") != "D02")
+    return findings.join(noise, on=list(findings.columns), how="anti", nulls_equal=True)
+
+
+def _attributed_org_code(registry: pl.DataFrame) -> pl.Expr:
+    """Whose submission this is: the code in the sheet when the registry knows it, else the one in the file
+    name, else whatever 9 characters were typed (so a wrong check character lands on the right enterprise)."""
+    known = registry["org_code"].implode()
+    typed, named = pl.col("org_code"), pl.col("file_org_code")
+    return (
+        pl.when(typed.is_in(known)).then(typed)
+        .when(named.is_in(known)).then(named)
+        .when(typed.str.len_chars() == 9).then(typed)
+        .otherwise(named)
+        .alias("org_code")
+    )
+
+
 def process(
     arrivals: list[Arrival], registry: pl.DataFrame, key: bytes, progress: Callable[[int], None] | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame]]:
@@ -249,7 +275,7 @@ def process(
         result = check_sheet(sheet, text, context, registry, key, limits)
         typed[sheet.table] = result.typed
         findings.append(result.findings)
-    all_findings = pl.concat(findings, how="vertical")
+    all_findings = _without_absent_column_noise(pl.concat(findings, how="vertical"), batch)
 
     counts = all_findings.group_by("submission_id").agg(
         pl.col("is_fatal").sum().alias("fatal_count"),
@@ -266,8 +292,7 @@ def process(
     )
     meta = {a.submission_id: a for a in batch.arrivals}
     audit = audit.with_columns(
-        pl.when(pl.col("org_code").is_not_null() & (pl.col("org_code").str.len_chars() == 9))
-        .then(pl.col("org_code")).otherwise(pl.col("file_org_code")).alias("org_code"),
+        _attributed_org_code(registry),
         pl.when(pl.col("fatal_count") > 0).then(pl.lit("rejected")).otherwise(pl.lit("accepted")).alias("outcome"),
         pl.col("submission_id").replace_strict({k: rows_in.get(k, 0) for k in meta}, return_dtype=pl.Int32)
         .alias("rows_in"),

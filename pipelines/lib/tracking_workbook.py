@@ -108,7 +108,7 @@ RATIO_COLUMNS = frozenset({
 AMOUNT_COLUMNS = frozenset({
     "payroll", "fund_extracted", "fund_spent", "fund_spent_frontline", "fund_spent_high_skill",
     "fund_school_enterprise", "innovation_rewards", "avg_income_high_skill", "avg_income_general_skill",
-    "avg_income_professional", "income_gap", "income_gap_prev_year", "income_gap_change", "payroll_prev",
+    "avg_income_professional", "income_gap", "income_gap_prev_year", "income_gap_change", "payroll_history_median",
     "payroll_per_employee",
 })
 ORG_COLUMNS = frozenset({"org_code", "group_org_code"})

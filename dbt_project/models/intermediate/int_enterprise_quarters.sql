@@ -193,20 +193,41 @@ derived as (
 
 ),
 
+-- The enterprise's own history: the median payroll of its other quarters. A median, not the previous
+-- quarter, so the quarter after a 元-for-万元 slip is not flagged as well.
+history as (
+
+    select
+        d.org_code,
+        d.period_index,
+        median(h.payroll) as payroll_history_median,
+        count(h.payroll) as history_quarters
+    from derived as d
+    inner join derived as h
+        on
+            d.org_code = h.org_code
+            and d.period_index <> h.period_index
+            and h.payroll > 0
+    group by d.org_code, d.period_index
+
+),
+
 final as (
 
     select
         d.*,
-        prev.payroll as payroll_prev,
+        case when h.history_quarters >= 2 then h.payroll_history_median end as payroll_history_median,
         case
-            when d.payroll > 0 and prev.payroll > 0
-                then greatest(d.payroll / prev.payroll, prev.payroll / d.payroll)
+            when d.payroll > 0 and h.history_quarters >= 2
+                then greatest(
+                    d.payroll / h.payroll_history_median, h.payroll_history_median / d.payroll
+                )
         end as payroll_change_factor
     from derived as d
-    left join derived as prev
+    left join history as h
         on
-            d.org_code = prev.org_code
-            and d.period_index - 1 = prev.period_index
+            d.org_code = h.org_code
+            and d.period_index = h.period_index
 
 )
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -20,7 +21,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: Pla
     # The profile reads the working database path from the environment (dbt runs as a subprocess).
     os.environ["SASAC_BUILD_DB"] = str(platform.work_db)
     args = ["build", "--vars", json.dumps(dbt_vars(periods_of(context)))]
-    yield from dbt.cli(args, context=context).stream()
+    # One target folder in the working area, reused run after run (partial parsing), instead of a new
+    # folder per invocation piling up inside the repository.
+    target = Path(platform.workdir) / "dbt_target"
+    yield from dbt.cli(args, context=context, target_path=target).stream()
 
 
 def build_dbt_assets() -> list[dg.AssetsDefinition]:

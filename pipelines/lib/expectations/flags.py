@@ -110,15 +110,24 @@ def create_flags_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create table if not exists {FLAGS_TABLE} ({body})")
 
 
-def replace_flags(con: duckdb.DuckDBPyConnection, periods: Iterable[str], rows: list[dict[str, Any]]) -> int:
-    """Delete the periods' flags and insert ``rows`` (already sorted), in one transaction."""
-    periods = sorted(set(periods))
+def replace_flags(
+    con: duckdb.DuckDBPyConnection, periods: Iterable[str], rows: list[dict[str, Any]], keep_sources: Iterable[str] = ()
+) -> int:
+    """Replace the flags of ``periods`` with ``rows`` (already sorted), in one transaction.
+
+    ``keep_sources``: suites that exist but were not run this time (one step of a run validates the
+    blocking suite, another the policy suites); their flags stay. Flags of any other source, including
+    a suite since removed, are replaced.
+    """
+    periods, keep = sorted(set(periods)), sorted(set(keep_sources))
     create_flags_table(con)
     con.execute("begin transaction")
     try:
         if periods:
-            marks = ", ".join("?" for _ in periods)
-            con.execute(f"delete from {FLAGS_TABLE} where period in ({marks})", periods)
+            keep_sql = f" and coalesce(source, '') not in ({', '.join('?' for _ in keep)})" if keep else ""
+            con.execute(
+                f"delete from {FLAGS_TABLE} where period in ({', '.join('?' for _ in periods)}){keep_sql}",
+                [*periods, *keep])
         if rows:
             df = pd.DataFrame({c: [r[c] for r in rows] for c in FLAG_COLUMN_NAMES})
             df["source_row"] = df["source_row"].astype("Int64")

@@ -105,7 +105,7 @@ MART_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("high_skill_share", D),
         ("fund_ratio_quarter", D),
         ("payroll_per_employee", D),
-        ("payroll_prev", D),
+        ("payroll_history_median", D),
         ("payroll_change_factor", D),
         ("roster_level3_count", INT),
         ("roster_level2_count", INT),

@@ -469,7 +469,8 @@ def run_expectations(
     flags.sort(key=sort_key)
     t0 = time.perf_counter()
     with duckdb.connect(str(db_path)) as con:
-        replace_flags(con, periods, flags)
+        not_run = {s.name for s in load_suites(suites_dir)} - {s.name for s in suites}
+        replace_flags(con, periods, flags, keep_sources=not_run)
     timings["write_flags"] = time.perf_counter() - t0
 
     docs_index = None

@@ -64,7 +64,7 @@ final as (
         high_skill_share,
         fund_ratio_quarter,
         payroll_per_employee,
-        payroll_prev,
+        payroll_history_median,
         payroll_change_factor,
         roster_level3_count,
         roster_level2_count,
