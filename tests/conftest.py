@@ -1,0 +1,59 @@
+"""Shared fixtures: one real run of the whole quarterly graph on the committed demo inbox."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_INBOX = REPO / "data" / "raw"
+
+os.environ.setdefault("SASAC_DEMO", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    inbox: Path
+    workdir: Path
+    warehouse: Path
+    summary: object  # pipelines.run.RunSummary
+
+    @property
+    def marts_dir(self) -> Path:
+        return self.warehouse.parent
+
+    @property
+    def work_db(self) -> Path:
+        return self.workdir / "warehouse.duckdb"
+
+
+def run_demo(root: Path, inbox: Path = DEMO_INBOX, period: str | None = None) -> DemoRun:
+    from pipelines.lib.periods import Period
+    from pipelines.run import run_quarters
+
+    workdir, warehouse = root / "work", root / "marts" / "warehouse.duckdb"
+    summary = run_quarters(inbox=inbox, warehouse=warehouse, workdir=workdir,
+                           period=Period.parse(period) if period else None, quiet=True)
+    assert summary.success, summary.text()
+    return DemoRun(inbox, workdir, warehouse, summary)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``sasac-skills run --all`` on data/raw, in-process, into a temporary folder."""
+    return run_demo(tmp_path_factory.mktemp("demo_run"))
+
+
+@pytest.fixture
+def demo_inbox_copy(tmp_path: Path) -> Path:
+    """A writable copy of the demo inbox, for tests that add or change files."""
+    target = tmp_path / "inbox"
+    shutil.copytree(DEMO_INBOX, target)
+    return target
