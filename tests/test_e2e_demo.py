@@ -187,7 +187,7 @@ def test_high_skill_share_and_fund_ratio_of_a_clean_enterprise_match_its_workboo
 
     def share(period: str) -> float:
         r = profile[period]
-        return (r["高级工人数"] + r["技师人数"] + r["高级技师人数"]) / r["技能劳动者总数"]
+        return (_num(r["高级工人数"]) + _num(r["技师人数"]) + _num(r["高级技师人数"])) / _num(r["技能劳动者总数"])
 
     bench = {int(y): float(s) for y, s, *_ in csv.reader(
         (Path(__file__).parents[1] / "dbt_project/seeds/ref_beijing_benchmark.csv").open(encoding="utf-8")) if y != "year"}
@@ -208,10 +208,10 @@ def test_high_skill_share_and_fund_ratio_of_a_clean_enterprise_match_its_workboo
 
     funds = {p: _sheet_rows(f, "经费情况")[0] for p, f in files.items()}
     year = [funds[f"2008Q{q}"] for q in range(1, 5)]
-    payroll = sum(r["职工工资总额"] for r in year)
-    extracted = sum(r["教育培训经费提取额"] for r in year)
-    spent = sum(r["教育培训经费使用额"] for r in year)
-    frontline = sum(r["其中：一线职工教育培训"] for r in year)
+    payroll = sum(_num(r["职工工资总额"]) for r in year)
+    extracted = sum(_num(r["教育培训经费提取额"]) for r in year)
+    spent = sum(_num(r["教育培训经费使用额"]) for r in year)
+    frontline = sum(_num(r["其中：一线职工教育培训"]) for r in year)
     (row,) = _query(demo_run.warehouse,
                     "select payroll, fund_extracted, extraction_ratio, frontline_share, quarters_reported"
                     " from marts.fund_tracking where grain = 'enterprise' and entity_code = ?"
