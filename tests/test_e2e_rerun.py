@@ -1,0 +1,105 @@
+"""Re-runs: the same quarter twice gives the same marts; a resubmission changes only its enterprise's rows;
+an analyst holding the published warehouse open neither blocks a run nor sees half of it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+from pipelines.lib.codes import normalize_org_code
+from tests.conftest import DEMO_INBOX, DemoRun, run_demo
+
+PERIOD = "2008Q2"
+
+
+def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = [t for (t,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1").fetchall()]
+        return {t: con.execute(f"select * from marts.{t} order by all").fetchall() for t in tables}
+
+
+def columns(warehouse: Path, table: str) -> list[str]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return [c for (c,) in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'marts' and table_name = ?"
+            " order by column_index", [table]).fetchall()]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("rerun")
+    inbox = root / "inbox"
+    shutil.copytree(DEMO_INBOX, inbox)
+    first = run_demo(root, inbox, PERIOD)
+    s1 = snapshot(first.warehouse)
+
+    # An analyst opens the published warehouse and keeps it open during the next run.
+    reader = duckdb.connect(str(first.warehouse), read_only=True)
+    before = reader.execute("select count(*) from marts.submission_versions").fetchone()
+    second = run_demo(root, inbox, PERIOD)
+    during = reader.execute("select count(*) from marts.submission_versions").fetchone()
+    reader.close()
+    s2 = snapshot(second.warehouse)
+
+    org = _resubmit(inbox)
+    third = run_demo(root, inbox, PERIOD)
+    return {"s1": s1, "s2": s2, "s3": snapshot(third.warehouse), "before": before, "during": during,
+            "org": org, "run": third}
+
+
+def _resubmit(inbox: Path) -> str:
+    """A corrected v2 of one clean .xlsx of the quarter: a higher 教育培训经费提取额, arriving after the deadline."""
+    folder = inbox / PERIOD
+    path = next(p for p in sorted(folder.glob("*.xlsx")) if "_v" not in p.name)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["经费情况"]
+    col = next(c.column for c in ws[1] if c.value == "教育培训经费提取额")
+    ws.cell(row=2, column=col).value = float(ws.cell(row=2, column=col).value) + 1.0
+    v2 = folder / path.name.replace(".xlsx", "_v2.xlsx")
+    wb.save(v2)
+    with (folder / "收件登记.csv").open("a", encoding="utf-8") as fh:
+        fh.write(f"{v2.name},2008-08-01 10:00:00\n")
+    return normalize_org_code(path.name.split("_")[0])
+
+
+def test_rerunning_the_same_quarter_gives_identical_mart_contents(runs) -> None:
+    assert runs["s1"] == runs["s2"]
+    assert sum(len(rows) for rows in runs["s1"].values()) > 300  # 12 enterprises, one quarter
+
+
+def test_an_open_reader_neither_blocks_the_run_nor_sees_it_half_done(runs) -> None:
+    assert runs["during"] == runs["before"]  # the held connection keeps the file it opened
+
+
+def test_a_resubmission_changes_only_its_enterprise_rows(runs) -> None:
+    org, run = runs["org"], runs["run"]
+    assert isinstance(run, DemoRun)
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        group, sector = con.execute("select group_org_code, sector from marts.dim_enterprises where org_code = ?",
+                                    [org]).fetchone()
+    own = {org, group, sector, "ALL"}  # the enterprise, and the aggregates it is part of
+    changed_tables = []
+    for table, old in runs["s2"].items():
+        new = runs["s3"][table]
+        if old == new:
+            continue
+        changed_tables.append(table)
+        cols = columns(run.warehouse, table)
+        key = next(c for c in ("entity_code", "org_code", "group_org_code") if c in cols)
+        idx = cols.index(key)
+        diff = set(old) ^ set(new)
+        assert {row[idx] for row in diff} <= own, (table, {row[idx] for row in diff} - own)
+    assert "submission_versions" in changed_tables and "fund_tracking" in changed_tables
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        versions = con.execute("select file_name, is_current, is_superseded from marts.submission_versions"
+                               " where org_code = ? and period = ? order by version_no", [org, PERIOD]).fetchall()
+        assert [v[1:] for v in versions] == [(False, True), (True, False)]
+        assert versions[1][0].endswith("_v2.xlsx")
+        d16 = con.execute("select severity from marts.compliance_flags where rule_id = 'D16' and org_code = ?"
+                          " and period = ?", [org, PERIOD]).fetchall()
+        assert d16 == [("info",)]
