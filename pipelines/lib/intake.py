@@ -83,6 +83,8 @@ class IntakeReport:
 
 
 def read_registry(inbox: Path) -> pl.DataFrame:
+    if not inbox.is_dir():
+        raise InboxError(f"收件箱 {inbox} 不存在，请用 --inbox 或 SASAC_INBOX 指定收件箱文件夹")
     path = inbox / REGISTRY_FILE
     if not path.is_file():
         raise InboxError(f"收件箱 {inbox} 中没有名录文件 {REGISTRY_FILE}")

@@ -1,0 +1,91 @@
+"""The console entry point: mistakes a person can fix are one line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tests.conftest import DEMO_INBOX
+
+CLI = str(Path(sys.executable).parent / "sasac-skills")
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in ("SASAC_DEMO", "SASAC_HMAC_KEY")}
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env={**base, **(env or {})}, cwd=cwd,
+                          timeout=300, check=False)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, result.stdout
+    return lines[-1]
+
+
+def test_a_wrong_period_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = cli("run", "--period", "2008Q5", "--inbox", str(DEMO_INBOX), env={"SASAC_DEMO": "1"})
+    assert result.returncode == 2
+    assert "YYYYQn" in one_line_error(result)
+
+
+def test_period_or_all_is_required() -> None:
+    result = cli("run", "--inbox", str(DEMO_INBOX), env={"SASAC_DEMO": "1"})
+    assert result.returncode == 2 and "--all" in one_line_error(result)
+
+
+def test_a_missing_inbox_is_named(tmp_path: Path) -> None:
+    result = cli("run", "--all", "--inbox", str(tmp_path / "nowhere"), "--workdir", str(tmp_path / "w"),
+                 env={"SASAC_DEMO": "1"})
+    assert result.returncode == 1
+    assert "nowhere" in one_line_error(result) and "不存在" in one_line_error(result)
+
+
+def test_a_missing_key_outside_demo_mode_says_which_variable(tmp_path: Path) -> None:
+    result = cli("run", "--all", "--inbox", str(DEMO_INBOX), "--workdir", str(tmp_path / "w"))
+    assert result.returncode == 1
+    assert "SASAC_HMAC_KEY" in one_line_error(result)
+
+
+def test_a_locked_working_database_is_reported(tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    work.mkdir()
+    db = work / "warehouse.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r});"
+                               " print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        result = cli("run", "--period", "2008Q2", "--inbox", str(DEMO_INBOX), "--workdir", str(work),
+                     env={"SASAC_DEMO": "1"})
+        assert result.returncode == 1
+        assert "占用" in one_line_error(result)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_template_command_writes_the_blank_workbook(tmp_path: Path) -> None:
+    out = tmp_path / "模板.xlsx"
+    result = cli("template", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert openpyxl.load_workbook(out).sheetnames[0] == "填报说明"
+
+
+def test_generate_command_writes_an_inbox_with_its_ground_truth(tmp_path: Path) -> None:
+    result = cli("generate", "--out", str(tmp_path / "inbox"), "--enterprises", "3", "--first", "2008Q1",
+                 "--last", "2008Q2", "--seed", "5")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "inbox" / "registry.csv").is_file() and (tmp_path / "inbox" / "ground_truth.csv").is_file()
+    assert sorted(p.name for p in (tmp_path / "inbox").iterdir() if p.is_dir()) == ["2008Q1", "2008Q2"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"]])
+def test_help_is_available(args: list[str]) -> None:
+    result = cli(*args)
+    assert result.returncode == 0 and "Usage" in result.stdout
