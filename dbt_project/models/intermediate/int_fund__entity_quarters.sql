@@ -1,7 +1,9 @@
 {#-
-  Quarterly fund amounts per tracking entity (not yet year to date). Enterprise-quarters whose
-  fund_ratio_quarter exceeds unit_error_ratio_max (probable 元/万元 mix-up) are left out of the sums
-  and counted in quarters_excluded_unit_error.
+  Quarterly fund amounts per tracking entity (not yet year to date). Enterprise-quarters that D08
+  flags as a probable 元/万元 mix-up are left out of the sums and counted in
+  quarters_excluded_unit_error: fund_ratio_quarter above unit_error_ratio_max, payroll per employee
+  outside its plausible range, or payroll far from the enterprise's own median (a clerk who types
+  元 usually does so in every cell, so the ratio alone rarely shows it).
 -#}
 
 with
@@ -28,7 +30,13 @@ flagged as (
 
     select
         q.*,
-        coalesce(q.fund_ratio_quarter > t.unit_error_ratio_max, false) as is_unit_error
+        coalesce(
+            q.fund_ratio_quarter > t.unit_error_ratio_max
+            or q.payroll_per_employee > t.payroll_per_employee_max
+            or q.payroll_per_employee < t.payroll_per_employee_min
+            or q.payroll_change_factor > t.history_jump_factor,
+            false
+        ) as is_unit_error
     from enterprise_quarters as q
     left join thresholds as t on q.period = t.period
 
