@@ -20,7 +20,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.generator import GeneratorConfig, generate
+from pipelines.lib.generator import generate
+from pipelines.lib.generator.__main__ import config_from_args
 from pipelines.lib.intake import run_intake
 from pipelines.lib.periods import Period
 from pipelines.lib.pseudonym import DEMO_KEY
@@ -40,8 +41,7 @@ def main() -> None:
         if inbox is None:
             inbox = work / "inbox"
             t0 = time.perf_counter()
-            generate(inbox, GeneratorConfig(n_enterprises=args.enterprises, first_period=PERIOD, last_period=PERIOD,
-                                            seed=7))
+            generate(inbox, config_from_args(enterprises=args.enterprises, first=PERIOD, last=PERIOD, seed=7))
             print(f"generate: {args.enterprises} enterprises × 1 quarter in {time.perf_counter() - t0:.1f} s")
         files = sum(1 for p in (inbox / PERIOD).iterdir() if p.name != "收件登记.csv")
         size = sum(p.stat().st_size for p in (inbox / PERIOD).rglob("*") if p.is_file())

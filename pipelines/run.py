@@ -39,6 +39,8 @@ class RunSummary:
             f"{'完成' if self.success else '失败'} {span}  ({self.seconds:.1f} s)",
             *(f"  {k}: {v}" for k, v in self.stats.items()),
         ]
+        if self.step_seconds:
+            lines.append("  步骤耗时 step seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.step_seconds.items()))
         if self.failed_steps:
             lines.append(f"  失败步骤 failed steps: {', '.join(self.failed_steps)}")
         last = self.periods[-1]
@@ -90,6 +92,23 @@ def _stats(work_db: Path, periods: list[Period]) -> dict[str, int]:
             "未报送 missing filings": missing, "问题 flags": flags}
 
 
+def _step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Wall time of each step, from the run's event log (where the time goes)."""
+    import dagster as dg
+
+    started: dict[str, float] = {}
+    out: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = entry.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            out[event.step_key] = round(entry.timestamp - started.get(event.step_key, entry.timestamp), 2)
+    return out
+
+
 def run_quarters(inbox: Path, warehouse: Path, workdir: Path, period: Period | None, quiet: bool = False) -> RunSummary:
     periods = _check_inputs(inbox, period)
     work_db = workdir / "warehouse.duckdb"
@@ -108,15 +127,16 @@ def run_quarters(inbox: Path, warehouse: Path, workdir: Path, period: Period | N
     level = "WARNING" if quiet else "INFO"
     logging.getLogger("dagster").setLevel(level)
     kwargs = ({"partition_key": periods[0].partition_key} if len(periods) == 1 else {"tags": range_tags(periods)})
+    instance = dg.DagsterInstance.ephemeral()
     result = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance,
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         **kwargs,
     )
     failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]
     summary = RunSummary(periods, result.success, time.perf_counter() - started, warehouse, warehouse.parent,
-                         failed_steps=failed)
+                         failed_steps=failed, step_seconds=_step_seconds(instance, result.run_id))
     if result.success:
         summary.stats = _stats(work_db, periods)
     return summary
