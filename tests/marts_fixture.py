@@ -50,7 +50,7 @@ SCHEMAS: dict[str, list[tuple[str, str]]] = {
            if c.key not in {"org_code", "group_org_code", "enterprise_name", "sector", "industry_code", "period"}]
         + [(c.key, c.duckdb_type) for s in (FUNDS, GOVERNANCE, INCENTIVES) for c in s.columns]
         + [("level_sum", INT), ("technician_sum", INT), ("high_skill_total", INT), ("high_skill_share", D),
-           ("fund_ratio_quarter", D), ("payroll_per_employee", D), ("payroll_prev", D),
+           ("fund_ratio_quarter", D), ("payroll_per_employee", D), ("payroll_history_median", D),
            ("payroll_change_factor", D), ("roster_level3_count", INT), ("roster_level2_count", INT),
            ("roster_level1_count", INT), ("roster_count_gap_ratio", D), ("key_trainees_without_account", INT)]
     ),
@@ -320,7 +320,7 @@ def _facts(rng: random.Random, e: dict, p: Period, sid: str, i: int) -> dict:
              cadres_from_high_skill=1, party_members_from_high_skill=2, deputies_from_high_skill=0,
              level_sum=skilled, technician_sum=l1 + l2, high_skill_total=hs, high_skill_share=hs / skilled,
              fund_ratio_quarter=extracted / payroll, payroll_per_employee=payroll / (skilled + 100),
-             payroll_prev=None, payroll_change_factor=None, roster_level3_count=l3, roster_level2_count=l2,
+             payroll_history_median=None, payroll_change_factor=None, roster_level3_count=l3, roster_level2_count=l2,
              roster_level1_count=l1, roster_count_gap_ratio=0.0, key_trainees_without_account=1)
     return f
 

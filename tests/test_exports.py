@@ -234,3 +234,90 @@ def test_xlsxwriter_options_block_formula_conversion(tmp_path):
     assert wb.strings_to_formulas is False
     wb.close()
     assert isinstance(wb, xlsxwriter.Workbook)
+
+
+# --- how the deliverables look and print --------------------------------------------------------
+def _prints_officially(ws) -> None:
+    assert ws.page_setup.orientation == "landscape", ws.title
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0  # 1 is the default
+    assert "&A" in (ws.oddHeader.center.text or "") + (ws.oddFooter.right.text or "")
+    assert "&P" in ws.oddFooter.center.text and "&N" in ws.oddFooter.center.text
+
+
+def test_workbook_prints_with_header_row_on_every_page(workbook):
+    wb = openpyxl.load_workbook(workbook)
+    for ws in wb.worksheets:
+        _prints_officially(ws)
+    for s in TRACKING_SHEETS:
+        assert wb[s.name].print_title_rows == "$1:$1"
+
+
+def test_workbook_readme_cites_the_policy_by_its_title(workbook):
+    text = " ".join(_values(openpyxl.load_workbook(workbook)["说明"]))
+    assert "京国资党发〔2008〕8号《关于加强国有企业高技能人才工作的意见》" in text
+
+
+def test_workbook_shows_codes_in_chinese_and_signed_differences(workbook):
+    wb = openpyxl.load_workbook(workbook)
+    ws = wb["1 高技能人才比例跟踪"]
+    col = {c.value: i for i, c in enumerate(ws[1])}
+    rows = list(ws.iter_rows(min_row=2))
+    assert {r[col["期间类型"]].value for r in rows} <= {"季度", "年度"}
+    assert {r[col["平均水平数据状态"]].value for r in rows} <= {"已公开", "假设值", None}
+    assert rows[0][col["与北京市平均水平差距"]].number_format == excel.SIGNED_RATIO_FMT
+    assert {r[col["统计口径代码"]].value for r in rows} >= {"enterprise"}  # code columns stay codes
+    ws7 = wb["7 问题清单"]
+    h7 = {c.value: i for i, c in enumerate(ws7[1])}
+    severities = {r[h7["严重程度"]].value for r in ws7.iter_rows(min_row=2)}
+    assert severities <= {"错误", "警告", "提示"} and "错误" in severities
+    assert ws7.column_dimensions[openpyxl.utils.get_column_letter(h7["问题说明"] + 1)].width >= 40
+
+
+def test_workbook_good_news_is_not_red(workbook):
+    """逾期/未报送/被退回 = 否 is good news: plain, while 是 is highlighted; a failed check (否) stays red."""
+    wb = openpyxl.load_workbook(workbook)
+    ws = wb["6 报送情况"]
+    h = {c.value: i for i, c in enumerate(ws[1])}
+    for r in ws.iter_rows(min_row=2):
+        late = r[h["逾期"]]
+        colour = late.fill.fgColor.rgb if late.fill.fill_type else None
+        if late.value == "否":
+            assert not colour or not colour.endswith(excel.RED.lstrip("#")), colour
+        else:
+            assert colour and colour.endswith(excel.AMBER.lstrip("#"))
+
+
+def test_receipt_prints_as_one_official_page(receipts):
+    for path in receipts:
+        ws = openpyxl.load_workbook(path)["回执"]
+        _prints_officially(ws)
+        assert ws.print_area and ws.page_setup.paperSize == 9  # A4
+
+
+def test_receipt_rows_are_tall_enough_for_their_text(receipts):
+    from pipelines.lib.receipts import WIDTHS
+    path = next(p for p in receipts if p.stem == MODEL_ORG)
+    ws = openpyxl.load_workbook(path)["回执"]
+    message_col = next(c.column for row in ws.iter_rows() for c in row if c.value == "问题说明及修改要求")
+    width = sum(WIDTHS[message_col - 1:])  # the message spans the last columns
+    messages = [c for row in ws.iter_rows(min_col=message_col, max_col=message_col) for c in row
+                if c.row > 1 and isinstance(c.value, str) and c.value != "问题说明及修改要求"]
+    assert messages
+    for c in messages:
+        assert ws.row_dimensions[c.row].height >= excel.text_lines(c.value, width) * 13, c.value
+    conclusion = next(c for row in ws.iter_rows() for c in row if c.value == "处理结论")
+    value = ws.cell(conclusion.row, 3).value
+    assert ws.row_dimensions[conclusion.row].height >= excel.text_lines(value, sum(WIDTHS[2:])) * 13
+
+
+def test_receipt_shows_values_a_clerk_understands(receipts):
+    from pipelines.lib.receipts import flag_value
+    assert flag_value("C02", "0.962962963") == "96.3%" and flag_value("C02", "1") == "100%"
+    assert flag_value("C03", "1.2%") == "1.2%" and flag_value("D12", "12") == "12"
+    assert flag_value("C06", "false") == "否" and flag_value("C05", "seriously_lagging") == "严重滞后"
+    assert flag_value("D15", "true") is None
+    assert flag_value("D05", INJECTION_VALUE) == INJECTION_VALUE and flag_value("D09", "-1") == "-1"
+    text = " ".join(_values(openpyxl.load_workbook(next(p for p in receipts if p.stem == MISSING_ORG))["回执"]))
+    assert re.search(r"\d{4}-\d{2}-\d{2} 24:00", text)  # the deadline as the clerk reads it
+    assert "seriously_lagging" not in text and "true" not in text

@@ -121,3 +121,61 @@ def test_written_ids_stay_text(tmp_path):
         write_submission(folder, sub, "csv_dir", enc)
         text = (folder / "人才信息库.csv").read_bytes().decode(enc)
         assert "110101198001011234,张三" in text
+
+
+# --- how the template looks and prints ------------------------------------------------------------
+def test_every_sheet_prints_landscape_one_page_wide_with_header_and_footer(template):
+    wb = openpyxl.load_workbook(template)
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0  # 1 is the default
+        assert "&A" in ws.oddHeader.center.text
+        assert "&P" in ws.oddFooter.center.text and "&N" in ws.oddFooter.center.text
+    for sheet in contract.SHEETS:
+        assert wb[sheet.name].print_title_rows == "$1:$1"  # the header row on every printed page
+
+
+def test_header_colour_tells_mandatory_from_optional(template):
+    from pipelines.lib.template import MANDATORY_FILL, OPTIONAL_FILL
+    wb = openpyxl.load_workbook(template)
+    for sheet in contract.SHEETS:
+        ws = wb[sheet.name]
+        for i, column in enumerate(sheet.columns, start=1):
+            fill = ws.cell(row=1, column=i).fill.fgColor.rgb
+            expected = MANDATORY_FILL if column.mandatory else OPTIONAL_FILL
+            assert fill.endswith(expected.lstrip("#")), (sheet.name, column.header)
+
+
+def test_dates_are_range_checked_and_headers_fit_on_two_lines(template):
+    from pipelines.lib.excel import display_width
+    wb = openpyxl.load_workbook(template)
+    for sheet in contract.SHEETS:
+        ws = wb[sheet.name]
+        validations = _validated_columns(ws)
+        for i, column in enumerate(sheet.columns):
+            letter = openpyxl.utils.get_column_letter(i + 1)
+            if column.type == contract.DATE:
+                assert validations[letter][0] == "date"
+            width = ws.column_dimensions[letter].width
+            assert width * 2 >= display_width(column.header), (sheet.name, column.header, width)
+
+
+def test_instructions_rows_are_tall_enough_and_not_repetitive(template):
+    from pipelines.lib.excel import text_lines
+    from pipelines.lib.template import INSTRUCTION_WIDTHS, requirement
+    ws = openpyxl.load_workbook(template)[INSTRUCTIONS_SHEET]
+    notes = [c for row in ws.iter_rows(max_col=1) for c in row if isinstance(c.value, str) and c.value[:2] in
+             ("一、", "八、", "十一")]
+    assert len(notes) == 3
+    for c in notes:
+        lines = text_lines(c.value, sum(INSTRUCTION_WIDTHS))
+        assert ws.row_dimensions[c.row].height >= lines * 13, c.value
+    sector = contract.PROFILE.column("sector")
+    assert requirement(sector).count("现代制造业") == 1
+
+
+def test_instructions_page_is_landscape_and_fits_a4():
+    from pipelines.lib.excel import A4_LANDSCAPE_WIDTH
+    from pipelines.lib.template import INSTRUCTION_WIDTHS
+    assert sum(INSTRUCTION_WIDTHS) <= A4_LANDSCAPE_WIDTH

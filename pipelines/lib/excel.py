@@ -6,7 +6,10 @@
   formula — CSV/formula injection), numbers as numbers, dates as dates, booleans as 是/否,
 - :func:`write_table`, a header row (frozen, autofiltered) plus typed rows with widths sized to the
   content, fast enough for hundreds of thousands of cells in ``constant_memory`` mode,
-- :func:`new_workbook`, deterministic workbooks (fixed created time) so re-runs are byte-identical.
+- :func:`new_workbook`, deterministic workbooks (fixed created time) so re-runs are byte-identical,
+- :func:`setup_print`, the print setup every deliverable shares (landscape, fit to one page wide,
+  repeated header row, a page header and footer with the sheet name and page numbers), and
+  :func:`row_height` for rows whose wrapped text neither Excel nor LibreOffice grows on opening.
 """
 
 from __future__ import annotations
@@ -32,11 +35,18 @@ COUNT_FMT = "#,##0"
 DECIMAL_FMT = "0.00"
 DATE_FMT = "yyyy-mm-dd"
 DATETIME_FMT = "yyyy-mm-dd hh:mm:ss"
+# Differences (gap to the Beijing average, yearly gain, change of an income gap) carry their sign.
+SIGNED_RATIO_FMT = "+0.0%;-0.0%;0.0%"
+SIGNED_AMOUNT_FMT = "+#,##0.00;-#,##0.00;0.00"
 
 # Cell kinds a column can have; each maps to one number format.
 TEXT, RATIO, AMOUNT, COUNT, DECIMAL, DATE, DATETIME, BOOL, ORG, STATUS = (
     "text", "ratio", "amount", "count", "decimal", "date", "datetime", "bool", "org", "status",
 )
+SIGNED_RATIO, SIGNED_AMOUNT = "signed_ratio", "signed_amount"
+# 是/否 columns where 是 is the bad news (逾期, 未报送 …) and where neither answer is (是否最新 …).
+BOOL_BAD, BOOL_PLAIN = "bool_bad", "bool_plain"
+NUMBER_KINDS = frozenset({RATIO, AMOUNT, COUNT, DECIMAL, SIGNED_RATIO, SIGNED_AMOUNT})
 
 # Status words of the tracking tables and the filing status, and the fill they get.
 GREEN, AMBER, RED, GREY = "#C6EFCE", "#FFEB9C", "#FFC7CE", "#EDEDED"
@@ -65,6 +75,9 @@ STATUS_COLOURS: dict[str, str] = {
     "已受理": GREEN,
     "未收到": RED,
     "需重新报送": RED,
+    "错误": RED,
+    "警告": AMBER,
+    "提示": GREY,
 }
 BOOL_FALSE_FILL = RED
 
@@ -104,11 +117,12 @@ class Formats:
     def __post_init__(self) -> None:
         base = {"font_name": "宋体", "font_size": 10, "valign": "top"}
         add = self.wb.add_format
-        self.header = add({**base, "bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "vcenter"})
-        self.title = add({**base, "bold": True, "font_size": 16})
-        self.subtitle = add({**base, "bold": True, "font_size": 12, "bg_color": "#DDEBF7"})
+        self.header = add({**base, "bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                           "valign": "vcenter", "align": "center"})
+        self.title = add({**base, "bold": True, "font_size": 16, "valign": "vcenter"})
+        self.subtitle = add({**base, "bold": True, "font_size": 12, "bg_color": "#DDEBF7", "valign": "vcenter"})
         self.label = add({**base, "bold": True})
-        self.note = add({**base, "italic": True, "font_color": "#595959"})
+        self.note = add({**base, "italic": True, "font_color": "#595959", "text_wrap": True})
         self.wrap = add({**base, "text_wrap": True})
         self.by_kind: dict[str, Any] = {
             TEXT: add(base),
@@ -121,11 +135,15 @@ class Formats:
             DECIMAL: add({**base, "num_format": DECIMAL_FMT}),
             DATE: add({**base, "num_format": DATE_FMT}),
             DATETIME: add({**base, "num_format": DATETIME_FMT}),
+            SIGNED_RATIO: add({**base, "num_format": SIGNED_RATIO_FMT}),
+            SIGNED_AMOUNT: add({**base, "num_format": SIGNED_AMOUNT_FMT}),
         }
+        self.by_kind[BOOL_BAD] = self.by_kind[BOOL_PLAIN] = self.by_kind[BOOL]
         self.fills: dict[str, Any] = {}
         for colour in sorted(set(STATUS_COLOURS.values()) | {BOOL_FALSE_FILL}):
             self.fills[colour] = add({**base, "bg_color": colour, "align": "center"})
         self.bool_false = self.fills[BOOL_FALSE_FILL]
+        self.bool_bad_true = self.fills[AMBER]
 
     def fmt(self, kind: str) -> Any:
         return self.by_kind.get(kind, self.by_kind[TEXT])
@@ -165,13 +183,71 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+# Points per line of 10-pt text, and what fits on a landscape page at 100 % (in character units).
+LINE_HEIGHT = 13.5
+A4_LANDSCAPE_WIDTH = 150
+PAPER_A4, PAPER_A3 = 9, 8
+
+
+def text_lines(text: str, width: float, font_size: float = 10) -> int:
+    """Lines a wrapped ``text`` takes in a cell ``width`` character units wide.
+
+    In pixels: a column is ``width * 7 + 5`` wide (the default font's digit is 7 px), less a few
+    pixels of padding; a CJK glyph is one em (10 pt = 13.3 px), a Latin one about half of that.
+    """
+    room = max(width * 7 + 5 - 8, 7)
+    half_em = font_size * 96 / 72 / 2
+    return sum(max(1, math.ceil(_quick_width(part) * half_em / room)) for part in str(text).split("\n"))
+
+
+def _quick_width(text: str) -> int:
+    """:func:`display_width` for row heights, ten times faster: CJK and full-width characters are the
+    three-byte ones in UTF-8 (one wider for each two extra bytes)."""
+    return len(text) + (len(text.encode("utf-8")) - len(text)) // 2
+
+
+def row_height(cells: Iterable[tuple[Any, float]], min_lines: int = 1, line_height: float = LINE_HEIGHT) -> float:
+    """Height in points of a row whose wrapped cells are ``(text, width)`` pairs.
+
+    Neither Excel nor LibreOffice grows a row for wrapped text in merged cells, and LibreOffice does
+    not reliably grow rows of an xlsxwriter file either, so rows with long text get an explicit height.
+    """
+    lines = max([min_lines] + [text_lines(t, w) for t, w in cells if t not in (None, "")])
+    return lines * line_height + 3
+
+
+def setup_print(ws: Worksheet, title: str = "", *, total_width: float = 0, repeat_row: int | None = None,
+                landscape: bool = True, last_row: int | None = None, last_col: int | None = None) -> None:
+    """The print setup every deliverable shares, so a printed table or receipt looks official.
+
+    Landscape, one page wide (A3 when the columns would shrink below about 60 % on A4), centred,
+    ``repeat_row`` repeated on every page, and a page header (北京市国资委 · sheet name · ``title``)
+    and footer (第 N 页，共 M 页). ``last_row``/``last_col`` set the print area.
+    """
+    if landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.set_paper(PAPER_A3 if total_width > A4_LANDSCAPE_WIDTH * 1.6 else PAPER_A4)
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    ws.set_margins(left=0.4, right=0.4, top=0.75, bottom=0.6)
+    if repeat_row is not None:
+        ws.repeat_rows(repeat_row)
+    if last_row is not None and last_col is not None:
+        ws.print_area(0, 0, last_row, last_col)
+    title = title.replace("&", "&&")
+    ws.set_header(f"&L&9北京市国资委 高技能人才数据平台&C&12&B&A&B&R&9 {title}", margin=0.3)
+    ws.set_footer("&L&9京国资党发〔2008〕8号&C&9第 &P 页，共 &N 页&R&9&A", margin=0.3)
+
+
 def _sample_text(value: Any, kind: str) -> str:
     if value is None:
         return ""
-    if kind == RATIO and isinstance(value, int | float):
-        return f"{value * 100:.1f}%"
-    if kind in (AMOUNT, COUNT) and isinstance(value, int | float):
-        return f"{value:,.2f}" if kind == AMOUNT else f"{value:,.0f}"
+    if kind in (RATIO, SIGNED_RATIO) and isinstance(value, int | float):
+        return f"{value * 100:+.1f}%"
+    if kind in (AMOUNT, COUNT, SIGNED_AMOUNT) and isinstance(value, int | float):
+        return f"{value:+,.2f}" if kind != COUNT else f"{value:,.0f}"
     if kind == DATETIME:
         return "2008-01-01 00:00:00"
     if kind == DATE:
@@ -182,13 +258,26 @@ def _sample_text(value: Any, kind: str) -> str:
 
 
 def autosize_widths(headers: Sequence[str], kinds: Sequence[str], rows: Sequence[Sequence[Any]],
-                    sample: int = 500, min_width: int = 6, max_width: int = 60) -> list[float]:
-    widths = [display_width(h) + 2 for h in headers]
+                    sample: int = 500, min_width: int = 6, max_width: int = 60, header_lines: int = 1) -> list[float]:
+    """Column widths from the headers and a sample of rows.
+
+    With ``header_lines`` > 1 a long header may wrap (the header row must then be tall enough) rather
+    than make a column of short numbers as wide as its label.
+    """
+    data = [0] * len(headers)
     for r in rows[:sample]:
         for i, v in enumerate(r):
             w = display_width(_sample_text(v, kinds[i])) + 2
-            if w > widths[i]:
-                widths[i] = w
+            if w > data[i]:
+                data[i] = w
+    widths = []
+    for i, h in enumerate(headers):
+        one_line = display_width(h) + 2
+        if header_lines > 1 and one_line > max(data[i], min_width):
+            wrapped = math.ceil(display_width(h) / header_lines) + 3
+            widths.append(max(data[i], min(one_line, wrapped)))
+        else:
+            widths.append(max(data[i], one_line))
     return [float(max(min_width, min(max_width, w))) for w in widths]
 
 
@@ -198,48 +287,65 @@ class ColumnSpec:
     label: str
     kind: str = TEXT
     convert: Callable[[Any], Any] | None = None  # e.g. org code display form
+    width: float | None = None  # fixed width instead of the sized one (long texts)
+    wrap: bool = False  # wrap the text and grow the row to show it whole
 
 
 def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], rows: Iterable[Sequence[Any]],
                 first_row: int = 0, widths_from: Sequence[Sequence[Any]] | None = None,
-                row_convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None) -> int:
+                row_convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
+                print_title: str | None = None) -> int:
     """Header + rows, frozen header, autofilter, sized columns. Returns the number of data rows.
 
     ``rows`` are tuples in ``columns`` order; they are streamed (constant_memory friendly).
     ``widths_from`` is a list of rows used to size columns (default: none beyond the headers).
+    Long headers wrap on two lines. With ``print_title`` the sheet gets :func:`setup_print` with the
+    header row repeated on every page.
     """
     headers = [c.label for c in columns]
     kinds = [c.kind for c in columns]
     sample = list(widths_from or [])
-    for i, w in enumerate(autosize_widths(headers, kinds, sample)):
+    widths = autosize_widths(headers, kinds, sample, header_lines=2)
+    widths = [c.width if c.width else w for c, w in zip(columns, widths, strict=True)]
+    for i, w in enumerate(widths):
         ws.set_column(i, i, w)
     ws.set_row(first_row, 30)
     for i, h in enumerate(headers):
         ws.write_string(first_row, i, h, formats.header)
     ws.freeze_panes(first_row + 1, 0)
+    if print_title is not None:
+        setup_print(ws, print_title, total_width=sum(widths), repeat_row=first_row)
+    wrapped = [(i, widths[i]) for i, c in enumerate(columns) if c.wrap]
 
     # One writer per column, chosen once by kind: the inner loop is the hot path of every export
     # (about a million cells for 1,000 enterprises × 8 quarters). Blank cells are simply skipped.
     write_number, write_string = ws.write_number, ws.write_string
     plan = []
     for c in columns:
-        fmt = formats.fmt(c.kind)
-        if c.kind in (RATIO, AMOUNT, COUNT, DECIMAL):
+        fmt = formats.wrap if c.wrap and c.kind in (TEXT, ORG) else formats.fmt(c.kind)
+        if c.kind in NUMBER_KINDS:
             plan.append((0, fmt, c.convert))
         elif c.kind == STATUS:
             plan.append((1, fmt, c.convert))
         elif c.kind == BOOL:
             plan.append((2, fmt, c.convert))
+        elif c.kind == BOOL_BAD:
+            plan.append((5, fmt, c.convert))
         elif c.kind in (DATE, DATETIME):
             plan.append((3, fmt, c.convert))
         else:
             plan.append((4, fmt, c.convert))
     status_fmt = formats.status
-    bool_false = formats.bool_false
+    bool_false, bool_bad_true = formats.bool_false, formats.bool_bad_true
+    set_row = ws.set_row
     r = first_row
     for r, row in enumerate(rows, start=first_row + 1):
         if row_convert is not None:
             row = row_convert(row)
+        if wrapped:
+            lines = max(text_lines(row[i], w) if type(row[i]) is str else 1 for i, w in wrapped)
+            if lines > 1:
+                set_row(r, lines * LINE_HEIGHT + 3)
         for i, v in enumerate(row):
             if v is None:
                 continue
@@ -253,6 +359,8 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
                 write_string(r, i, v, status_fmt(v))
             elif how == 2 and type(v) is bool:
                 write_string(r, i, "是" if v else "否", fmt if v else bool_false)
+            elif how == 5 and type(v) is bool:
+                write_string(r, i, "是" if v else "否", bool_bad_true if v else fmt)
             elif type(v) is str:
                 write_string(r, i, v, fmt)
             else:

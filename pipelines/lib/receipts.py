@@ -9,6 +9,8 @@ goes through :func:`pipelines.lib.excel.write_cell`, so a clerk's ``=HYPERLINK(.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,6 @@ from pipelines.lib.periods import Period
 YEAR_LEVEL_RULES = frozenset({"C01", "C02", "C03", "C04", "C06", "C07", "C08", "C09", "C10", "C11", "C13"})
 SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-NCOLS = 10
 
 
 def _q(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict[str, Any]]:
@@ -71,67 +72,172 @@ def _pp(v: Any) -> str:
     return "—" if v is None else f"{v * 100:+.1f}个百分点"
 
 
+# Findings whose observed value and threshold are ratios (shown as percentages on the receipt).
+RATIO_RULES = frozenset({"C02", "C03", "C04", "C09", "C11", "D12"})
+# Filing findings whose observed value is just the flag itself (late/missing: true): the message says it all.
+FLAG_ONLY_RULES = frozenset({"D15", "D16"})
+# Observed values / thresholds that are codes rather than what the clerk typed.
+VALUE_ZH = {"true": "是", "false": "否", "lagging": "滞后", "seriously_lagging": "严重滞后",
+            "achieved/on_track": "已达标/进度正常", "achieved": "已达标", "on_track": "进度正常"}
+_PLAIN_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+_LONG_DECIMAL = re.compile(r"^\d+\.\d{3,}$")
+
+
+def _trim(number: float, decimals: int = 2) -> str:
+    text = f"{number:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def flag_value(rule_id: str, value: Any) -> Any:
+    """How a finding's observed value or threshold reads on the receipt.
+
+    Codes become Chinese (true -> 是, seriously_lagging -> 严重滞后), fractions of ratio rules become
+    percentages (0.962962963 -> 96.3%, 1 -> 100%), long decimals are rounded; anything else — what the clerk
+    typed, including ``=HYPERLINK(...)`` or ``-1`` — is returned unchanged and written as text.
+    """
+    if not isinstance(value, str):
+        return value
+    if rule_id in FLAG_ONLY_RULES and value in ("true", "false"):
+        return None
+    if value in VALUE_ZH:
+        return VALUE_ZH[value]
+    if rule_id in RATIO_RULES and _PLAIN_NUMBER.match(value) and float(value) <= 1:
+        return _trim(float(value) * 100) + "%"
+    if _LONG_DECIMAL.match(value):
+        return _trim(float(value))
+    return value
+
+
+def _where(fl: dict) -> str:
+    """Where the finding points: sheet, row, column and the person's pseudonymous code."""
+    parts = []
+    if fl.get("sheet"):
+        parts.append(str(fl["sheet"]))
+    if fl.get("source_row") is not None:
+        parts.append(f"第{fl['source_row']}行")
+    if fl.get("column_name"):
+        parts.append(f"“{fl['column_name']}”列")
+    text = " ".join(parts) or "整份报表"
+    if fl.get("person_key"):
+        text += f"（人员代号 {fl['person_key']}）"
+    return text
+
+
+def _deadline_text(deadline: Any) -> Any:
+    """A deadline of midnight reads as 24:00 of the day before: 2009-01-16 00:00 -> 2009-01-15 24:00."""
+    if isinstance(deadline, dt.datetime) and deadline.time() == dt.time(0, 0):
+        return f"{deadline - dt.timedelta(days=1):%Y-%m-%d} 24:00"
+    if isinstance(deadline, dt.datetime):
+        return f"{deadline:%Y-%m-%d %H:%M}"
+    return deadline
+
+
+# The receipt's grid (character units, A4 landscape): the three tables merge neighbouring columns.
+WIDTHS = (8.0, 28.0, 10.0, 19.0, 9.0, 9.0, 9.0, 14.0, 16.0, 44.0)
+NCOLS = len(WIDTHS)
+LABEL_SPAN = 2  # labels of the heading block take columns A:B, values C:J
+
+
 class _Receipt:
     """Writes one receipt sheet top to bottom."""
 
     def __init__(self, path: Path) -> None:
         self.wb = excel.new_workbook(path, constant_memory=False, in_memory=True)
-        self.f = excel.Formats(self.wb)
         self.ws = self.wb.add_worksheet("回执")
-        self.ws.set_landscape()
-        self.ws.set_paper(9)
-        self.ws.fit_to_pages(1, 0)
         self.ws.hide_gridlines(2)
-        for col, width in enumerate((8, 30, 12, 22, 10, 10, 12, 14, 18, 50)):
+        for col, width in enumerate(WIDTHS):
             self.ws.set_column(col, col, width)
+        add = self.wb.add_format
+        font = {"font_name": "宋体", "font_size": 10, "valign": "top"}
+        self.header = add({**font, "bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                           "valign": "vcenter", "align": "center"})
+        self.subtitle = add({**font, "bold": True, "font_size": 12, "bg_color": "#DDEBF7", "valign": "vcenter"})
+        self.small_note = add({**font, "italic": True, "font_color": "#595959", "text_wrap": True})
+        cell = {**font, "border": 1, "border_color": "#7F7F7F"}
+        self.cell = add({**cell, "text_wrap": True})
+        self.center = add({**cell, "align": "center", "text_wrap": True})
+        self.when = add({**cell, "align": "center", "num_format": excel.DATETIME_FMT})
+        self.count = add({**cell, "align": "center", "num_format": excel.COUNT_FMT})
+        self.hash = add({**cell, "text_wrap": True, "font_name": "Courier New", "font_size": 8})
+        self.fills = {c: add({**cell, "align": "center", "bg_color": c}) for c in sorted(set(excel.STATUS_COLOURS.values()))}
+        self.title = add({"font_name": "宋体", "font_size": 16, "bold": True, "align": "center", "valign": "vcenter"})
+        self.note = add({"font_name": "宋体", "font_size": 9, "italic": True, "font_color": "#595959",
+                         "align": "center", "valign": "top", "text_wrap": True})
+        self.value = add({"font_name": "宋体", "font_size": 10, "valign": "top", "text_wrap": True,
+                          "bottom": 1, "bottom_color": "#BFBFBF"})
+        self.label = add({"font_name": "宋体", "font_size": 10, "valign": "top", "bold": True,
+                          "bottom": 1, "bottom_color": "#BFBFBF"})
         self.r = 0
 
-    def line(self, label: str | None, value: Any, fmt: Any = None) -> None:
+    def status(self, text: str | None) -> Any:
+        colour = excel.STATUS_COLOURS.get(text or "")
+        return self.fills[colour] if colour else self.center
+
+    def _span(self, row: int, first: int, last: int, value: Any, fmt: Any) -> None:
+        if last > first:
+            self.ws.merge_range(row, first, row, last, "", fmt)
+        excel.write_cell(self.ws, row, first, value, fmt)
+
+    def line(self, label: str | None, value: Any, fmt: Any = None, value_span: int | None = None) -> None:
+        """A labelled line (label A:B, value C:J or C:…); without a label, one text over the full width."""
+        fmt = fmt or self.value
+        first = 0 if label is None else LABEL_SPAN
+        last = NCOLS - 1 if value_span is None else first + value_span - 1
         if label is not None:
-            self.ws.merge_range(self.r, 0, self.r, 1, "", self.f.label)
-            excel.write_cell(self.ws, self.r, 0, label, self.f.label)
-        self.ws.merge_range(self.r, 2, self.r, NCOLS - 1, "", fmt or self.f.wrap)
-        excel.write_cell(self.ws, self.r, 2, value, fmt or self.f.wrap)
+            self._span(self.r, 0, LABEL_SPAN - 1, label, self.label)
+        self._span(self.r, first, last, value, fmt)
+        if last < NCOLS - 1 and label is not None:
+            self._span(self.r, last + 1, NCOLS - 1, None, self.value)
+        text = value if isinstance(value, str) else ""
+        self.ws.set_row(self.r, excel.row_height([(text, sum(WIDTHS[first:last + 1]))]))
         self.r += 1
 
     def heading(self, text: str) -> None:
         self.r += 1
-        self.ws.merge_range(self.r, 0, self.r, NCOLS - 1, "", self.f.subtitle)
-        excel.write_cell(self.ws, self.r, 0, text, self.f.subtitle)
+        self.ws.set_row(self.r, 21)
+        self._span(self.r, 0, NCOLS - 1, text, self.subtitle)
         self.r += 1
 
-    def table(self, headers: list[str], rows: list[list[tuple[Any, Any]]]) -> None:
-        """``rows`` of (value, format) pairs, at most NCOLS wide; the last column takes the rest."""
-        for i, h in enumerate(headers):
-            excel.write_cell(self.ws, self.r, i, h, self.f.header)
+    def table(self, headers: list[str], spans: list[int], rows: list[list[tuple[Any, Any]]]) -> None:
+        """A bordered table; logical column i covers ``spans[i]`` grid columns, rows are (value, format) pairs."""
+        assert sum(spans) == NCOLS and len(headers) == len(spans)
+        bounds, first = [], 0
+        for n in spans:
+            bounds.append((first, first + n - 1))
+            first += n
+        widths = [sum(WIDTHS[a:b + 1]) for a, b in bounds]
+        self.ws.set_row(self.r, excel.row_height([(h, w) for h, w in zip(headers, widths, strict=True)]))
+        for (a, b), h in zip(bounds, headers, strict=True):
+            self._span(self.r, a, b, h, self.header)
         self.r += 1
         for row in rows:
-            for i, (v, fmt) in enumerate(row):
-                excel.write_cell(self.ws, self.r, i, v, fmt or self.f.wrap)
+            for (a, b), (v, fmt) in zip(bounds, row, strict=True):
+                self._span(self.r, a, b, v, fmt or self.cell)
+            self.ws.set_row(self.r, excel.row_height(
+                [(v, w) for (v, fmt), w in zip(row, widths, strict=True) if isinstance(v, str) and fmt is not self.hash]))
             self.r += 1
 
-    def close(self) -> None:
+    def close(self, print_title: str) -> None:
+        excel.setup_print(self.ws, print_title, total_width=sum(WIDTHS), last_row=self.r - 1, last_col=NCOLS - 1)
         self.wb.close()
 
 
 def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict | None, versions: list[dict],
                flags: list[dict], share: dict | None, coverage: dict | None, funds: dict | None) -> None:
     rc = _Receipt(path)
-    f, ws = rc.f, rc.ws
-    text, wrap = f.fmt(excel.TEXT), f.wrap
-    dtf, cnt = f.fmt(excel.DATETIME), f.fmt(excel.COUNT)
-    ws.set_row(0, 28)
-    ws.merge_range(0, 0, 0, NCOLS - 1, "", f.title)
-    excel.write_cell(ws, 0, 0, "北京市国资委 高技能人才工作季度报表 回执", f.title)
+    ws = rc.ws
+    cell, center = rc.cell, rc.center
+    ws.set_row(0, 32)
+    rc._span(0, 0, NCOLS - 1, "北京市国资委 高技能人才工作季度报表 回执", rc.title)
     rc.r = 1
-    rc.line(None, "依据京国资党发〔2008〕8号及《高技能人才工作季度报表》报送要求出具。", f.note)
+    rc.line(None, "依据京国资党发〔2008〕8号及《高技能人才工作季度报表》报送要求出具。", rc.note)
     rc.r += 1
     rc.line("企业名称", name or "（名录中无此企业）")
     rc.line("组织机构代码", format_org_code(org))
     rc.line("报告期", period)
     deadline = (filing or {}).get("deadline_at") or (versions[0]["deadline_at"] if versions else
                                                      Period.parse(period).deadline())
-    rc.line("报送截止时间", deadline, f.fmt(excel.DATETIME))
+    rc.line("报送截止时间", _deadline_text(deadline))
 
     current = next((v for v in versions if v.get("is_current")), None)
     status_code = (filing or {}).get("status_code")
@@ -149,7 +255,7 @@ def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict
             conclusion += "存在须改正的错误，请按下列说明更正，在下期报送时一并改正或重新报送本期报表。"
     if status_code == "unexpected":
         conclusion = "本单位不在报送名录中，报表未被受理；如属应报送单位，请联系市国资委更新名录。"
-    rc.line("报送情况", status, f.status(status))
+    rc.line("报送情况", status, rc.status(status), value_span=2)
     rc.line("处理结论", conclusion)
     if filing and filing.get("reasons_zh"):
         rc.line("退回/缺报原因", filing["reasons_zh"])
@@ -168,75 +274,74 @@ def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict
             else:
                 counts = "不采用"
             outcome = {"accepted": "已受理", "rejected": "被退回"}.get(v["outcome"], v["outcome"])
-            rows.append([(v["version_no"], text), (v["file_name"], wrap), (outcome, f.status(outcome)),
-                         (v["arrived_at"], dtf), (v["is_late"], f.fmt(excel.BOOL)),
-                         (v["fatal_count"], cnt), (v["error_count"], cnt), (v["warning_count"], cnt),
-                         (counts, wrap), (v["sha256"], text)])
+            late = v["is_late"]
+            rows.append([(v["version_no"], center), (v["file_name"], cell), (outcome, rc.status(outcome)),
+                         (v["arrived_at"], rc.when), (late, rc.status("逾期") if late else center),
+                         (v["fatal_count"], rc.count), (v["error_count"], rc.count), (v["warning_count"], rc.count),
+                         (counts, center), (v["sha256"], rc.hash)])
         rc.table(["版本号", "文件名", "受理结果", "收到时间", "是否逾期", "致命问题", "错误", "警告", "是否采用",
-                  "SHA-256"], rows)
+                  "SHA-256（文件指纹）"], [1] * NCOLS, rows)
     else:
-        rc.line(None, "未收到本期任何文件。", f.status("未收到"))
+        rc.line(None, "未收到本期任何文件。", rc.status("未收到"))
 
     # --- 二、发现的问题 ---------------------------------------------------------------------------
     rc.heading("二、发现的问题及修改要求")
     if flags:
         rows = []
         for fl in flags:
-            sev = fl["severity"]
-            scope = "年度" if fl["rule_id"] in YEAR_LEVEL_RULES else "本季"
-            rows.append([(fl["rule_id"], text), (fl.get("clause"), wrap),
-                         (SEVERITY_ZH.get(sev, sev), f.status(sev)), (scope, text), (fl.get("sheet"), wrap),
-                         (fl.get("source_row"), text), (fl.get("column_name"), wrap),
-                         (fl.get("observed_value"), wrap), (fl.get("threshold"), wrap),
-                         (fl.get("message_zh") or "", wrap)])
-        rc.table(["规则", "政策条款", "严重程度", "范围", "工作表", "行号", "列名", "填报值", "标准",
-                  "问题说明及修改要求"], rows)
+            sev, rule = fl["severity"], fl["rule_id"]
+            sev_zh = SEVERITY_ZH.get(sev, sev)
+            scope = "年度" if rule in YEAR_LEVEL_RULES else "本季"
+            rows.append([(rule, center), (_where(fl), cell), (sev_zh, rc.status(sev_zh)),
+                         (flag_value(rule, fl.get("observed_value")), cell),
+                         (flag_value(rule, fl.get("threshold")), cell), (scope, center), (fl.get("clause"), center),
+                         (fl.get("message_zh") or "", cell)])
+        rc.table(["规则", "位置（工作表 行 列）", "严重程度", "填报值", "标准", "范围", "政策条款", "问题说明及修改要求"],
+                 [1, 1, 1, 1, 2, 1, 1, 2], rows)
         persons = sorted({fl["person_key"] for fl in flags if fl.get("person_key")})
         if persons:
-            rc.line(None, f"涉及人员 {len(persons)} 人，以脱敏代号列示；请对照本单位人才信息库核对。", f.note)
+            rc.line(None, f"涉及人员 {len(persons)} 人，以脱敏代号列示（见“位置”栏）；请按工作表和行号对照本单位人才信息库核对。",
+                    rc.small_note)
     else:
-        rc.line(None, "未发现问题。" if current else "报表未受理，无法进行逐项检查。", wrap)
+        rc.line(None, "未发现问题。" if current else "报表未受理，无法进行逐项检查。")
 
     # --- 三、合规情况 -----------------------------------------------------------------------------
     rc.heading("三、合规情况（本期，按已受理报表）")
     if share or coverage or funds:
         rows = []
         if share:
-            rows.append([("C05", text), ("高技能人才占技能劳动者比例", wrap), (_pct(share.get("high_skill_share")), text),
-                         ("北京市平均水平", wrap),
-                         (_pct(share.get("beijing_average")) +
-                          ("（假设值）" if share.get("benchmark_status") == "assumed" else ""), wrap),
-                         ("差距", wrap), (_pp(share.get("gap_to_beijing")), text), ("状态", wrap),
-                         (share.get("status"), f.status(share.get("status"))),
+            status = share.get("status")
+            rows.append([("C05", center), ("高技能人才占技能劳动者比例", cell), (_pct(share.get("high_skill_share")), center),
+                         ("北京市平均水平\n" + _pct(share.get("beijing_average")) +
+                          ("（假设值）" if share.get("benchmark_status") == "assumed" else ""), cell),
+                         ("差距 " + _pp(share.get("gap_to_beijing")), cell), (status, rc.status(status)),
                          (f"2010年预计 {_pct(share.get('projected_target_year_share'))}，目标 "
                           f"{_pct(share.get('target_share'))}；达标每年需提高 "
-                          f"{_pp(share.get('required_gain_per_year'))}", wrap)])
+                          f"{_pp(share.get('required_gain_per_year'))}", cell)])
         if coverage:
             cov, mn = coverage.get("coverage"), coverage.get("coverage_min")
             ok = cov is not None and mn is not None and cov >= mn
-            rows.append([("C02", text), ("高技能人才本年培训覆盖率", wrap), (_pct(cov), text), ("要求", wrap),
-                         (_pct(mn), text), ("已培训/人数", wrap),
-                         (f"{coverage.get('trained') or 0}/{coverage.get('headcount') or 0}", text),
-                         ("状态", wrap), ("达到" if ok else "未达到", f.status("已达标" if ok else "滞后")),
-                         ("每名高技能人才每年至少培训1次（按年度考核，本季为年初至今进度）", wrap)])
+            rows.append([("C02", center), ("高技能人才本年培训覆盖率", cell), (_pct(cov), center), ("要求 " + _pct(mn), cell),
+                         (f"已培训/人数 {coverage.get('trained') or 0}/{coverage.get('headcount') or 0}", cell),
+                         ("达到" if ok else "未达到", rc.status("已达标" if ok else "滞后")),
+                         ("每名高技能人才每年至少培训1次（按年度考核，本季为年初至今进度）", cell)])
         if funds:
             for rule, label, v, mn in (
                     ("C03", "教育培训经费提取比例（年初至今）", funds.get("extraction_ratio"), funds.get("fund_ratio_min")),
                     ("C04", "一线职工培训经费占使用额比例（年初至今）", funds.get("frontline_share"),
                      funds.get("frontline_share_min"))):
                 ok = v is not None and mn is not None and v >= mn
-                rows.append([(rule, text), (label, wrap), (_pct(v), text), ("下限", wrap), (_pct(mn), text),
-                             ("", text), ("", text), ("状态", wrap),
-                             ("达到" if ok else "未达到", f.status("已达标" if ok else "滞后")),
-                             ("按年度考核（§四.2），本季为年初至今累计", wrap)])
-        rc.table(["规则", "指标", "本单位", "", "标准", "", "", "", "结果", "说明"], rows)
+                rows.append([(rule, center), (label, cell), (_pct(v), center), ("下限 " + _pct(mn), cell), ("", cell),
+                             ("达到" if ok else "未达到", rc.status("已达标" if ok else "滞后")),
+                             ("按年度考核（§四.2），本季为年初至今累计", cell)])
+        rc.table(["规则", "指标", "本单位", "标准", "差距或明细", "结果", "说明"], [1, 1, 1, 1, 3, 1, 2], rows)
     else:
-        rc.line(None, "本期无已受理报表，无法计算合规情况。", wrap)
+        rc.line(None, "本期无已受理报表，无法计算合规情况。")
 
     rc.r += 1
     rc.line("如何更正", "请按“问题说明及修改要求”修改报表（文件名 组织机构代码_报告期.xlsx），在原报送渠道重新报送；"
                      "以最后受理的版本为准，历次版本均留档。")
-    rc.close()
+    rc.close(f"{format_org_code(org)}　{period}")
 
 
 def write_receipts(db_path: Path, period: str, out_dir: Path) -> list[Path]:

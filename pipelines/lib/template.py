@@ -1,18 +1,31 @@
 """The blank workbook an enterprise fills in (高技能人才工作季度报表 填报模板).
 
 Everything on it is derived from pipelines.lib.contract: the instructions sheet is written from
-the sheet descriptions and column rules, each data sheet carries the contract headers, drop-down
-lists for enum and 是/否 columns, number formats by type and a comment with the rule.
+the sheet descriptions and column rules, each data sheet carries the contract headers (blue for
+columns that must be filled, grey for the others), drop-down lists for enum and 是/否 columns,
+range checks for numbers and dates, number formats by type and a comment with the rule. Every
+sheet prints landscape, one page wide, with the header row repeated and the sheet name and page
+numbers in the page header and footer.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from pathlib import Path
 
-from pipelines.lib import contract
+from xlsxwriter.utility import xl_col_to_name
+
+from pipelines.lib import contract, excel
 from pipelines.lib.contract import Column, Sheet
 from pipelines.lib.periods import DEFAULT_DEADLINE_DAY
-from pipelines.lib.submission_writer import SheetFormats, new_workbook, prepare_worksheet
+from pipelines.lib.submission_writer import (
+    FIXED_CREATED,
+    NUMBER_FORMATS,
+    SheetFormats,
+    new_workbook,
+    prepare_worksheet,
+)
 
 INSTRUCTIONS_SHEET = "填报说明"
 
@@ -44,12 +57,25 @@ GENERAL_NOTES = (
     "八、更正重报：发现错误时请修改后重新报送整份文件（可命名为“组织机构代码_报告期_v2.xlsx”），以最后收到的版本为准，历次版本均留存备查。",
     "九、身份证号、姓名属个人信息，仅用于高技能人才信息库，入库时即作假名化处理。",
     "十、依据：京国资党发〔2008〕8号《关于加强国有企业高技能人才工作的意见》。",
+    "十一、各表表头为蓝色的列为必填列，灰色的列可不填（“无则留空”或整列为选填列）；鼠标移到列名上可查看该列的填写要求；"
+    "有下拉箭头的单元格请从下拉列表中选择，数值、日期超出范围时Excel会提示。",
 )
+
+PRINT_TITLE = f"高技能人才工作季度报表 填报模板（报表版本 {contract.CONTRACT_VERSION}）"
+MANDATORY_FILL, OPTIONAL_FILL = "#DDEBF7", "#EDEDED"
+INPUT_FILL = "#FFFDE7"  # the one data row of single-row sheets: where to type
+
+# Instructions sheet: 工作表 | 列名 | 类型 | 填写 | 填写要求 | 依据
+INSTRUCTION_WIDTHS = (12.0, 28.0, 22.0, 9.0, 58.0, 11.0)
+
+# Narrowest sensible column by type (what a typical value needs), before the header is considered.
+_MIN_WIDTH = {contract.ID_NUMBER: 21, contract.CODE9: 13, contract.DATE: 12, contract.TEXT: 16, contract.PERIOD: 10,
+              contract.AMOUNT: 12, contract.YUAN: 12, contract.INT: 10, contract.NUMBER: 10, contract.BOOL: 10}
 
 
 def header_comment(sheet: Sheet, column: Column) -> str:
     parts = [f"{column.header}：{_TYPE_ZH[column.type]}"]
-    if column.enum:
+    if column.enum and "/".join(column.enum) not in column.rule:
         parts.append("可选：" + "/".join(column.enum))
     if column.rule:
         parts.append(column.rule)
@@ -62,41 +88,105 @@ def header_comment(sheet: Sheet, column: Column) -> str:
     return "；".join(parts)
 
 
+def fill_rule(column: Column) -> str:
+    """必填 (every row), 无则留空 (the column is there, a value may be missing) or 选填列 (may be left out)."""
+    if column.mandatory:
+        return "必填"
+    return "无则留空" if column.required else "选填列"
+
+
+def requirement(column: Column) -> str:
+    """What the instructions table says about a column, without repeating its name and type."""
+    parts = []
+    options = "/".join(column.enum)
+    if column.enum and options not in column.rule:
+        parts.append("可选：" + options)
+    if column.rule == "元":
+        parts.append("单位为元（不是万元）")
+    elif column.rule:
+        parts.append(column.rule)
+    return "；".join(parts) or "—"
+
+
 def _write_instructions(wb, formats: SheetFormats) -> None:
     ws = wb.add_worksheet(INSTRUCTIONS_SHEET)
-    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-    ws.set_column(0, 0, 24)
-    ws.set_column(1, 1, 16)
-    ws.set_column(2, 2, 22)
-    ws.set_column(3, 3, 70)
-    ws.merge_range(0, 0, 0, 3, f"高技能人才工作季度报表 填报说明（报表版本 {contract.CONTRACT_VERSION}）", formats.title)
-    row = 2
-    for note in GENERAL_NOTES:
-        ws.merge_range(row, 0, row, 3, note, wrap)
-        ws.set_row(row, 30)
-        row += 1
+    ws.hide_gridlines(2)
+    font = {"font_size": 10, "valign": "top"}
+    add = wb.add_format
+    title = add({"bold": True, "font_size": 16, "align": "center", "valign": "vcenter"})
+    note = add({**font, "italic": True, "font_color": "#595959", "align": "center"})
+    section = add({**font, "bold": True, "font_size": 12, "bg_color": MANDATORY_FILL, "valign": "vcenter"})
+    header = add({**font, "bold": True, "text_wrap": True, "align": "center", "valign": "vcenter", "border": 1,
+                  "bg_color": MANDATORY_FILL})
+    para = add({**font, "text_wrap": True})
+    cell = add({**font, "text_wrap": True, "border": 1, "border_color": "#A6A6A6"})
+    centre = add({**font, "text_wrap": True, "border": 1, "border_color": "#A6A6A6", "align": "center"})
+    must = add({**font, "border": 1, "border_color": "#A6A6A6", "align": "center", "bold": True,
+                "bg_color": MANDATORY_FILL})
+    may = add({**font, "border": 1, "border_color": "#A6A6A6", "align": "center", "bg_color": OPTIONAL_FILL})
+    widths = INSTRUCTION_WIDTHS
+    last = len(widths) - 1
+    for i, w in enumerate(widths):
+        ws.set_column(i, i, w)
+
+    def span(r: int, a: int, b: int, text: str, fmt) -> None:
+        if b > a:
+            ws.merge_range(r, a, r, b, "", fmt)
+        ws.write_string(r, a, text, fmt)
+
+    def height(r: int, cells: list[tuple[str, float]], minimum: float = 0) -> None:
+        ws.set_row(r, max(minimum, excel.row_height(cells, line_height=13.5)))
+
+    ws.set_row(0, 32)
+    span(0, 0, last, f"高技能人才工作季度报表 填报说明（报表版本 {contract.CONTRACT_VERSION}）", title)
+    span(1, 0, last, "北京市国资委 依据京国资党发〔2008〕8号制定；本工作簿即报送模板，请在各工作表中填写后按下列要求报送。", note)
+    row = 3
+    ws.set_row(row, 21)
+    span(row, 0, last, "填报要求", section)
     row += 1
-    for i, text in enumerate(("工作表", "是否必报", "行数", "说明")):
-        ws.write_string(row, i, text, formats.header)
+    for text in GENERAL_NOTES:
+        span(row, 0, last, text, para)
+        height(row, [(text, sum(widths))])
+        row += 1
+
+    row += 1
+    ws.set_row(row, 21)
+    span(row, 0, last, "工作表一览", section)
+    row += 1
+    for a, b, text in ((0, 0, "工作表"), (1, 1, "是否必报"), (2, 3, "填写方式"), (4, last, "内容")):
+        span(row, a, b, text, header)
     row += 1
     for sheet in contract.SHEETS:
-        ws.write_string(row, 0, sheet.name, wrap)
-        ws.write_string(row, 1, "必报" if sheet.required else "选报", wrap)
-        ws.write_string(row, 2, "仅一行数据" if sheet.single_row else "一人（一次）一行", wrap)
-        ws.write_string(row, 3, sheet.description + (f"（依据{sheet.clause}）" if sheet.clause else ""), wrap)
+        text = sheet.description + (f"（依据{sheet.clause}）" if sheet.clause else "")
+        span(row, 0, 0, sheet.name, centre)
+        span(row, 1, 1, "必报" if sheet.required else "选报（可不报此表）", must if sheet.required else may)
+        span(row, 2, 3, "仅一行数据（第2行）" if sheet.single_row else "一人（一次）一行，从第2行起", cell)
+        span(row, 4, last, text, cell)
+        height(row, [(text, sum(widths[4:]))])
         row += 1
+
     row += 1
-    for i, text in enumerate(("工作表", "列名", "类型", "填写要求")):
-        ws.write_string(row, i, text, formats.header)
+    ws.set_row(row, 21)
+    span(row, 0, last, "各列填写要求（表头为蓝色的列必填）", section)
+    row += 1
+    for i, text in enumerate(("工作表", "列名", "类型", "填写", "填写要求", "政策依据")):
+        span(row, i, i, text, header)
+    rules_header = row
     row += 1
     for sheet in contract.SHEETS:
         for column in sheet.columns:
-            ws.write_string(row, 0, sheet.name, wrap)
-            ws.write_string(row, 1, column.header, wrap)
-            ws.write_string(row, 2, _TYPE_ZH[column.type], wrap)
-            ws.write_string(row, 3, header_comment(sheet, column), wrap)
+            need = fill_rule(column)
+            text = requirement(column)
+            span(row, 0, 0, sheet.name, centre)
+            span(row, 1, 1, column.header, cell)
+            span(row, 2, 2, _TYPE_ZH[column.type], cell)
+            span(row, 3, 3, need, must if need == "必填" else may)
+            span(row, 4, 4, text, cell)
+            span(row, 5, 5, column.clause or "—", centre)
+            height(row, [(column.header, widths[1]), (text, widths[4]), (_TYPE_ZH[column.type], widths[2])])
             row += 1
-    ws.freeze_panes(1, 0)
+    excel.setup_print(ws, PRINT_TITLE, total_width=sum(widths), last_row=row - 1, last_col=last,
+                      repeat_row=rules_header)
 
 
 def _validate(ws, col: int, first: int, last: int, column: Column) -> None:
@@ -113,30 +203,72 @@ def _validate(ws, col: int, first: int, last: int, column: Column) -> None:
             "error_message": "请填写不小于0的整数",
         })
     elif column.type in (contract.AMOUNT, contract.YUAN):
+        unit = "万元" if column.type == contract.AMOUNT else "元"
         ws.data_validation(first, col, last, col, {
             "validate": "decimal", "criteria": ">=", "value": 0, "error_title": column.header,
-            "error_message": "请填写不小于0的金额",
+            "error_message": f"请填写不小于0的金额（单位：{unit}）",
         })
     elif column.type == contract.NUMBER:
         ws.data_validation(first, col, last, col, {
             "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 2000,
             "error_title": column.header, "error_message": "请填写0—2000之间的数值",
         })
+    elif column.type == contract.DATE:
+        ws.data_validation(first, col, last, col, {
+            "validate": "date", "criteria": "between", "minimum": dt.date(1900, 1, 1),
+            "maximum": dt.date(2099, 12, 31), "error_title": column.header,
+            "error_message": "请填写日期，格式 YYYY-MM-DD（如 2008-06-30）",
+        })
+
+
+def template_column_width(column: Column) -> float:
+    """Wide enough for a typical value (or the longest drop-down choice) and the header on at most two lines."""
+    width = float(_MIN_WIDTH.get(column.type, 10))
+    if column.enum:
+        width = max(width, max(excel.display_width(v) for v in column.enum) + 4)  # room for the arrow
+    header = excel.display_width(column.header)
+    if header + 3 > width:
+        width = max(width, min(header + 3, math.ceil(header / 2) + 4))
+    return width
+
+
+def _sheet_formats(wb) -> dict[str, object]:
+    head = {"bold": True, "text_wrap": True, "valign": "vcenter", "align": "center", "border": 1}
+    fmts: dict[str, object] = {
+        "must": wb.add_format({**head, "bg_color": MANDATORY_FILL}),
+        "may": wb.add_format({**head, "bg_color": OPTIONAL_FILL, "font_color": "#404040"}),
+    }
+    for kind, num_format in NUMBER_FORMATS.items():
+        fmts[kind] = wb.add_format({"num_format": num_format, "border": 1, "border_color": "#BFBFBF",
+                                    "bg_color": INPUT_FILL})
+    return fmts
 
 
 def write_template(path: Path) -> None:
     """Write the blank workbook: 填报说明 first, then one sheet per contract sheet."""
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = new_workbook(path)
+    wb.set_properties({"created": FIXED_CREATED, "author": "北京市国资委", "company": "北京市国资委",
+                       "title": PRINT_TITLE})
     formats = SheetFormats(wb)
+    own = _sheet_formats(wb)
     _write_instructions(wb, formats)
     for sheet in contract.SHEETS:
         ws, columns, first = prepare_worksheet(wb, formats, sheet)
         last = first if sheet.single_row else first + LIST_SHEET_ROWS - 1
+        widths = []
         for i, column in enumerate(columns):
+            widths.append(template_column_width(column))
+            ws.set_column(i, i, widths[-1], formats.by_type[column.type])
+            # blue header: must be filled on every row; grey: may stay blank or the column may be left out
+            ws.write_string(first - 1, i, column.header, own["must"] if column.mandatory else own["may"])
             ws.write_comment(first - 1, i, header_comment(sheet, column), {"x_scale": 2, "y_scale": 1.5})
             _validate(ws, i, first, last, column)
             if sheet.single_row:
                 # The one prepared data row: formatted, blank, so the clerk types into the right cells.
-                ws.write_blank(first, i, None, formats.by_type[column.type])
+                ws.write_blank(first, i, None, own[column.type])
+        # codes, IDs and phone numbers are text on purpose: no green "number stored as text" triangles
+        ws.ignore_errors({"number_stored_as_text": f"A{first + 1}:{xl_col_to_name(len(columns) - 1)}{last + 1}"})
+        excel.setup_print(ws, PRINT_TITLE, total_width=sum(widths), repeat_row=first - 1)
     wb.close()
+

@@ -2,7 +2,8 @@
 
 Reads the published warehouse (schema ``marts``) read-only, one query per table, and writes an
 xlsx with Chinese headers, frozen header rows, autofilters, number formats and coloured status
-cells. The file is deterministic: the same marts give the same bytes.
+cells, printable (landscape, one page wide, header row on every page, sheet name and page
+numbers in the page header and footer). The file is deterministic: the same marts give the same bytes.
 """
 
 from __future__ import annotations
@@ -114,6 +115,27 @@ AMOUNT_COLUMNS = frozenset({
 ORG_COLUMNS = frozenset({"org_code", "group_org_code"})
 STATUS_COLUMNS = frozenset({"status", "status_code", "severity"})
 TEXT_COLUMNS = frozenset({"year", "quarter", "target_year", "source_row", "version_no"})  # no thousands separator
+# Differences carry their sign (+1.9% above the Beijing average, -0.4% a year).
+SIGNED_RATIO_COLUMNS = frozenset({"gap_to_beijing", "current_pace_per_year", "required_gain_per_year"})
+SIGNED_AMOUNT_COLUMNS = frozenset({"income_gap_change"})
+# 是/否 columns where 是 is the bad news (highlighted), and is_* columns where neither answer is.
+BAD_WHEN_TRUE_COLUMNS = frozenset({"is_late", "is_missing", "is_rejected", "is_duplicate"})
+# Long texts: wrapped in a column of this width (the row grows), or cut at this width (repeated texts).
+WRAP_WIDTHS = {"message_zh": 50.0, "reasons_zh": 40.0}
+FIXED_WIDTHS = {"benchmark_source": 24.0, "flag_id": 12.0, "submission_id": 14.0, "current_submission_id": 14.0,
+                "latest_submission_id": 14.0}
+
+# Codes shown in Chinese where the column is not itself a code column (状态代码, 统计口径代码 stay codes).
+DISPLAY_VALUES: dict[str, dict[str, str]] = {
+    "period_type": {"quarter": "季度", "year": "年度"},
+    "benchmark_status": {"published": "已公开", "assumed": "假设值"},
+    "target_benchmark_status": {"published": "已公开", "assumed": "假设值"},
+    "severity": {"error": "错误", "warning": "警告", "info": "提示"},
+}
+# Observed values and thresholds of the findings that are codes rather than what a clerk typed.
+FLAG_VALUE_ZH = {"true": "是", "false": "否", "lagging": "滞后", "seriously_lagging": "严重滞后",
+                 "achieved/on_track": "已达标/进度正常", "achieved": "已达标", "on_track": "进度正常"}
+DISPLAY_VALUES["observed_value"] = DISPLAY_VALUES["threshold"] = FLAG_VALUE_ZH
 
 _ORG_RE = re.compile(r"^[0-9A-Z]{8}[0-9X]$")
 
@@ -132,14 +154,20 @@ def column_kind(key: str, duck_type: str) -> str:
         return excel.ORG
     if key in STATUS_COLUMNS:
         return excel.STATUS
+    if key in SIGNED_RATIO_COLUMNS:
+        return excel.SIGNED_RATIO
     if key in RATIO_COLUMNS:
         return excel.RATIO
+    if key in SIGNED_AMOUNT_COLUMNS:
+        return excel.SIGNED_AMOUNT
     if key in AMOUNT_COLUMNS:
         return excel.AMOUNT
     if key in TEXT_COLUMNS:
         return excel.TEXT
     if t == "BOOLEAN":
-        return excel.BOOL
+        if key in BAD_WHEN_TRUE_COLUMNS:
+            return excel.BOOL_BAD
+        return excel.BOOL_PLAIN if key.startswith("is_") else excel.BOOL
     if t.startswith("TIMESTAMP"):
         return excel.DATETIME
     if t == "DATE":
@@ -151,11 +179,20 @@ def column_kind(key: str, duck_type: str) -> str:
     return excel.TEXT
 
 
+def _display_code(mapping: dict[str, str]):
+    def convert(v: Any) -> Any:
+        return mapping.get(v, v) if isinstance(v, str) else v
+    return convert
+
+
 def column_specs(cols: list[tuple[str, str]]) -> list[excel.ColumnSpec]:
     specs = []
     for key, duck_type in cols:
         kind = column_kind(key, duck_type)
-        specs.append(excel.ColumnSpec(key, label(key), kind, _display_org if kind == excel.ORG else None))
+        convert = _display_org if kind == excel.ORG else (
+            _display_code(DISPLAY_VALUES[key]) if key in DISPLAY_VALUES else None)
+        width = WRAP_WIDTHS.get(key) or FIXED_WIDTHS.get(key)
+        specs.append(excel.ColumnSpec(key, label(key), kind, convert, width=width, wrap=key in WRAP_WIDTHS))
     return specs
 
 
@@ -237,38 +274,57 @@ def _benchmark_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     return sorted(rows, key=lambda r: r[0])
 
 
+README_WIDTHS = (24.0, 84.0, 10.0, 12.0)
+POLICY_TITLE = "京国资党发〔2008〕8号《关于加强国有企业高技能人才工作的意见》"
+
+
 def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str, int],
                   truncated: dict[str, int], benchmark: list[tuple]) -> None:
     ws = wb.add_worksheet("说明")
-    ws.set_column(0, 0, 24)
-    ws.set_column(1, 1, 100)
-    ws.set_column(2, 3, 14)
-    r = 0
-    excel.write_cell(ws, r, 0, "北京市国资委 高技能人才“十一五”目标跟踪表", fmts.title)
-    r += 1
-    excel.write_cell(ws, r, 0, "依据：京国资党发〔2008〕8号《关于加强市属国有企业高技能人才队伍建设的意见》", fmts.note)
-    r += 2
+    for i, w in enumerate(README_WIDTHS):
+        ws.set_column(i, i, w)
+    last = len(README_WIDTHS) - 1
+    text_width = sum(README_WIDTHS[1:])
+    cell = fmts.fmt(excel.TEXT)
+
+    def pair(r: int, key: str, value: str) -> None:
+        """A label in A and a wrapped text over B:D, the row as tall as the text."""
+        ws.merge_range(r, 1, r, last, "", fmts.wrap)
+        excel.write_cell(ws, r, 0, key, fmts.label)
+        excel.write_cell(ws, r, 1, value, fmts.wrap)
+        ws.set_row(r, excel.row_height([(value, text_width)]))
+
+    ws.set_row(0, 30)
+    ws.merge_range(0, 0, 0, last, "", fmts.title)
+    excel.write_cell(ws, 0, 0, "北京市国资委 高技能人才“十一五”目标跟踪表", fmts.title)
+    ws.merge_range(1, 0, 1, last, "", fmts.note)
+    excel.write_cell(ws, 1, 0, f"依据：{POLICY_TITLE}", fmts.note)
+    r = 3
     excel.write_cell(ws, r, 0, "数据截至报告期", fmts.label)
-    excel.write_cell(ws, r, 1, horizon or "（无数据）")
+    excel.write_cell(ws, r, 1, horizon or "（无数据）", cell)
     r += 1
-    excel.write_cell(ws, r, 0, "生成说明", fmts.label)
-    excel.write_cell(ws, r, 1, "由已发布数据库 data/marts/warehouse.duckdb（marts 模式）自动生成；同一数据重复生成结果完全一致。"
-                              "比例以百分比显示，金额单位万元（收入为元），组织机构代码显示为 XXXXXXXX-X 形式。"
-                              "每个工作表首行冻结并可筛选。", fmts.wrap)
+    pair(r, "生成说明", "由已发布数据库 data/marts/warehouse.duckdb（marts 模式）自动生成；同一数据重复生成结果完全一致。"
+                    "比例以百分比显示（差距、年均提高带正负号），金额单位万元（收入为元），"
+                    "组织机构代码显示为 XXXXXXXX-X 形式。每个工作表首行冻结并可筛选；打印时横向、按页宽缩放，每页重复表头。")
     r += 2
     excel.write_cell(ws, r, 0, "工作表", fmts.header)
+    ws.merge_range(r, 1, r, 2, "", fmts.header)
     excel.write_cell(ws, r, 1, "内容", fmts.header)
-    excel.write_cell(ws, r, 2, "行数", fmts.header)
+    excel.write_cell(ws, r, 3, "行数", fmts.header)
     r += 1
     for s in TRACKING_SHEETS:
-        excel.write_cell(ws, r, 0, s.name, fmts.label)
         text = s.description
         if s.table in truncated:
             text += f"（超出Excel行数上限，仅列出前{EXCEL_MAX_ROWS - 1:,}行，共{truncated[s.table]:,}行，完整数据见数据库 marts.{s.table}）"
+        excel.write_cell(ws, r, 0, s.name, fmts.label)
+        ws.merge_range(r, 1, r, 2, "", fmts.wrap)
         excel.write_cell(ws, r, 1, text, fmts.wrap)
-        excel.write_cell(ws, r, 2, counts.get(s.table, 0), fmts.fmt(excel.COUNT))
+        excel.write_cell(ws, r, 3, counts.get(s.table, 0), fmts.fmt(excel.COUNT))
+        ws.set_row(r, excel.row_height([(text, README_WIDTHS[1] + README_WIDTHS[2])]))
         r += 1
     r += 1
+    ws.set_row(r, 20)
+    ws.merge_range(r, 0, r, last, "", fmts.subtitle)
     excel.write_cell(ws, r, 0, "北京市平均水平（高技能人才占技能劳动者比例）", fmts.subtitle)
     r += 1
     for i, h in enumerate(("年度", "来源", "占比", "数据状态")):
@@ -276,18 +332,20 @@ def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str
     r += 1
     for year, share, source, status in benchmark:
         status_zh = {"published": "已公开", "assumed": "假设值"}.get(status or "", status)
-        excel.write_cell(ws, r, 0, str(year))
+        excel.write_cell(ws, r, 0, str(year), cell)
         excel.write_cell(ws, r, 1, source, fmts.wrap)
         excel.write_cell(ws, r, 2, share, fmts.fmt(excel.RATIO))
         excel.write_cell(ws, r, 3, status_zh, fmts.status("滞后" if status == "assumed" else "已达标"))
+        ws.set_row(r, excel.row_height([(source or "", README_WIDTHS[1])]))
         r += 1
     r += 1
-    excel.write_cell(ws, r, 0, "注意", fmts.label)
-    excel.write_cell(ws, r, 1, "标为“假设值”的年份未找到公开的北京市年度数据，所用数值为假设，"
-                              "依赖这些数值的差距、进度和状态须谨慎解读；找到公开数据后只需更新参考数据。", fmts.wrap)
+    pair(r, "注意", "标为“假设值”的年份未找到公开的北京市年度数据，所用数值为假设，"
+                  "依赖这些数值的差距、进度和状态须谨慎解读；找到公开数据后只需更新参考数据。")
     r += 1
-    excel.write_cell(ws, r, 0, "状态颜色", fmts.label)
-    excel.write_cell(ws, r, 1, "绿色：已达标/进度正常/按时；黄色：滞后/逾期；红色：严重滞后/未报送/被退回", fmts.wrap)
+    pair(r, "状态颜色", "绿色：已达标/进度正常/按时；黄色：滞后/逾期；红色：严重滞后/未报送/被退回/未达标（“否”）；"
+                     "“逾期”“未报送”“被退回”列中的“是”以黄色标出。")
+    excel.setup_print(ws, f"十一五目标跟踪表（数据截至{horizon or '—'}）", total_width=sum(README_WIDTHS),
+                      last_row=r, last_col=last)
 
 
 def write_tracking_workbook(db_path: Path, out_path: Path) -> Path:
@@ -315,7 +373,8 @@ def write_tracking_workbook(db_path: Path, out_path: Path) -> Path:
                 while batch := cur.fetchmany(20_000):
                     yield from batch
 
-            excel.write_table(ws, fmts, specs, stream(), widths_from=head)
+            excel.write_table(ws, fmts, specs, stream(), widths_from=head,
+                              print_title=f"十一五目标跟踪表（数据截至{horizon or '—'}）")
     finally:
         con.close()
     wb.close()
