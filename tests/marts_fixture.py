@@ -40,7 +40,7 @@ SCHEMAS: dict[str, list[tuple[str, str]]] = {
                             ("is_superseded", B), ("is_duplicate", B), ("superseded_by", V),
                             ("current_submission_id", V)],
     "filing_status": [("org_code", V), ("period", V), ("enterprise_name", V), ("group_org_code", V),
-                      ("sector", V), ("deadline_at", TS), ("status_code", V), ("status", V), ("is_late", B),
+                      ("sector", V), ("deadline_at", TS), ("deadline_date", DA), ("status_code", V), ("status", V), ("is_late", B),
                       ("is_missing", B), ("is_rejected", B), ("versions_received", INT),
                       ("first_arrived_at", TS), ("current_submission_id", V), ("reasons_zh", V)],
     "enterprise_quarter_facts": (

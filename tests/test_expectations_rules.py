@@ -326,6 +326,7 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "is_missing": False,
                 "is_late": False,
                 "deadline_at": deadline,
+                "deadline_date": deadline.date() - dt.timedelta(days=1),
             },
             {
                 "org_code": "FIL000002",
@@ -333,6 +334,7 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "is_missing": True,
                 "is_late": False,
                 "deadline_at": deadline,
+                "deadline_date": deadline.date() - dt.timedelta(days=1),
             },
             {
                 "org_code": "FIL000003",
@@ -340,6 +342,7 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "is_missing": False,
                 "is_late": True,
                 "deadline_at": deadline,
+                "deadline_date": deadline.date() - dt.timedelta(days=1),
                 "first_arrived_at": dt.datetime(2008, 10, 20, 9, 30),
                 "current_submission_id": "2008Q3-late",
             },

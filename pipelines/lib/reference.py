@@ -13,6 +13,7 @@ from pathlib import Path
 from pipelines.lib.periods import Period
 
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
+POLICY_TITLE = "京国资党发〔2008〕8号《关于加强国有企业高技能人才工作的意见》"
 
 
 @functools.cache

@@ -17,6 +17,7 @@ import duckdb
 
 from pipelines.lib.codes import format_org_code
 from pipelines.lib.periods import Period
+from pipelines.lib.reference import POLICY_TITLE
 
 SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 SEVERITY_COLOUR = {"error": "#c0392b", "warning": "#e6a23c", "info": "#909399"}
@@ -270,7 +271,7 @@ def render_report(d: dict[str, Any], period: str) -> str:
     a('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">')
     a(f"<title>高技能人才工作季度报告 {period}</title><style>{CSS}</style></head><body><main>")
     a(f"<h1>市属国有企业高技能人才工作季度报告（{p.year}年第{p.quarter}季度，{_e(period)}）</h1>")
-    a('<div class="sub">依据京国资党发〔2008〕8号《关于加强市属国有企业高技能人才队伍建设的意见》；'
+    a(f'<div class="sub">依据{POLICY_TITLE}；'
       f"数据来源：已发布数据库（截至 {_e(d['horizon'])}）。</div>")
 
     # headline -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from xlsxwriter.utility import xl_col_to_name
 from pipelines.lib import contract, excel
 from pipelines.lib.contract import Column, Sheet
 from pipelines.lib.periods import DEFAULT_DEADLINE_DAY
+from pipelines.lib.reference import POLICY_TITLE
 from pipelines.lib.submission_writer import (
     FIXED_CREATED,
     NUMBER_FORMATS,
@@ -56,7 +57,7 @@ GENERAL_NOTES = (
     "七、高技能人才 = 高级工 + 技师 + 高级技师；人数均为季末时点数，经费为本季发生额。",
     "八、更正重报：发现错误时请修改后重新报送整份文件（可命名为“组织机构代码_报告期_v2.xlsx”），以最后收到的版本为准，历次版本均留存备查。",
     "九、身份证号、姓名属个人信息，仅用于高技能人才信息库，入库时即作假名化处理。",
-    "十、依据：京国资党发〔2008〕8号《关于加强国有企业高技能人才工作的意见》。",
+    f"十、依据：{POLICY_TITLE}。",
     "十一、各表表头为蓝色的列为必填列，灰色的列可不填（“无则留空”或整列为选填列）；鼠标移到列名上可查看该列的填写要求；"
     "有下拉箭头的单元格请从下拉列表中选择，数值、日期超出范围时Excel会提示。",
 )

@@ -19,6 +19,7 @@ import duckdb
 from pipelines.lib import excel
 from pipelines.lib.codes import format_org_code
 from pipelines.lib.contract import SHEETS
+from pipelines.lib.reference import POLICY_TITLE
 
 EXCEL_MAX_ROWS = 1_048_576
 SEED_BENCHMARK = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "ref_beijing_benchmark.csv"
@@ -71,7 +72,7 @@ COLUMN_LABELS: dict[str, str] = {
     "c11_ok": "C11 先进评选倾斜达标", "cadres_from_high_skill": "选拔干部人数",
     "party_members_from_high_skill": "发展党员人数", "deputies_from_high_skill": "推荐人大代表政协委员人数",
     # table 6
-    "deadline_at": "报送截止时间", "is_late": "逾期", "is_missing": "未报送", "is_rejected": "被退回",
+    "deadline_at": "报送截止时间", "deadline_date": "报送截止日", "is_late": "逾期", "is_missing": "未报送", "is_rejected": "被退回",
     "versions_received": "收到版本数", "first_arrived_at": "首次收到时间", "current_submission_id": "采用版本编号",
     "reasons_zh": "原因",
     # table 7
@@ -275,7 +276,6 @@ def _benchmark_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 
 README_WIDTHS = (24.0, 84.0, 10.0, 12.0)
-POLICY_TITLE = "京国资党发〔2008〕8号《关于加强国有企业高技能人才工作的意见》"
 
 
 def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str, int],

@@ -81,9 +81,19 @@ def display_text(v: Any, fmt: str | None = None) -> str:
         and not isinstance(v, bool)
         and math.isfinite(float(v))
     ):
-        s = f"{float(v) * 100:.4f}".rstrip("0").rstrip(".")
-        return f"{s}%"
+        return f"{_decimals(float(v) * 100)}%"
+    if isinstance(v, float) and math.isfinite(v) and not v.is_integer():
+        return _decimals(v)  # a message reads 8913.21倍, not 8913.208245倍
     return value_text(v) or "—"
+
+
+def _decimals(x: float, places: int = 2) -> str:
+    """At most ``places`` decimals, trailing zeros dropped; four where rounding would land on a whole or
+    half figure, the kind thresholds are made of (1.4999% must not read as 1.5%, 59.999% as 60%)."""
+    text = f"{x:.{places}f}"
+    if abs(float(text) - x) > 1e-9 and (float(text) * 2).is_integer():
+        text = f"{x:.4f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def sort_key(row: dict[str, Any]) -> tuple:

@@ -78,6 +78,7 @@ MART_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("group_org_code", V),
         ("sector", V),
         ("deadline_at", TS),
+        ("deadline_date", DATE),
         ("status_code", V),
         ("status", V),
         ("is_late", B),

@@ -174,6 +174,7 @@ final as (
         e.group_org_code,
         e.sector,
         {{ period_deadline('c.period', 't.deadline_day') }} as deadline_at,
+        cast({{ dbt.dateadd('day', -1, period_deadline('c.period', 't.deadline_day')) }} as date) as deadline_date,
         c.status_code,
         case c.status_code
             when 'on_time' then '按时'
