@@ -47,6 +47,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
             {
                 "org_code": "ORG000001",
                 "person_key": "p_never",
+                "roster_submission_id": "2008Q4-org1",
+                "roster_source_row": 7,
                 "skill_level": "高级工",
                 "trainings_in_year": 0,
                 **Y,
@@ -424,7 +426,8 @@ def test_c01_person_trained_once_on_31_december_is_not_flagged(flags):
     assert flagged(flags, "C01", key="person_key") == ["p_never"]
     (f,) = [f for f in flags if f["rule_id"] == "C01"]
     assert (f["observed_value"], f["threshold"], f["period"], f["severity"]) == ("0", "1", "2008Q4", "error")
-    assert f["message_zh"] == "高技能人才（高级工）2008年参加培训0次，少于每年1次"
+    assert f["message_zh"] == "年末人才信息库第7行的高技能人才（高级工）2008年参加培训0次，少于每年1次"
+    assert (f["sheet"], f["source_row"], f["submission_id"]) == ("人才信息库", 7, "2008Q4-org1")
 
 
 def test_c02_coverage_enterprise_year_all_levels_only(flags):

@@ -42,6 +42,7 @@ final as (
 
     select
         r.submission_id,
+        r.source_row,
         r.org_code,
         r.period,
         r.year,

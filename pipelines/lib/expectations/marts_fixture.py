@@ -152,6 +152,8 @@ MART_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("period", V),
         ("roster_period", V),
         ("person_key", V),
+        ("roster_submission_id", V),
+        ("roster_source_row", INT),
         ("skill_level", V),
         ("trainings_in_year", INT),
         ("last_training_end_date", DATE),

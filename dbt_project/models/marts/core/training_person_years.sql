@@ -37,6 +37,9 @@ final as (
         {{ year_end_period('s.year') }} as period,
         s.period as roster_period,
         s.person_key,
+        -- where the clerk finds the person: the row of the year-end roster (names stay with the enterprise)
+        s.submission_id as roster_submission_id,
+        s.source_row as roster_source_row,
         s.skill_level,
         s.trainings_in_year,
         s.last_training_end_date,
