@@ -40,9 +40,9 @@ lint: install
 	$(BIN)/sqlfluff lint dbt_project/models
 
 bench: install
-	SASAC_DEMO=1 $(BIN)/python benchmarks/bench_intake.py
-	SASAC_DEMO=1 $(BIN)/python benchmarks/bench_expectations.py
-	SASAC_DEMO=1 $(BIN)/python benchmarks/bench_quarterly_run.py
+	SASAC_DEMO=1 $(BIN)/python -m benchmarks.bench_intake
+	SASAC_DEMO=1 $(BIN)/python -m benchmarks.bench_expectations
+	SASAC_DEMO=1 $(BIN)/python -m benchmarks.bench_quarterly_run
 
 clean:
 	rm -rf data/work data/marts/warehouse.duckdb data/marts/report data/marts/receipts data/marts/data_docs \

@@ -1,6 +1,6 @@
 """Benchmark the GX suites on 1,000 enterprises' worth of synthetic mart-shaped rows.
 
-    .venv/bin/python benchmarks/bench_expectations.py [--enterprises 1000] [--persons 100] [--docs]
+    .venv/bin/python -m benchmarks.bench_expectations [--enterprises 1000] [--persons 100] [--docs]
 
 Builds a temp DuckDB with every mart the suites read (~100 persons per enterprise in
 training_person_years, ~10% of rows failing each rule), runs ``run_expectations`` for the Q4

@@ -3,7 +3,7 @@
 Prints files/s, rows/s, peak memory and where the time goes. Target on the 2-core machine:
 the whole quarter's intake in ≤ 20 s and ≤ 2 GiB peak.
 
-    .venv/bin/python benchmarks/bench_intake.py [--enterprises 1000] [--keep DIR]
+    .venv/bin/python -m benchmarks.bench_intake [--enterprises 1000] [--inbox DIR] [--profile]
 """
 
 from __future__ import annotations
@@ -20,13 +20,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.generator import generate
-from pipelines.lib.generator.__main__ import config_from_args
+from benchmarks.quarter_inbox import PERIOD, quarter_inbox
 from pipelines.lib.intake import run_intake
 from pipelines.lib.periods import Period
 from pipelines.lib.pseudonym import DEMO_KEY
-
-PERIOD = "2008Q2"
 
 
 def main() -> None:
@@ -37,12 +34,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_intake_"))
     try:
-        inbox = args.inbox
-        if inbox is None:
-            inbox = work / "inbox"
-            t0 = time.perf_counter()
-            generate(inbox, config_from_args(enterprises=args.enterprises, first=PERIOD, last=PERIOD, seed=7))
-            print(f"generate: {args.enterprises} enterprises × 1 quarter in {time.perf_counter() - t0:.1f} s")
+        inbox = quarter_inbox(args.enterprises, args.inbox, work)
         files = sum(1 for p in (inbox / PERIOD).iterdir() if p.name != "收件登记.csv")
         size = sum(p.stat().st_size for p in (inbox / PERIOD).rglob("*") if p.is_file())
         db = work / "warehouse.duckdb"

@@ -4,7 +4,7 @@ Two figures, each on a fresh working area, through the same in-process Dagster j
 - 1,000 enterprises × 1 quarter (generated first; generation is timed separately): target ≤ 60 s;
 - `run --all` on the committed demo inbox (12 enterprises × 20 quarters): target ≤ 90 s.
 
-    .venv/bin/python benchmarks/bench_quarterly_run.py [--enterprises 1000] [--inbox DIR] [--skip-demo]
+    .venv/bin/python -m benchmarks.bench_quarterly_run [--enterprises 1000] [--inbox DIR] [--skip-demo]
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ import argparse
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("SASAC_DEMO", "1")
 
+from benchmarks.quarter_inbox import PERIOD, quarter_inbox  # noqa: E402
 from pipelines.lib.periods import Period  # noqa: E402
 from pipelines.run import run_quarters  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-PERIOD = "2008Q2"
 
 
 def timed_run(label: str, inbox: Path, period: str | None) -> None:
@@ -48,15 +47,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_gen_"))
     try:
-        inbox = args.inbox
-        if inbox is None:
-            from pipelines.lib.generator import generate
-            from pipelines.lib.generator.__main__ import config_from_args
-
-            inbox = work / "inbox"
-            t0 = time.perf_counter()
-            generate(inbox, config_from_args(enterprises=args.enterprises, first=PERIOD, last=PERIOD, seed=7))
-            print(f"generated {args.enterprises} enterprises × 1 quarter in {time.perf_counter() - t0:.1f} s")
+        inbox = quarter_inbox(args.enterprises, args.inbox, work)
         timed_run(f"{args.enterprises} enterprises × {PERIOD}", inbox, PERIOD)
         if not args.skip_demo:
             timed_run("demo inbox, run --all (12 enterprises × 2006Q1–2010Q4)", REPO / "data" / "raw", None)
