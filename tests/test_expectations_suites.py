@@ -23,7 +23,7 @@ from pipelines.lib.expectations import (  # noqa: E402
 )
 from pipelines.lib.expectations.marts_fixture import MART_COLUMNS, create_marts, insert_rows  # noqa: E402
 from pipelines.lib.expectations.suites import SUITES_DIR, canonical_json, parameter_names  # noqa: E402
-from pipelines.lib.expectations.thresholds import THRESHOLDS_CSV  # noqa: E402
+from pipelines.lib.reference import THRESHOLDS_CSV  # noqa: E402
 
 SUITES = load_suites()
 NUMERIC_KWARGS = ("min_value", "max_value", "value", "mostly_threshold")

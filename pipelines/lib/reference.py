@@ -1,41 +1,106 @@
 """Reference data maintained by analysts (dbt seeds), read by the Python side too.
 
 The seeds in dbt_project/seeds/ are the single copy: dbt loads them into the warehouse, and the
-intake and the expectations read the same files for the thresholds they need.
+intake, the schedule and the expectations read the same files. Suites never carry a threshold:
+they name it (``{"$PARAMETER": "fund_ratio_min"}``) and the runner resolves the value for each
+period, so a later policy changes rows, not code. A period uses the row whose
+``[effective_from, effective_to]`` contains it (blank = open).
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.lib.periods import Period
 
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEEDS_DIR = REPO_ROOT / "dbt_project" / "seeds"
+THRESHOLDS_CSV = SEEDS_DIR / "ref_policy_thresholds.csv"
+RULES_CSV = SEEDS_DIR / "ref_rules.csv"
 POLICY_TITLE = "京国资党发〔2008〕8号《关于加强国有企业高技能人才工作的意见》"
 
 
-@functools.cache
-def _threshold_rows(path: Path) -> tuple[dict[str, str], ...]:
-    with path.open(encoding="utf-8") as fh:
-        return tuple(csv.DictReader(fh))
+class ThresholdError(LookupError):
+    """A threshold a suite needs has no row in force for a period (or more than one)."""
 
 
-def thresholds_for(period: Period | str, path: Path | None = None) -> dict[str, float]:
-    """Every threshold in force for ``period``: the row whose [effective_from, effective_to] holds it."""
+@dataclass(frozen=True)
+class ThresholdRow:
+    key: str
+    value: float
+    effective_from: Period | None
+    effective_to: Period | None
+    unit: str
+    clause: str
+    description_zh: str
+
+    def covers(self, period: Period) -> bool:
+        return (self.effective_from is None or self.effective_from <= period) and (
+            self.effective_to is None or period <= self.effective_to
+        )
+
+
+def _period_or_none(text: str | None) -> Period | None:
+    text = (text or "").strip()
+    return Period.parse(text) if text else None
+
+
+def load_threshold_rows(path: Path | None = None) -> list[ThresholdRow]:
+    with open(path or THRESHOLDS_CSV, encoding="utf-8-sig", newline="") as fh:
+        return [
+            ThresholdRow(
+                key=r["threshold_key"].strip(),
+                value=float(r["value"]),
+                effective_from=_period_or_none(r.get("effective_from")),
+                effective_to=_period_or_none(r.get("effective_to")),
+                unit=(r.get("unit") or "").strip(),
+                clause=(r.get("clause") or "").strip(),
+                description_zh=(r.get("description_zh") or "").strip(),
+            )
+            for r in csv.DictReader(fh)
+        ]
+
+
+def thresholds_for_period(
+    rows: list[ThresholdRow], period: str | Period, keys: set[str] | None = None
+) -> dict[str, float]:
+    """Threshold values in force in ``period``; ``keys`` (if given) must all resolve to exactly one row."""
     p = period if isinstance(period, Period) else Period.parse(period)
     out: dict[str, float] = {}
-    for row in _threshold_rows(path or SEEDS_DIR / "ref_policy_thresholds.csv"):
-        start = Period.parse(row["effective_from"])
-        end = Period.parse(row["effective_to"]) if row["effective_to"].strip() else None
-        if start <= p and (end is None or p <= end):
-            out[row["threshold_key"]] = float(row["value"])
+    for row in rows:
+        if keys is not None and row.key not in keys:
+            continue
+        if row.covers(p):
+            if row.key in out:
+                raise ThresholdError(f"阈值 {row.key} 在报告期 {p} 有多行生效，请检查 ref_policy_thresholds")
+            out[row.key] = row.value
+    missing = sorted((keys or set()) - out.keys())
+    if missing:
+        raise ThresholdError(f"报告期 {p} 缺少生效的阈值: {', '.join(missing)}（ref_policy_thresholds）")
+    return out
+
+
+def load_rules(path: Path | None = None) -> dict[str, dict[str, str]]:
+    """ref_rules.csv as rule_id -> row (clause, severity, title_zh …)."""
+    out: dict[str, dict[str, str]] = {}
+    with open(path or RULES_CSV, encoding="utf-8-sig", newline="") as fh:
+        for r in csv.DictReader(fh):
+            extra = r.pop(None, None)  # an unquoted comma in the last column (title_zh) splits it
+            row = {k: (v or "").strip() for k, v in r.items()}
+            if extra:
+                row["title_zh"] = ",".join([row.get("title_zh", ""), *extra])
+            out[row["rule_id"]] = row
     return out
 
 
 @functools.cache
-def rules(path: Path | None = None) -> dict[str, dict[str, str]]:
-    """ref_rules.csv by rule id: clause, severity, title_zh."""
-    with (path or SEEDS_DIR / "ref_rules.csv").open(encoding="utf-8") as fh:
-        return {row["rule_id"]: row for row in csv.DictReader(fh)}
+def _default_rows() -> tuple[ThresholdRow, ...]:
+    return tuple(load_threshold_rows())
+
+
+def thresholds_for(period: str | Period) -> dict[str, float]:
+    """Every threshold in force for ``period`` in the committed seed."""
+    return thresholds_for_period(list(_default_rows()), period)

@@ -10,7 +10,7 @@ Public API::
 from pipelines.lib.expectations.flags import FLAG_COLUMNS, FLAGS_TABLE
 from pipelines.lib.expectations.runner import ExpectationRun, SuiteResult, import_gx, run_expectations
 from pipelines.lib.expectations.suites import Suite, load_suite, load_suites
-from pipelines.lib.expectations.thresholds import (
+from pipelines.lib.reference import (
     ThresholdError,
     load_rules,
     load_threshold_rows,
