@@ -18,6 +18,17 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
+# Lines the ground-truth test leaves for the end of the session, so CI shows the figures on a pass too.
+CONFUSION_REPORT: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if CONFUSION_REPORT:
+        terminalreporter.section("precision and recall per rule")
+        for line in CONFUSION_REPORT:
+            terminalreporter.write_line(line)
+
+
 @dataclass(frozen=True)
 class DemoRun:
     inbox: Path

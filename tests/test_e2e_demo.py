@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.lib.codes import normalize_org_code
 from pipelines.lib.contract import PROFILE, SHEETS
-from tests.conftest import DemoRun
+from tests.conftest import CONFUSION_REPORT, DemoRun
 
 
 def _truth(inbox: Path) -> list[dict[str, str]]:
@@ -101,12 +101,14 @@ def test_planted_defects_and_violations_are_all_found_and_nothing_else(demo_run:
     expected_keys = {(t["rule_id"], t["org_code"], t["period"]) for t in truth}
     false_flags = sorted(k for k in flags if k not in expected_keys)
 
-    print("\nrule  planted  found  missed  false-flags  precision  recall")
+    report = CONFUSION_REPORT
+    report.append("planted defects and violations (demo inbox) vs flags in marts.compliance_flags")
+    report.append("rule  planted  found  missed  false-flags  precision  recall")
     for rule in sorted(set(planted) | {k[0] for k in false_flags}):
         fp = sum(1 for k in false_flags if k[0] == rule)
         tp, p = found[rule], planted[rule]
         precision = tp / (tp + fp) if tp + fp else 1.0
-        print(f"{rule:5} {p:7} {tp:6} {p - tp:7} {fp:12} {precision:10.2f} {tp / p if p else 1.0:7.2f}")
+        report.append(f"{rule:5} {p:7} {tp:6} {p - tp:7} {fp:12} {precision:10.2f} {tp / p if p else 1.0:7.2f}")
     assert missed == []
     assert false_flags == []
 
