@@ -28,9 +28,9 @@ test: install
 	bash scripts/ensure-chromium.sh
 	SASAC_DEMO=1 $(BIN)/pytest -q
 
-$(DAGSTER_HOME)/dagster.yaml:
+$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\n' > $@
+	cp deploy/dagster.yaml $@
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) SASAC_DEMO=1 $(BIN)/dagster dev -m pipelines.definitions

@@ -66,10 +66,16 @@ def test_sensor_requests_a_run_for_new_or_changed_period_folders(tmp_path: Path,
     sensor = build_inbox_sensor(quarterly_job, inbox)
     repo = definitions.get_repository_def()
     result = sensor.evaluate_tick(dg.build_sensor_context(cursor=json.dumps(first), repository_def=repo))
-    assert sorted(r.partition_key for r in result.run_requests) == ["2008-04-01", "2008-07-01"]
+    (request,) = result.run_requests  # one run covering both quarters
+    assert request.tags["dagster/asset_partition_range_start"] == "2008-04-01"
+    assert request.tags["dagster/asset_partition_range_end"] == "2008-07-01"
     assert json.loads(result.cursor) == period_fingerprints(inbox)
     # the same state again: nothing to do
     assert sensor.evaluate_tick(dg.build_sensor_context(cursor=result.cursor, repository_def=repo)).run_requests == []
+    # a single changed quarter is requested by its partition
+    (inbox / "2008Q3" / "b_v2.xlsx").write_bytes(b"4")
+    (single,) = sensor.evaluate_tick(dg.build_sensor_context(cursor=result.cursor, repository_def=repo)).run_requests
+    assert single.partition_key == "2008-07-01"
 
 
 def test_sensor_ignores_a_missing_inbox(tmp_path: Path) -> None:

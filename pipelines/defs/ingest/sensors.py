@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.defs.partitions import range_tags
 from pipelines.lib.periods import Period, is_period
 
 
@@ -36,12 +37,17 @@ def build_inbox_sensor(job, inbox: Path) -> dg.SensorDefinition:
     def inbox_sensor(context: dg.SensorEvaluationContext):
         previous = json.loads(context.cursor) if context.cursor else {}
         current = period_fingerprints(inbox)
-        for period in changed_periods(previous, current):
-            yield dg.RunRequest(
-                run_key=f"{period}-{current[period]}",
-                partition_key=Period.parse(period).partition_key,
-                tags={"sasac/trigger": "inbox"},
-            )
+        changed = changed_periods(previous, current)
+        if changed:
+            # One run for everything that changed (every step writes the one working database, and the marts
+            # are rebuilt whole anyway): a single quarter by its partition, several as one range run.
+            periods = [Period.parse(p) for p in changed]
+            run_key = "+".join(f"{p}-{current[p]}" for p in changed)
+            tags = {"sasac/trigger": "inbox"}
+            if len(periods) == 1:
+                yield dg.RunRequest(run_key=run_key, partition_key=periods[0].partition_key, tags=tags)
+            else:
+                yield dg.RunRequest(run_key=run_key, tags={**tags, **range_tags(periods)})
         context.update_cursor(json.dumps(current, sort_keys=True))
 
     return inbox_sensor
