@@ -104,3 +104,61 @@ def test_a_resubmission_changes_only_its_enterprise_rows(runs) -> None:
         d16 = con.execute("select severity from marts.compliance_flags where rule_id = 'D16' and org_code = ?"
                           " and period = ?", [org, PERIOD]).fetchall()
         assert d16 == [("info",)]
+
+
+def test_a_resubmission_clears_the_year_flag_it_fixes_and_rewrites_that_receipt(tmp_path: Path) -> None:
+    """Raising 2008Q2's extraction lifts the 2008 ratio over 1.5%: the C03 flag labelled 2008Q4 must go,
+    although the re-run covers 2008Q2 only, and the enterprise's 2008Q4 receipt must say so."""
+    inbox = tmp_path / "inbox"
+    shutil.copytree(DEMO_INBOX, inbox)
+    truth = (inbox / "ground_truth.csv").read_text(encoding="utf-8").splitlines()
+    c03 = next(line.split(",") for line in truth if ",C03," in line and line.split(",")[1] == "2008Q4")
+    org = c03[2]
+    run_demo(tmp_path, inbox)
+    receipt = tmp_path / "marts" / "receipts" / "2008Q4" / f"{org}.xlsx"
+
+    def c03_flags(warehouse: Path) -> list[tuple]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute("select period from marts.compliance_flags where rule_id = 'C03' and org_code = ?",
+                               [org]).fetchall()
+
+    def receipt_text() -> str:
+        wb = openpyxl.load_workbook(receipt, read_only=True)
+        text = " ".join(str(v) for row in wb.active.iter_rows(values_only=True) for v in row if v is not None)
+        wb.close()
+        return text
+
+    assert c03_flags(tmp_path / "marts" / "warehouse.duckdb") == [("2008Q4",)]
+    assert "教育培训经费提取比例" in receipt_text() and "低于1.5%" in receipt_text()
+    with duckdb.connect(str(tmp_path / "marts" / "warehouse.duckdb"), read_only=True) as con:
+        payroll, extracted = con.execute(
+            "select payroll, fund_extracted from marts.fund_tracking where grain = 'enterprise'"
+            " and entity_code = ? and period_type = 'year' and period = '2008Q4'", [org]).fetchone()
+    # enough to lift the year over 1.5%, little enough for the quarter not to look like 元 typed for 万元
+    extra = round(0.016 * payroll - extracted, 2)
+
+    folder = inbox / "2008Q2"
+    original = next(p for p in folder.iterdir() if normalize_org_code(p.name.split("_")[0]) == org)
+    v2 = _xlsx_v2_with_more_extraction(original, folder, extra=extra)
+    with (folder / "收件登记.csv").open("a", encoding="utf-8") as fh:
+        fh.write(f"{v2.name},2008-08-01 10:00:00\n")
+    run = run_demo(tmp_path, inbox, PERIOD)
+    assert c03_flags(run.warehouse) == []
+    assert "低于1.5%" not in receipt_text()  # the 2008Q4 receipt was written again, without the finding
+
+
+def _xlsx_v2_with_more_extraction(original: Path, folder: Path, extra: float) -> Path:
+    """The submission as a v2 workbook with 教育培训经费提取额 raised, whatever format the original was."""
+    from pipelines.lib.readers import classify, clean_rows, read_submission
+    from pipelines.lib.submission_writer import write_xlsx
+
+    wb = read_submission(classify(original))
+    submission = {}
+    for data in wb.sheets.values():
+        rows = clean_rows(data.frame, [c.key for c in data.sheet.columns]).drop("source_row").to_dicts()
+        submission[data.sheet.name] = rows
+    funds = submission["经费情况"][0]
+    funds["fund_extracted"] = float(funds["fund_extracted"]) + extra
+    v2 = folder / f"{original.name.split('.')[0]}_v2.xlsx"
+    write_xlsx(v2, submission)
+    return v2

@@ -346,6 +346,7 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "deadline_at": deadline,
                 "deadline_date": deadline.date() - dt.timedelta(days=1),
                 "first_arrived_at": dt.datetime(2008, 10, 20, 9, 30),
+                "first_accepted_arrived_at": dt.datetime(2008, 10, 20, 9, 30),
                 "current_submission_id": "2008Q3-late",
             },
         ],
@@ -356,6 +357,7 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
         "is_superseded": False,
         "is_duplicate": False,
         "current_submission_id": "2008Q3-v3",
+        "current_file_name": "SUB000001_2008Q3_v3.xlsx",
         "file_name": "SUB000001_2008Q3.xlsx",
     }
     insert_rows(
@@ -516,11 +518,14 @@ def test_d15_missing_error_late_warning(flags):
     assert d15 == [("FIL000002", "error"), ("FIL000003", "warning")]
     (late,) = [f for f in flags if f["rule_id"] == "D15" and f["org_code"] == "FIL000003"]
     assert "2008-10-20 09:30:00" in late["message_zh"] and late["submission_id"] == "2008Q3-late"
+    assert "截止日2008-10-15" in late["message_zh"] and "00:00:00" not in late["message_zh"]
 
 
 def test_d16_superseded_and_duplicate_info(flags):
     d16 = sorted((f["submission_id"], f["severity"]) for f in flags if f["rule_id"] == "D16")
     assert d16 == [("2008Q3-v1", "info"), ("2008Q3-v2", "info"), ("2008Q3-v2", "info")]
+    superseded = [f["message_zh"] for f in flags if f["rule_id"] == "D16" and "替代" in f["message_zh"]]
+    assert superseded and all("以 SUB000001_2008Q3_v3.xlsx 为准" in m for m in superseded)
 
 
 def test_flags_carry_clause_and_severity_of_ref_rules(flags):

@@ -440,3 +440,27 @@ def test_a_missing_column_is_reported_once_not_once_per_row(inbox: Path, tmp_pat
     db = tmp_path / "w.duckdb"
     ingest(inbox, db)
     assert [(f[0], f[3]) for f in findings(db)] == [("D02", "人才信息库")]
+
+
+def test_d10_age_is_counted_in_completed_years_on_the_birthday(inbox: Path, tmp_path: Path) -> None:
+    from tests.factories import person_id
+
+    sub = clean_submission(period="2011Q2")  # the period ends 2011-06-30
+    sub["人才信息库"][2].update(id_number=person_id("11010519400630005"), birth_date=dt.date(1940, 6, 30), sex="男")
+    sub["人才信息库"][1].update(id_number=person_id("11010519410701002"), birth_date=dt.date(1941, 7, 1), sex="女")
+    write_submission(inbox, sub, period="2011Q2")
+    db = tmp_path / "w.duckdb"
+    ingest(inbox, db, period="2011Q2")
+    # 71 on the very day the period ends (born in a leap year, the period's year is not one) is over 70;
+    # 69 the day before the 70th birthday is not
+    d10 = [(f[4], f[6]) for f in findings(db) if f[0] == "D10"]
+    assert d10 == [(4, "第4行 报告期末年龄71岁，不在16—70岁之间，请核对出生日期或身份证号")]
+
+
+def test_d11_a_junior_level_with_a_blank_key_trainee_cell_is_flagged(inbox: Path, tmp_path: Path) -> None:
+    sub = clean_submission()
+    sub["人才信息库"][2]["is_key_trainee"] = None  # 中级工, 是否重点培养对象 left blank
+    write_submission(inbox, sub)
+    db = tmp_path / "w.duckdb"
+    ingest(inbox, db)
+    assert [(f[0], f[4], f[5]) for f in findings(db)] == [("D11", 4, "技能等级")]

@@ -231,8 +231,10 @@ def _roster_findings(sheet: c.Sheet, frame: pl.DataFrame, limits: Limits) -> lis
                               pl.col("id_birth").cast(pl.Utf8)),
     ))
     birth = pl.coalesce("id_birth", "birth_date")
-    age = (pl.col("period_end").dt.year() - birth.dt.year()
-           - ((pl.col("period_end").dt.ordinal_day() < birth.dt.ordinal_day()).cast(pl.Int32)))
+    # completed years at period end: compare (month, day), not the day of the year (leap years)
+    before_birthday = (pl.col("period_end").dt.month() < birth.dt.month()) | (
+        (pl.col("period_end").dt.month() == birth.dt.month()) & (pl.col("period_end").dt.day() < birth.dt.day()))
+    age = pl.col("period_end").dt.year() - birth.dt.year() - before_birthday.cast(pl.Int32)
     aged = frame.with_columns(age.alias("age")).filter(
         pl.col("age").is_not_null() & ((pl.col("age") < limits.min_age) | (pl.col("age") > limits.max_age)))
     out.append(row_findings(
@@ -242,7 +244,8 @@ def _roster_findings(sheet: c.Sheet, frame: pl.DataFrame, limits: Limits) -> lis
                               pl.col("age").cast(pl.Utf8),
                               pl.lit(f"岁，不在{limits.min_age}—{limits.max_age}岁之间，请核对出生日期或身份证号")),
     ))
-    low = frame.filter(pl.col("skill_level").is_in(["初级工", "中级工"]) & (pl.col("is_key_trainee") != True))  # noqa: E712
+    # A blank 是否重点培养对象 is not a yes: the person is listed without a reason to be.
+    low = frame.filter(pl.col("skill_level").is_in(["初级工", "中级工"]) & ~pl.col("is_key_trainee").fill_null(False))
     out.append(row_findings(
         low, rule_id="D11", severity=ERROR, sheet=sheet.name, column_name="技能等级", observed=pl.col("skill_level"),
         message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 技能等级为"),

@@ -247,12 +247,19 @@ def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict
         status = "被退回"
         conclusion = "收到的报表未被受理（被退回），需重新报送：请按下列问题修改后重新报送本期报表。"
     else:
-        status = (filing or {}).get("status") or ("逾期" if current.get("is_late") else "按时")
+        # Lateness is judged on the first accepted version (filing_status): a correction sent after the
+        # deadline does not make an on-time filing late.
+        late = status_code == "late" if filing else bool(current.get("is_late"))
+        status = (filing or {}).get("status") or ("逾期" if late else "按时")
         conclusion = f"已受理，以第{current['version_no']}版（{current['file_name']}）为准。"
-        if status_code == "late" or current.get("is_late"):
+        if late:
             conclusion += "本期报表逾期报送。"
-        if any(fl["severity"] == "error" for fl in flags):
-            conclusion += "存在须改正的错误，请按下列说明更正，在下期报送时一并改正或重新报送本期报表。"
+        # D-rules: the data is wrong, so correct and resubmit. C-rules: the data is credible and shows a
+        # shortfall against the policy, which is remedied in the work itself, not by changing the figures.
+        if any(fl["severity"] == "error" and fl["rule_id"].startswith("D") for fl in flags):
+            conclusion += "报表数据存在须改正的错误，请按下列说明更正，在下期报送时一并改正或重新报送本期报表。"
+        if any(fl["rule_id"].startswith("C") and fl["severity"] in ("error", "warning") for fl in flags):
+            conclusion += "部分指标未达到政策要求（见“发现的问题”中以C开头的规则），请对照政策条款改进工作；如数据本身填报有误，方可更正后重新报送。"
     if status_code == "unexpected":
         conclusion = "本单位不在报送名录中，报表未被受理；如属应报送单位，请联系市国资委更新名录。"
     rc.line("报送情况", status, rc.status(status), value_span=2)

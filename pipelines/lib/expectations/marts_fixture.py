@@ -70,6 +70,7 @@ MART_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("is_superseded", B),
         ("is_duplicate", B),
         ("current_submission_id", V),
+        ("current_file_name", V),
     ],
     "filing_status": [
         ("org_code", V),
@@ -86,6 +87,7 @@ MART_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("is_rejected", B),
         ("versions_received", INT),
         ("first_arrived_at", TS),
+        ("first_accepted_arrived_at", TS),
         ("current_submission_id", V),
         ("reasons_zh", V),
     ],

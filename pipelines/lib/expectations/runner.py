@@ -190,7 +190,7 @@ def _load(
     cols: list[str],
     keys: list[str],
     periods: list[str],
-    columns_by_table: dict[str, set[str]],
+    columns_by_table: dict[str, dict[str, str]],
 ) -> Any:
     """Rows of the run's periods, needed columns only, ordered by key (deterministic row numbers)."""
     have = columns_by_table.get(table)
@@ -218,15 +218,19 @@ def _load(
     for c in df.columns:
         if df[c].dtype.kind == "f":
             df[c] = df[c].round(FLOAT_DECIMALS)
+        elif have[c] == "DATE" and df[c].dtype.kind == "M":
+            df[c] = df[c].dt.date  # pandas makes DATE a midnight timestamp; a message wants 2008-10-15
     return df
 
 
-def _mart_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for table, column in con.execute(
-        "select table_name, column_name from information_schema.columns where table_schema = ?", [MART_SCHEMA]
+def _mart_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """table -> column -> DuckDB type."""
+    out: dict[str, dict[str, str]] = {}
+    for table, column, data_type in con.execute(
+        "select table_name, column_name, data_type from information_schema.columns where table_schema = ?",
+        [MART_SCHEMA],
     ).fetchall():
-        out.setdefault(table, set()).add(column)
+        out.setdefault(table, {})[column] = data_type
     return out
 
 

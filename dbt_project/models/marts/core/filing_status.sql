@@ -58,6 +58,7 @@ first_accepted as (
         org_code,
         period,
         is_late,
+        arrived_at,
         row_number() over (partition by org_code, period order by version_no) as accepted_rank
     from versions
     where outcome = 'accepted'
@@ -140,6 +141,7 @@ classified as (
         r.current_submission_id,
         r.latest_submission_id,
         fa.is_late as first_accepted_is_late,
+        fa.arrived_at as first_accepted_arrived_at,
         lf.fatal_reasons,
         case
             when not a.is_expected then 'unexpected'
@@ -188,6 +190,7 @@ final as (
         c.status_code = 'rejected' as is_rejected,
         c.versions_received,
         c.first_arrived_at,
+        c.first_accepted_arrived_at,
         c.current_submission_id,
         c.latest_submission_id,
         coalesce(

@@ -145,7 +145,8 @@ final as (
             *,
             case
                 when high_skill_share is null or target_share is null then null
-                when high_skill_share >= target_share then 'achieved'
+                -- §二 “达到北京市平均水平之上”: above the average, not equal to it
+                when high_skill_share > target_share then 'achieved'
                 when trajectory_share is null then null
                 when high_skill_share >= trajectory_share then 'on_track'
                 when high_skill_share >= status_lagging_ratio * trajectory_share then 'lagging'

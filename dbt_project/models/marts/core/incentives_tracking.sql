@@ -105,7 +105,8 @@ final as (
         avg_income_professional,
         equal_treatment_ratio,
         equal_treatment_ratio_min,
-        coalesce(equal_treatment_ratio >= equal_treatment_ratio_min, false) as c09_ok,
+        -- null when an income is missing: D05 asks for it, C09 cannot be judged without it
+        equal_treatment_ratio >= equal_treatment_ratio_min as c09_ok,
         income_gap,
         income_gap_prev_year,
         income_gap - income_gap_prev_year as income_gap_change,
