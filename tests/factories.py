@@ -30,11 +30,11 @@ LI = person_id("11010519750202002")  # 女, 技师, 首席技师
 WANG = person_id("11010519800303003")  # 男, 中级工 key trainee
 
 
-def registry_csv(path: Path, codes: list[tuple[str, str]] | None = None) -> None:
+def registry_csv(path: Path, codes: list[tuple[str, str]] | None = None, active_from: str = "2006Q1") -> None:
     rows = codes or [(GROUP, "北京测试集团"), (ENTERPRISE, "北京测试机械厂"), (OTHER, "北京测试服务公司")]
     lines = [",".join(c.header for c in REGISTRY_COLUMNS)]
     for code, name in rows:
-        lines.append(f"{format_org_code(code)},{name},{format_org_code(GROUP)},36,现代制造业,2006Q1,")
+        lines.append(f"{format_org_code(code)},{name},{format_org_code(GROUP)},36,现代制造业,{active_from},")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

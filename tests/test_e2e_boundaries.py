@@ -80,7 +80,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("boundaries")
     inbox = root / "inbox"
     inbox.mkdir()
-    registry_csv(inbox / "registry.csv", [(A, "北京测试机械厂"), (B, "北京测试服务公司")])
+    registry_csv(inbox / "registry.csv", [(A, "北京测试机械厂"), (B, "北京测试服务公司")], active_from="2008Q1")
     for q in range(1, 5):
         period = f"{YEAR}Q{q}"
         files = [write_submission(inbox, _enterprise_a(q), period=period)]
