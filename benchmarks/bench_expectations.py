@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import duckdb  # noqa: E402
 
-from pipelines.lib.expectations.marts_fixture import MART_COLUMNS, create_marts  # noqa: E402
+from tests.mart_tables import MART_COLUMNS, create_marts  # noqa: E402
 
 YEAR = 2008
 QUARTERS = [f"{YEAR}Q{q}" for q in range(1, 5)]

@@ -21,9 +21,9 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.quarter_inbox import PERIOD, quarter_inbox
-from pipelines.lib.intake import run_intake
-from pipelines.lib.periods import Period
-from pipelines.lib.pseudonym import DEMO_KEY
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.intake.pseudonym import DEMO_KEY
+from pipelines.lib.intake.run import run_intake
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 os.environ.setdefault("SASAC_DEMO", "1")
 
 from benchmarks.quarter_inbox import PERIOD, quarter_inbox  # noqa: E402
-from pipelines.lib.periods import Period  # noqa: E402
+from pipelines.lib.domain.periods import Period  # noqa: E402
 from pipelines.run import run_quarters  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from pipelines.lib.periods import Period, PeriodError
+from pipelines.lib.domain.periods import Period, PeriodError
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -65,7 +65,7 @@ def run(period: Period | None, all_periods: bool, inbox: Path, warehouse: Path, 
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Where to write the blank .xlsx.")
 def template(out: Path) -> None:
     """Write the blank quarterly workbook an enterprise fills in."""
-    from pipelines.lib.template import write_template
+    from pipelines.lib.forms.template import write_template
 
     write_template(out)
     click.echo(f"模板已生成 template written: {out}")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.intake import InboxError, inbox_periods, read_registry
-from pipelines.lib.periods import Period, period_range
-from pipelines.lib.pseudonym import MissingKeyError, load_key
+from pipelines.lib.domain.periods import Period, period_range
+from pipelines.lib.intake.inbox import InboxError, inbox_periods, read_registry
+from pipelines.lib.intake.pseudonym import MissingKeyError, load_key
 
 
 class RunError(Exception):

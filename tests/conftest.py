@@ -46,7 +46,7 @@ class DemoRun:
 
 
 def run_demo(root: Path, inbox: Path = DEMO_INBOX, period: str | None = None) -> DemoRun:
-    from pipelines.lib.periods import Period
+    from pipelines.lib.domain.periods import Period
     from pipelines.run import run_quarters
 
     workdir, warehouse = root / "work", root / "marts" / "warehouse.duckdb"

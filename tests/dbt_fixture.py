@@ -22,9 +22,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.codes import org_check_char
-from pipelines.lib.periods import Period, period_range
-from pipelines.lib.warehouse import create_raw_tables
+from pipelines.lib.domain.codes import org_check_char
+from pipelines.lib.domain.periods import Period, period_range
+from pipelines.lib.domain.warehouse import create_raw_tables
 
 
 def org(body: str) -> str:

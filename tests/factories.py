@@ -6,9 +6,9 @@ import copy
 import datetime as dt
 from pathlib import Path
 
-from pipelines.lib.codes import format_org_code, id_check_char, org_check_char
-from pipelines.lib.contract import REGISTRY_COLUMNS
-from pipelines.lib.submission_writer import write_csv_dir, write_xlsx
+from pipelines.lib.domain.codes import format_org_code, id_check_char, org_check_char
+from pipelines.lib.domain.contract import REGISTRY_COLUMNS
+from pipelines.lib.forms.submission_writer import write_csv_dir, write_xlsx
 
 
 def org(body: str) -> str:

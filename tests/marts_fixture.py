@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.lib.codes import org_check_char
-from pipelines.lib.contract import FUNDS, GOVERNANCE, INCENTIVES, PROFILE
-from pipelines.lib.periods import Period, period_range
+from pipelines.lib.domain.codes import org_check_char
+from pipelines.lib.domain.contract import FUNDS, GOVERNANCE, INCENTIVES, PROFILE
+from pipelines.lib.domain.periods import Period, period_range
 
 V, INT, D, B, TS, DA = "VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP", "DATE"
 

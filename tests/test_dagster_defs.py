@@ -14,7 +14,7 @@ from pipelines.defs.dbt.vars import dbt_vars
 from pipelines.defs.ingest.sensors import build_inbox_sensor, changed_periods, period_fingerprints
 from pipelines.defs.partitions import quarterly_partitions, range_tags
 from pipelines.defs.schedules import build_schedule, quarter_due, quarterly_job, schedule_cron
-from pipelines.lib.periods import Period
+from pipelines.lib.domain.periods import Period
 
 
 @pytest.fixture(scope="module")

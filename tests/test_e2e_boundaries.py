@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lib.periods import Period
+from pipelines.lib.domain.periods import Period
 from tests.conftest import run_demo
 from tests.factories import ENTERPRISE as A
 from tests.factories import (

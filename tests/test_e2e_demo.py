@@ -13,8 +13,8 @@ import duckdb
 import openpyxl
 import pytest
 
-from pipelines.lib.codes import normalize_org_code
-from pipelines.lib.contract import PROFILE, SHEETS
+from pipelines.lib.domain.codes import normalize_org_code
+from pipelines.lib.domain.contract import PROFILE, SHEETS
 from tests.conftest import CONFUSION_REPORT, DemoRun
 
 

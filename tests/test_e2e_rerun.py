@@ -10,7 +10,7 @@ import duckdb
 import openpyxl
 import pytest
 
-from pipelines.lib.codes import normalize_org_code
+from pipelines.lib.domain.codes import normalize_org_code
 from tests.conftest import DEMO_INBOX, DemoRun, run_demo
 
 PERIOD = "2008Q2"
@@ -149,8 +149,8 @@ def test_a_resubmission_clears_the_year_flag_it_fixes_and_rewrites_that_receipt(
 
 def _xlsx_v2_with_more_extraction(original: Path, folder: Path, extra: float) -> Path:
     """The submission as a v2 workbook with 教育培训经费提取额 raised, whatever format the original was."""
-    from pipelines.lib.readers import classify, clean_rows, read_submission
-    from pipelines.lib.submission_writer import write_xlsx
+    from pipelines.lib.forms.submission_writer import write_xlsx
+    from pipelines.lib.intake.readers import classify, clean_rows, read_submission
 
     wb = read_submission(classify(original))
     submission = {}

@@ -17,9 +17,9 @@ import pytest
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
+from pipelines.lib.domain.reference import THRESHOLDS_CSV, load_rules  # noqa: E402
 from pipelines.lib.expectations import FLAG_COLUMNS, run_expectations  # noqa: E402
-from pipelines.lib.expectations.marts_fixture import create_marts, insert_rows  # noqa: E402
-from pipelines.lib.reference import THRESHOLDS_CSV, load_rules  # noqa: E402
+from tests.mart_tables import create_marts, insert_rows  # noqa: E402
 
 PERIODS = ["2008Q3", "2008Q4"]
 Y = {"period": "2008Q4", "year": 2008}

@@ -11,10 +11,10 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from pipelines.lib import excel
-from pipelines.lib.receipts import write_receipts
-from pipelines.lib.report import write_report
-from pipelines.lib.tracking_workbook import COLUMN_LABELS, TRACKING_SHEETS, write_tracking_workbook
+from pipelines.lib.exports import excel
+from pipelines.lib.exports.receipts import write_receipts
+from pipelines.lib.exports.report import write_report
+from pipelines.lib.exports.workbook import COLUMN_LABELS, TRACKING_SHEETS, write_tracking_workbook
 from tests.marts_fixture import INJECTION_VALUE, SCHEMAS, build_marts_fixture, make_code
 
 PERIOD = "2007Q4"
@@ -296,7 +296,7 @@ def test_receipt_prints_as_one_official_page(receipts):
 
 
 def test_receipt_rows_are_tall_enough_for_their_text(receipts):
-    from pipelines.lib.receipts import WIDTHS
+    from pipelines.lib.exports.receipts import WIDTHS
     path = next(p for p in receipts if p.stem == MODEL_ORG)
     ws = openpyxl.load_workbook(path)["回执"]
     message_col = next(c.column for row in ws.iter_rows() for c in row if c.value == "问题说明及修改要求")
@@ -312,7 +312,7 @@ def test_receipt_rows_are_tall_enough_for_their_text(receipts):
 
 
 def test_receipt_shows_values_a_clerk_understands(receipts):
-    from pipelines.lib.receipts import flag_value
+    from pipelines.lib.exports.receipts import flag_value
     assert flag_value("C02", "0.962962963") == "96.3%" and flag_value("C02", "1") == "100%"
     assert flag_value("C03", "1.2%") == "1.2%" and flag_value("D12", "12") == "12"
     assert flag_value("C06", "false") == "否" and flag_value("C05", "seriously_lagging") == "严重滞后"

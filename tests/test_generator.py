@@ -16,11 +16,11 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines.lib import contract
-from pipelines.lib.codes import id_number_problem, normalize_org_code, org_code_problem
+from pipelines.lib.domain import contract
+from pipelines.lib.domain.codes import id_number_problem, normalize_org_code, org_code_problem
+from pipelines.lib.domain.periods import Period
 from pipelines.lib.generator import GeneratorConfig, clean_config, generate, load_ground_truth
 from pipelines.lib.generator.plan import load_reference
-from pipelines.lib.periods import Period
 
 FIRST, LAST = Period(2008, 1), Period(2010, 4)
 

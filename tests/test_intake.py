@@ -10,11 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lib import contract as c
-from pipelines.lib.intake import run_intake
-from pipelines.lib.periods import Period
-from pipelines.lib.pseudonym import DEMO_KEY, MissingKeyError, load_key, person_key
-from pipelines.lib.submission_writer import write_csv_zip
+from pipelines.lib.domain import contract as c
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.forms.submission_writer import write_csv_zip
+from pipelines.lib.intake.pseudonym import DEMO_KEY, MissingKeyError, load_key, person_key
+from pipelines.lib.intake.run import run_intake
 from tests.factories import (
     ENTERPRISE,
     LI,
@@ -162,7 +162,7 @@ def test_text_in_a_numeric_column_is_kept_flagged_and_accounted(inbox: Path, tmp
 
 def test_d01_missing_required_sheet_is_fatal(inbox: Path, tmp_path: Path) -> None:
     sub = clean_submission()
-    from pipelines.lib.submission_writer import Layout, write_xlsx
+    from pipelines.lib.forms.submission_writer import Layout, write_xlsx
     (inbox / "2008Q2").mkdir()
     write_xlsx(inbox / "2008Q2" / f"{ENTERPRISE}_2008Q2.xlsx", sub, Layout(omit_sheets=frozenset({"经费情况"})))
     db = tmp_path / "w.duckdb"
@@ -182,7 +182,7 @@ def test_d01_two_rows_in_a_single_row_sheet_is_fatal(inbox: Path, tmp_path: Path
 
 
 def test_d02_missing_required_column_is_fatal_and_unknown_column_is_listed(inbox: Path, tmp_path: Path) -> None:
-    from pipelines.lib.submission_writer import Layout, write_xlsx
+    from pipelines.lib.forms.submission_writer import Layout, write_xlsx
 
     (inbox / "2008Q2").mkdir()
     write_xlsx(inbox / "2008Q2" / f"{ENTERPRISE}_2008Q2.xlsx", clean_submission(),
@@ -432,7 +432,7 @@ def test_wrong_check_character_is_attributed_to_the_enterprise_named_by_the_file
 
 
 def test_a_missing_column_is_reported_once_not_once_per_row(inbox: Path, tmp_path: Path) -> None:
-    from pipelines.lib.submission_writer import Layout, write_xlsx
+    from pipelines.lib.forms.submission_writer import Layout, write_xlsx
 
     (inbox / "2008Q2").mkdir()
     write_xlsx(inbox / "2008Q2" / f"{ENTERPRISE}_2008Q2.xlsx", clean_submission(),

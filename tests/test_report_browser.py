@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lib.report import write_report
+from pipelines.lib.exports.report import write_report
 from tests.marts_fixture import build_marts_fixture
 
 PERIOD = "2007Q4"

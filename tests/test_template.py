@@ -10,9 +10,9 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines.lib import contract
-from pipelines.lib.submission_writer import write_submission
-from pipelines.lib.template import INSTRUCTIONS_SHEET, write_template
+from pipelines.lib.domain import contract
+from pipelines.lib.forms.submission_writer import write_submission
+from pipelines.lib.forms.template import INSTRUCTIONS_SHEET, write_template
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_every_sheet_prints_landscape_one_page_wide_with_header_and_footer(templ
 
 
 def test_header_colour_tells_mandatory_from_optional(template):
-    from pipelines.lib.template import MANDATORY_FILL, OPTIONAL_FILL
+    from pipelines.lib.forms.template import MANDATORY_FILL, OPTIONAL_FILL
     wb = openpyxl.load_workbook(template)
     for sheet in contract.SHEETS:
         ws = wb[sheet.name]
@@ -148,7 +148,7 @@ def test_header_colour_tells_mandatory_from_optional(template):
 
 
 def test_dates_are_range_checked_and_headers_fit_on_two_lines(template):
-    from pipelines.lib.excel import display_width
+    from pipelines.lib.exports.excel import display_width
     wb = openpyxl.load_workbook(template)
     for sheet in contract.SHEETS:
         ws = wb[sheet.name]
@@ -162,8 +162,8 @@ def test_dates_are_range_checked_and_headers_fit_on_two_lines(template):
 
 
 def test_instructions_rows_are_tall_enough_and_not_repetitive(template):
-    from pipelines.lib.excel import text_lines
-    from pipelines.lib.template import INSTRUCTION_WIDTHS, requirement
+    from pipelines.lib.exports.excel import text_lines
+    from pipelines.lib.forms.template import INSTRUCTION_WIDTHS, requirement
     ws = openpyxl.load_workbook(template)[INSTRUCTIONS_SHEET]
     notes = [c for row in ws.iter_rows(max_col=1) for c in row if isinstance(c.value, str) and c.value[:2] in
              ("一、", "八、", "十一")]
@@ -176,6 +176,6 @@ def test_instructions_rows_are_tall_enough_and_not_repetitive(template):
 
 
 def test_instructions_page_is_landscape_and_fits_a4():
-    from pipelines.lib.excel import A4_LANDSCAPE_WIDTH
-    from pipelines.lib.template import INSTRUCTION_WIDTHS
+    from pipelines.lib.exports.excel import A4_LANDSCAPE_WIDTH
+    from pipelines.lib.forms.template import INSTRUCTION_WIDTHS
     assert sum(INSTRUCTION_WIDTHS) <= A4_LANDSCAPE_WIDTH

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.lib.periods import Period, period_range
+from pipelines.lib.domain.periods import Period, period_range
 
 FIRST_PERIOD = Period(2006, 1)  # the 11th Five-Year Plan; later plans only add keys
 

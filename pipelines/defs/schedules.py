@@ -4,8 +4,8 @@ import dagster as dg
 
 from pipelines.defs.ingest.sensors import build_inbox_sensor
 from pipelines.defs.resources import PlatformConfig
-from pipelines.lib.periods import Period
-from pipelines.lib.reference import thresholds_for
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.reference import thresholds_for
 
 quarterly_job = dg.define_asset_job(
     "quarterly_run",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.lib.periods import Period
+from pipelines.lib.domain.periods import Period
 
 
 def dbt_vars(periods: list[Period]) -> dict[str, str]:

@@ -13,8 +13,8 @@ import dagster as dg
 
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
+from pipelines.lib.domain.warehouse import connect
 from pipelines.lib.expectations.suites import load_suites
-from pipelines.lib.warehouse import connect
 
 FLAGS_KEY = dg.AssetKey(["flags", "expectation_flags"])
 DOCS_DIRNAME = "data_docs"

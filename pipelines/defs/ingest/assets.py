@@ -4,9 +4,9 @@ import dagster as dg
 
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
-from pipelines.lib.intake import run_intake
-from pipelines.lib.pseudonym import load_key
-from pipelines.lib.warehouse import connect, raw_tables
+from pipelines.lib.domain.warehouse import connect, raw_tables
+from pipelines.lib.intake.pseudonym import load_key
+from pipelines.lib.intake.run import run_intake
 
 RAW_KEYS = [dg.AssetKey(["raw", name]) for name in raw_tables()]
 

@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.defs.partitions import periods_of
 from pipelines.defs.resources import PlatformConfig
-from pipelines.lib.warehouse import connect
+from pipelines.lib.domain.warehouse import connect
 
 RECONCILE_SQL = """
 with audit as (
@@ -27,7 +27,7 @@ from audit
 @dg.asset_check(asset=dg.AssetKey(["raw", "submissions"]), blocking=True,
                 description="收件核对：文件数 = 受理 + 退回；受理文件的数据行数 = 已入库行数")
 def intake_reconciles(context: dg.AssetCheckExecutionContext, platform: PlatformConfig) -> dg.AssetCheckResult:
-    from pipelines.lib.contract import SHEETS
+    from pipelines.lib.domain.contract import SHEETS
 
     periods = ", ".join(f"'{p}'" for p in periods_of(context))
     union = " union all ".join(f"select submission_id from raw.{s.table}" for s in SHEETS)

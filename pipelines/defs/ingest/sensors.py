@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.partitions import range_tags
-from pipelines.lib.periods import Period, is_period
+from pipelines.lib.domain.periods import Period, is_period
 
 
 def period_fingerprints(inbox: Path) -> dict[str, str]:

@@ -7,8 +7,8 @@ import dagster as dg
 
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
-from pipelines.lib.periods import Period
-from pipelines.lib.publish import publish_warehouse
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.exports.publish import publish_warehouse
 
 PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
 EXPORTS_KEY = dg.AssetKey(["published", "analyst_exports"])
@@ -39,9 +39,9 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
               kinds={"excel", "html"}, backfill_policy=dg.BackfillPolicy.single_run(),
               description="十一五目标跟踪表（Excel）、季度报告（HTML）与各企业回执（Excel）")
     def analyst_exports(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
-        from pipelines.lib.receipts import write_receipts
-        from pipelines.lib.report import write_report
-        from pipelines.lib.tracking_workbook import write_tracking_workbook
+        from pipelines.lib.exports.receipts import write_receipts
+        from pipelines.lib.exports.report import write_report
+        from pipelines.lib.exports.workbook import write_tracking_workbook
 
         db, out = platform.warehouse_path, platform.marts_dir
         workbook = write_tracking_workbook(db, out / WORKBOOK_NAME)

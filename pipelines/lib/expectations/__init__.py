@@ -7,15 +7,15 @@ Public API::
     thresholds_for_period(rows, period, keys=None) -> dict[str, float]
 """
 
-from pipelines.lib.expectations.flags import FLAG_COLUMNS, FLAGS_TABLE
-from pipelines.lib.expectations.runner import ExpectationRun, SuiteResult, import_gx, run_expectations
-from pipelines.lib.expectations.suites import Suite, load_suite, load_suites
-from pipelines.lib.reference import (
+from pipelines.lib.domain.reference import (
     ThresholdError,
     load_rules,
     load_threshold_rows,
     thresholds_for_period,
 )
+from pipelines.lib.expectations.flags import FLAG_COLUMNS, FLAGS_TABLE
+from pipelines.lib.expectations.runner import ExpectationRun, SuiteResult, import_gx, run_expectations
+from pipelines.lib.expectations.suites import Suite, load_suite, load_suites
 
 __all__ = [
     "FLAG_COLUMNS",

@@ -25,10 +25,10 @@ from typing import Any
 
 import duckdb
 
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.reference import load_threshold_rows, thresholds_for_period
 from pipelines.lib.expectations.flags import display_text, is_missing, replace_flags, sort_key, value_text
 from pipelines.lib.expectations.suites import MART_SCHEMA, ExpectationSpec, Group, Suite, load_suites
-from pipelines.lib.periods import Period
-from pipelines.lib.reference import load_threshold_rows, thresholds_for_period
 
 ROW_ID = "_row"  # row number of the batch (its RangeIndex label)
 DOCS_SAMPLE = 20  # unexpected rows kept per expectation in the Data Docs copy of a result

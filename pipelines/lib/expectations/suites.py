@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.lib.reference import REPO_ROOT
+from pipelines.lib.domain.reference import REPO_ROOT
 
 SUITES_DIR = REPO_ROOT / "expectations"
 MART_SCHEMA = "marts"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines.lib.periods import Period
+from pipelines.lib.domain.periods import Period
 
 # Defect kinds: short name -> (rule id, what the intake or marts should say).
 DEFECT_KINDS: dict[str, tuple[str, str]] = {

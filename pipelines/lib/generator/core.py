@@ -10,14 +10,14 @@ import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from pipelines.lib import contract
+from pipelines.lib.domain import contract
+from pipelines.lib.domain.periods import Period
 from pipelines.lib.generator.config import VIOLATION_KINDS, GeneratorConfig
 from pipelines.lib.generator.ground_truth import GROUND_TRUTH_FILE, GroundTruth, TruthRow
 from pipelines.lib.generator.plan import Plan, load_reference, make_plan
 from pipelines.lib.generator.registry import build_enterprises, write_registry
 from pipelines.lib.generator.render import Rendered, WriteTask, render, write_task
 from pipelines.lib.generator.simulate import QuarterData, Simulation
-from pipelines.lib.periods import Period
 
 REGISTRY_FILE = "registry.csv"
 _PERIOD_DIR = re.compile(r"^\d{4}Q[1-4]$")

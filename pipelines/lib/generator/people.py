@@ -10,7 +10,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from pipelines.lib.codes import id_check_char
+from pipelines.lib.domain.codes import id_check_char
 
 # 北京 districts dominate; the rest come from neighbouring provinces (migrant skilled workers).
 REGIONS = (

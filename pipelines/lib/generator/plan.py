@@ -11,9 +11,9 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.lib.domain.periods import Period, period_range
 from pipelines.lib.generator.config import UNLOADED_DEFECTS, VARIANT_KINDS, GeneratorConfig
 from pipelines.lib.generator.registry import Enterprise, _count
-from pipelines.lib.periods import Period, period_range
 
 SEEDS_DIR = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds"
 

@@ -8,8 +8,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.lib import contract
-from pipelines.lib.codes import format_org_code, org_check_char
+from pipelines.lib.domain import contract
+from pipelines.lib.domain.codes import format_org_code, org_check_char
 from pipelines.lib.generator.config import GeneratorConfig
 
 # GB/T 4754-2002 divisions (2 digits) by §二 focus area, with the trades found there.

@@ -10,12 +10,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.lib import contract
-from pipelines.lib.codes import format_org_code, org_check_char
+from pipelines.lib.domain import contract
+from pipelines.lib.domain.codes import format_org_code, org_check_char
+from pipelines.lib.forms.submission_writer import CLEAN, Layout, write_submission
 from pipelines.lib.generator.config import DEFECT_KINDS, VARIANT_KINDS
 from pipelines.lib.generator.ground_truth import TruthRow
 from pipelines.lib.generator.simulate import QuarterData
-from pipelines.lib.submission_writer import CLEAN, Layout, write_submission
 
 PROFILE, FUNDS, ROSTER, TRAINING = (contract.PROFILE.name, contract.FUNDS.name, contract.ROSTER.name,
                                     contract.TRAINING.name)

@@ -14,12 +14,12 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from pipelines.lib import contract
-from pipelines.lib.codes import format_org_code
+from pipelines.lib.domain import contract
+from pipelines.lib.domain.codes import format_org_code
+from pipelines.lib.domain.periods import Period
 from pipelines.lib.generator.people import Person, PersonFactory, random_day
 from pipelines.lib.generator.plan import Plan, Reference
 from pipelines.lib.generator.registry import Enterprise
-from pipelines.lib.periods import Period
 
 HIGH = frozenset(contract.HIGH_SKILL_LEVELS)
 TECH = frozenset(contract.TECHNICIAN_LEVELS)

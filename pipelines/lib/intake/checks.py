@@ -12,26 +12,26 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.lib import codes
-from pipelines.lib import contract as c
-from pipelines.lib import findings as fd
-from pipelines.lib.findings import ERROR, INFO, WARNING, Finding, row_findings
-from pipelines.lib.pseudonym import canonical_id, person_key_of_canonical
-from pipelines.lib.readers import Workbook
-from pipelines.lib.values import parse_column
+from pipelines.lib.domain import codes
+from pipelines.lib.domain import contract as c
+from pipelines.lib.domain import findings as fd
+from pipelines.lib.domain.findings import ERROR, INFO, WARNING, Finding, row_findings
+from pipelines.lib.intake.pseudonym import canonical_id, person_key_of_canonical
+from pipelines.lib.intake.readers import Workbook
+from pipelines.lib.intake.values import parse_column
 
 FATAL_RULES = frozenset({"D01", "D02", "D03", "D04"})
 
 
-@dataclass(frozen=True)
-class Limits:
-    min_age: int = 16
-    max_age: int = 70
-    max_training_hours: float = 2000.0
+# Thresholds the intake applies, as columns of the per-file context: each file is judged by the values in
+# force in its own period (ref_policy_thresholds is effective-dated), even when one run mixes periods.
+LIMIT_KEYS = ("min_age", "max_age", "max_training_hours")
 
-    @classmethod
-    def from_thresholds(cls, t: dict[str, float]) -> Limits:
-        return cls(int(t["min_age"]), int(t["max_age"]), float(t["max_training_hours"]))
+
+def _number_text(column: str) -> pl.Expr:
+    """2000.0 -> "2000", 0.5 -> "0.5": a threshold as a person writes it."""
+    value = pl.col(column)
+    return pl.when(value == value.floor()).then(value.cast(pl.Int64).cast(pl.Utf8)).otherwise(value.cast(pl.Utf8))
 
 
 def rule_for(sheet: c.Sheet, column: c.Column) -> str:
@@ -204,7 +204,7 @@ def _person_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
     return out
 
 
-def _roster_findings(sheet: c.Sheet, frame: pl.DataFrame, limits: Limits) -> list[pl.DataFrame]:
+def _roster_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
     out = _person_findings(sheet, frame)
     first = frame.filter(pl.col("person_key").is_not_null()).group_by("submission_id", "person_key").agg(
         pl.col("source_row").min().alias("first_row"))
@@ -236,13 +236,14 @@ def _roster_findings(sheet: c.Sheet, frame: pl.DataFrame, limits: Limits) -> lis
         (pl.col("period_end").dt.month() == birth.dt.month()) & (pl.col("period_end").dt.day() < birth.dt.day()))
     age = pl.col("period_end").dt.year() - birth.dt.year() - before_birthday.cast(pl.Int32)
     aged = frame.with_columns(age.alias("age")).filter(
-        pl.col("age").is_not_null() & ((pl.col("age") < limits.min_age) | (pl.col("age") > limits.max_age)))
+        pl.col("age").is_not_null() & ((pl.col("age") < pl.col("min_age")) | (pl.col("age") > pl.col("max_age"))))
+    age_range = pl.concat_str(_number_text("min_age"), pl.lit("—"), _number_text("max_age"))
     out.append(row_findings(
         aged, rule_id="D10", severity=WARNING, sheet=sheet.name, column_name="出生日期",
-        observed=pl.col("age").cast(pl.Utf8), expected=f"{limits.min_age}—{limits.max_age}",
+        observed=pl.col("age").cast(pl.Utf8), expected=age_range,
         message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 报告期末年龄"),
-                              pl.col("age").cast(pl.Utf8),
-                              pl.lit(f"岁，不在{limits.min_age}—{limits.max_age}岁之间，请核对出生日期或身份证号")),
+                              pl.col("age").cast(pl.Utf8), pl.lit("岁，不在"), age_range,
+                              pl.lit("岁之间，请核对出生日期或身份证号")),
     ))
     # A blank 是否重点培养对象 is not a yes: the person is listed without a reason to be.
     low = frame.filter(pl.col("skill_level").is_in(["初级工", "中级工"]) & ~pl.col("is_key_trainee").fill_null(False))
@@ -272,7 +273,7 @@ def _roster_findings(sheet: c.Sheet, frame: pl.DataFrame, limits: Limits) -> lis
     return out
 
 
-def _training_findings(sheet: c.Sheet, frame: pl.DataFrame, limits: Limits) -> list[pl.DataFrame]:
+def _training_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
     out = _person_findings(sheet, frame)
     row = pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 "))
     reversed_ = frame.filter(pl.col("end_date") < pl.col("start_date"))
@@ -289,12 +290,13 @@ def _training_findings(sheet: c.Sheet, frame: pl.DataFrame, limits: Limits) -> l
                               pl.col("period_start").cast(pl.Utf8), pl.lit("至"), pl.col("period_end").cast(pl.Utf8),
                               pl.lit("）内，请填在对应季度的报表中")),
     ))
-    hours = frame.filter((pl.col("hours") <= 0) | (pl.col("hours") > limits.max_training_hours))
+    hours = frame.filter((pl.col("hours") <= 0) | (pl.col("hours") > pl.col("max_training_hours")))
     out.append(row_findings(
         hours, rule_id="D13", severity=ERROR, sheet=sheet.name, column_name="学时",
-        observed=pl.col("hours").cast(pl.Utf8), expected=f"(0, {limits.max_training_hours:g}]",
+        observed=pl.col("hours").cast(pl.Utf8),
+        expected=pl.concat_str(pl.lit("(0, "), _number_text("max_training_hours"), pl.lit("]")),
         message=pl.concat_str(row, pl.lit("学时"), pl.col("hours").cast(pl.Utf8),
-                              pl.lit(f"不在合理范围，应大于0且不超过{limits.max_training_hours:g}")),
+                              pl.lit("不在合理范围，应大于0且不超过"), _number_text("max_training_hours")),
     ))
     return out
 
@@ -381,12 +383,12 @@ class SheetResult:
 
 
 def check_sheet(
-    sheet: c.Sheet, text: pl.DataFrame, context: pl.DataFrame, registry: pl.DataFrame, key: bytes, limits: Limits
+    sheet: c.Sheet, text: pl.DataFrame, context: pl.DataFrame, registry: pl.DataFrame, key: bytes
 ) -> SheetResult:
     """Type and check one sheet concatenated over submissions.
 
     ``text``: submission_id, source_row and contract keys as strings. ``context``: submission_id,
-    filed_period, period_start, period_end, file_org_code.
+    filed_period, period_start, period_end, file_org_code and the ``LIMIT_KEYS`` in force.
     """
     text = _with_all_columns(sheet, text)
     parsed = {col.key: parse_column(pl.col(col.key), col) for col in sheet.columns}
@@ -403,9 +405,9 @@ def check_sheet(
     elif sheet.key == "funds":
         findings += _funds_findings(sheet, frame)
     elif sheet.key == "roster":
-        findings += _roster_findings(sheet, frame, limits)
+        findings += _roster_findings(sheet, frame)
     elif sheet.key == "training":
-        findings += _training_findings(sheet, frame, limits)
+        findings += _training_findings(sheet, frame)
     elif personal:
         findings += _person_findings(sheet, frame)
     columns = [name for name, _ in c.raw_table_columns(sheet)]

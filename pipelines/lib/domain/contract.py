@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 CONTRACT_VERSION = 1
 
-# Column value types. Parsing lives in pipelines.lib.values; DuckDB types below.
+# Column value types. Parsing lives in pipelines.lib.intake.values; DuckDB types below.
 CODE9 = "code9"  # 组织机构代码, GB 11714-1997
 TEXT = "text"
 PERIOD = "period"  # YYYYQn

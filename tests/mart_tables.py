@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.lib.contract import SHEETS
+from pipelines.lib.domain.contract import SHEETS
 
 V, INT, D, B, DATE, TS = "VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP"
 

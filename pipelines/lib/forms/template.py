@@ -1,6 +1,6 @@
 """The blank workbook an enterprise fills in (高技能人才工作季度报表 填报模板).
 
-Everything on it is derived from pipelines.lib.contract: the instructions sheet is written from
+Everything on it is derived from pipelines.lib.domain.contract: the instructions sheet is written from
 the sheet descriptions and column rules, each data sheet carries the contract headers (blue for
 columns that must be filled, grey for the others), drop-down lists for enum and 是/否 columns,
 range checks for numbers and dates, number formats by type and a comment with the rule. Every
@@ -16,11 +16,12 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_col_to_name
 
-from pipelines.lib import contract, excel
-from pipelines.lib.contract import Column, Sheet
-from pipelines.lib.periods import DEFAULT_DEADLINE_DAY
-from pipelines.lib.reference import POLICY_TITLE
-from pipelines.lib.submission_writer import (
+from pipelines.lib.domain import contract
+from pipelines.lib.domain.contract import Column, Sheet
+from pipelines.lib.domain.periods import DEFAULT_DEADLINE_DAY
+from pipelines.lib.domain.reference import POLICY_TITLE
+from pipelines.lib.exports import excel
+from pipelines.lib.forms.submission_writer import (
     FIXED_CREATED,
     NUMBER_FORMATS,
     SheetFormats,

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import os
 
-from pipelines.lib.codes import id_check_char, normalize_id_number
+from pipelines.lib.domain.codes import id_check_char, normalize_id_number
 
 KEY_ENV = "SASAC_HMAC_KEY"
 DEMO_ENV = "SASAC_DEMO"

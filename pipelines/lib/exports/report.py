@@ -15,9 +15,9 @@ from typing import Any
 
 import duckdb
 
-from pipelines.lib.codes import format_org_code
-from pipelines.lib.periods import Period
-from pipelines.lib.reference import POLICY_TITLE
+from pipelines.lib.domain.codes import format_org_code
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.reference import POLICY_TITLE
 
 SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 SEVERITY_COLOUR = {"error": "#c0392b", "warning": "#e6a23c", "info": "#909399"}

@@ -14,9 +14,9 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.lib.periods import Period
+from pipelines.lib.domain.periods import Period
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SEEDS_DIR = REPO_ROOT / "dbt_project" / "seeds"
 THRESHOLDS_CSV = SEEDS_DIR / "ref_policy_thresholds.csv"
 RULES_CSV = SEEDS_DIR / "ref_rules.csv"

@@ -25,8 +25,8 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from pipelines.lib import contract
-from pipelines.lib.contract import Column, Sheet
+from pipelines.lib.domain import contract
+from pipelines.lib.domain.contract import Column, Sheet
 
 # Fixed document time: identical inputs give identical bytes.
 FIXED_CREATED = dt.datetime(2008, 6, 2, 9, 0, 0)

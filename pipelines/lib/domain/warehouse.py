@@ -1,6 +1,6 @@
 """The working DuckDB database: raw table DDL and connections.
 
-Analysts never open this file; they read the published copy (see pipelines.lib.publish).
+Analysts never open this file; they read the published copy (see pipelines.lib.exports.publish).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.contract import REGISTRY_COLUMNS, SHEETS, raw_table_columns
+from pipelines.lib.domain.contract import REGISTRY_COLUMNS, SHEETS, raw_table_columns
 
 RAW_SCHEMA = "raw"
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import duckdb
 
-from pipelines.lib import excel
-from pipelines.lib.codes import format_org_code
-from pipelines.lib.contract import SHEETS
-from pipelines.lib.reference import POLICY_TITLE
+from pipelines.lib.domain.codes import format_org_code
+from pipelines.lib.domain.contract import SHEETS
+from pipelines.lib.domain.reference import POLICY_TITLE
+from pipelines.lib.exports import excel
 
 EXCEL_MAX_ROWS = 1_048_576
-SEED_BENCHMARK = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "ref_beijing_benchmark.csv"
+SEED_BENCHMARK = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds" / "ref_beijing_benchmark.csv"
 
 # ---------------------------------------------------------------------------------------------
 # One Chinese label per mart column key (all marts share the keys). Columns without a label keep

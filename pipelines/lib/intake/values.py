@@ -12,7 +12,7 @@ import datetime as dt
 
 import polars as pl
 
-from pipelines.lib import contract as c
+from pipelines.lib.domain import contract as c
 
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d")

@@ -59,7 +59,7 @@ def row_findings(
     column_name: str | None,
     message: pl.Expr,
     observed: pl.Expr | None = None,
-    expected: str | None = None,
+    expected: str | pl.Expr | None = None,
     is_fatal: bool = False,
 ) -> pl.DataFrame:
     """Findings for every row of ``frame`` (already filtered to the offending rows)."""
@@ -75,7 +75,7 @@ def row_findings(
         pl.col("source_row").cast(pl.Int32),
         pl.lit(column_name, pl.Utf8).alias("column_name"),
         (observed if observed is not None else pl.lit(None, pl.Utf8)).cast(pl.Utf8).alias("observed_value"),
-        pl.lit(expected, pl.Utf8).alias("expected"),
+        (expected if isinstance(expected, pl.Expr) else pl.lit(expected, pl.Utf8)).cast(pl.Utf8).alias("expected"),
         person.alias("person_key"),
         message.alias("message_zh"),
     )

@@ -17,9 +17,9 @@ from typing import Any
 
 import duckdb
 
-from pipelines.lib import excel
-from pipelines.lib.codes import format_org_code
-from pipelines.lib.periods import Period
+from pipelines.lib.domain.codes import format_org_code
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.exports import excel
 
 # Rules judged on the year (RULES.md levels enterprise-year / person-year): their flags carry
 # period = <year>Q4 and appear on the Q4 receipt.

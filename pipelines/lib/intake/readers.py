@@ -1,7 +1,7 @@
 """Read one submission (format A .xlsx, format B folder or .zip of CSVs) into text grids.
 
 Everything is read as strings with empty rows kept, so that no cell is silently dropped or
-nulled; typing happens later (pipelines.lib.values). Header rows are located here, tolerant of a
+nulled; typing happens later (pipelines.lib.intake.values). Header rows are located here, tolerant of a
 merged title row above them and of whitespace / full-width forms in the header text.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
-from pipelines.lib import contract as c
-from pipelines.lib.values import normalize_header, normalized
+from pipelines.lib.domain import contract as c
+from pipelines.lib.intake.values import normalize_header, normalized
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 HEADER_SEARCH_ROWS = 5  # a clerk's title row or two above the header is tolerated (and reported)

@@ -1,0 +1,84 @@
+"""Archive and load: every version kept by SHA-256, audit rows and typed rows inserted in one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.lib.domain import contract as c
+from pipelines.lib.domain.reference import thresholds_for
+from pipelines.lib.domain.warehouse import SUBMISSIONS_COLUMNS
+from pipelines.lib.intake.inbox import Arrival
+
+
+def archive(arrival: Arrival, archive_dir: Path) -> Path:
+    ext = ".zip" if arrival.fmt == "csv_dir" else arrival.path.suffix.lower()
+    target = archive_dir / arrival.sha256[:2] / f"{arrival.sha256}{ext}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".part")
+        tmp.write_bytes(arrival.payload)
+        tmp.replace(target)
+    return target
+
+
+def audit_rows(audit: pl.DataFrame, arrivals: list[Arrival], archive_paths: dict[str, Path]) -> pl.DataFrame:
+    meta = {a.submission_id: a for a in arrivals}
+    deadline_day = {str(a.period): int(thresholds_for(a.period)["deadline_day"]) for a in arrivals}
+    extra = pl.DataFrame(
+        {
+            "submission_id": list(meta),
+            "file_name": [a.path.name for a in meta.values()],
+            "file_format": [a.fmt for a in meta.values()],
+            "sha256": [a.sha256 for a in meta.values()],
+            "size_bytes": [a.size_bytes for a in meta.values()],
+            "arrived_at": [a.arrived_at for a in meta.values()],
+            "deadline_at": [a.period.deadline(deadline_day[str(a.period)]) for a in meta.values()],
+            "archive_path": [str(archive_paths[s]) for s in meta],
+        },
+        schema_overrides={"arrived_at": pl.Datetime("us"), "deadline_at": pl.Datetime("us")},
+    )
+    return (
+        audit.join(extra, on="submission_id")
+        .with_columns(
+            pl.col("filed_period").alias("period"),
+            (pl.col("arrived_at") > pl.col("deadline_at")).alias("is_late"),
+            pl.lit(c.CONTRACT_VERSION).alias("contract_version"),
+        )
+        .select([name for name, _ in SUBMISSIONS_COLUMNS])
+        .sort("period", "arrived_at", "file_name")
+    )
+
+
+def existing_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("select submission_id from raw.submissions").fetchall()}
+
+
+def load_registry(con: duckdb.DuckDBPyConnection, registry: pl.DataFrame) -> None:
+    con.register("registry_in", registry.to_arrow())
+    con.execute("delete from raw.registry")
+    con.execute("insert into raw.registry by name select * from registry_in")
+    con.unregister("registry_in")
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    if frame.height == 0:
+        return
+    con.register("frame_in", frame.to_arrow())
+    con.execute(f"insert into raw.{table} by name select * from frame_in")
+    con.unregister("frame_in")
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
