@@ -1,8 +1,20 @@
+{#-
+  One row per enterprise × quarter (current version) with the numbers the D06–D08/D12 checks read,
+  and the D08/D12 verdicts: each limit of the period (int_thresholds_by_period) beside the value it
+  judges, so a flag shows both and GX only asserts the verdict.
+-#}
+
 with
 
 enterprise_quarters as (
 
     select * from {{ ref('int_enterprise_quarters') }}
+
+),
+
+thresholds as (
+
+    select * from {{ ref('int_thresholds_by_period') }}
 
 ),
 
@@ -15,9 +27,9 @@ final as (
         enterprise_name,
         sector,
         industry_code,
-        period,
-        year,
-        quarter,
+        q.period,
+        q.year,
+        q.quarter,
         employees_total,
         frontline_workers,
         skilled_workers,
@@ -72,8 +84,19 @@ final as (
         roster_count_gap_ratio,
         key_trainees_without_account,
         is_year_end_submission,
-        quarters_reported_in_year
-    from enterprise_quarters
+        quarters_reported_in_year,
+        t.unit_error_ratio_max,
+        {{ meets_max('q.fund_ratio_quarter', 't.unit_error_ratio_max') }} as d08_fund_ratio_ok,
+        t.payroll_per_employee_min,
+        t.payroll_per_employee_max,
+        {{ meets_min('q.payroll_per_employee', 't.payroll_per_employee_min') }}
+        and {{ meets_max('q.payroll_per_employee', 't.payroll_per_employee_max') }} as d08_payroll_per_employee_ok,
+        t.history_jump_factor,
+        {{ meets_max('q.payroll_change_factor', 't.history_jump_factor') }} as d08_payroll_history_ok,
+        t.roster_count_tolerance,
+        {{ meets_max('q.roster_count_gap_ratio', 't.roster_count_tolerance') }} as d12_ok
+    from enterprise_quarters as q
+    left join thresholds as t on q.period = t.period
 
 )
 
