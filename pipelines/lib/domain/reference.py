@@ -1,9 +1,8 @@
 """Reference data maintained by analysts (dbt seeds), read by the Python side too.
 
-The seeds in dbt_project/seeds/ are the single copy: dbt loads them into the warehouse, and the
-intake, the schedule and the expectations read the same files. Suites never carry a threshold:
-they name it (``{"$PARAMETER": "fund_ratio_min"}``) and the runner resolves the value for each
-period, so a later policy changes rows, not code. A period uses the row whose
+The seeds in dbt_project/seeds/ are the single copy: dbt loads them into the warehouse (and joins
+each period's thresholds into the marts' verdicts), and the intake and the schedule read the same
+files here, so a later policy changes rows, not code. A period uses the row whose
 ``[effective_from, effective_to]`` contains it (blank = open).
 """
 
@@ -24,7 +23,7 @@ POLICY_TITLE = "京国资党发〔2008〕8号《关于加强国有企业高技�
 
 
 class ThresholdError(LookupError):
-    """A threshold a suite needs has no row in force for a period (or more than one)."""
+    """A threshold has no row in force for a period (or more than one)."""
 
 
 @dataclass(frozen=True)
