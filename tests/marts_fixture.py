@@ -20,7 +20,6 @@ import duckdb
 import polars as pl
 
 from pipelines.lib.domain.codes import org_check_char
-from pipelines.lib.domain.contract import FUNDS, GOVERNANCE, INCENTIVES, PROFILE
 from pipelines.lib.domain.periods import Period, period_range
 from pipelines.lib.domain.reference import SEEDS_DIR
 from tests.mart_tables import MART_COLUMNS

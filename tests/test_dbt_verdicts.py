@@ -16,6 +16,7 @@ import pytest
 
 from pipelines.lib.domain.periods import Period, period_range
 from pipelines.lib.domain.reference import THRESHOLDS_CSV
+from pipelines.lib.domain.warehouse import create_raw_tables
 from tests.dbt_fixture import (
     EXPECTATION_FLAGS_DDL,
     PROJECT,
@@ -26,7 +27,6 @@ from tests.dbt_fixture import (
     run_dbt,
     submit,
 )
-from pipelines.lib.domain.warehouse import create_raw_tables
 
 E = org("EEEEEEEE")
 

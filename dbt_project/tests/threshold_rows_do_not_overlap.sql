@@ -29,4 +29,4 @@ inner join thresholds as b
     on
         a.threshold_key = b.threshold_key
         and a.effective_from < b.effective_from
-        and b.from_index <= a.to_index
+        and a.to_index >= b.from_index

@@ -29,7 +29,7 @@ import duckdb
 
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.expectations.flags import display_text, is_missing, replace_flags, sort_key, value_text
-from pipelines.lib.expectations.suites import MART_SCHEMA, ExpectationSpec, Group, Suite, load_suites
+from pipelines.lib.expectations.suites import MART_SCHEMA, ExpectationSpec, Group, load_suites
 
 ROW_ID = "_row"  # row number of the batch (its RangeIndex label)
 DOCS_SAMPLE = 20  # unexpected rows kept per expectation in the Data Docs copy of a result

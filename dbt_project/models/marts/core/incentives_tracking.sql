@@ -2,6 +2,7 @@
   Table 5 (C09–C11) per enterprise × complete year: incomes and workforce from the year's latest
   current version, model workers / cadres / party members / deputies summed over the year.
 -#}
+{%- set workforce_share_rounded = "round(workforce_high_skill_share, " ~ verdict_decimals() ~ ")" %}
 
 with
 
@@ -117,7 +118,7 @@ final as (
         workforce_high_skill_share,
         coalesce(
             model_workers_total = 0
-            or {{ meets_min('model_worker_high_skill_share', 'round(workforce_high_skill_share, ' ~ verdict_decimals() ~ ')') }},
+            or {{ meets_min('model_worker_high_skill_share', workforce_share_rounded) }},
             true
         ) as c11_ok,
         cadres_from_high_skill,
