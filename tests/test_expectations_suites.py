@@ -22,8 +22,8 @@ from pipelines.lib.expectations import (  # noqa: E402
     run_expectations,
     thresholds_for_period,
 )
-from tests.mart_tables import MART_COLUMNS, create_marts, insert_rows  # noqa: E402
 from pipelines.lib.expectations.suites import SUITES_DIR, canonical_json, parameter_names  # noqa: E402
+from tests.mart_tables import MART_COLUMNS, create_marts, insert_rows  # noqa: E402
 
 SUITES = load_suites()
 NUMERIC_KWARGS = ("min_value", "max_value", "value", "mostly_threshold")
