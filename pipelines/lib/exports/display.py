@@ -48,6 +48,7 @@ class Code:
     label_zh: str
     tone: str
     sort_order: int
+    description_zh: str
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,9 @@ def read_display(con: duckdb.DuckDBPyConnection) -> Display:
         "select tone, fill_colour, text_colour, label_zh, description_zh from reference.ref_tones "
         "order by case tone when 'ok' then 0 when 'warn' then 1 when 'bad' then 2 else 3 end, tone").fetchall()}
     codes = tuple(Code(*r) for r in q("""
-        select domain, status_code, label_zh, tone, sort_order from reference.ref_statuses
+        select domain, status_code, label_zh, tone, sort_order, description_zh from reference.ref_statuses
         union all
-        select 'severity', severity, label_zh, tone, sort_order from reference.ref_severities
+        select 'severity', severity, label_zh, tone, sort_order, description_zh from reference.ref_severities
         order by 1, 5, 2""").fetchall())
     year_rules = frozenset(r[0] for r in q(
         "select rule_id from reference.ref_rules where level like '%-year'").fetchall())
