@@ -303,6 +303,10 @@ def load_reference(path: Path) -> None:
             csv = REPO / "dbt_project/seeds" / f"{seed['name']}.csv"
             con.execute(f"create or replace table reference.{seed['name']} as select * from read_csv(?, header = true, "
                         f"columns = {types!r}, quote = '\"')", [str(csv)])
+            for col in seed.get("columns", []):
+                if col.get("description"):
+                    text = col["description"].replace("'", "''")
+                    con.execute(f'comment on column reference.{seed["name"]}."{col["name"]}" is \'{text}\'')
         marts = {r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()}
         for yml in sorted((REPO / "dbt_project/models/marts").rglob("*.yml")):
             for model in yaml.safe_load(yml.read_text(encoding="utf-8")).get("models", []):

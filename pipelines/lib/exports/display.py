@@ -55,9 +55,14 @@ class Code:
 class Display:
     tones: dict[str, Tone]
     codes: tuple[Code, ...]
-    year_level_rules: frozenset[str]  # ref_rules whose level is judged on the year: flags in <year>Q4
+    rule_levels: dict[str, str]  # ref_rules: rule_id -> level (file, row, …, enterprise-year)
     benchmark: tuple[tuple[int, float, str, str], ...]  # (year, share, source, status) of ref_beijing_benchmark
-    column_comments: dict[tuple[str, str], str]  # (marts table, column) -> comment
+    column_comments: dict[tuple[str, str], str]  # (table of marts or reference, column) -> comment
+
+    @property
+    def year_level_rules(self) -> frozenset[str]:
+        """Rules judged on the year (levels enterprise-year, person-year): their flags carry <year>Q4."""
+        return frozenset(r for r, level in self.rule_levels.items() if level.endswith("-year"))
 
     # -- codes and labels ----------------------------------------------------------------------------
     def domain(self, domain: str) -> list[Code]:
@@ -131,13 +136,12 @@ def read_display(con: duckdb.DuckDBPyConnection) -> Display:
         union all
         select 'severity', severity, label_zh, tone, sort_order, description_zh from reference.ref_severities
         order by 1, 5, 2""").fetchall())
-    year_rules = frozenset(r[0] for r in q(
-        "select rule_id from reference.ref_rules where level like '%-year'").fetchall())
+    rule_levels = dict(q("select rule_id, level from reference.ref_rules").fetchall())
     benchmark = tuple(q("select year, high_skill_share, source, status from reference.ref_beijing_benchmark "
                         "order by year").fetchall())
     comments = {(t, c): m for t, c, m in q(
         "select table_name, column_name, comment from duckdb_columns() where database_name = current_database() "
-        "and schema_name = 'marts' and comment is not null").fetchall()}
-    display = Display(tones, codes, year_rules, benchmark, comments)
+        "and schema_name in ('marts', 'reference') and comment is not null").fetchall()}
+    display = Display(tones, codes, rule_levels, benchmark, comments)
     display.tone_of("")  # fail early on contradicting reference rows
     return display

@@ -75,8 +75,9 @@ def _pp(v: Any) -> str:
 
 # Findings whose observed value and threshold are ratios (shown as percentages on the receipt).
 RATIO_RULES = frozenset({"C02", "C03", "C04", "C09", "C11", "D12"})
-# Filing findings whose observed value is just the flag itself (late/missing: true): the message says it all.
-FLAG_ONLY_RULES = frozenset({"D15", "D16"})
+# Findings of the submission itself (ref_rules level ``submission``: late, missing, superseded) have the
+# flag as observed value (true): the message says it all.
+FLAG_ONLY_LEVEL = "submission"
 _PLAIN_NUMBER = re.compile(r"^\d+(\.\d+)?$")
 _LONG_DECIMAL = re.compile(r"^\d+\.\d{3,}$")
 
@@ -95,7 +96,7 @@ def flag_value(rule_id: str, value: Any, display: Display) -> Any:
     """
     if not isinstance(value, str):
         return value
-    if rule_id in FLAG_ONLY_RULES and value in BOOL_CODE_TEXT:
+    if display.rule_levels.get(rule_id) == FLAG_ONLY_LEVEL and value in BOOL_CODE_TEXT:
         return None
     shown = display.finding_value(value)
     if shown != value:
@@ -293,7 +294,8 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
                          (v["arrived_at"], rc.when), (late, rc.status("late") if late else center),
                          (v["fatal_count"], rc.count), (v["error_count"], rc.count), (v["warning_count"], rc.count),
                          (counts, center), (v["sha256"], rc.hash)])
-        rc.table(["版本号", "文件名", "受理结果", "收到时间", "是否逾期", "致命问题", "错误", "警告", "是否采用",
+        rc.table(["版本号", "文件名", "受理结果", "收到时间", "是否逾期", "致命问题", label("severity", "error"),
+                  label("severity", "warning"), "是否采用",
                   "SHA-256（文件指纹）"], [1] * NCOLS, rows)
     else:
         rc.line(None, "未收到本期任何文件。", rc.status("not_received"))
@@ -305,7 +307,7 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
         for fl in flags:
             sev, rule = fl["severity"], fl["rule_id"]
             sev_zh = label("severity", sev)
-            scope = "年度" if rule in display.year_level_rules else "本季"
+            scope = label("period_type", "year") if rule in display.year_level_rules else "本季"
             rows.append([(rule, center), (_where(fl), cell), (sev_zh, rc.status(sev_zh)),
                          (flag_value(rule, fl.get("observed_value"), display), cell),
                          (flag_value(rule, fl.get("threshold"), display), cell), (scope, center), (fl.get("clause"), center),

@@ -230,8 +230,8 @@ def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str
     ws.merge_range(r, 0, r, last, "", fmts.subtitle)
     excel.write_cell(ws, r, 0, "北京市平均水平（高技能人才占技能劳动者比例）", fmts.subtitle)
     r += 1
-    for i, h in enumerate(("年度", "来源", "占比", "数据状态")):
-        excel.write_cell(ws, r, i, h, fmts.header)
+    for i, col in enumerate(("year", "source", "high_skill_share", "status")):
+        excel.write_cell(ws, r, i, display.column_label("ref_beijing_benchmark", col), fmts.header)
     r += 1
     for year, share, source, status in display.benchmark:
         status_zh = display.label("benchmark", status)
