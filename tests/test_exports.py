@@ -408,3 +408,30 @@ def test_exports_follow_the_reference_data_of_the_warehouse_they_export(db, tmp_
     assert "严重错误" in text and c03 and c03.group(1) == "本季"  # no longer a year-level rule
     page = write_report(copy, PERIOD, tmp_path / "r.html").read_text(encoding="utf-8")
     assert '<span class="status muted">名录外来件</span>' in page and ".muted{color:#654321}" in page
+
+
+@pytest.mark.slow
+def test_demo_exports_take_headers_and_benchmark_from_the_published_warehouse(demo_run):
+    """On a real run: every header is the head of the dbt description that publish carried over as a
+    DuckDB column comment, and the benchmark on 说明 is the published reference.ref_beijing_benchmark."""
+    with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
+        comments = {(t, c): m for t, c, m in con.execute(
+            "select table_name, column_name, comment from duckdb_columns() where schema_name = 'marts'").fetchall()}
+        sources = [r[0] for r in con.execute("select source from reference.ref_beijing_benchmark").fetchall()]
+        unexpected = con.execute("select count(*) from marts.filing_status where status_code = 'unexpected'").fetchone()[0]
+        muted = con.execute("select fill_colour from reference.ref_tones where tone = 'muted'").fetchone()[0]
+    wb = openpyxl.load_workbook(demo_run.marts_dir / "target_tracking.xlsx")
+    for s in TRACKING_SHEETS:
+        ws = wb[s.name]
+        keys = [c for (t, c) in comments if t == s.table]
+        headers = [c.value for c in ws[1]]
+        assert len(headers) == len(keys)
+        assert all(comments[(s.table, k)] for k in keys)
+        assert sorted(headers) == sorted(column_label(comments[(s.table, k)], k) for k in keys)
+        assert all(re.search(r"[\u4e00-\u9fff]", h) and "（" not in h and "：" not in h for h in headers), headers
+    readme = " ".join(_values(wb["说明"]))
+    assert sources and all(src in readme for src in sources)
+    ws = wb["6 报送情况"]
+    h = {c.value: i for i, c in enumerate(ws[1])}
+    outside = [r[h["报送状态"]] for r in ws.iter_rows(min_row=2) if r[h["报送状态代码"]].value == "unexpected"]
+    assert len(outside) == unexpected and all(_fill(c) == muted.upper() for c in outside)
