@@ -95,10 +95,6 @@ class Display:
         """The tone of a status or severity, by its code or its Chinese label (any domain)."""
         return self._tone_by_text.get(text) if isinstance(text, str) else None
 
-    def fill(self, text: Any) -> str | None:
-        tone = self.tone_of(text)
-        return self.tones[tone].fill_colour if tone else None
-
     def text_colour(self, tone: str) -> str:
         return self.tones[tone].text_colour
 

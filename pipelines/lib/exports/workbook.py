@@ -206,7 +206,7 @@ def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str
     excel.write_cell(ws, r, 0, "数据截至报告期", fmts.label)
     excel.write_cell(ws, r, 1, horizon or "（无数据）", cell)
     r += 1
-    pair(r, "生成说明", "由已发布数据库 data/marts/warehouse.duckdb（marts 模式）自动生成；同一数据重复生成结果完全一致。"
+    pair(r, "生成说明", "由已发布数据库 data/marts/warehouse.duckdb（marts 模式；状态名称、颜色、北京市平均水平取自其 reference 模式，列名取自列注释）自动生成；同一数据重复生成结果完全一致。"
                     "比例以百分比显示（差距、年均提高带正负号），金额单位万元（收入为元），"
                     "组织机构代码显示为 XXXXXXXX-X 形式。每个工作表首行冻结并可筛选；打印时横向、按页宽缩放，每页重复表头。")
     r += 2
