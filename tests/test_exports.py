@@ -435,3 +435,16 @@ def test_demo_exports_take_headers_and_benchmark_from_the_published_warehouse(de
     h = {c.value: i for i, c in enumerate(ws[1])}
     outside = [r[h["报送状态"]] for r in ws.iter_rows(min_row=2) if r[h["报送状态代码"]].value == "unexpected"]
     assert len(outside) == unexpected and all(_fill(c) == muted.upper() for c in outside)
+
+
+def test_receipt_version_table_and_report_use_the_column_comments(receipts, report, db):
+    from pipelines.lib.exports.receipts import VERSION_COLUMNS
+    with duckdb.connect(str(db), read_only=True) as con:
+        comments = dict(con.execute("select column_name, comment from duckdb_columns() where schema_name = 'marts' "
+                                    "and table_name = 'submission_versions'").fetchall())
+        status = con.execute("select comment from duckdb_columns() where schema_name = 'marts' "
+                             "and table_name = 'filing_status' and column_name = 'status'").fetchone()[0]
+    ws = openpyxl.load_workbook(next(p for p in receipts if p.stem == MODEL_ORG))["回执"]
+    header_row = next(row for row in ws.iter_rows() if row[0].value == column_label(comments["version_no"], "version_no"))
+    assert [c.value for c in header_row] == [column_label(comments[c], c) for c in VERSION_COLUMNS]
+    assert f"<th>{column_label(status, 'status')}</th>" in report.read_text(encoding="utf-8")

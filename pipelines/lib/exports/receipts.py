@@ -132,6 +132,10 @@ def _deadline_text(deadline: Any) -> Any:
     return deadline
 
 
+# The columns of marts.submission_versions the receipt lists for every version, in its order.
+VERSION_COLUMNS = ("version_no", "file_name", "outcome", "arrived_at", "is_late", "fatal_count", "error_count",
+                   "warning_count", "is_current", "sha256")
+
 # The receipt's grid (character units, A4 landscape): the three tables merge neighbouring columns.
 WIDTHS = (8.0, 28.0, 10.0, 19.0, 9.0, 9.0, 9.0, 14.0, 16.0, 44.0)
 NCOLS = len(WIDTHS)
@@ -294,9 +298,8 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
                          (v["arrived_at"], rc.when), (late, rc.status("late") if late else center),
                          (v["fatal_count"], rc.count), (v["error_count"], rc.count), (v["warning_count"], rc.count),
                          (counts, center), (v["sha256"], rc.hash)])
-        rc.table(["版本号", "文件名", "受理结果", "收到时间", "是否逾期", "致命问题", label("severity", "error"),
-                  label("severity", "warning"), "是否采用",
-                  "SHA-256（文件指纹）"], [1] * NCOLS, rows)
+        # headers: the column comments of marts.submission_versions (its dbt descriptions)
+        rc.table([display.column_label("submission_versions", c) for c in VERSION_COLUMNS], [1] * NCOLS, rows)
     else:
         rc.line(None, "未收到本期任何文件。", rc.status("not_received"))
 

@@ -441,8 +441,9 @@ def render_report(d: dict[str, Any], period: str) -> str:
     a(f"<h2>五、未报送或被退回的企业（{_e(period)}，共 {len(nf) - n_outside:,} 家）"
       + (f"及名录外来件（{n_outside:,} 家）" if n_outside else "") + "</h2><section>")
     if nf:
-        a("<table><thead><tr><th>组织机构代码</th><th>企业名称</th><th>所属集团</th><th>情况</th><th>收到版本数</th>"
-          "<th>原因</th></tr></thead><tbody>")
+        head = [display.column_label("filing_status", c) for c in ("org_code", "enterprise_name")] + ["所属集团"] + [
+            display.column_label("filing_status", c) for c in ("status", "versions_received", "reasons_zh")]
+        a("<table><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>")
         for r in nf:
             a(f"<tr><td>{_e(format_org_code(r['org_code']))}</td><td>{_e(r['enterprise_name'])}</td>"
               f"<td>{_e(gname(r['group_org_code']) if r['group_org_code'] else '')}</td><td>{_status_span(r['status'], display)}</td>"
