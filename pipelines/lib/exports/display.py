@@ -20,13 +20,18 @@ import duckdb
 BOOL_TEXT = {True: "是", False: "否"}
 BOOL_CODE_TEXT = {"true": BOOL_TEXT[True], "false": BOOL_TEXT[False]}
 
-# A column's header is the head of its description: "职工工资总额（万元）" -> "职工工资总额".
-_LABEL_END = re.compile(r"[（：]")
+# A column's header is the head of its description, up to the first full-width （ or ：. A parenthesis that
+# opens with a short qualifier — a unit, a rule id — stays with it: "职工工资总额（万元；累计口径同上）" ->
+# "职工工资总额（万元）", "报告期（YYYYQn；…）" -> "报告期", so an amount's header never loses its unit.
+_HEAD = re.compile(r"^(?P<head>[^（：]*)(?:（(?P<qualifier>[^（）；，、/：]{1,3})[）；])?")
 
 
 def column_label(comment: str | None, column: str) -> str:
-    """The short header of a column: its comment up to the first full-width （ or ：, else its name."""
-    head = _LABEL_END.split(comment or "", maxsplit=1)[0].strip()
+    """The short header of a column: the head of its comment (see ``_HEAD``), else its name."""
+    m = _HEAD.match((comment or "").strip())
+    head = m.group("head").strip()
+    if head and m.group("qualifier"):
+        head += f"（{m.group('qualifier').strip()}）"
     return head or column
 
 
