@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import yaml
 
 from pipelines.lib.domain.codes import org_check_char
 from pipelines.lib.domain.periods import Period, period_range
@@ -221,7 +222,42 @@ def build_marts_fixture(path: Path, n_enterprises: int = 6, seed: int = 8) -> Pa
         {**{k: v for k, v in s.items() if k != "orgs"}, "enterprise_count": len(s["orgs"])} for s in summary.values()]
 
     _write(path, rows)
+    load_reference(path)
     return path
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_reference(path: Path) -> None:
+    """What dbt gives a real warehouse and the exports read: the seeds in schema ``reference`` (typed as
+    _seeds.yml says) and the yml descriptions of the marts as column comments (dbt persist_docs)."""
+    seeds_yml = yaml.safe_load((REPO / "dbt_project/seeds/_seeds.yml").read_text(encoding="utf-8"))
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema if not exists reference")
+        for seed in seeds_yml["seeds"]:
+            types = seed.get("config", {}).get("column_types", {})
+            csv = REPO / "dbt_project/seeds" / f"{seed['name']}.csv"
+            con.execute(f"create or replace table reference.{seed['name']} as select * from read_csv(?, header = true, "
+                        f"columns = {types!r}, quote = '\"')", [str(csv)])
+            for col in seed.get("columns", []):
+                if col.get("description"):
+                    text = col["description"].replace("'", "''")
+                    con.execute(f'comment on column reference.{seed["name"]}."{col["name"]}" is \'{text}\'')
+        marts = {r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()}
+        for yml in sorted((REPO / "dbt_project/models/marts").rglob("*.yml")):
+            for model in yaml.safe_load(yml.read_text(encoding="utf-8")).get("models", []):
+                if model["name"] not in marts:
+                    continue
+                cols = {r[0] for r in con.execute("select column_name from duckdb_columns() where schema_name = 'marts' "
+                                                  "and table_name = ?", [model["name"]]).fetchall()}
+                for col in model.get("columns", []):
+                    if col["name"] in cols and col.get("description"):
+                        text = col["description"].replace("'", "''")
+                        con.execute(f'comment on column marts.{model["name"]}."{col["name"]}" is \'{text}\'')
+    finally:
+        con.close()
 
 
 def _facts(rng: random.Random, e: dict, p: Period, sid: str, i: int) -> dict:

@@ -28,6 +28,9 @@ from tests.factories import (
 )
 from tests.factories import OTHER as B
 
+# Each test here runs the whole quarterly graph (intake, dbt, GX, exports): the full tier, not the quick loop.
+pytestmark = pytest.mark.slow
+
 YEAR = 2008
 JOINED_Q4 = person_id("11010819850505007")
 B_NEVER = person_id("11010219700707009")
