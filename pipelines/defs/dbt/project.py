@@ -9,9 +9,9 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from pipelines.defs.resources import REPO_ROOT
+from pipelines.lib.domain.reference import DBT_PROJECT_DIR
 
-DBT_DIR = REPO_ROOT / "dbt_project"
+DBT_DIR = DBT_PROJECT_DIR
 # The venv's own dbt, whether or not the venv is on PATH (make targets call .venv/bin directly).
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")

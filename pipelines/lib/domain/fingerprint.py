@@ -15,15 +15,16 @@ import os
 from pathlib import Path
 
 from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.reference import DBT_PROJECT_DIR, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-# Everything in the repository that decides what a run writes.
+# Everything that decides what a run writes.
 CODE_AND_RULES = (
     REPO_ROOT / "pipelines",
-    REPO_ROOT / "dbt_project" / "models",
-    REPO_ROOT / "dbt_project" / "macros",
-    REPO_ROOT / "dbt_project" / "seeds",
-    REPO_ROOT / "dbt_project" / "dbt_project.yml",
+    DBT_PROJECT_DIR / "models",
+    DBT_PROJECT_DIR / "macros",
+    DBT_PROJECT_DIR / "seeds",
+    DBT_PROJECT_DIR / "tests",
+    DBT_PROJECT_DIR / "dbt_project.yml",
     REPO_ROOT / "expectations",
 )
 _CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv", ".json"}
@@ -62,7 +63,7 @@ def code_digest(roots: tuple[Path, ...] = CODE_AND_RULES) -> str:
         files = [root] if root.is_file() else sorted(
             p for p in root.rglob("*") if p.is_file() and p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts)
         for path in files:
-            h.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+            h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import csv
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.lib.domain.periods import Period
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SEEDS_DIR = REPO_ROOT / "dbt_project" / "seeds"
+# The dbt project and its seeds (the reference data): the repository's, unless a deployment keeps its own
+# copy elsewhere. dbt, the intake and the run fingerprint all read this one setting.
+DBT_PROJECT_DIR = Path(os.environ.get("SASAC_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_project").resolve()
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 THRESHOLDS_CSV = SEEDS_DIR / "ref_policy_thresholds.csv"
 RULES_CSV = SEEDS_DIR / "ref_rules.csv"
 POLICY_TITLE = "京国资党发〔2008〕8号《关于加强国有企业高技能人才工作的意见》"

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.lib.domain.periods import Period, period_range
+from pipelines.lib.domain.reference import SEEDS_DIR
 from pipelines.lib.generator.config import UNLOADED_DEFECTS, VARIANT_KINDS, GeneratorConfig
 from pipelines.lib.generator.registry import Enterprise, _count
-
-SEEDS_DIR = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds"
 
 # Defects that would change a lagging enterprise's share (and so hide its C05 flag).
 _NOT_ON_LAGGING = frozenset({"roster_count_mismatch"})
