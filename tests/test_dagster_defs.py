@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.defs.dbt.vars import dbt_vars
+from pipelines.defs.dbt.vars import dbt_build_args, dbt_vars
 from pipelines.defs.ingest.sensors import build_inbox_sensor, changed_periods, period_fingerprints
 from pipelines.defs.partitions import quarterly_partitions, range_tags
 from pipelines.defs.schedules import build_schedule, quarter_due, quarterly_job, schedule_cron
@@ -23,6 +23,13 @@ def definitions() -> dg.Definitions:
     from pipelines.definitions import defs
 
     return defs
+
+
+def test_production_builds_leave_unit_tests_to_the_test_suite() -> None:
+    args = dbt_build_args([Period(2008, 2), Period(2008, 3)])
+    assert args[0] == "build" and json.loads(args[args.index("--vars") + 1]) == {
+        "period_from": "2008Q2", "period_to": "2008Q3"}
+    assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
 
 
 def test_dbt_vars_cover_the_run_quarters() -> None:

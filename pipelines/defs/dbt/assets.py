@@ -1,6 +1,5 @@
 """dbt models as partitioned assets, split by selector: core marts first, flag marts after the GX run."""
 
-import json
 import os
 from pathlib import Path
 
@@ -9,7 +8,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from pipelines.defs.dbt.project import dbt_cli, dbt_project
 from pipelines.defs.dbt.translator import SasacDbtTranslator
-from pipelines.defs.dbt.vars import dbt_vars
+from pipelines.defs.dbt.vars import dbt_build_args
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 
@@ -20,7 +19,7 @@ FLAGS_SELECT = "tag:flags"
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformConfig):
     # The profile reads the working database path from the environment (dbt runs as a subprocess).
     os.environ["SASAC_BUILD_DB"] = str(platform.work_db)
-    args = ["build", "--vars", json.dumps(dbt_vars(periods_of(context)))]
+    args = dbt_build_args(periods_of(context))
     # One target folder in the working area, reused run after run (partial parsing), instead of a new
     # folder per invocation piling up inside the repository.
     target = Path(platform.workdir) / "dbt_target"
