@@ -78,6 +78,12 @@ def file_findings(wb: Workbook, submission_id: str) -> list[Finding]:
     out: list[Finding] = []
     for sheet in c.SHEETS:
         data = wb.sheets.get(sheet.key)
+        if sheet.name in wb.duplicate_sheets:
+            names = "、".join(f"“{n}”" for n in wb.duplicate_sheets[sheet.name])
+            out.append(fd.fatal(submission_id, "D01",
+                                f"工作表“{sheet.name}”有{len(wb.duplicate_sheets[sheet.name])}个（{names}），"
+                                "无法确定以哪个为准，请只保留一个后重新报送", sheet=sheet.name, expected=sheet.name))
+            continue
         if data is None:
             if sheet.required:
                 out.append(fd.fatal(submission_id, "D01", f"缺少必填工作表“{sheet.name}”，请按模板补齐后重新报送",
@@ -102,6 +108,9 @@ def file_findings(wb: Workbook, submission_id: str) -> list[Finding]:
                                sheet=sheet.name, source_row=data.header_row))
     for name in wb.unknown_sheets:
         out.append(Finding(submission_id, "D01", INFO, f"工作表“{name}”不属于报表模板，未读取", sheet=name))
+    for name in wb.hidden_sheets:
+        out.append(Finding(submission_id, "D01", WARNING, f"隐藏的工作表“{name}”未读取（只读取可见的工作表）",
+                           sheet=name))
     return out
 
 
@@ -339,6 +348,18 @@ def _profile_findings(sheet: c.Sheet, frame: pl.DataFrame, registry: pl.DataFram
     # Only between two well-formed codes: a wrong check character is already a D03 error of its own.
     name_diff = valid.filter(pl.col("file_org_code").is_not_null()
                              & (pl.col("file_org_code") != pl.col("org_code")))
+    # Two different registered enterprises: accepting the file as either could replace a filing that is not
+    # the sender's to replace (contract §1 makes the sheet authoritative only against an unknown name).
+    registered = registry["org_code"].implode()
+    both = pl.col("file_org_code").is_in(registered) & pl.col("org_code").is_in(registered)
+    out.append(row_findings(
+        name_diff.filter(both), rule_id="D03", severity=ERROR, sheet=sheet.name, column_name="组织机构代码",
+        observed=pl.col("org_code"), expected=pl.col("file_org_code"), is_fatal=True,
+        message=pl.concat_str(pl.lit("文件名中的组织机构代码"), pl.col("file_org_code"), pl.lit("与表内填写的"),
+                              pl.col("org_code"), pl.lit("是名录中两家不同的企业，无法确定是哪家企业的报表，"
+                                                         "请核对后以本企业的代码命名文件并重新报送")),
+    ))
+    name_diff = name_diff.filter(~both)
     out.append(row_findings(
         name_diff, rule_id="D03", severity=WARNING, sheet=sheet.name, column_name="组织机构代码",
         observed=pl.col("org_code"),

@@ -1,0 +1,254 @@
+"""What a submission may be before anything parses it: the one definition of the intake's resource limits.
+
+calamine allocates the grid a sheet claims and materialises every shared string per cell, so a 24 KB
+workbook can ask for terabytes. Every file is inspected here first with bounded reads (the zip's central
+directory, then each XML member streamed through a capped decompressor), and a file over a limit is
+rejected with a Chinese reason that names the limit. A later web upload portal checks uploads with the
+same function (:func:`inspect_file`), so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 50 * MB  # what arrives (a .xlsx, a .zip, a CSV folder in total)
+    max_uncompressed_bytes: int = 50 * MB  # all members of a zip together, as really decompressed
+    max_member_bytes: int = 50 * MB  # any one member
+    max_compression_ratio: float = 200.0  # uncompressed / compressed, over the whole zip
+    max_members: int = 1_000
+    max_rows: int = 200_000  # per sheet, as claimed by <dimension> or present in the cells
+    max_columns: int = 200  # per sheet
+    max_cells: int = 5_000_000  # rows x columns of the grid a reader would allocate, per sheet
+    max_shared_strings_bytes: int = 20 * MB
+    # Excel itself stores at most 32,767 characters in a cell; 4 bytes each covers any UTF-8 and entities.
+    max_cell_text_bytes: int = 32_767 * 4
+
+
+LIMITS = Limits()
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGIC = b"PK\x03\x04"
+_CHUNK = 1 * MB
+
+
+class LimitError(Exception):
+    """The file is refused before parsing; the message is Chinese, for the clerk."""
+
+
+@dataclass(frozen=True)
+class XlsxInfo:
+    visible_sheets: tuple[str, ...]  # in workbook order
+    hidden_sheets: tuple[str, ...]
+
+
+def _mb(n: float) -> str:
+    return f"{n / MB:.0f}MB"
+
+
+def sniff(head: bytes) -> str:
+    """What the first bytes say the file is: zip / ole / other."""
+    if head.startswith(_ZIP_MAGIC) or head.startswith(b"PK\x05\x06"):
+        return "zip"
+    if head.startswith(_OLE_MAGIC):
+        return "ole"
+    return "other"
+
+
+def ole_reason(path: Path) -> str:
+    """An OLE file named .xlsx is either a password-protected workbook or an old .xls."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 * MB)
+    if "EncryptedPackage".encode("utf-16-le") in head or "EncryptionInfo".encode("utf-16-le") in head:
+        return "工作簿设置了打开密码，无法读取，请取消密码保护后重新报送"
+    return "文件是旧版Excel 97-2003（.xls）格式，请在Excel中另存为 .xlsx 工作簿后重新报送"
+
+
+def check_zip_directory(zf: zipfile.ZipFile, size_bytes: int, limits: Limits = LIMITS) -> None:
+    infos = zf.infolist()
+    if len(infos) > limits.max_members:
+        raise LimitError(f"压缩包内文件数{len(infos)}超过上限{limits.max_members}个，请只报送报表本身")
+    claimed = sum(i.file_size for i in infos)
+    if claimed > limits.max_uncompressed_bytes:
+        raise LimitError(f"解压后大小{_mb(claimed)}超过上限{_mb(limits.max_uncompressed_bytes)}，请删除无关内容后重新报送")
+    for i in infos:
+        if i.file_size > limits.max_member_bytes:
+            raise LimitError(f"其中“{_safe_name(i.filename)}”解压后{_mb(i.file_size)}，超过单个文件上限"
+                             f"{_mb(limits.max_member_bytes)}")
+    if size_bytes and claimed / max(size_bytes, 1) > limits.max_compression_ratio:
+        raise LimitError(f"压缩比{claimed / size_bytes:.0f}倍超过上限{limits.max_compression_ratio:.0f}倍"
+                         "（疑似压缩炸弹），请重新导出后报送")
+
+
+def _safe_name(name: str) -> str:
+    """A zip member name for a message: clipped, without control characters (it is typed by a stranger)."""
+    return re.sub(r"[\x00-\x1f\x7f]", "", name)[-60:]
+
+
+class _Budget:
+    """Real decompressed bytes across the zip (the directory's sizes can lie)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.total = 0
+
+    def stream(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo):
+        seen = 0
+        with zf.open(info) as fh:
+            while chunk := fh.read(_CHUNK):
+                seen += len(chunk)
+                self.total += len(chunk)
+                if seen > self.limits.max_member_bytes:
+                    raise LimitError(f"其中“{_safe_name(info.filename)}”解压后超过单个文件上限"
+                                     f"{_mb(self.limits.max_member_bytes)}")
+                if self.total > self.limits.max_uncompressed_bytes:
+                    raise LimitError(f"解压后大小超过上限{_mb(self.limits.max_uncompressed_bytes)}，请删除无关内容后重新报送")
+                yield chunk
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Za-z$]*)(\d*)(?::([A-Za-z$]*)(\d*))?"')
+_ROW = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
+_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Za-z]+)(\d+)"')
+_SHEET = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
+_ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
+
+
+def column_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper().replace("$", ""):
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _sheet_extent(chunks, limits: Limits, sheet: str) -> None:
+    """<dimension> and the largest row / column present, streamed; raises on the first over the limit."""
+    tail = b""
+    max_row = max_col = 0
+    first = True
+    for chunk in chunks:
+        data = tail + chunk
+        if first:
+            m = _DIMENSION.search(data[:4096])
+            if m:
+                end_col, end_row = (m.group(3), m.group(4)) if m.group(3) is not None else (m.group(1), m.group(2))
+                _check_extent(int(end_row or 0), column_number(end_col.decode()), limits, sheet)
+            first = False
+        for m in _ROW.finditer(data):
+            max_row = max(max_row, int(m.group(1)))
+        for m in _CELL.finditer(data):
+            max_row = max(max_row, int(m.group(2)))
+            max_col = max(max_col, column_number(m.group(1).decode()))
+        _check_extent(max_row, max_col, limits, sheet)
+        tail = data[-256:]  # a tag cut by the chunk boundary is seen whole next time
+
+
+def _check_extent(rows: int, cols: int, limits: Limits, sheet: str) -> None:
+    if rows > limits.max_rows:
+        raise LimitError(f"工作表“{sheet}”有{rows}行，超过上限{limits.max_rows}行，请删除多余的行后重新报送")
+    if cols > limits.max_columns:
+        raise LimitError(f"工作表“{sheet}”有{cols}列，超过上限{limits.max_columns}列，请删除多余的列后重新报送")
+    if rows * cols > limits.max_cells:
+        raise LimitError(f"工作表“{sheet}”的数据区域（{rows}行×{cols}列）超过上限{limits.max_cells}个单元格，"
+                         "请删除远处的空白格式或多余内容后重新报送")
+
+
+def _workbook_sheets(zf: zipfile.ZipFile, budget: _Budget) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """(name, state, relationship id) of each sheet, and relationship id -> member path."""
+    names = set(zf.namelist())
+    if "xl/workbook.xml" not in names:
+        raise LimitError("文件不是有效的Excel(.xlsx)工作簿（缺少工作簿结构），请用Excel重新导出后报送")
+    xml = b"".join(budget.stream(zf, zf.getinfo("xl/workbook.xml")))
+    sheets = []
+    for m in _SHEET.finditer(xml):
+        attrs = {k.split(b":")[-1].decode(): v.decode("utf-8", "replace") for k, v in _ATTR.findall(m.group(1))}
+        sheets.append((_unescape(attrs.get("name", "")), attrs.get("state", "visible"), attrs.get("id", "")))
+    rels: dict[str, str] = {}
+    if "xl/_rels/workbook.xml.rels" in names:
+        rel_xml = b"".join(budget.stream(zf, zf.getinfo("xl/_rels/workbook.xml.rels")))
+        for m in re.finditer(rb"<(?:\w+:)?Relationship\b([^>]*)/?>", rel_xml):
+            attrs = {k.decode(): v.decode("utf-8", "replace") for k, v in _ATTR.findall(m.group(1))}
+            target = attrs.get("Target", "")
+            target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            rels[attrs.get("Id", "")] = target
+    return sheets, rels
+
+
+def _unescape(text: str) -> str:
+    return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
+            .replace("&amp;", "&"))
+
+
+def inspect_xlsx(path: Path, limits: Limits = LIMITS) -> XlsxInfo:
+    """Refuse a workbook over any limit (LimitError, Chinese) before a reader allocates anything."""
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise LimitError(f"文件大小{_mb(size)}超过上限{_mb(limits.max_file_bytes)}，请删除无关内容后重新报送")
+    with open(path, "rb") as fh:
+        kind = sniff(fh.read(8))
+    if kind == "ole":
+        raise LimitError(ole_reason(path))
+    if kind != "zip":
+        raise LimitError("文件不是Excel(.xlsx)工作簿（可能是改了扩展名的其他文件），请用Excel另存为 .xlsx 后重新报送")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            check_zip_directory(zf, size, limits)
+            budget = _Budget(limits)
+            sheets, rels = _workbook_sheets(zf, budget)
+            members = set(zf.namelist())
+            for name, _state, rid in sheets:
+                member = rels.get(rid)
+                if member in members:
+                    _sheet_extent(_bounded_text(budget.stream(zf, zf.getinfo(member)), limits, f"工作表“{name}”"),
+                                  limits, name)
+            for member in sorted(members):
+                if member.lower().endswith("sharedstrings.xml"):
+                    info = zf.getinfo(member)
+                    if info.file_size > limits.max_shared_strings_bytes:
+                        raise LimitError(f"共享字符串表解压后{_mb(info.file_size)}，超过上限"
+                                         f"{_mb(limits.max_shared_strings_bytes)}，请删除无关内容后重新报送")
+                    for _ in _bounded_text(budget.stream(zf, info), limits, "工作簿中"):
+                        pass
+    except LimitError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, KeyError,
+            ValueError) as exc:
+        raise LimitError("文件已损坏或不是有效的Excel(.xlsx)工作簿，无法打开，请重新导出后报送") from exc
+    return XlsxInfo(tuple(n for n, s, _ in sheets if s == "visible"), tuple(n for n, s, _ in sheets if s != "visible"))
+
+
+def _bounded_text(chunks, limits: Limits, where: str):
+    """Pass chunks on while bounding the longest stretch without markup: the longest cell text (shared or
+    inline), give or take the attributes of one tag."""
+    run = 0
+    for chunk in chunks:
+        parts = chunk.split(b"<")
+        if len(parts) == 1:
+            run += len(chunk)
+        else:
+            run = max(run + len(parts[0]), max(map(len, parts[1:-1]), default=0))
+            if run <= limits.max_cell_text_bytes:
+                run = len(parts[-1])
+        if run > limits.max_cell_text_bytes:
+            raise LimitError(f"{where}有单元格文字超过Excel允许的32767个字符，请检查后重新报送")
+        yield chunk
+
+
+def inspect_csv_zip(path: Path, limits: Limits = LIMITS) -> None:
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise LimitError(f"文件大小{_mb(size)}超过上限{_mb(limits.max_file_bytes)}，请删除无关内容后重新报送")
+    with open(path, "rb") as fh:
+        if sniff(fh.read(8)) != "zip":
+            raise LimitError("文件不是有效的.zip压缩包，请把各工作表的CSV文件打包为.zip后重新报送")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            check_zip_directory(zf, size, limits)
+    except zipfile.BadZipFile as exc:
+        raise LimitError("压缩包已损坏，无法解压，请重新打包后报送") from exc
