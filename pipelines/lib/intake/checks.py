@@ -25,7 +25,11 @@ FATAL_RULES = frozenset({"D01", "D02", "D03", "D04"})
 
 # Thresholds the intake applies, as columns of the per-file context: each file is judged by the values in
 # force in its own period (ref_policy_thresholds is effective-dated), even when one run mixes periods.
-LIMIT_KEYS = ("min_age", "max_age", "max_training_hours")
+LIMIT_KEYS = ("min_age", "max_age", "max_training_hours", "max_amount_wan", "max_yuan", "max_headcount")
+
+# Plausibility bounds by contract type (the values are effective-dated reference data): a value above its
+# bound is a finding and is loaded as blank, so it never reaches a total (like D08 does for unit errors).
+_BOUND_BY_TYPE = {c.AMOUNT: ("max_amount_wan", "万元"), c.YUAN: ("max_yuan", "元"), c.INT: ("max_headcount", "")}
 
 
 def _number_text(column: str) -> pl.Expr:
@@ -397,6 +401,26 @@ def _funds_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
     )]
 
 
+def _apply_bounds(sheet: c.Sheet, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    out, blanks = [], []
+    for col in sheet.columns:
+        if col.type not in _BOUND_BY_TYPE or col.key not in frame.columns:
+            continue
+        limit, unit = _BOUND_BY_TYPE[col.type]
+        over = pl.col(col.key).cast(pl.Float64) > pl.col(limit)
+        bad = frame.filter(over)
+        if bad.height == 0:
+            continue
+        out.append(row_findings(
+            bad, rule_id="D05", severity=ERROR, sheet=sheet.name, column_name=col.header,
+            observed=pl.col(col.key).cast(pl.Utf8), expected=pl.concat_str(pl.lit("≤ "), _number_text(limit)),
+            message=pl.concat_str(_cell(col), pl.lit("的值"), pl.col(col.key).cast(pl.Utf8), pl.lit("超过合理上限"),
+                                  _number_text(limit), pl.lit(f"{unit}，视为填报错误，不计入汇总，请核对数值和单位")),
+        ))
+        blanks.append(pl.when(over).then(None).otherwise(pl.col(col.key)).alias(col.key))
+    return (frame.with_columns(blanks) if blanks else frame), out
+
+
 @dataclass
 class SheetResult:
     typed: pl.DataFrame  # raw table rows: submission_id, source_row, [person_key], typed columns
@@ -431,6 +455,8 @@ def check_sheet(
         findings += _training_findings(sheet, frame)
     elif personal:
         findings += _person_findings(sheet, frame)
+    bounded, bound_findings = _apply_bounds(sheet, frame)
+    findings += bound_findings
     columns = [name for name, _ in c.raw_table_columns(sheet)]
-    typed = frame.select(columns)
+    typed = bounded.select(columns)
     return SheetResult(typed, pl.concat([fd.empty(), *findings], how="vertical"))
