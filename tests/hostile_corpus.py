@@ -105,8 +105,12 @@ def _with_shared_string(data: bytes, size: int, uses: int) -> bytes:
             body = re.sub(rb'uniqueCount="\d+"', f'uniqueCount="{index + 1}"'.encode(), body)
             body = body.replace(b"</sst>", b"<si><t>" + b"A" * size + b"</t></si></sst>")
         elif _roster_sheet(member):
-            cells = b"".join(f'<c r="{_col(k)}500" t="s"><v>{index}</v></c>'.encode() for k in range(1, uses + 1))
-            body = body.replace(b"</sheetData>", b'<row r="500">' + cells + b"</row></sheetData>")
+            rows = b"".join(  # 100 cells a row, from row 500 down
+                f'<row r="{500 + r}">'.encode()
+                + b"".join(f'<c r="{_col(k)}{500 + r}" t="s"><v>{index}</v></c>'.encode()
+                           for k in range(1, min(100, uses - 100 * r) + 1)) + b"</row>"
+                for r in range((uses + 99) // 100))
+            body = body.replace(b"</sheetData>", rows + b"</sheetData>")
         return body
     return _rezip(data, patch)
 
@@ -248,9 +252,12 @@ def build(root: Path) -> tuple[Path, dict[str, Expect], Path]:
     code = enterprise()  # a single cell longer than Excel allows, compressed modestly
     put(_name(code), _with_shared_string(_xlsx_bytes(_canaried(code), tmp), 200_000, 1),
         Expect("rejected", "32767个字符"))
-    code = enterprise()  # 60 MB of zeros inside
+    code = enterprise()  # a string under Excel's cell limit, used by 10,000 cells: 1 GB once expanded
+    put(_name(code), _with_shared_string(_xlsx_bytes(_canaried(code), tmp), 100_000, 10_000),
+        Expect("rejected", "展开的文字将超过上限"))
+    code = enterprise()  # 160 MB of zeros inside
     put(_name(code), _rezip(_xlsx_bytes(_canaried(code), tmp), lambda m, b: b,
-                            {"xl/media/zeros.bin": b"\0" * (60 * 1024 * 1024)}), Expect("rejected", "解压后大小"))
+                            {"xl/media/zeros.bin": b"\0" * (160 * 1024 * 1024)}), Expect("rejected", "解压后大小"))
     code = enterprise()
     put(_name(code), _ole("EncryptedPackage"), Expect("rejected", "请取消密码保护后重新报送"))
     code = enterprise()
@@ -329,7 +336,7 @@ def build(root: Path) -> tuple[Path, dict[str, Expect], Path]:
     zbuf = io.BytesIO()
     with zipfile.ZipFile(zbuf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("基本情况.csv", b"\0" * (60 * 1024 * 1024))
-    put(_name(code, ".zip"), zbuf.getvalue(), Expect("rejected", "解压后大小"))
+    put(_name(code, ".zip"), zbuf.getvalue(), Expect("rejected", "压缩比"))
 
     # --- content that must not be believed ------------------------------------------------------------
     code = enterprise()  # a path in the code cell: must never become a receipt's file name

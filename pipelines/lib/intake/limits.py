@@ -20,16 +20,20 @@ MB = 1024 * 1024
 @dataclass(frozen=True)
 class Limits:
     max_file_bytes: int = 50 * MB  # what arrives (a .xlsx, a .zip, a CSV folder in total)
-    max_uncompressed_bytes: int = 50 * MB  # all members of a zip together, as really decompressed
-    max_member_bytes: int = 50 * MB  # any one member
+    # All members of a zip together, as really decompressed: a 200,000-row roster is ~110 MB of sheet XML.
+    max_uncompressed_bytes: int = 150 * MB
+    max_member_bytes: int = 150 * MB  # any one member
     max_compression_ratio: float = 200.0  # uncompressed / compressed, over the whole zip
     max_members: int = 1_000
     max_rows: int = 200_000  # per sheet, as claimed by <dimension> or present in the cells
     max_columns: int = 200  # per sheet
     max_cells: int = 5_000_000  # rows x columns of the grid a reader would allocate, per sheet
-    max_shared_strings_bytes: int = 20 * MB
+    max_shared_strings_bytes: int = 40 * MB
     # Excel itself stores at most 32,767 characters in a cell; 4 bytes each covers any UTF-8 and entities.
     max_cell_text_bytes: int = 32_767 * 4
+    # A reader copies a shared string into every cell that uses it: (cells using shared strings) x (longest
+    # shared string) bounds the text it would materialise. A 100,000-row roster needs ~30 MB of it.
+    max_materialised_text_bytes: int = 512 * MB
 
 
 LIMITS = Limits()
@@ -127,12 +131,14 @@ def column_number(letters: str) -> int:
     return n
 
 
-def _sheet_extent(chunks, limits: Limits, sheet: str) -> None:
+def _sheet_extent(chunks, limits: Limits, sheet: str) -> int:
     """<dimension> and the largest row / column present, streamed; raises on the first over the limit."""
     tail = b""
     max_row = max_col = 0
+    shared_refs = 0
     first = True
     for chunk in chunks:
+        shared_refs += chunk.count(b't="s"')
         data = tail + chunk
         if first:
             m = _DIMENSION.search(data[:4096])
@@ -147,6 +153,7 @@ def _sheet_extent(chunks, limits: Limits, sheet: str) -> None:
             max_col = max(max_col, column_number(m.group(1).decode()))
         _check_extent(max_row, max_col, limits, sheet)
         tail = data[-256:]  # a tag cut by the chunk boundary is seen whole next time
+    return shared_refs
 
 
 def _check_extent(rows: int, cols: int, limits: Limits, sheet: str) -> None:
@@ -202,10 +209,11 @@ def inspect_xlsx(path: Path, limits: Limits = LIMITS) -> XlsxInfo:
             budget = _Budget(limits)
             sheets, rels = _workbook_sheets(zf, budget)
             members = set(zf.namelist())
+            shared_refs = 0
             for name, _state, rid in sheets:
                 member = rels.get(rid)
                 if member in members:
-                    _sheet_extent(_bounded_text(budget.stream(zf, zf.getinfo(member)), limits, f"工作表“{name}”"),
+                    shared_refs += _sheet_extent(_bounded_text(budget.stream(zf, zf.getinfo(member)), limits, f"工作表“{name}”"),
                                   limits, name)
             for member in sorted(members):
                 if member.lower().endswith("sharedstrings.xml"):
@@ -213,8 +221,12 @@ def inspect_xlsx(path: Path, limits: Limits = LIMITS) -> XlsxInfo:
                     if info.file_size > limits.max_shared_strings_bytes:
                         raise LimitError(f"共享字符串表解压后{_mb(info.file_size)}，超过上限"
                                          f"{_mb(limits.max_shared_strings_bytes)}，请删除无关内容后重新报送")
-                    for _ in _bounded_text(budget.stream(zf, info), limits, "工作簿中"):
+                    longest = [0]
+                    for _ in _bounded_text(budget.stream(zf, info), limits, "工作簿中", longest):
                         pass
+                    if shared_refs * longest[0] > limits.max_materialised_text_bytes:
+                        raise LimitError(f"共享字符串被{shared_refs}个单元格引用，最长的一条{longest[0]}字节，读取时"
+                                         f"展开的文字将超过上限{_mb(limits.max_materialised_text_bytes)}，请检查后重新报送")
     except LimitError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, KeyError,
@@ -223,18 +235,21 @@ def inspect_xlsx(path: Path, limits: Limits = LIMITS) -> XlsxInfo:
     return XlsxInfo(tuple(n for n, s, _ in sheets if s == "visible"), tuple(n for n, s, _ in sheets if s != "visible"))
 
 
-def _bounded_text(chunks, limits: Limits, where: str):
+def _bounded_text(chunks, limits: Limits, where: str, longest: list[int] | None = None):
     """Pass chunks on while bounding the longest stretch without markup: the longest cell text (shared or
-    inline), give or take the attributes of one tag."""
+    inline), give or take the attributes of one tag; ``longest[0]`` gets the longest seen."""
     run = 0
+    longest = longest if longest is not None else [0]
     for chunk in chunks:
         parts = chunk.split(b"<")
         if len(parts) == 1:
             run += len(chunk)
         else:
             run = max(run + len(parts[0]), max(map(len, parts[1:-1]), default=0))
+            longest[0] = max(longest[0], run)
             if run <= limits.max_cell_text_bytes:
                 run = len(parts[-1])
+        longest[0] = max(longest[0], run)
         if run > limits.max_cell_text_bytes:
             raise LimitError(f"{where}有单元格文字超过Excel允许的32767个字符，请检查后重新报送")
         yield chunk
