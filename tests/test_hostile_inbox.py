@@ -155,3 +155,15 @@ def test_the_whole_quarter_runs_over_the_hostile_inbox(tmp_path: Path, capfd: py
     assert statuses.get("on_time", 0) + statuses.get("late", 0) == sum(
         1 for e in expected.values() if e.outcome == "accepted")
     assert outside.read_bytes() not in {p.read_bytes() for p in (workdir / "archive").rglob("*") if p.is_file()}
+
+
+def test_the_inbox_sensor_fingerprints_the_hostile_quarter_without_following_anything(tmp_path: Path) -> None:
+    from pipelines.defs.ingest.sensors import period_fingerprints
+
+    inbox, _, outside = build(tmp_path)
+    first = period_fingerprints(inbox)
+    assert list(first) == [PERIOD]
+    outside.write_bytes(b"changed")  # a symlink's target is not the inbox's business
+    assert period_fingerprints(inbox) == first
+    (inbox / PERIOD / "late.xlsx").write_bytes(b"x")
+    assert period_fingerprints(inbox) != first
