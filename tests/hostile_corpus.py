@@ -77,11 +77,12 @@ def _roster_sheet(member: str) -> bool:
     return member == "xl/worksheets/sheet6.xml"
 
 
-def _with_far_cell(data: bytes) -> bytes:
+def _with_far_cell(data: bytes, row_tag: bytes = b'<row r="1048576">', cell_tag: bytes = b'<c r="XFD1048576"'
+                   ) -> bytes:
     """One cell at XFD1048576: calamine would allocate the whole 17-billion-cell grid."""
     def patch(member: str, body: bytes) -> bytes:
         if _roster_sheet(member):
-            body = body.replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>'
+            body = body.replace(b"</sheetData>", row_tag + cell_tag + b' t="inlineStr"><is><t>'
                                 + CANARY_NAME.encode() + b"</t></is></c></row></sheetData>")
         return body
     return _rezip(data, patch)
@@ -238,6 +239,9 @@ def build(root: Path) -> tuple[Path, dict[str, Expect], Path]:
     clean = _xlsx_bytes(_canaried(enterprise()), tmp)
     code = enterprise()
     put(_name(code), _with_far_cell(_xlsx_bytes(_canaried(code), tmp)), Expect("rejected", "1048576行，超过上限"))
+    code = enterprise()  # the same, spelt as XML also allows (a tab, single quotes), and only the cell
+    put(_name(code), _with_far_cell(_xlsx_bytes(_canaried(code), tmp), b"<row>", b"<c\tr = 'XFD1048576'"),
+        Expect("rejected", "1048576行，超过上限"))
     code = enterprise()
     put(_name(code), _with_dimension(_xlsx_bytes(_canaried(code), tmp), "A1:L300000"),
         Expect("rejected", "300000行，超过上限"))

@@ -234,6 +234,15 @@ def _read_regular(path: Path) -> bytes:
         return fh.read(LIMITS.max_file_bytes + 1)
 
 
+def _streamed_sha256(path: Path) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    h = hashlib.sha256()
+    with os.fdopen(fd, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _folder_zip(folder: Path) -> bytes:
     """A byte-stable zip of a CSV folder: sorted names, fixed timestamps, contents unchanged.
 
@@ -278,8 +287,8 @@ def _entry(period: Period, path: Path, log_: ArrivalsLog) -> Arrival:
     notes = tuple(log_.notes.get(name, ()))
 
     def made(fmt: str, payload: bytes | None, st: os.stat_result | None, problem: str | None = None,
-             ignored: str | None = None) -> Arrival:
-        digest = hashlib.sha256(payload if payload is not None else b"").hexdigest()
+             ignored: str | None = None, digest: str | None = None) -> Arrival:
+        digest = digest or hashlib.sha256(payload if payload is not None else b"").hexdigest()
         arrived = log_.times.get(name) or (_mtime(st) if st else dt.datetime.now().replace(microsecond=0))
         size = len(payload) if payload is not None else (st.st_size if st else 0)
         return Arrival(period, path, fmt, digest, size, arrived, payload, problem, ignored, notes)
@@ -304,8 +313,13 @@ def _entry(period: Period, path: Path, log_: ArrivalsLog) -> Arrival:
         return made("special", None, st, SPECIAL_REASON)
     fmt = classify(path).fmt
     if st.st_size > LIMITS.max_file_bytes:
+        # Hashed as it streams by and recorded, but not copied: the archive must not be a way to fill the disk.
+        try:
+            digest = _streamed_sha256(path)
+        except OSError:
+            return made(fmt, None, st, UNREADABLE_REASON)
         return made(fmt, None, st, f"文件大小{st.st_size // (1024 * 1024)}MB超过上限"
-                                   f"{LIMITS.max_file_bytes // (1024 * 1024)}MB，请删除无关内容后重新报送")
+                                   f"{LIMITS.max_file_bytes // (1024 * 1024)}MB，请删除无关内容后重新报送", digest=digest)
     try:
         payload = _read_regular(path)
     except OSError:

@@ -118,8 +118,6 @@ class _Budget:
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Za-z$]*)(\d*)(?::([A-Za-z$]*)(\d*))?"')
-_ROW = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
-_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Za-z]+)(\d+)"')
 _SHEET = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
 
@@ -131,8 +129,18 @@ def column_number(letters: str) -> int:
     return n
 
 
+# The r attribute of a row (r="12") or a cell (r="B12"). What Excel and every library write (one space, double
+# quotes) is scanned with a literal start, which is fast; any other spelling XML allows (tabs, newlines,
+# single quotes, spaces around "=") sends the chunk through the general pattern, so none slips past.
+_REF_ROW = re.compile(rb' r="[A-Za-z$]*(\d+)"')
+_REF_COL = re.compile(rb' r="([A-Za-z]+)\d')
+_REF_ANY = re.compile(rb"""\sr\s*=\s*["']([A-Za-z$]*)(\d+)""")
+_UNUSUAL = (b"r='", b"r =", b"r\t", b"r\n", b"r\r", b"\tr", b"\nr", b"\rr")
+
+
 def _sheet_extent(chunks, limits: Limits, sheet: str) -> int:
-    """<dimension> and the largest row / column present, streamed; raises on the first over the limit."""
+    """<dimension> and the largest row / column present, streamed; raises on the first over the limit.
+    Returns how many cells use a shared string."""
     tail = b""
     max_row = max_col = 0
     shared_refs = 0
@@ -146,14 +154,20 @@ def _sheet_extent(chunks, limits: Limits, sheet: str) -> int:
                 end_col, end_row = (m.group(3), m.group(4)) if m.group(3) is not None else (m.group(1), m.group(2))
                 _check_extent(int(end_row or 0), column_number(end_col.decode()), limits, sheet)
             first = False
-        for m in _ROW.finditer(data):
-            max_row = max(max_row, int(m.group(1)))
-        for m in _CELL.finditer(data):
-            max_row = max(max_row, int(m.group(2)))
-            max_col = max(max_col, column_number(m.group(1).decode()))
+        if any(u in data for u in _UNUSUAL):
+            refs = _REF_ANY.findall(data)
+            max_row = max(max_row, max((int(r) for _, r in refs), default=0))
+            max_col = max(max_col, max(map(column_number_bytes, {c for c, _ in refs if c}), default=0))
+        else:
+            max_row = max(max_row, max(map(int, _REF_ROW.findall(data)), default=0))
+            max_col = max(max_col, max(map(column_number_bytes, set(_REF_COL.findall(data))), default=0))
         _check_extent(max_row, max_col, limits, sheet)
         tail = data[-256:]  # a tag cut by the chunk boundary is seen whole next time
     return shared_refs
+
+
+def column_number_bytes(letters: bytes) -> int:
+    return column_number(letters.decode("ascii", "replace"))
 
 
 def _check_extent(rows: int, cols: int, limits: Limits, sheet: str) -> None:
@@ -235,22 +249,23 @@ def inspect_xlsx(path: Path, limits: Limits = LIMITS) -> XlsxInfo:
     return XlsxInfo(tuple(n for n, s, _ in sheets if s == "visible"), tuple(n for n, s, _ in sheets if s != "visible"))
 
 
+_LONG_TEXT = re.compile(rb">[^<]{64,}")  # starts with a literal, so the engine skips ahead quickly
+
+
 def _bounded_text(chunks, limits: Limits, where: str, longest: list[int] | None = None):
-    """Pass chunks on while bounding the longest stretch without markup: the longest cell text (shared or
-    inline), give or take the attributes of one tag; ``longest[0]`` gets the longest seen."""
-    run = 0
+    """Pass chunks on while bounding the longest stretch of text after a tag: the longest cell text (shared
+    or inline). ``longest[0]`` gets an upper bound of it (64 when nothing is longer; only long runs are
+    looked at one by one, which keeps ordinary sheets fast)."""
     longest = longest if longest is not None else [0]
+    longest[0] = max(longest[0], 64)
+    carry = b""
     for chunk in chunks:
-        parts = chunk.split(b"<")
-        if len(parts) == 1:
-            run += len(chunk)
-        else:
-            run = max(run + len(parts[0]), max(map(len, parts[1:-1]), default=0))
-            longest[0] = max(longest[0], run)
-            if run <= limits.max_cell_text_bytes:
-                run = len(parts[-1])
-        longest[0] = max(longest[0], run)
-        if run > limits.max_cell_text_bytes:
+        data = carry + chunk
+        cut = max(data.rfind(b">"), data.rfind(b"<"), 0)  # what follows may go on in the next chunk
+        body, carry = data[:cut], data[cut:]
+        run = max(map(len, _LONG_TEXT.findall(body)), default=0)
+        longest[0] = max(longest[0], run, len(carry))
+        if longest[0] > limits.max_cell_text_bytes:
             raise LimitError(f"{where}有单元格文字超过Excel允许的32767个字符，请检查后重新报送")
         yield chunk
 

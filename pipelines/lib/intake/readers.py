@@ -132,6 +132,10 @@ def _csv_grids(file: SubmissionFile) -> dict[str, pl.DataFrame]:
                     name = info.filename
                     if not info.flag_bits & 0x800:
                         name = name.encode("cp437").decode("gb18030", errors="replace")
+                    if name.startswith("__MACOSX/") or Path(name).name.startswith("._"):
+                        continue  # what macOS adds to every zip it makes, not a sheet
+                    if Path(name).name in members:  # which one the clerk meant is not ours to guess
+                        raise ReadError(f"压缩包中有多个“{Path(name).name[:40]}”，无法确定以哪个为准，请只保留一个后重新报送")
                     members[Path(name).name] = zf.read(info)
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError):
             # RuntimeError: a password-protected zip; NotImplementedError: an unknown compression method
