@@ -18,7 +18,7 @@ from pipelines.lib.domain.reference import thresholds_for
 from pipelines.lib.intake.checks import LIMIT_KEYS, check_sheet, file_findings, single_row_findings
 from pipelines.lib.intake.inbox import Arrival
 from pipelines.lib.intake.readers import Workbook, clean_rows
-from pipelines.lib.intake.worker import ReaderProcess
+from pipelines.lib.intake.worker import read_many
 
 log = logging.getLogger(__name__)
 
@@ -31,36 +31,39 @@ class _Batch:
 
 
 def _read_all(arrivals: Iterable[Arrival], sources: dict[str, Path], progress: Callable[[int], None] | None) -> _Batch:
-    """Read every arrival that is a candidate submission, from its archived copy, in a child process.
+    """Read every arrival that is a candidate submission, from its archived copy, in child processes.
 
     Nothing a file holds reaches the log: a failure is logged by file name and exception type only.
     """
     batch = _Batch(list(arrivals), {}, [])
-    with ReaderProcess() as reader:
-        for i, a in enumerate(batch.arrivals, 1):
-            sid = a.submission_id
-            batch.file_findings += [
-                fd.Finding(sid, "D15", fd.WARNING, message, sheet=c.ARRIVALS_FILE, source_row=line)
-                for line, message in a.notes]
-            if a.ignored:
-                pass
-            elif a.problem:
-                batch.file_findings.append(fd.fatal(sid, "D01", f"“{a.name}”{a.problem}", observed_value=a.name))
-            else:
-                fmt = "csv_zip" if a.fmt == "csv_dir" else a.fmt  # a folder is read from its archived zip
-                status, value = reader.read(sources[sid], fmt)
-                if status == "ok":
-                    batch.workbooks[sid] = value
-                    batch.file_findings += file_findings(value, sid)
-                else:
-                    if status != "error":
-                        log.warning("submission %s could not be read (%s)", a.name, value)
-                    reason = value if status == "error" else (value if status == "died" else
-                                                               "无法按报表模板读取，请用模板重新填报")
-                    batch.file_findings.append(fd.fatal(sid, "D01", f"文件“{a.name}”：{reason}",
-                                                        observed_value=a.name))
-            if progress:
-                progress(i)
+    jobs = [(a.submission_id, sources[a.submission_id], "csv_zip" if a.fmt == "csv_dir" else a.fmt)
+            for a in batch.arrivals if not a.ignored and not a.problem]  # a folder is read from its archived zip
+    results: dict[str, tuple[str, object]] = {}
+    for done, (sid, status, value) in enumerate(read_many(jobs), 1):
+        results[sid] = (status, value)
+        if progress:
+            progress(done)
+    for a in batch.arrivals:  # in arrival order, whatever order the readers finished in
+        sid = a.submission_id
+        batch.file_findings += [
+            fd.Finding(sid, "D15", fd.WARNING, message, sheet=c.ARRIVALS_FILE, source_row=line)
+            for line, message in a.notes]
+        if a.ignored:
+            continue
+        if a.problem:
+            batch.file_findings.append(fd.fatal(sid, "D01", f"“{a.name}”{a.problem}", observed_value=a.name))
+            continue
+        status, value = results[sid]
+        if status == "ok":
+            batch.workbooks[sid] = value
+            batch.file_findings += file_findings(value, sid)
+            continue
+        if status == "crash":
+            log.warning("submission %s could not be read (%s)", a.name, value)
+            value = "无法按报表模板读取，请用模板重新填报"
+        elif status == "died":
+            log.warning("submission %s: the reader process died or overran", a.name)
+        batch.file_findings.append(fd.fatal(sid, "D01", f"文件“{a.name}”：{value}", observed_value=a.name))
     return batch
 
 
