@@ -167,3 +167,17 @@ def test_the_inbox_sensor_fingerprints_the_hostile_quarter_without_following_any
     assert period_fingerprints(inbox) == first
     (inbox / PERIOD / "late.xlsx").write_bytes(b"x")
     assert period_fingerprints(inbox) != first
+
+
+def test_the_upload_check_reuses_the_same_limits(tmp_path: Path) -> None:
+    from pipelines.lib.intake.limits import inspect_upload
+    from tests.factories import clean_submission, write_submission
+
+    inbox, expected, _ = build(tmp_path)
+    folder = inbox / PERIOD
+    for name, exp in expected.items():
+        path = folder / name
+        if path.suffix in (".xlsx", ".zip") and path.is_file() and not path.is_symlink() and exp.reason and (
+                "上限" in exp.reason or "压缩比" in exp.reason or "密码" in exp.reason):
+            assert exp.reason in (inspect_upload(path) or ""), name
+    assert inspect_upload(write_submission(tmp_path / "clean", clean_submission())) is None

@@ -4,7 +4,7 @@ calamine allocates the grid a sheet claims and materialises every shared string 
 workbook can ask for terabytes. Every file is inspected here first with bounded reads (the zip's central
 directory, then each XML member streamed through a capped decompressor), and a file over a limit is
 rejected with a Chinese reason that names the limit. A later web upload portal checks uploads with the
-same function (:func:`inspect_file`), so the two cannot disagree.
+same function (:func:`inspect_upload`), so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -282,3 +282,22 @@ def inspect_csv_zip(path: Path, limits: Limits = LIMITS) -> None:
             check_zip_directory(zf, size, limits)
     except zipfile.BadZipFile as exc:
         raise LimitError("压缩包已损坏，无法解压，请重新打包后报送") from exc
+
+
+def inspect_upload(path: Path, limits: Limits = LIMITS) -> str | None:
+    """None when a single uploaded file may go on to be read, else the Chinese reason it is refused."""
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return "文件是空的（0字节），请重新报送"
+        if path.suffix.lower() == ".zip":
+            inspect_csv_zip(path, limits)
+        elif path.suffix.lower() in (".xlsx", ".xlsm"):
+            inspect_xlsx(path, limits)
+        elif size > limits.max_file_bytes:
+            return f"文件大小{_mb(size)}超过上限{_mb(limits.max_file_bytes)}，请删除无关内容后重新报送"
+    except LimitError as exc:
+        return str(exc)
+    except OSError:
+        return "文件无法读取，请重新上传"
+    return None
