@@ -71,6 +71,16 @@ def test_a_locked_working_database_is_reported(tmp_path: Path) -> None:
         holder.wait()
 
 
+def test_a_broken_registry_is_one_line_naming_the_file_and_the_line(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "2008Q2").mkdir(parents=True)
+    good = (DEMO_INBOX / "registry.csv").read_text(encoding="utf-8").splitlines()
+    (inbox / "registry.csv").write_text("\n".join([*good, good[1]]) + "\n", encoding="utf-8")
+    result = cli("run", "--all", "--inbox", str(inbox), "--workdir", str(tmp_path / "w"), env={"SASAC_DEMO": "1"})
+    line = one_line_error(result)
+    assert result.returncode == 1 and "registry.csv" in line and f"第{len(good) + 1}行" in line and "重复" in line
+
+
 def test_template_command_writes_the_blank_workbook(tmp_path: Path) -> None:
     out = tmp_path / "模板.xlsx"
     result = cli("template", "--out", str(out))

@@ -116,9 +116,11 @@ def test_a_crashed_reader_costs_one_file_and_the_next_file_is_read(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_the_whole_quarter_runs_over_the_hostile_inbox(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+def test_the_whole_quarter_runs_over_the_hostile_inbox(tmp_path: Path, capfd: pytest.CaptureFixture,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
     from pipelines.run import run_quarters
 
+    caplog.set_level(logging.DEBUG)
     inbox, expected, outside = build(tmp_path)
     workdir, warehouse = tmp_path / "work", tmp_path / "marts" / "warehouse.duckdb"
     before = _tree(tmp_path)
@@ -128,6 +130,7 @@ def test_the_whole_quarter_runs_over_the_hostile_inbox(tmp_path: Path, capfd: py
 
     out, err = capfd.readouterr()
     _no_canary_in_text(out + err + summary.text(), "the run's stdout/stderr")
+    _no_canary_in_text("\n".join(r.getMessage() for r in caplog.records), "the run's log records")
     # Nothing written outside the working area and the published folder.
     outputs = {workdir, warehouse.parent}
     assert {p for p in _tree(tmp_path) - before if p not in outputs and not (outputs & set(p.parents))} == set()

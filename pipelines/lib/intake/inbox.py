@@ -19,7 +19,7 @@ import polars as pl
 from pipelines.lib.domain import codes
 from pipelines.lib.domain import contract as c
 from pipelines.lib.domain.periods import Period, is_period
-from pipelines.lib.intake.limits import LIMITS
+from pipelines.lib.intake.limits import EMPTY_REASON, LIMITS, too_big_reason
 from pipelines.lib.intake.readers import ReadError, classify, decode_text
 from pipelines.lib.intake.values import normalize_header, normalized, parse_code
 
@@ -215,7 +215,6 @@ _DEBRIS = (
 SYMLINK_REASON = "是符号链接（快捷方式），出于安全原因不予读取，请直接报送文件本身"
 SPECIAL_REASON = "不是普通文件（管道、设备或套接字），无法作为报表读取"
 UNREADABLE_REASON = "文件无法读取（没有读取权限或读取出错），请检查文件后重新报送"
-EMPTY_REASON = "文件是空的（0字节），请重新报送"
 
 
 def debris_reason(name: str) -> str | None:
@@ -318,8 +317,7 @@ def _entry(period: Period, path: Path, log_: ArrivalsLog) -> Arrival:
             digest = _streamed_sha256(path)
         except OSError:
             return made(fmt, None, st, UNREADABLE_REASON)
-        return made(fmt, None, st, f"文件大小{st.st_size // (1024 * 1024)}MB超过上限"
-                                   f"{LIMITS.max_file_bytes // (1024 * 1024)}MB，请删除无关内容后重新报送", digest=digest)
+        return made(fmt, None, st, too_big_reason(st.st_size), digest=digest)
     try:
         payload = _read_regular(path)
     except OSError:

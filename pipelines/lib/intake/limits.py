@@ -57,6 +57,13 @@ def _mb(n: float) -> str:
     return f"{n / MB:.0f}MB"
 
 
+EMPTY_REASON = "文件是空的（0字节），请重新报送"
+
+
+def too_big_reason(size: int, limits: Limits = LIMITS) -> str:
+    return f"文件大小{_mb(size)}超过上限{_mb(limits.max_file_bytes)}，请删除无关内容后重新报送"
+
+
 def sniff(head: bytes) -> str:
     """What the first bytes say the file is: zip / ole / other."""
     if head.startswith(_ZIP_MAGIC) or head.startswith(b"PK\x05\x06"):
@@ -210,7 +217,7 @@ def inspect_xlsx(path: Path, limits: Limits = LIMITS) -> XlsxInfo:
     """Refuse a workbook over any limit (LimitError, Chinese) before a reader allocates anything."""
     size = path.stat().st_size
     if size > limits.max_file_bytes:
-        raise LimitError(f"文件大小{_mb(size)}超过上限{_mb(limits.max_file_bytes)}，请删除无关内容后重新报送")
+        raise LimitError(too_big_reason(size, limits))
     with open(path, "rb") as fh:
         kind = sniff(fh.read(8))
     if kind == "ole":
@@ -273,7 +280,7 @@ def _bounded_text(chunks, limits: Limits, where: str, longest: list[int] | None 
 def inspect_csv_zip(path: Path, limits: Limits = LIMITS) -> None:
     size = path.stat().st_size
     if size > limits.max_file_bytes:
-        raise LimitError(f"文件大小{_mb(size)}超过上限{_mb(limits.max_file_bytes)}，请删除无关内容后重新报送")
+        raise LimitError(too_big_reason(size, limits))
     with open(path, "rb") as fh:
         if sniff(fh.read(8)) != "zip":
             raise LimitError("文件不是有效的.zip压缩包，请把各工作表的CSV文件打包为.zip后重新报送")
@@ -289,13 +296,13 @@ def inspect_upload(path: Path, limits: Limits = LIMITS) -> str | None:
     try:
         size = path.stat().st_size
         if size == 0:
-            return "文件是空的（0字节），请重新报送"
+            return EMPTY_REASON
         if path.suffix.lower() == ".zip":
             inspect_csv_zip(path, limits)
         elif path.suffix.lower() in (".xlsx", ".xlsm"):
             inspect_xlsx(path, limits)
         elif size > limits.max_file_bytes:
-            return f"文件大小{_mb(size)}超过上限{_mb(limits.max_file_bytes)}，请删除无关内容后重新报送"
+            return too_big_reason(size, limits)
     except LimitError as exc:
         return str(exc)
     except OSError:
