@@ -27,7 +27,7 @@ from pipelines.lib.forms.submission_writer import write_xlsx
 from pipelines.lib.intake.pseudonym import DEMO_KEY
 from pipelines.lib.intake.run import run_intake
 from tests.factories import ENTERPRISE, clean_submission, registry_csv
-from tests.hostile_corpus import _with_shared_string, _xlsx_bytes
+from tests.hostile_corpus import _with_far_cell, _with_shared_string, _xlsx_bytes
 
 PERIOD = "2008Q2"
 
@@ -51,6 +51,8 @@ def build(root: Path, case: str, rows: int) -> Path:
     target = inbox / PERIOD / f"{ENTERPRISE}_{PERIOD}.xlsx"
     if case == "shared_strings_bomb":  # one 20 MiB string used by 100 cells, 44 KB on disk
         target.write_bytes(_with_shared_string(_xlsx_bytes(sub, root), 20 * 1024 * 1024, 100))
+    elif case == "far_cell":  # one cell at XFD1048576: calamine alone aborts the process on it
+        target.write_bytes(_with_far_cell(_xlsx_bytes(sub, root)))
     else:
         sub["人才信息库"] = _roster(rows)
         sub["基本情况"][0].update(level3_senior=rows, skilled_workers=rows + 700, employees_total=rows + 1000)
@@ -86,12 +88,13 @@ def main() -> None:
         return
     root = Path(tempfile.mkdtemp(prefix="bench_hostile_"))
     try:
-        for case in ("shared_strings_bomb", "roster"):
+        for case in ("shared_strings_bomb", "far_cell", "roster"):
             inbox = build(root, case, args.rows)
             out = subprocess.run([sys.executable, "-m", "benchmarks.bench_hostile", "--measure", str(inbox)],
                                  capture_output=True, text=True, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            label = "shared-strings bomb" if case == "shared_strings_bomb" else f"{args.rows:,}-row roster"
+            label = {"shared_strings_bomb": "shared-strings bomb", "far_cell": "cell at XFD1048576"}.get(
+                case, f"{args.rows:,}-row roster")
             print(f"{label}: {r['file_bytes'] / 1024:,.0f} KiB file, {r['seconds']} s, accepted {r['accepted']}, "
                   f"rejected {r['rejected']}, rows loaded {r['rows_loaded']:,}; peak RSS intake "
                   f"{r['peak_mib_intake']} MiB, reader {r['peak_mib_reader']} MiB (target < 2048 MiB each)")

@@ -248,7 +248,7 @@ def _folder_zip(folder: Path) -> bytes:
     Raises ValueError (Chinese) for anything in it that is not a plain readable file, or too much of it.
     """
     buf = io.BytesIO()
-    total = 0
+    total = count = 0
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for root, dirs, files in os.walk(folder, followlinks=False):
             dirs.sort()
@@ -261,6 +261,9 @@ def _folder_zip(folder: Path) -> bytes:
                 if not stat.S_ISREG(st.st_mode):
                     raise ValueError(f"文件夹中的“{rel}”{SPECIAL_REASON}")
                 total += st.st_size
+                count += 1
+                if count > LIMITS.max_members:
+                    raise ValueError(f"文件夹中的文件超过{LIMITS.max_members}个，请只报送报表本身")
                 if total > LIMITS.max_file_bytes:
                     raise ValueError(f"文件夹总大小超过上限{LIMITS.max_file_bytes // (1024 * 1024)}MB，请删除无关内容后重新报送")
                 try:
