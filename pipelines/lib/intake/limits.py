@@ -33,7 +33,7 @@ class Limits:
     max_cell_text_bytes: int = 32_767 * 4
     # A reader copies a shared string into every cell that uses it: (cells using shared strings) x (longest
     # shared string) bounds the text it would materialise. A 100,000-row roster needs ~30 MB of it.
-    max_materialised_text_bytes: int = 512 * MB
+    max_materialised_text_bytes: int = 256 * MB
 
 
 LIMITS = Limits()
