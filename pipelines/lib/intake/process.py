@@ -141,6 +141,30 @@ def process(
     """Read and check ``arrivals`` (from ``sources``, their archived copies by submission id): (submissions
     audit rows, findings, typed rows of accepted ones by table)."""
     batch = _read_all(arrivals, sources, progress)
+    try:
+        return _checked(batch, registry, key)
+    except Exception as exc:  # noqa: BLE001 - one file's content must never stop the quarter
+        log.warning("checking the batch failed (%s); isolating the file(s) responsible", type(exc).__name__)
+    for a in batch.arrivals:  # find the file(s) the vectorised checks cannot take, one at a time
+        sid = a.submission_id
+        if sid not in batch.workbooks:
+            continue
+        try:
+            _checked(_Batch([a], {sid: batch.workbooks[sid]}, []), registry, key)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("submission %s cannot be checked (%s)", a.name, type(exc).__name__)
+            del batch.workbooks[sid]
+            batch.file_findings = [f for f in batch.file_findings if f.submission_id != sid]
+            batch.file_findings.append(fd.fatal(sid, "D01", f"文件“{a.name}”：{CHECK_FAILED_REASON}",
+                                                observed_value=a.name))
+    return _checked(batch, registry, key)
+
+
+CHECK_FAILED_REASON = "内容含有无法按报表模板核对的数值或文字，请检查各单元格后重新报送"
+
+
+def _checked(batch: _Batch, registry: pl.DataFrame, key: bytes
+             ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame]]:
     context = _context(batch)
     typed: dict[str, pl.DataFrame] = {}
     findings = [fd.to_frame(batch.file_findings)]
