@@ -37,6 +37,7 @@ class Expect:
     outcome: str  # accepted / rejected / ignored
     reason: str | None = None  # a part of the fatal finding's (or the ignore) message
     rows: int | None = None  # for accepted files: rows loaded, all of them
+    copies: int = 1  # entries whose names read the same once undecodable bytes are replaced
 
 
 def _canaried(code: str) -> dict[str, list[dict]]:
@@ -226,6 +227,10 @@ def build(root: Path) -> tuple[Path, dict[str, Expect], Path]:
     write_xlsx(tmp / "odd.xlsx", _canaried(code))
     os.rename(tmp / "odd.xlsx", os.path.join(os.fsencode(folder), raw_name))
     expected["\ufffd?" + _name(code)] = Expect("accepted", rows=CLEAN_ROWS)
+    # another name that looks the same once displayed, with the same bytes inside: two entries all the same
+    shutil.copyfile(os.path.join(os.fsencode(folder), raw_name),
+                    os.path.join(os.fsencode(folder), b"\xfe\x02" + _name(code).encode()))
+    expected["\ufffd?" + _name(code)] = Expect("accepted", rows=CLEAN_ROWS, copies=2)
     code = enterprise()  # formulas, a bad ID, a negative count: findings, not a rejection
     sub = _canaried(code)
     sub["基本情况"][0]["preparer"] = '=HYPERLINK("http://example.com","点我")'

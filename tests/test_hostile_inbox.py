@@ -33,7 +33,8 @@ def _outcomes(db: Path) -> dict[str, tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute("""
             select s.file_name, s.outcome, s.outcome_reason, s.rows_in, s.rows_loaded, s.org_code, s.archive_path,
-                   string_agg(f.message_zh, ' | ' order by f.message_zh) filter (where f.is_fatal)
+                   string_agg(f.message_zh, ' | ' order by f.message_zh) filter (where f.is_fatal),
+                   count(distinct s.submission_id)
             from raw.submissions s left join raw.findings f using (submission_id)
             group by all""").fetchall()
     return {r[0]: r[1:] for r in rows}
@@ -43,7 +44,9 @@ def _assert_as_expected(got: dict[str, tuple], expected: dict) -> None:
     assert set(got) == set(expected), (set(got) ^ set(expected))
     wrong = []
     for name, exp in expected.items():
-        outcome, reason, rows_in, rows_loaded, _org, _archive, fatal = got[name]
+        outcome, reason, rows_in, rows_loaded, _org, _archive, fatal, copies = got[name]
+        if copies != exp.copies:
+            wrong.append((name, "copies", copies, exp.copies))
         said = reason if exp.outcome == "ignored" else fatal
         if outcome != exp.outcome or (exp.reason and exp.reason not in (said or "")):
             wrong.append((name, outcome, said, exp))
@@ -70,9 +73,10 @@ def test_every_hostile_entry_is_accounted_for_by_the_intake(tmp_path: Path, capl
 
     got = _outcomes(db)
     _assert_as_expected(got, expected)
-    assert report.files_seen == len(expected) == report.accepted + report.rejected + report.ignored
+    entries = sum(e.copies for e in expected.values())
+    assert report.files_seen == entries == report.accepted + report.rejected + report.ignored
     # Receipts and archives are named by the registry and by content, never by what a file says.
-    assert all(org is None or len(org) == 9 and org.isalnum() for _, _, _, _, org, _, _ in got.values())
+    assert all(row[4] is None or len(row[4]) == 9 and row[4].isalnum() for row in got.values())
     # The symlink's target was never read: nothing archived holds its bytes.
     archived = {p.read_bytes() for p in (db.parent / "archive").rglob("*") if p.is_file()}
     assert outside.read_bytes() not in archived
@@ -88,8 +92,9 @@ def test_a_rerun_over_the_hostile_inbox_changes_nothing(tmp_path: Path) -> None:
     with duckdb.connect(str(db)) as con:
         run_intake(inbox, [Period.parse(PERIOD)], con, tmp_path / "archive", KEY)
         again = run_intake(inbox, [Period.parse(PERIOD)], con, tmp_path / "archive", KEY)
-        assert again.already_ingested == len(expected) and again.new_files == 0
-        assert con.execute("select count(*) from raw.submissions").fetchone()[0] == len(expected)
+        entries = sum(e.copies for e in expected.values())
+        assert again.already_ingested == entries and again.new_files == 0
+        assert con.execute("select count(*) from raw.submissions").fetchone()[0] == entries
 
 
 def test_an_absurd_amount_is_a_finding_and_is_loaded_blank(tmp_path: Path) -> None:

@@ -48,7 +48,9 @@ class Arrival:
 
     @property
     def submission_id(self) -> str:
-        return hashlib.sha256(f"{self.period}/{self.name}/{self.sha256}".encode()).hexdigest()[:16]
+        # The name's own bytes: two names that differ only in undecodable bytes look alike once displayed.
+        raw = f"{self.period}/".encode() + os.fsencode(self.path.name) + f"/{self.sha256}".encode()
+        return hashlib.sha256(raw).hexdigest()[:16]
 
     @property
     def name(self) -> str:
