@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test dev lint bench clean
+.PHONY: install run test test-fast dev lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,11 @@ run: install
 test: install
 	bash scripts/ensure-chromium.sh
 	SASAC_DEMO=1 $(BIN)/pytest -q
+
+# The developer's loop: everything but the whole-graph runs (marked slow).
+test-fast: install
+	bash scripts/ensure-chromium.sh
+	SASAC_DEMO=1 $(BIN)/pytest -q -m "not slow"
 
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)

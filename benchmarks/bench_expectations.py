@@ -2,8 +2,8 @@
 
     .venv/bin/python -m benchmarks.bench_expectations [--enterprises 1000] [--persons 100] [--docs]
 
-Builds a temp DuckDB with every mart the suites read (~100 persons per enterprise in
-training_person_years, ~10% of rows failing each rule), runs ``run_expectations`` for the Q4
+Builds a temp DuckDB with every mart the suites read, typed by the dbt contracts (~100 persons per
+enterprise in training_person_years, ~10% of rows failing each rule, verdicts as dbt states them), runs ``run_expectations`` for the Q4
 partition (quarter rows + year rows) and prints GX import seconds, per-suite seconds and the total.
 Target: ≤ 15 s total on the 2-core dev machine.
 """
@@ -60,7 +60,11 @@ def build(db: Path, n_ent: int, n_persons: int) -> dict[str, int]:
                    10 as model_workers_total, 3 as model_workers_high_skill,
                    case when i % 10 = 4 then 0.5 else 0.02 end as fund_ratio_quarter,
                    case when i % 10 = 5 then 80.0 else 2.0 end as payroll_per_employee,
-                   1.1 as payroll_change_factor, case when i % 10 = 6 then 0.2 else 0.0 end as roster_count_gap_ratio
+                   1.1 as payroll_change_factor, case when i % 10 = 6 then 0.2 else 0.0 end as roster_count_gap_ratio,
+                   0.2 as unit_error_ratio_max, i % 10 <> 4 as d08_fund_ratio_ok, 0.05 as payroll_per_employee_min,
+                   50.0 as payroll_per_employee_max, i % 10 <> 5 as d08_payroll_per_employee_ok,
+                   1000.0 as history_jump_factor, true as d08_payroll_history_ok, 0.05 as roster_count_tolerance,
+                   i % 10 <> 6 as d12_ok
             from ent, q""",
         )
         _insert(
@@ -68,7 +72,8 @@ def build(db: Path, n_ent: int, n_persons: int) -> dict[str, int]:
             "training_person_years",
             f"""
             select org as org_code, {YEAR} as year, '{YEAR}Q4' as period, printf('p_%020d', i * 1000 + j) as person_key,
-                   '技师' as skill_level, case when (i + j) % 10 = 0 then 0 else 1 + j % 3 end as trainings_in_year
+                   '技师' as skill_level, case when (i + j) % 10 = 0 then 0 else 1 + j % 3 end as trainings_in_year,
+                   1 as trainings_per_year_min, (i + j) % 10 <> 0 as is_trained
             from ent, range({n_persons}) r(j)""",
         )
         _insert(
@@ -85,7 +90,7 @@ def build(db: Path, n_ent: int, n_persons: int) -> dict[str, int]:
             f"""
             select 'enterprise' as grain, org as entity_code, 'year' as period_type, '{YEAR}Q4' as period,
                    {YEAR} as year, lvl as skill_level, 100 as headcount, 90 + (i % 11) as trained,
-                   (90 + (i % 11)) / 100.0 as coverage
+                   (90 + (i % 11)) / 100.0 as coverage, 1.0 as coverage_min, 90 + (i % 11) >= 100 as c02_ok
             from ent, (select unnest(['全部', '高级工', '技师', '高级技师']) as lvl)""",
         )
         _insert(
@@ -93,7 +98,9 @@ def build(db: Path, n_ent: int, n_persons: int) -> dict[str, int]:
             "fund_tracking",
             f"""
             select 'enterprise' as grain, org as entity_code, pt as period_type, period, {YEAR} as year,
-                   0.0140 + (i % 5) * 0.0005 as extraction_ratio, 0.58 + (i % 5) * 0.01 as frontline_share
+                   0.0140 + (i % 5) * 0.0005 as extraction_ratio, 0.58 + (i % 5) * 0.01 as frontline_share,
+                   0.015 as fund_ratio_min, 0.6 as frontline_share_min,
+                   0.0140 + (i % 5) * 0.0005 >= 0.015 as c03_ok, 0.58 + (i % 5) * 0.01 >= 0.6 as c04_ok
             from ent, (select 'quarter' as pt, period from q union all select 'year', '{YEAR}Q4')""",
         )
         _insert(
@@ -102,7 +109,8 @@ def build(db: Path, n_ent: int, n_persons: int) -> dict[str, int]:
             f"""
             select 'enterprise' as grain, org as entity_code, 'quarter' as period_type, period, {YEAR} as year,
                    ['achieved', 'on_track', 'lagging', 'seriously_lagging'][i % 4 + 1] as status_code,
-                   0.2 as high_skill_share, 0.22 as trajectory_share, 0.3 as target_share, 2010 as target_year
+                   0.2 as high_skill_share, 0.22 as trajectory_share, 0.3 as target_share, 2010 as target_year,
+                   true as has_trajectory, i % 4 < 2 as c05_ok
             from ent, q""",
         )
         _insert(
@@ -119,7 +127,8 @@ def build(db: Path, n_ent: int, n_persons: int) -> dict[str, int]:
             "incentives_tracking",
             f"""
             select org as org_code, {YEAR} as year, '{YEAR}Q4' as period, 0.9 + (i % 3) * 0.1 as equal_treatment_ratio,
-                   5000.0 - (i % 4 = 0)::int * 1000 as income_gap, 5000.0 as income_gap_prev_year, i % 6 <> 0 as c11_ok
+                   5000.0 - (i % 4 = 0)::int * 1000 as income_gap, 5000.0 as income_gap_prev_year, i % 6 <> 0 as c11_ok,
+                   1.0 as equal_treatment_ratio_min, 0.9 + (i % 3) * 0.1 >= 1.0 as c09_ok, i % 4 <> 0 as c10_ok
             from ent""",
         )
         _insert(

@@ -22,6 +22,15 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 CONFUSION_REPORT: list[str] = []
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that needs the whole-graph demo run belongs to the slow tier; say so at collection, not in CI time."""
+    unmarked = [item.nodeid for item in items
+                if "demo_run" in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError("these tests use the whole-graph demo run but are not marked slow: "
+                                + ", ".join(unmarked))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if CONFUSION_REPORT:
         terminalreporter.section("precision and recall per rule")

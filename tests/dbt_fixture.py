@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
 
 import duckdb
@@ -36,6 +37,7 @@ B = org("BBBBBBBB")
 C = org("CCCCCCCC")
 
 PERIODS = period_range(Period(2006, 1), Period(2007, 4))
+PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 
 EXPECTATION_FLAGS_DDL = """
 create schema if not exists flags;
@@ -46,6 +48,29 @@ create table if not exists flags.expectation_flags (
     column_name varchar, expectation_type varchar
 )
 """
+
+
+def run_dbt(db: Path, work: Path, *args: str, project: Path = PROJECT):
+    """Invoke dbt in-process against ``db``; target/ and logs/ go to ``work`` (parallel-safe).
+
+    ``project``: the dbt project directory (a copy, for policy what-ifs on the seeds)."""
+    from dbt.cli.main import dbtRunner
+
+    env = {"SASAC_BUILD_DB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return dbtRunner().invoke([
+            *args,
+            "--project-dir", str(project), "--profiles-dir", str(project),
+            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+        ])
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _sha(text: str) -> str:
@@ -172,54 +197,61 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
     con.execute(f"insert into {table} ({cols}) values ({marks})", list(row.values()))
 
 
+def register(con: duckdb.DuckDBPyConnection, org_code: str, name: str, group: str, sector: str,
+             active_from: str = "2006Q1") -> None:
+    _insert(con, "raw.registry", {"org_code": org_code, "enterprise_name": name, "group_org_code": group,
+                                  "industry_code": "36", "sector": sector, "active_from": active_from,
+                                  "active_to": None})
+
+
+def submit(con: duckdb.DuckDBPyConnection, org_code: str, p: Period, *, day: int = 10, outcome: str = "accepted",
+           tag: str = "", sheets: dict | None = None, findings: list[dict] = (), sha_of: str | None = None,
+           suffix: str = "") -> str:
+    """One received version: raw.submissions, its findings and (if accepted) its sheet rows; returns its id."""
+    sha = _sha(sha_of or f"{org_code}-{p}-{tag}")
+    sid = f"{p}-{sha[:16]}{suffix}"
+    arrived = _arrival(p, day)
+    deadline = p.deadline()
+    fatal = sum(1 for f in findings if f["is_fatal"])
+    _insert(con, "raw.submissions", {
+        "submission_id": sid, "period": str(p), "org_code": org_code,
+        "file_name": f"{org_code[:8]}-{org_code[8]}_{p}{tag}.xlsx", "file_format": "xlsx", "sha256": sha,
+        "size_bytes": 20480, "arrived_at": arrived, "deadline_at": deadline, "is_late": arrived > deadline,
+        "outcome": outcome, "fatal_count": fatal,
+        "error_count": sum(1 for f in findings if f["severity"] == "error"),
+        "warning_count": sum(1 for f in findings if f["severity"] == "warning"),
+        "info_count": sum(1 for f in findings if f["severity"] == "info"),
+        "rows_in": 10, "rows_loaded": 10 if outcome == "accepted" else 0,
+        "archive_path": f"archive/{sha[:2]}/{sha}.xlsx", "contract_version": 1,
+    })
+    for f in findings:
+        _insert(con, "raw.findings", {"submission_id": sid, "period": str(p), "org_code": org_code,
+                                      "observed_value": None, "expected": None, "person_key": None,
+                                      "source_row": None, "column_name": None, **f})
+    if outcome == "accepted":
+        sheets = sheets or _enterprise_quarter(org_code, p)
+        for table, key in (("profiles", "profile"), ("funds", "funds"), ("governance", "governance"),
+                           ("incentives", "incentives"), ("innovation", "innovation")):
+            _insert(con, f"raw.{table}", {"submission_id": sid, "source_row": 2, **sheets[key]})
+        roster = []
+        if org_code == A:
+            roster = [_roster_row(k, lvl) for k, lvl in ROSTER_A]
+            if p == Period(2007, 4):
+                roster += [_roster_row("p_a4", "高级工"), _roster_row("p_a5", "中级工", True, False)]
+        for i, r in enumerate(roster):
+            _insert(con, "raw.roster", {"submission_id": sid, "source_row": i + 2, **r})
+        for i, t in enumerate(TRAININGS.get((org_code, p), [])):
+            _insert(con, "raw.training", {"submission_id": sid, "source_row": i + 2, **t})
+    return sid
+
+
 def _fill(con: duckdb.DuckDBPyConnection) -> None:
     for code, name, group, sector in (
         (A, "企业A", A, "现代制造业"),
         (B, "企业B", A, "现代制造业"),
         (C, "企业C", C, "现代服务业"),
     ):
-        _insert(con, "raw.registry", {"org_code": code, "enterprise_name": name, "group_org_code": group,
-                                      "industry_code": "36", "sector": sector, "active_from": "2006Q1",
-                                      "active_to": None})
-
-    def submit(org_code: str, p: Period, *, day: int = 10, outcome: str = "accepted", tag: str = "",
-               sheets: dict | None = None, findings: list[dict] = (), sha_of: str | None = None,
-               suffix: str = "") -> str:
-        sha = _sha(sha_of or f"{org_code}-{p}-{tag}")
-        sid = f"{p}-{sha[:16]}{suffix}"
-        arrived = _arrival(p, day)
-        deadline = p.deadline()
-        fatal = sum(1 for f in findings if f["is_fatal"])
-        _insert(con, "raw.submissions", {
-            "submission_id": sid, "period": str(p), "org_code": org_code,
-            "file_name": f"{org_code[:8]}-{org_code[8]}_{p}{tag}.xlsx", "file_format": "xlsx", "sha256": sha,
-            "size_bytes": 20480, "arrived_at": arrived, "deadline_at": deadline, "is_late": arrived > deadline,
-            "outcome": outcome, "fatal_count": fatal,
-            "error_count": sum(1 for f in findings if f["severity"] == "error"),
-            "warning_count": sum(1 for f in findings if f["severity"] == "warning"),
-            "info_count": sum(1 for f in findings if f["severity"] == "info"),
-            "rows_in": 10, "rows_loaded": 10 if outcome == "accepted" else 0,
-            "archive_path": f"archive/{sha[:2]}/{sha}.xlsx", "contract_version": 1,
-        })
-        for f in findings:
-            _insert(con, "raw.findings", {"submission_id": sid, "period": str(p), "org_code": org_code,
-                                          "observed_value": None, "expected": None, "person_key": None,
-                                          "source_row": None, "column_name": None, **f})
-        if outcome == "accepted":
-            sheets = sheets or _enterprise_quarter(org_code, p)
-            for table, key in (("profiles", "profile"), ("funds", "funds"), ("governance", "governance"),
-                               ("incentives", "incentives"), ("innovation", "innovation")):
-                _insert(con, f"raw.{table}", {"submission_id": sid, "source_row": 2, **sheets[key]})
-            roster = []
-            if org_code == A:
-                roster = [_roster_row(k, lvl) for k, lvl in ROSTER_A]
-                if p == Period(2007, 4):
-                    roster += [_roster_row("p_a4", "高级工"), _roster_row("p_a5", "中级工", True, False)]
-            for i, r in enumerate(roster):
-                _insert(con, "raw.roster", {"submission_id": sid, "source_row": i + 2, **r})
-            for i, t in enumerate(TRAININGS.get((org_code, p), [])):
-                _insert(con, "raw.training", {"submission_id": sid, "source_row": i + 2, **t})
-        return sid
+        register(con, code, name, group, sector)
 
     d02 = {"rule_id": "D02", "severity": "error", "is_fatal": True, "sheet": "基本情况",
            "column_name": "职工总数", "message_zh": "基本情况表缺少必填列“职工总数”"}
@@ -228,33 +260,33 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
         if p == Period(2007, 4):
             v1 = _enterprise_quarter(A, p)
             v1["profile"] = _profile(A, p, level3_senior=16, level2_technician=5, level1_senior_technician=3)
-            submit(A, p, tag="", sheets=v1, findings=[{
+            submit(con, A, p, tag="", sheets=v1, findings=[{
                 "rule_id": "D11", "severity": "error", "is_fatal": False, "sheet": "人才信息库", "source_row": 3,
                 "column_name": "技能等级", "message_zh": "技能等级无效"}])
             # resubmission: 200 skilled, 22+5+3 = 30 high-skill → share 0.15
             v2 = _enterprise_quarter(A, p)
             v2["profile"] = _profile(A, p, level3_senior=22, level2_technician=5, level1_senior_technician=3)
-            submit(A, p, day=12, tag="_更正", sheets=v2, findings=[{
+            submit(con, A, p, day=12, tag="_更正", sheets=v2, findings=[{
                 "rule_id": "D10", "severity": "warning", "is_fatal": False, "sheet": "人才信息库", "source_row": 2,
                 "column_name": "出生日期", "person_key": "p_a1", "message_zh": "出生日期与身份证号不符"}])
         elif p == Period(2006, 2):
-            submit(A, p, day=5)
-            submit(A, p, day=6, sha_of=f"{A}-{p}-", suffix="-dup")  # same bytes again
+            submit(con, A, p, day=5)
+            submit(con, A, p, day=6, sha_of=f"{A}-{p}-", suffix="-dup")  # same bytes again
         else:
-            submit(A, p)
+            submit(con, A, p)
         # --- B
         if p == Period(2007, 3):
-            submit(B, p, day=8, outcome="rejected", tag="_v1", findings=[d02])
-            submit(B, p, day=20, tag="_v2")  # accepted, after the deadline (15th)
+            submit(con, B, p, day=8, outcome="rejected", tag="_v1", findings=[d02])
+            submit(con, B, p, day=20, tag="_v2")  # accepted, after the deadline (15th)
         else:
-            submit(B, p)
+            submit(con, B, p)
         # --- C
         if p == Period(2006, 4):
-            submit(C, p, outcome="rejected", findings=[d02])
+            submit(con, C, p, outcome="rejected", findings=[d02])
         elif p == Period(2007, 2):
             pass  # never sent
         else:
-            submit(C, p)
+            submit(con, C, p)
 
     _insert(con, "flags.expectation_flags", {
         "rule_id": "C03", "clause": "§四.2", "severity": "error", "org_code": C, "period": "2007Q4",

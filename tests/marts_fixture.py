@@ -1,5 +1,5 @@
-"""A small, hand-built published warehouse (schema ``marts``) with exactly the mart tables and
-columns of docs/architecture.md, for testing the exports without running dbt.
+"""A small, hand-built published warehouse (schema ``marts``) with exactly the mart tables, columns
+and types of the dbt model contracts (tests/mart_tables.py), for testing the exports without running dbt.
 
 ``build_marts_fixture(path)`` builds 6 registry enterprises in 2 groups over 2006Q1–2007Q4 with:
 - MA62K026-0 (group 1 HQ) on time everywhere, a finding whose value is ``=HYPERLINK(...)``;
@@ -10,6 +10,7 @@ columns of docs/architecture.md, for testing the exports without running dbt.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import random
@@ -17,88 +18,18 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import yaml
 
 from pipelines.lib.domain.codes import org_check_char
-from pipelines.lib.domain.contract import FUNDS, GOVERNANCE, INCENTIVES, PROFILE
 from pipelines.lib.domain.periods import Period, period_range
+from pipelines.lib.domain.reference import SEEDS_DIR
+from tests.mart_tables import MART_COLUMNS
 
-V, INT, D, B, TS, DA = "VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP", "DATE"
+POLARS_TYPES = {"VARCHAR": pl.String, "BIGINT": pl.Int64, "INTEGER": pl.Int64, "DOUBLE": pl.Float64,
+                "BOOLEAN": pl.Boolean, "TIMESTAMP": pl.Datetime("us"), "DATE": pl.Date}
 
-POLARS_TYPES = {V: pl.String, INT: pl.Int64, D: pl.Float64, B: pl.Boolean, TS: pl.Datetime("us"), DA: pl.Date}
-
-GRAIN_COLS = [("grain", V), ("grain_zh", V), ("entity_code", V), ("entity_name", V), ("period_type", V),
-              ("period", V), ("year", INT)]
-
-SCHEMAS: dict[str, list[tuple[str, str]]] = {
-    "dim_enterprises": [("org_code", V), ("enterprise_name", V), ("group_org_code", V), ("group_name", V),
-                        ("industry_code", V), ("sector", V), ("active_from", V), ("active_to", V)],
-    "submission_versions": [("submission_id", V), ("period", V), ("org_code", V), ("file_name", V),
-                            ("file_format", V), ("sha256", V), ("size_bytes", INT), ("arrived_at", TS),
-                            ("deadline_at", TS), ("is_late", B), ("outcome", V), ("fatal_count", INT),
-                            ("error_count", INT), ("warning_count", INT), ("info_count", INT), ("rows_in", INT),
-                            ("rows_loaded", INT), ("version_no", INT), ("is_current", B), ("is_latest", B),
-                            ("is_superseded", B), ("is_duplicate", B), ("superseded_by", V),
-                            ("current_submission_id", V)],
-    "filing_status": [("org_code", V), ("period", V), ("enterprise_name", V), ("group_org_code", V),
-                      ("sector", V), ("deadline_at", TS), ("deadline_date", DA), ("status_code", V), ("status", V), ("is_late", B),
-                      ("is_missing", B), ("is_rejected", B), ("versions_received", INT),
-                      ("first_arrived_at", TS), ("current_submission_id", V), ("reasons_zh", V)],
-    "enterprise_quarter_facts": (
-        [("submission_id", V), ("org_code", V), ("group_org_code", V), ("enterprise_name", V), ("sector", V),
-         ("industry_code", V), ("period", V), ("year", INT), ("quarter", INT)]
-        + [(c.key, c.duckdb_type) for c in PROFILE.columns
-           if c.key not in {"org_code", "group_org_code", "enterprise_name", "sector", "industry_code", "period"}]
-        + [(c.key, c.duckdb_type) for s in (FUNDS, GOVERNANCE, INCENTIVES) for c in s.columns]
-        + [("level_sum", INT), ("technician_sum", INT), ("high_skill_total", INT), ("high_skill_share", D),
-           ("fund_ratio_quarter", D), ("payroll_per_employee", D), ("payroll_history_median", D),
-           ("payroll_change_factor", D), ("roster_level3_count", INT), ("roster_level2_count", INT),
-           ("roster_level1_count", INT), ("roster_count_gap_ratio", D), ("key_trainees_without_account", INT)]
-    ),
-    "high_skill_share_tracking": GRAIN_COLS[:4] + [("group_org_code", V), ("sector", V)] + GRAIN_COLS[4:] + [
-        ("skilled_workers", INT), ("high_skill_total", INT), ("high_skill_share", D), ("beijing_average", D),
-        ("benchmark_status", V), ("benchmark_source", V), ("gap_to_beijing", D), ("baseline_period", V),
-        ("baseline_share", D), ("target_year", INT), ("target_share", D), ("target_benchmark_status", V),
-        ("years_elapsed", D), ("years_remaining", D), ("trajectory_share", D), ("current_pace_per_year", D),
-        ("required_gain_per_year", D), ("projected_target_year_share", D), ("status_code", V), ("status", V)],
-    "training_person_years": [("org_code", V), ("group_org_code", V), ("year", INT), ("period", V),
-                              ("roster_period", V), ("person_key", V), ("skill_level", V),
-                              ("trainings_in_year", INT), ("last_training_end_date", DA),
-                              ("trainings_per_year_min", INT), ("is_trained", B)],
-    "training_events": [("submission_id", V), ("source_row", INT), ("org_code", V), ("group_org_code", V),
-                        ("period", V), ("year", INT), ("person_key", V), ("training_type", V),
-                        ("start_date", DA), ("end_date", DA), ("hours", D), ("cost", D), ("certified", B),
-                        ("trainee_on_roster", B)],
-    "training_coverage_tracking": GRAIN_COLS + [("skill_level", V), ("headcount", INT), ("trained", INT),
-                                                ("coverage", D), ("coverage_min", D)],
-    "fund_tracking": GRAIN_COLS + [("quarters_reported", INT), ("payroll", D), ("fund_extracted", D),
-                                   ("fund_spent", D), ("fund_spent_frontline", D), ("fund_spent_high_skill", D),
-                                   ("fund_school_enterprise", D), ("extraction_ratio", D),
-                                   ("fund_ratio_min", D), ("frontline_share", D), ("frontline_share_min", D),
-                                   ("quarters_excluded_unit_error", INT)],
-    "governance_matrix": [("org_code", V), ("period_type", V), ("period", V), ("group_org_code", V),
-                          ("enterprise_name", V), ("year", INT), ("has_leading_group", B),
-                          ("has_training_plan", B), ("has_talent_database", B), ("c06_ok", B),
-                          ("congress_reports_in_year", INT), ("c07_ok", B), ("has_chief_technician_system", B),
-                          ("technician_sum", INT), ("chief_technicians", INT), ("c08_ok", B),
-                          ("key_trainees_without_account", INT), ("c12_ok", B),
-                          ("has_technician_study_system", B), ("has_reserve_echelon_system", B), ("c13_ok", B),
-                          ("in_manager_assessment", B)],
-    "incentives_tracking": [("org_code", V), ("year", INT), ("group_org_code", V), ("period", V),
-                            ("avg_income_high_skill", D), ("avg_income_general_skill", D),
-                            ("avg_income_professional", D), ("equal_treatment_ratio", D),
-                            ("equal_treatment_ratio_min", D), ("c09_ok", B), ("income_gap", D),
-                            ("income_gap_prev_year", D), ("income_gap_change", D), ("c10_ok", B),
-                            ("model_workers_total", INT), ("model_workers_high_skill", INT),
-                            ("model_worker_high_skill_share", D), ("workforce_high_skill_share", D),
-                            ("c11_ok", B), ("cadres_from_high_skill", INT), ("party_members_from_high_skill", INT),
-                            ("deputies_from_high_skill", INT)],
-    "compliance_flags": [("flag_id", V), ("rule_id", V), ("clause", V), ("severity", V), ("org_code", V),
-                         ("group_org_code", V), ("period", V), ("person_key", V), ("observed_value", V),
-                         ("threshold", V), ("message_zh", V), ("source", V), ("submission_id", V),
-                         ("sheet", V), ("source_row", INT), ("column_name", V)],
-    "compliance_flags_summary": [("rule_id", V), ("group_org_code", V), ("period", V), ("clause", V),
-                                 ("severity", V), ("flag_count", INT), ("enterprise_count", INT)],
-}
+# The real marts' columns and types, from the dbt contracts (one owner: the yml beside the models).
+SCHEMAS: dict[str, list[tuple[str, str]]] = MART_COLUMNS
 
 BENCHMARK = {
     2005: (0.12, "北京市企业高级工及以上占技术工人12%（光明日报2005-05-04）", "published"),
@@ -112,8 +43,16 @@ BENCHMARK = {
 RULE_CLAUSE = {"D01": "报送要求", "D05": "报送要求", "D09": "§三.1", "D12": "§三.1", "D15": "报送要求",
                "D16": "报送要求", "C01": "§三.1", "C02": "§三.1", "C03": "§四.2", "C04": "§四.2", "C05": "§二",
                "C07": "§三.1", "C13": "§三.2"}
-STATUS_ZH = {"achieved": "已达标", "on_track": "进度正常", "lagging": "滞后", "seriously_lagging": "严重滞后"}
-FILING_ZH = {"on_time": "按时", "late": "逾期", "missing": "未报送", "rejected": "被退回", "unexpected": "名录外"}
+
+
+def _status_labels(domain: str) -> dict[str, str]:
+    """status_code -> label_zh of the ref_statuses seed (the one owner of the labels)."""
+    with open(SEEDS_DIR / "ref_statuses.csv", encoding="utf-8", newline="") as fh:
+        return {r["status_code"]: r["label_zh"] for r in csv.DictReader(fh) if r["domain"] == domain}
+
+
+STATUS_ZH = _status_labels("trajectory")
+FILING_ZH = _status_labels("filing")
 
 INJECTION_VALUE = '=HYPERLINK("http://evil.example/x","点我")'
 FIRST, LAST = Period(2006, 1), Period(2007, 4)
@@ -283,7 +222,42 @@ def build_marts_fixture(path: Path, n_enterprises: int = 6, seed: int = 8) -> Pa
         {**{k: v for k, v in s.items() if k != "orgs"}, "enterprise_count": len(s["orgs"])} for s in summary.values()]
 
     _write(path, rows)
+    load_reference(path)
     return path
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_reference(path: Path) -> None:
+    """What dbt gives a real warehouse and the exports read: the seeds in schema ``reference`` (typed as
+    _seeds.yml says) and the yml descriptions of the marts as column comments (dbt persist_docs)."""
+    seeds_yml = yaml.safe_load((REPO / "dbt_project/seeds/_seeds.yml").read_text(encoding="utf-8"))
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema if not exists reference")
+        for seed in seeds_yml["seeds"]:
+            types = seed.get("config", {}).get("column_types", {})
+            csv = REPO / "dbt_project/seeds" / f"{seed['name']}.csv"
+            con.execute(f"create or replace table reference.{seed['name']} as select * from read_csv(?, header = true, "
+                        f"columns = {types!r}, quote = '\"')", [str(csv)])
+            for col in seed.get("columns", []):
+                if col.get("description"):
+                    text = col["description"].replace("'", "''")
+                    con.execute(f'comment on column reference.{seed["name"]}."{col["name"]}" is \'{text}\'')
+        marts = {r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()}
+        for yml in sorted((REPO / "dbt_project/models/marts").rglob("*.yml")):
+            for model in yaml.safe_load(yml.read_text(encoding="utf-8")).get("models", []):
+                if model["name"] not in marts:
+                    continue
+                cols = {r[0] for r in con.execute("select column_name from duckdb_columns() where schema_name = 'marts' "
+                                                  "and table_name = ?", [model["name"]]).fetchall()}
+                for col in model.get("columns", []):
+                    if col["name"] in cols and col.get("description"):
+                        text = col["description"].replace("'", "''")
+                        con.execute(f'comment on column marts.{model["name"]}."{col["name"]}" is \'{text}\'')
+    finally:
+        con.close()
 
 
 def _facts(rng: random.Random, e: dict, p: Period, sid: str, i: int) -> dict:

@@ -42,6 +42,7 @@ def warehouse(demo_run: DemoRun):
     con.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sql", [body for _, body in SQL_BLOCKS],
                          ids=[f"query{i}-line{line}" for i, (line, _) in enumerate(SQL_BLOCKS, 1)])
 def test_example_query_runs_and_returns_rows(warehouse: duckdb.DuckDBPyConnection, sql: str) -> None:
@@ -49,6 +50,7 @@ def test_example_query_runs_and_returns_rows(warehouse: duckdb.DuckDBPyConnectio
     assert rows, f"no rows from:\n{sql}"
 
 
+@pytest.mark.slow
 def test_cli_snippets_run(warehouse: duckdb.DuckDBPyConnection) -> None:
     """The SQL typed at the ``D`` prompt in the CLI examples (column comments) works too."""
     statements = [line[2:] for _, body in _blocks("console") for line in body.splitlines()

@@ -101,8 +101,9 @@ def test_every_suite_is_an_asset_check_on_the_mart_it_validates(definitions: dg.
     for suite in load_suites():
         assert (suite.tables[0], suite.name) in checks
     assert ("submissions", "intake_reconciles") in checks
-    blocking = {s.name for s in load_suites() if s.blocking}
-    assert blocking == {"integrity"}
+    # mart keys are gated by dbt's own tests (asset checks of the dbt assets), not by a GX copy of them
+    assert not any(name == "integrity" for _, name in checks)
+    assert ("filing_status", "not_null_filing_status_org_code") in checks
 
 
 def test_job_schedule_and_sensor_are_registered(definitions: dg.Definitions) -> None:

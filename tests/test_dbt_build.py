@@ -3,38 +3,13 @@ assertions on the marts against numbers computed by hand."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
-from pathlib import Path
 
 import duckdb
 import pytest
-from dbt.cli.main import dbtRunner
 
-from tests.dbt_fixture import A, B, C, build_fixture_db
-
-REPO = Path(__file__).resolve().parents[1]
-PROJECT = REPO / "dbt_project"
-
-
-def run_dbt(db: Path, work: Path, *args: str):
-    """Invoke dbt in-process against ``db``; target/ and logs/ go to ``work`` (parallel-safe)."""
-    env = {"SASAC_BUILD_DB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return dbtRunner().invoke([
-            *args,
-            "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
-            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-        ])
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+from tests.dbt_fixture import A, B, C, build_fixture_db, run_dbt
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,9 @@ from pipelines.lib.domain.codes import normalize_org_code
 from pipelines.lib.domain.contract import PROFILE, SHEETS
 from tests.conftest import CONFUSION_REPORT, DemoRun
 
+# Each test here runs the whole quarterly graph (intake, dbt, GX, exports): the full tier, not the quick loop.
+pytestmark = pytest.mark.slow
+
 
 def _truth(inbox: Path) -> list[dict[str, str]]:
     with (inbox / "ground_truth.csv").open(encoding="utf-8") as fh:

@@ -13,6 +13,9 @@ import pytest
 from pipelines.lib.domain.codes import normalize_org_code
 from tests.conftest import DEMO_INBOX, DemoRun, run_demo
 
+# Each test here runs the whole quarterly graph (intake, dbt, GX, exports): the full tier, not the quick loop.
+pytestmark = pytest.mark.slow
+
 PERIOD = "2008Q2"
 
 

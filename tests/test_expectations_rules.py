@@ -1,7 +1,10 @@
 """Every rule C01–C13 and D06–D08, D12, D14–D16 on hand-built mart tables: flagged vs neighbour not flagged.
 
-One real GX run (module-scoped) over one small DuckDB file; the rules are read back from
-``flags.expectation_flags``.
+The tables have the dbt contracts' columns, and the rows carry the verdicts (``c03_ok`` …) and the
+period's limits as dbt states them (the verdicts themselves are tested on real dbt builds in
+tests/test_dbt_verdicts.py). One real GX run (module-scoped) over one small DuckDB file; the rules
+are read back from ``flags.expectation_flags``: which rows are flagged, and that each flag's value,
+limit and message come from the row's own columns.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ Y = {"period": "2008Q4", "year": 2008}
 ENT_Y = {"grain": "enterprise", "period_type": "year", **Y}
 ENT_Q3 = {"grain": "enterprise", "period_type": "quarter", "period": "2008Q3", "year": 2008}
 
-# (0.1 + 5.6) / 380 is 1.5% on paper but 0.014999999999999998 in floating point
+# (0.1 + 5.6) / 380 is 1.5% on paper but 0.014999999999999998 in floating point; dbt's verdict passes it
 FLOAT_NOISE_RATIO = (0.1 + 5.6) / 380
 
 
@@ -41,6 +44,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "person_key": "p_once_on_dec31",
                 "skill_level": "技师",
                 "trainings_in_year": 1,
+                "trainings_per_year_min": 1,
+                "is_trained": True,
                 "last_training_end_date": dt.date(2008, 12, 31),
                 **Y,
             },
@@ -51,6 +56,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "roster_source_row": 7,
                 "skill_level": "高级工",
                 "trainings_in_year": 0,
+                "trainings_per_year_min": 1,
+                "is_trained": False,
                 **Y,
             },
             {
@@ -58,6 +65,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "person_key": "p_old_year",
                 "skill_level": "高级工",
                 "trainings_in_year": 0,
+                "trainings_per_year_min": 1,
+                "is_trained": False,
                 "period": "2007Q4",
                 "year": 2007,
             },
@@ -73,6 +82,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "headcount": 10,
                 "trained": 10,
                 "coverage": 1.0,
+                "coverage_min": 1.0,
+                "c02_ok": True,
                 **ENT_Y,
             },
             {
@@ -81,6 +92,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "headcount": 50,
                 "trained": 49,
                 "coverage": 0.98,
+                "coverage_min": 1.0,
+                "c02_ok": False,
                 **ENT_Y,
             },
             {
@@ -89,6 +102,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "headcount": 2,
                 "trained": 1,
                 "coverage": 0.5,
+                "coverage_min": 1.0,
+                "c02_ok": False,
                 **ENT_Y,
             },
             {
@@ -97,6 +112,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "headcount": 0,
                 "trained": 0,
                 "coverage": None,
+                "coverage_min": 1.0,
+                "c02_ok": None,
                 **ENT_Y,
             },
             {
@@ -105,6 +122,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "headcount": 4,
                 "trained": 1,
                 "coverage": 0.25,
+                "coverage_min": 1.0,
+                "c02_ok": False,
                 **ENT_Q3,
             },
             {
@@ -113,28 +132,40 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "headcount": 4,
                 "trained": 1,
                 "coverage": 0.25,
+                "coverage_min": 1.0,
+                "c02_ok": False,
                 **{**ENT_Y, "grain": "group"},
             },
         ],
     )
+    limits = {"fund_ratio_min": 0.015, "frontline_share_min": 0.6}
     insert_rows(
         con,
         "fund_tracking",
         [
-            {"entity_code": "ORG000001", "extraction_ratio": 0.015, "frontline_share": 0.60, **ENT_Y},
-            {"entity_code": "ORG000002", "extraction_ratio": 0.0149, "frontline_share": 0.599, **ENT_Y},
+            {**limits, "entity_code": "ORG000001", "extraction_ratio": 0.015, "c03_ok": True,
+             "frontline_share": 0.60, "c04_ok": True, **ENT_Y},
+            {**limits, "entity_code": "ORG000002", "extraction_ratio": 0.0149, "c03_ok": False,
+             "frontline_share": 0.599, "c04_ok": False, **ENT_Y},
             {
+                **limits,
                 "entity_code": "ORG000003",
                 "extraction_ratio": FLOAT_NOISE_RATIO,
+                "c03_ok": True,
                 "frontline_share": None,
+                "c04_ok": None,
                 "fund_spent": 0.0,
                 **ENT_Y,
             },
-            {"entity_code": "ORG000004", "extraction_ratio": 0.001, "frontline_share": 0.1, **ENT_Q3},
+            {**limits, "entity_code": "ORG000004", "extraction_ratio": 0.001, "c03_ok": False,
+             "frontline_share": 0.1, "c04_ok": False, **ENT_Q3},
             {
+                **limits,
                 "entity_code": "GRP000001",
                 "extraction_ratio": 0.001,
+                "c03_ok": False,
                 "frontline_share": 0.1,
+                "c04_ok": False,
                 **{**ENT_Y, "grain": "group"},
             },
         ],
@@ -148,24 +179,36 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
         "trajectory_share": 0.25,
         "target_share": 0.3,
         "target_year": 2010,
+        "beijing_average": 0.18,
+        "has_trajectory": True,
     }
     insert_rows(
         con,
         "high_skill_share_tracking",
         [
-            {**hs, "entity_code": "ORG000001", "status_code": "achieved", "status": "已达标"},
-            {**hs, "entity_code": "ORG000002", "status_code": "on_track", "status": "进度正常"},
-            {**hs, "entity_code": "ORG000003", "status_code": "lagging", "status": "滞后"},
-            {**hs, "entity_code": "ORG000004", "status_code": "seriously_lagging", "status": "严重滞后"},
+            {**hs, "entity_code": "ORG000001", "status_code": "achieved", "status": "已达标", "c05_ok": True},
+            {**hs, "entity_code": "ORG000002", "status_code": "on_track", "status": "进度正常", "c05_ok": True},
+            {**hs, "entity_code": "ORG000003", "status_code": "lagging", "status": "滞后", "c05_ok": False},
+            {**hs, "entity_code": "ORG000004", "status_code": "seriously_lagging", "status": "严重滞后",
+             "c05_ok": False},
             {
                 **hs,
                 "entity_code": "ORG000005",
                 "status_code": "lagging",
                 "status": "滞后",
+                "c05_ok": False,
                 "period_type": "year",
                 "period": "2008Q4",
             },
-            {**hs, "entity_code": "GRP000001", "status_code": "lagging", "status": "滞后", "grain": "group"},
+            {**hs, "entity_code": "GRP000001", "status_code": "lagging", "status": "滞后", "c05_ok": False,
+             "grain": "group"},
+            # a late joiner with its first and only quarter: no trajectory, judged on the Beijing average
+            {**hs, "entity_code": "ORG000006", "high_skill_share": 0.05, "trajectory_share": None,
+             "has_trajectory": False, "gap_to_beijing": 0.05 - 0.18, "status_code": "no_baseline",
+             "status": "无基期", "c05_ok": False},
+            {**hs, "entity_code": "ORG000007", "high_skill_share": 0.2, "trajectory_share": None,
+             "has_trajectory": False, "gap_to_beijing": 0.02, "status_code": "on_track",
+             "status": "进度正常", "c05_ok": True},
         ],
     )
     ok = {
@@ -219,8 +262,11 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
     inc = {
         **Y,
         "equal_treatment_ratio": 1.0,
+        "equal_treatment_ratio_min": 1.0,
+        "c09_ok": True,
         "income_gap": 5000.0,
         "income_gap_prev_year": None,
+        "c10_ok": True,
         "c11_ok": True,
         "avg_income_high_skill": 60000.0,
         "avg_income_professional": 60000.0,
@@ -230,9 +276,10 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
         "incentives_tracking",
         [
             {**inc, "org_code": "ORG000001"},  # no previous year: C10 not flagged
-            {**inc, "org_code": "ORG000002", "equal_treatment_ratio": 0.95, "avg_income_high_skill": 57000.0},
+            {**inc, "org_code": "ORG000002", "equal_treatment_ratio": 0.95, "c09_ok": False,
+             "avg_income_high_skill": 57000.0},
             {**inc, "org_code": "ORG000003", "income_gap_prev_year": 5000.0},
-            {**inc, "org_code": "ORG000004", "income_gap": 4000.0, "income_gap_prev_year": 5000.0},
+            {**inc, "org_code": "ORG000004", "income_gap": 4000.0, "income_gap_prev_year": 5000.0, "c10_ok": False},
             {
                 **inc,
                 "org_code": "ORG000005",
@@ -293,7 +340,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
     insert_rows(
         con,
         "enterprise_quarter_facts",
-        [{**good, **v, "org_code": k, "submission_id": f"2008Q3-{k}"} for k, v in cases.items()],
+        [_with_d08_d12_verdicts({**good, **v, "org_code": k, "submission_id": f"2008Q3-{k}"})
+         for k, v in cases.items()],
     )
     insert_rows(
         con,
@@ -378,6 +426,29 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> None:
     insert_rows(con, "dim_enterprises", [{"org_code": "ORG000001"}, {"org_code": "ORG000002"}])
 
 
+D08_D12_LIMITS = {"unit_error_ratio_max": 0.2, "payroll_per_employee_min": 0.05, "payroll_per_employee_max": 50.0,
+                  "history_jump_factor": 1000.0, "roster_count_tolerance": 0.05}
+
+
+def _with_d08_d12_verdicts(row: dict) -> dict:
+    """The limits and verdicts enterprise_quarter_facts carries, as dbt states them (inclusive limits)."""
+    lim = D08_D12_LIMITS
+
+    def at_most(v, hi):
+        return None if v is None else v <= hi
+
+    ppe = row.get("payroll_per_employee")
+    return {
+        **row,
+        **lim,
+        "d08_fund_ratio_ok": at_most(row.get("fund_ratio_quarter"), lim["unit_error_ratio_max"]),
+        "d08_payroll_per_employee_ok": None if ppe is None else (
+            lim["payroll_per_employee_min"] <= ppe <= lim["payroll_per_employee_max"]),
+        "d08_payroll_history_ok": at_most(row.get("payroll_change_factor"), lim["history_jump_factor"]),
+        "d12_ok": at_most(row.get("roster_count_gap_ratio"), lim["roster_count_tolerance"]),
+    }
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("gx_rules")
@@ -459,9 +530,19 @@ def test_c04_frontline_share_boundary(flags):
 
 
 def test_c05_statuses(flags):
-    assert flagged(flags, "C05") == ["ORG000003", "ORG000004"]
+    assert flagged(flags, "C05") == ["ORG000003", "ORG000004", "ORG000006"]
     assert {f["severity"] for f in flags if f["rule_id"] == "C05"} == {"warning"}
     assert all(f["period"] == "2008Q3" for f in flags if f["rule_id"] == "C05")
+    (lag,) = [f for f in flags if f["rule_id"] == "C05" and f["org_code"] == "ORG000003"]
+    assert (lag["observed_value"], lag["threshold"]) == ("0.2", "0.25")
+    assert lag["message_zh"] == "高技能人才占比20%，低于进度线25%（2010年目标30%），状态：滞后"
+
+
+def test_c05_without_trajectory_is_judged_on_the_beijing_average(flags):
+    (f,) = [f for f in flags if f["rule_id"] == "C05" and f["org_code"] == "ORG000006"]
+    assert (f["observed_value"], f["threshold"]) == ("0.05", "0.18")
+    assert f["message_zh"].startswith("高技能人才占比5%，低于2008年北京市平均水平18%（差距-13%）")
+    assert f["message_zh"].endswith("状态：无基期")
 
 
 def test_c06_c07_c08_c13_on_year_rows_only(flags):
@@ -552,18 +633,15 @@ def test_suite_results_for_asset_checks(run_dir):
         "governance",
         "high_skill_ratio",
         "incentives",
-        "integrity",
         "training",
     }
-    integ = run.suites["integrity"]
-    assert integ.blocking and integ.success and integ.failing_count == 0 and not integ.errors
     funds = run.suites["funds"]
-    assert not funds.blocking and not funds.success
+    assert not funds.success and not funds.errors
     assert funds.tables == ("fund_tracking",)
     assert funds.failing_count == 2 and funds.rows_evaluated == 3  # enterprise/year rows only
     assert funds.sample_failing_keys[0]["entity_code"] == "ORG000002"
     assert len(run.suites["data_quality"].sample_failing_keys) == 10
-    assert run.blocking_success and not run.success
+    assert not run.success
 
 
 def test_rerun_is_byte_identical(run_dir, tmp_path):
@@ -602,7 +680,7 @@ def test_data_docs_are_offline_and_list_every_suite(run_dir):
         assert f'href="expectations/{name}.html"' in index
     assert "未通过" in index and "validations/funds__fund_tracking" in index
     funds_page = next(docs.glob("validations/funds__*/**/*.html")).read_text(encoding="utf-8")
-    assert "extraction_ratio" in funds_page and "0.0149" in funds_page
+    assert "c03_ok" in funds_page and "False" in funds_page  # the verdict column and its failing value
 
 
 def test_seed_is_untouched():

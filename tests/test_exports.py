@@ -12,9 +12,10 @@ import pytest
 import xlsxwriter
 
 from pipelines.lib.exports import excel
+from pipelines.lib.exports.display import column_label
 from pipelines.lib.exports.receipts import write_receipts
 from pipelines.lib.exports.report import write_report
-from pipelines.lib.exports.workbook import COLUMN_LABELS, TRACKING_SHEETS, write_tracking_workbook
+from pipelines.lib.exports.workbook import TRACKING_SHEETS, write_tracking_workbook
 from tests.marts_fixture import INJECTION_VALUE, SCHEMAS, build_marts_fixture, make_code
 
 PERIOD = "2007Q4"
@@ -40,6 +41,24 @@ def receipts(db, tmp_path_factory) -> list[Path]:
 
 def _values(ws) -> list[str]:
     return [str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None]
+
+
+def _fill(cell) -> str | None:
+    """A cell's fill as #RRGGBB (None when unfilled)."""
+    return "#" + cell.fill.fgColor.rgb[-6:].upper() if cell.fill.fill_type else None
+
+
+def _tones(db) -> dict[str, tuple[str, str]]:
+    """tone -> (fill_colour, text_colour) as the exported warehouse's reference.ref_tones says."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: (f.upper(), c) for t, f, c in con.execute(
+            "select tone, fill_colour, text_colour from reference.ref_tones").fetchall()}
+
+
+def _status_tone(db, domain: str, code: str) -> tuple[str, str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("select label_zh, tone from reference.ref_statuses where domain = ? and status_code = ?",
+                           [domain, code]).fetchone()
 
 
 # --- fixture ----------------------------------------------------------------------------------
@@ -86,16 +105,20 @@ def test_display_width_counts_chinese_double():
 
 
 # --- tracking workbook ------------------------------------------------------------------------
-def test_workbook_sheets_headers_and_freeze(workbook):
+def test_workbook_sheets_headers_and_freeze(workbook, db):
     wb = openpyxl.load_workbook(workbook)
+    with duckdb.connect(str(db), read_only=True) as con:
+        comments = {(t, c): m for t, c, m in con.execute(
+            "select table_name, column_name, comment from duckdb_columns() where schema_name = 'marts'").fetchall()}
     assert wb.sheetnames == ["说明"] + [s.name for s in TRACKING_SHEETS]
     assert wb.sheetnames[1:] == ["1 高技能人才比例跟踪", "2 培训覆盖跟踪", "3 经费提取使用跟踪", "4 制度建设落实",
                                  "5 激励待遇", "6 报送情况", "7 问题清单"]
     for s in TRACKING_SHEETS:
         ws = wb[s.name]
         headers = [c.value for c in ws[1]]
-        assert headers == [COLUMN_LABELS.get(k, k) for k, _ in SCHEMAS[s.table]]
-        assert all(re.search(r"[\u4e00-\u9fff]", h) or h in ("SHA-256",) for h in headers), headers
+        # the header is the head of the column's comment (its dbt description), and every one is Chinese
+        assert headers == [column_label(comments[(s.table, k)], k) for k, _ in SCHEMAS[s.table]]
+        assert all(re.search(r"[\u4e00-\u9fff]", h) and re.fullmatch(r"[^（：]+(（[^（）]{1,3}）)?", h) for h in headers), headers
         assert ws.freeze_panes == "A2"
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
         assert ws.max_row > 1
@@ -107,24 +130,25 @@ def test_workbook_formats_org_codes_and_status_colours(workbook, db):
     headers = [c.value for c in ws[1]]
     col = {h: i for i, h in enumerate(headers)}
     rows = list(ws.iter_rows(min_row=2))
-    share = rows[0][col["高技能人才占比"]]
+    share = rows[0][col["高技能人才占技能劳动者比例"]]
     assert share.number_format == "0.0%" and isinstance(share.value, float)
     assert rows[0][col["技能劳动者总数"]].number_format == "#,##0"
     ent = [r for r in rows if r[col["统计口径代码"]].value == "enterprise"]
-    assert any(r[col["对象代码"]].value == "MA62K026-0" for r in ent)
-    assert all(re.fullmatch(r"[0-9A-Z]{8}-[0-9X]", r[col["对象代码"]].value) for r in ent)
-    fills = {r[col["状态"]].value: r[col["状态"]].fill.fgColor.rgb for r in rows}
-    assert fills["进度正常"].endswith("C6EFCE")
-    assert fills["严重滞后"].endswith("FFC7CE")
+    assert any(r[col["统计对象代码"]].value == "MA62K026-0" for r in ent)
+    assert all(re.fullmatch(r"[0-9A-Z]{8}-[0-9X]", r[col["统计对象代码"]].value) for r in ent)
+    fills = {r[col["进度状态"]].value: _fill(r[col["进度状态"]]) for r in rows}
+    tones = _tones(db)
+    assert fills["进度正常"] == tones["ok"][0] == "#C6EFCE"
+    assert fills["严重滞后"] == tones["bad"][0] == "#FFC7CE"
     ws3 = wb["3 经费提取使用跟踪"]
     h3 = {c.value: i for i, c in enumerate(ws3[1])}
     r3 = next(ws3.iter_rows(min_row=2, max_row=2))
     assert r3[h3["职工工资总额（万元）"]].number_format == "#,##0.00"
-    assert r3[h3["提取比例"]].number_format == "0.0%"
+    assert r3[h3["教育培训经费提取比例"]].number_format == "0.0%"
     ws6 = wb["6 报送情况"]
     h6 = {c.value: i for i, c in enumerate(ws6[1])}
-    statuses = {r[h6["状态"]].value for r in ws6.iter_rows(min_row=2)}
-    assert {"按时", "逾期", "未报送", "被退回"} <= statuses
+    statuses = {r[h6["报送状态"]].value for r in ws6.iter_rows(min_row=2)}
+    assert {"按时", "逾期", "未报送", "被退回", "名录外报送"} <= statuses
     with duckdb.connect(str(db), read_only=True) as con:
         n = con.execute("select count(*) from marts.compliance_flags").fetchone()[0]
     assert wb["7 问题清单"].max_row == n + 1
@@ -132,7 +156,7 @@ def test_workbook_formats_org_codes_and_status_colours(workbook, db):
 
 def test_workbook_readme_lists_benchmark_with_status(workbook):
     text = " ".join(_values(openpyxl.load_workbook(workbook)["说明"]))
-    assert "北京市平均水平" in text and "假设值" in text and "已公开" in text and "光明日报" in text
+    assert "北京市平均水平" in text and "假设值" in text and "已公布" in text and "光明日报" in text
     for s in TRACKING_SHEETS:
         assert s.name in text
 
@@ -263,9 +287,9 @@ def test_workbook_shows_codes_in_chinese_and_signed_differences(workbook):
     ws = wb["1 高技能人才比例跟踪"]
     col = {c.value: i for i, c in enumerate(ws[1])}
     rows = list(ws.iter_rows(min_row=2))
-    assert {r[col["期间类型"]].value for r in rows} <= {"季度", "年度"}
-    assert {r[col["平均水平数据状态"]].value for r in rows} <= {"已公开", "假设值", None}
-    assert rows[0][col["与北京市平均水平差距"]].number_format == excel.SIGNED_RATIO_FMT
+    assert {r[col["期间类型"]].value for r in rows} == {"季度", "年度"}
+    assert {r[col["北京市平均水平数据状态"]].value for r in rows} <= {"已公布", "假设值", None}
+    assert rows[0][col["与北京市平均水平的差距"]].number_format == excel.SIGNED_RATIO_FMT
     assert {r[col["统计口径代码"]].value for r in rows} >= {"enterprise"}  # code columns stay codes
     ws7 = wb["7 问题清单"]
     h7 = {c.value: i for i, c in enumerate(ws7[1])}
@@ -274,18 +298,22 @@ def test_workbook_shows_codes_in_chinese_and_signed_differences(workbook):
     assert ws7.column_dimensions[openpyxl.utils.get_column_letter(h7["问题说明"] + 1)].width >= 40
 
 
-def test_workbook_good_news_is_not_red(workbook):
+def test_workbook_good_news_is_not_red(workbook, db):
     """逾期/未报送/被退回 = 否 is good news: plain, while 是 is highlighted; a failed check (否) stays red."""
     wb = openpyxl.load_workbook(workbook)
     ws = wb["6 报送情况"]
     h = {c.value: i for i, c in enumerate(ws[1])}
+    tones = _tones(db)
     for r in ws.iter_rows(min_row=2):
-        late = r[h["逾期"]]
-        colour = late.fill.fgColor.rgb if late.fill.fill_type else None
+        late = r[h["是否逾期"]]
         if late.value == "否":
-            assert not colour or not colour.endswith(excel.RED.lstrip("#")), colour
+            assert _fill(late) != tones["bad"][0]
         else:
-            assert colour and colour.endswith(excel.AMBER.lstrip("#"))
+            assert _fill(late) == tones["warn"][0]
+    ws4 = wb["4 制度建设落实"]
+    h4 = {c.value: i for i, c in enumerate(ws4[1])}
+    failed = [r[h4["高技能人才培养规划"]] for r in ws4.iter_rows(min_row=2) if r[h4["高技能人才培养规划"]].value == "否"]
+    assert failed and all(_fill(c) == tones["bad"][0] for c in failed)
 
 
 def test_receipt_prints_as_one_official_page(receipts):
@@ -311,13 +339,112 @@ def test_receipt_rows_are_tall_enough_for_their_text(receipts):
     assert ws.row_dimensions[conclusion.row].height >= excel.text_lines(value, sum(WIDTHS[2:])) * 13
 
 
-def test_receipt_shows_values_a_clerk_understands(receipts):
+def test_receipt_shows_values_a_clerk_understands(receipts, db):
+    from pipelines.lib.exports.display import read_display
     from pipelines.lib.exports.receipts import flag_value
-    assert flag_value("C02", "0.962962963") == "96.3%" and flag_value("C02", "1") == "100%"
-    assert flag_value("C03", "1.2%") == "1.2%" and flag_value("D12", "12") == "12"
-    assert flag_value("C06", "false") == "否" and flag_value("C05", "seriously_lagging") == "严重滞后"
-    assert flag_value("D15", "true") is None
-    assert flag_value("D05", INJECTION_VALUE) == INJECTION_VALUE and flag_value("D09", "-1") == "-1"
+    with duckdb.connect(str(db), read_only=True) as con:
+        display = read_display(con)
+
+    def fv(rule, value):
+        return flag_value(rule, value, display)
+
+    assert fv("C02", "0.962962963") == "96.3%" and fv("C02", "1") == "100%"
+    assert fv("C03", "1.2%") == "1.2%" and fv("D12", "12") == "12"
+    assert fv("C06", "false") == "否" and fv("C05", "seriously_lagging") == "严重滞后"
+    assert fv("C05", "achieved/on_track") == "已达标/进度正常"
+    assert fv("D15", "true") is None
+    assert fv("D05", INJECTION_VALUE) == INJECTION_VALUE and fv("D09", "-1") == "-1"
     text = " ".join(_values(openpyxl.load_workbook(next(p for p in receipts if p.stem == MISSING_ORG))["回执"]))
     assert re.search(r"\d{4}-\d{2}-\d{2} 24:00", text)  # the deadline as the clerk reads it
     assert "seriously_lagging" not in text and "true" not in text
+
+
+# --- reference data: read from the exported warehouse ------------------------------------------
+def test_unexpected_filer_is_coloured_in_workbook_receipt_and_report(workbook, receipts, report, db):
+    """名录外报送 (filing status ``unexpected``) takes its tone of reference.ref_statuses everywhere."""
+    label, tone = _status_tone(db, "filing", "unexpected")
+    assert label == "名录外报送"
+    fill, text_colour = _tones(db)[tone]
+    ws = openpyxl.load_workbook(workbook)["6 报送情况"]
+    h = {c.value: i for i, c in enumerate(ws[1])}
+    cells = [r[h["报送状态"]] for r in ws.iter_rows(min_row=2) if r[h["报送状态"]].value == label]
+    assert cells and all(_fill(c) == fill.upper() for c in cells)
+    codes = [r[h["报送状态代码"]] for r in ws.iter_rows(min_row=2) if r[h["报送状态代码"]].value == "unexpected"]
+    assert codes and all(_fill(c) == fill.upper() for c in codes)
+    outsider = make_code(999999, "MB")
+    rc = openpyxl.load_workbook(next(p for p in receipts if p.stem == outsider))["回执"]
+    status = [c for row in rc.iter_rows() for c in row if c.value == label]
+    assert status and _fill(status[0]) == fill.upper()
+    page = report.read_text(encoding="utf-8")
+    assert re.search(rf'<span class="status {tone}">{label}</span>', page)
+    assert re.search(rf"\.{tone}\{{color:{re.escape(text_colour)}\}}", page)
+
+
+def test_exports_follow_the_reference_data_of_the_warehouse_they_export(db, tmp_path):
+    """Change a label, a colour, a rule's level and the benchmark in the warehouse: the exports follow."""
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(db.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        con.execute("update reference.ref_tones set fill_colour = '#123456', text_colour = '#654321' where tone = 'muted'")
+        con.execute("update reference.ref_statuses set label_zh = '名录外来件' where status_code = 'unexpected'")
+        con.execute("update marts.filing_status set status = '名录外来件' where status_code = 'unexpected'")
+        con.execute("update reference.ref_severities set label_zh = '严重错误' where severity = 'error'")
+        con.execute("update reference.ref_rules set level = 'enterprise-quarter' where rule_id = 'C03'")
+        con.execute("update reference.ref_beijing_benchmark set source = '测试来源：仓库中的参考数据' where year = 2005")
+        con.execute("comment on column marts.filing_status.status is '报送情况：测试'")
+    wb = openpyxl.load_workbook(write_tracking_workbook(copy, tmp_path / "wb.xlsx"))
+    ws = wb["6 报送情况"]
+    h = {c.value: i for i, c in enumerate(ws[1])}
+    assert "报送情况" in h and "报送状态" not in h
+    cells = [r[h["报送情况"]] for r in ws.iter_rows(min_row=2) if r[h["报送情况"]].value == "名录外来件"]
+    assert cells and all(_fill(c) == "#123456" for c in cells)
+    assert "测试来源：仓库中的参考数据" in " ".join(_values(wb["说明"]))
+    ws7 = wb["7 问题清单"]
+    h7 = {c.value: i for i, c in enumerate(ws7[1])}
+    assert "严重错误" in {r[h7["严重程度"]].value for r in ws7.iter_rows(min_row=2)}
+    receipt = write_receipts(copy, PERIOD, tmp_path / "receipts")
+    text = " ".join(_values(openpyxl.load_workbook(next(p for p in receipt if p.stem == MODEL_ORG))["回执"]))
+    c03 = re.search(r"C03 .*?(年度|本季)", text)
+    assert "严重错误" in text and c03 and c03.group(1) == "本季"  # no longer a year-level rule
+    page = write_report(copy, PERIOD, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert '<span class="status muted">名录外来件</span>' in page and ".muted{color:#654321}" in page
+
+
+@pytest.mark.slow
+def test_demo_exports_take_headers_and_benchmark_from_the_published_warehouse(demo_run):
+    """On a real run: every header is the head of the dbt description that publish carried over as a
+    DuckDB column comment, and the benchmark on 说明 is the published reference.ref_beijing_benchmark."""
+    with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
+        comments = {(t, c): m for t, c, m in con.execute(
+            "select table_name, column_name, comment from duckdb_columns() where schema_name = 'marts'").fetchall()}
+        sources = [r[0] for r in con.execute("select source from reference.ref_beijing_benchmark").fetchall()]
+        unexpected = con.execute("select count(*) from marts.filing_status where status_code = 'unexpected'").fetchone()[0]
+        muted = con.execute("select fill_colour from reference.ref_tones where tone = 'muted'").fetchone()[0]
+    wb = openpyxl.load_workbook(demo_run.marts_dir / "target_tracking.xlsx")
+    for s in TRACKING_SHEETS:
+        ws = wb[s.name]
+        keys = [c for (t, c) in comments if t == s.table]
+        headers = [c.value for c in ws[1]]
+        assert len(headers) == len(keys)
+        assert all(comments[(s.table, k)] for k in keys)
+        assert sorted(headers) == sorted(column_label(comments[(s.table, k)], k) for k in keys)
+        assert all(re.search(r"[\u4e00-\u9fff]", h) and re.fullmatch(r"[^（：]+(（[^（）]{1,3}）)?", h) for h in headers), headers
+    readme = " ".join(_values(wb["说明"]))
+    assert sources and all(src in readme for src in sources)
+    ws = wb["6 报送情况"]
+    h = {c.value: i for i, c in enumerate(ws[1])}
+    outside = [r[h["报送状态"]] for r in ws.iter_rows(min_row=2) if r[h["报送状态代码"]].value == "unexpected"]
+    assert len(outside) == unexpected and all(_fill(c) == muted.upper() for c in outside)
+
+
+def test_receipt_version_table_and_report_use_the_column_comments(receipts, report, db):
+    from pipelines.lib.exports.receipts import VERSION_COLUMNS
+    with duckdb.connect(str(db), read_only=True) as con:
+        comments = dict(con.execute("select column_name, comment from duckdb_columns() where schema_name = 'marts' "
+                                    "and table_name = 'submission_versions'").fetchall())
+        status = con.execute("select comment from duckdb_columns() where schema_name = 'marts' "
+                             "and table_name = 'filing_status' and column_name = 'status'").fetchone()[0]
+    ws = openpyxl.load_workbook(next(p for p in receipts if p.stem == MODEL_ORG))["回执"]
+    header_row = next(row for row in ws.iter_rows() if row[0].value == column_label(comments["version_no"], "version_no"))
+    assert [c.value for c in header_row] == [column_label(comments[c], c) for c in VERSION_COLUMNS]
+    assert f"<th>{column_label(status, 'status')}</th>" in report.read_text(encoding="utf-8")

@@ -179,3 +179,28 @@ def test_instructions_page_is_landscape_and_fits_a4():
     from pipelines.lib.exports.excel import A4_LANDSCAPE_WIDTH
     from pipelines.lib.forms.template import INSTRUCTION_WIDTHS
     assert sum(INSTRUCTION_WIDTHS) <= A4_LANDSCAPE_WIDTH
+
+
+def test_skill_level_drop_down_lists_the_seed_levels(template, tmp_path):
+    """技能等级 offers exactly ref_skill_levels.csv's levels, lowest first; the seed file is the one owner
+    (the contract derives its lists from it through domain.reference.skill_levels)."""
+    import csv
+
+    from pipelines.lib.domain.reference import SKILL_LEVELS_CSV, skill_levels
+    with SKILL_LEVELS_CSV.open(encoding="utf-8-sig", newline="") as fh:
+        seed = sorted(csv.DictReader(fh), key=lambda r: -int(r["level_no"]))
+    assert contract.SKILL_LEVELS == tuple(r["skill_level"] for r in seed)
+    assert contract.HIGH_SKILL_LEVELS == tuple(r["skill_level"] for r in seed if r["is_high_skill"] == "true")
+    assert contract.TECHNICIAN_LEVELS == tuple(r["skill_level"] for r in seed if r["is_technician"] == "true")
+    roster = next(s for s in contract.SHEETS if any(c.key == "skill_level" for c in s.columns))
+    i = next(i for i, c in enumerate(roster.columns) if c.key == "skill_level")
+    ws = openpyxl.load_workbook(template)[roster.name]
+    formula = _validated_columns(ws)[openpyxl.utils.get_column_letter(i + 1)][1]
+    assert formula.strip('"').split(",") == list(contract.SKILL_LEVELS)
+    # A changed seed changes what the reader gives (a 12th-plan level, say), with no code change.
+    changed = tmp_path / "ref_skill_levels.csv"
+    changed.write_text(SKILL_LEVELS_CSV.read_text(encoding="utf-8")
+                       + "特级技师,国家职业资格特级,0,true,true\n", encoding="utf-8")
+    levels = skill_levels(changed)
+    assert levels.all[-1] == "特级技师" and levels.technician[-1] == "特级技师"
+    assert levels.all[:-1] == contract.SKILL_LEVELS

@@ -1,10 +1,11 @@
 """The GX suites in expectations/ as one flags asset plus one asset check per suite.
 
-The policy and data-quality suites run once, in the ``expectation_flags`` asset, which writes
-their flags and results to the working database; each suite's asset check then reads its own
-result from there (checks on partitioned assets query DuckDB rather than load the asset). The
-integrity suite runs inside its own blocking check, before anything downstream of the marts: if
-mart keys are broken the run stops there and nothing is published.
+The suites run once, in the ``expectation_flags`` asset, which writes their flags and results to
+the working database; each suite's asset check then reads its own result from there (checks on
+partitioned assets query DuckDB rather than load the asset). A failed suite is a finding, never a
+failed run. The gate that stops a run with untrustworthy marts is dbt's own: a failing dbt test
+(unique / not_null keys, relationships, accepted values, enforced contracts) fails the dbt build
+step, so nothing downstream of the marts — these suites, the flag marts, publication — runs.
 """
 
 import json
@@ -37,14 +38,14 @@ def _target(suite) -> dg.AssetKey:
     return _mart_key(suite.tables[0])
 
 
-def _check_result(suite_name: str, target: dg.AssetKey, success: bool, failing: int, meta: dict,
-                  blocking: bool) -> dg.AssetCheckResult:
+def _check_result(suite_name: str, target: dg.AssetKey, success: bool, failing: int, meta: dict
+                  ) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=suite_name,
         asset_key=target,
         passed=success,
-        # Non-compliance is a finding, not a failed run: only a blocking suite fails with ERROR.
-        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        # Non-compliance is a finding, not a failed run.
+        severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "failing_count": failing,
             "sample_failing_keys": dg.MetadataValue.json(meta.get("sample_failing_keys", [])),
@@ -57,9 +58,7 @@ def _check_result(suite_name: str, target: dg.AssetKey, success: bool, failing: 
 
 def build_expectation_defs() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
     suites = load_suites()
-    policy = [s for s in suites if not s.blocking]
-    blocking = [s for s in suites if s.blocking]
-    mart_deps = sorted({_mart_key(t) for s in policy for t in s.tables}, key=lambda k: k.to_user_string())
+    mart_deps = sorted({_mart_key(t) for s in suites for t in s.tables}, key=lambda k: k.to_user_string())
 
     @dg.asset(key=FLAGS_KEY, deps=mart_deps, partitions_def=quarterly_partitions, group_name="expectations",
               kinds={"great_expectations", "duckdb"}, backfill_policy=dg.BackfillPolicy.single_run(),
@@ -74,7 +73,7 @@ def build_expectation_defs() -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
             held = [p for (p,) in con.execute("select distinct period from marts.filing_status").fetchall()]
         docs = platform.marts_dir / DOCS_DIRNAME
         run = run_expectations(platform.work_db, sorted({*periods, *held}), docs,
-                               suite_names=[s.name for s in policy])
+                               suite_names=[s.name for s in suites])
         with connect(platform.work_db) as con:
             con.execute(RESULTS_DDL)
             for name, result in run.suites.items():
@@ -91,36 +90,21 @@ def build_expectation_defs() -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     @dg.multi_asset_check(
         specs=[dg.AssetCheckSpec(s.name, asset=_target(s), additional_deps=[FLAGS_KEY],
-                                 description=f"GX 规则组 {s.name}（expectations/{s.name}.json）") for s in policy],
+                                 description=f"GX 规则组 {s.name}（expectations/{s.name}.json）") for s in suites],
         can_subset=True,
     )
-    def policy_suite_checks(context: dg.AssetCheckExecutionContext, platform: PlatformConfig):
+    def suite_checks(context: dg.AssetCheckExecutionContext, platform: PlatformConfig):
         periods = [str(p) for p in periods_of(context)]
         with connect(platform.work_db, read_only=True) as con:
             rows = con.execute(
                 "select suite, success, failing_count, metadata_json from flags.expectation_results"
                 " where period_from = ? and period_to = ?", [periods[0], periods[-1]]).fetchall()
         found = {r[0]: r for r in rows}
-        for s in policy:
+        for s in suites:
             check_key = dg.AssetCheckKey(_target(s), s.name)
             if check_key not in context.selected_asset_check_keys:
                 continue
             _, success, failing, meta = found.get(s.name, (s.name, False, 0, "{}"))
-            yield _check_result(s.name, _target(s), bool(success), int(failing), json.loads(meta), blocking=False)
+            yield _check_result(s.name, _target(s), bool(success), int(failing), json.loads(meta))
 
-    @dg.multi_asset_check(
-        specs=[dg.AssetCheckSpec(s.name, asset=_target(s), blocking=True,
-                                 additional_deps=[_mart_key(t) for t in s.tables[1:]],
-                                 description=f"GX 规则组 {s.name}：集市主键唯一、非空（失败则不发布）") for s in blocking],
-    )
-    def integrity_checks(context: dg.AssetCheckExecutionContext, platform: PlatformConfig):
-        from pipelines.lib.expectations.runner import run_expectations
-
-        periods = [str(p) for p in periods_of(context)]
-        run = run_expectations(platform.work_db, periods, None, suite_names=[s.name for s in blocking])
-        for s in blocking:
-            result = run.suites[s.name]
-            yield _check_result(s.name, _target(s), result.success, result.failing_count, result.metadata(),
-                                blocking=True)
-
-    return [expectation_flags], [policy_suite_checks, integrity_checks]
+    return [expectation_flags], [suite_checks]

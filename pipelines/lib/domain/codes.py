@@ -6,8 +6,10 @@ import datetime as dt
 import re
 
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
+# GB 11643-1999: weights of the 17 body digits, and the check character for each sum mod 11. The one
+# definition; the vectorised intake check (intake/checks.py) uses the same two.
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"
 _ORG_BODY_RE = re.compile(r"^[0-9A-Z]{8}$")
 
 # First two digits of a valid 行政区划代码 (provinces, autonomous regions, municipalities).
@@ -44,7 +46,7 @@ def format_org_code(code: str) -> str:
 
 
 def id_check_char(body17: str) -> str:
-    return _ID_CHECK[sum(int(ch) * w for ch, w in zip(body17, _ID_WEIGHTS, strict=True)) % 11]
+    return ID_CHECK_CHARS[sum(int(ch) * w for ch, w in zip(body17, ID_WEIGHTS, strict=True)) % 11]
 
 
 def normalize_id_number(text: str) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipelines.lib.domain.reference import skill_levels
+
 CONTRACT_VERSION = 1
 
 # Column value types. Parsing lives in pipelines.lib.intake.values; DuckDB types below.
@@ -42,10 +44,11 @@ NUMERIC_TYPES = frozenset({INT, AMOUNT, YUAN, NUMBER})
 
 SECTORS = ("现代制造业", "现代服务业", "其他")
 
-# 国家职业资格 levels: 五级 (初级工) … 一级 (高级技师). High-skill = 三级 and above.
-SKILL_LEVELS = ("初级工", "中级工", "高级工", "技师", "高级技师")
-HIGH_SKILL_LEVELS = ("高级工", "技师", "高级技师")
-TECHNICIAN_LEVELS = ("技师", "高级技师")  # the only levels a 首席技师 may hold
+# 国家职业资格 levels: 五级 (初级工) … 一级 (高级技师). High-skill = 三级 and above. The seed
+# ref_skill_levels.csv owns them; the contract only names them for the intake and the generator.
+SKILL_LEVELS = skill_levels().all
+HIGH_SKILL_LEVELS = skill_levels().high_skill
+TECHNICIAN_LEVELS = skill_levels().technician  # the only levels a 首席技师 may hold
 
 TRAINING_TYPES = ("岗位技能提升培训", "技师研修", "校企合作培训", "新技术新工艺培训", "安全生产培训", "其他")
 

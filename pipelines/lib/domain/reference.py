@@ -1,9 +1,8 @@
 """Reference data maintained by analysts (dbt seeds), read by the Python side too.
 
-The seeds in dbt_project/seeds/ are the single copy: dbt loads them into the warehouse, and the
-intake, the schedule and the expectations read the same files. Suites never carry a threshold:
-they name it (``{"$PARAMETER": "fund_ratio_min"}``) and the runner resolves the value for each
-period, so a later policy changes rows, not code. A period uses the row whose
+The seeds in dbt_project/seeds/ are the single copy: dbt loads them into the warehouse (and joins
+each period's thresholds into the marts' verdicts), and the intake and the schedule read the same
+files here, so a later policy changes rows, not code. A period uses the row whose
 ``[effective_from, effective_to]`` contains it (blank = open).
 """
 
@@ -24,7 +23,7 @@ POLICY_TITLE = "京国资党发〔2008〕8号《关于加强国有企业高技�
 
 
 class ThresholdError(LookupError):
-    """A threshold a suite needs has no row in force for a period (or more than one)."""
+    """A threshold has no row in force for a period (or more than one)."""
 
 
 @dataclass(frozen=True)
@@ -104,3 +103,34 @@ def _default_rows() -> tuple[ThresholdRow, ...]:
 def thresholds_for(period: str | Period) -> dict[str, float]:
     """Every threshold in force for ``period`` in the committed seed."""
     return thresholds_for_period(list(_default_rows()), period)
+
+
+# ---------------------------------------------------------------------------------------------
+# Skill levels (ref_skill_levels.csv). The intake runs before dbt loads the seeds, so the Python
+# side reads the seed file itself — here, and nowhere else.
+# ---------------------------------------------------------------------------------------------
+SKILL_LEVELS_CSV = SEEDS_DIR / "ref_skill_levels.csv"
+
+
+@dataclass(frozen=True)
+class SkillLevels:
+    """The 国家职业资格 levels, lowest first (五级 初级工 … 一级 高级技师)."""
+
+    all: tuple[str, ...]
+    high_skill: tuple[str, ...]  # 高技能人才: 三级 and above
+    technician: tuple[str, ...]  # the only levels a 首席技师 may hold
+
+
+def _truthy(text: str | None) -> bool:
+    return (text or "").strip().lower() in ("true", "1", "yes")
+
+
+@functools.cache
+def skill_levels(path: Path | None = None) -> SkillLevels:
+    with open(path or SKILL_LEVELS_CSV, encoding="utf-8-sig", newline="") as fh:
+        rows = sorted(csv.DictReader(fh), key=lambda r: -int(r["level_no"]))
+    return SkillLevels(
+        all=tuple(r["skill_level"].strip() for r in rows),
+        high_skill=tuple(r["skill_level"].strip() for r in rows if _truthy(r["is_high_skill"])),
+        technician=tuple(r["skill_level"].strip() for r in rows if _truthy(r["is_technician"])),
+    )

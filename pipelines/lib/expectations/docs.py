@@ -121,11 +121,11 @@ def static_index(docs_dir: Path, summary: list[dict[str, Any]]) -> str:
         )
         rows.append(
             f"<tr><td>{link}</td><td>{escape(s.get('description_zh') or '')}</td><td>{escape(', '.join(s['tables']))}</td>"
-            f"<td>{'是' if s['blocking'] else '否'}</td><td>{ok}</td><td>{s['failing_count']}</td><td>{run_links}</td></tr>"
+            f"<td>{ok}</td><td>{s['failing_count']}</td><td>{run_links}</td></tr>"
         )
     return (
         '<section id="sasac-index"><h2>校验套件与结果（Great Expectations）</h2>'
-        "<table><thead><tr><th>套件</th><th>说明</th><th>集市表</th><th>阻断</th><th>结果</th><th>不符合行数</th>"
+        "<table><thead><tr><th>套件</th><th>说明</th><th>集市表</th><th>结果</th><th>不符合行数</th>"
         "<th>校验明细</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>"
     )
 
@@ -133,7 +133,7 @@ def static_index(docs_dir: Path, summary: list[dict[str, Any]]) -> str:
 def build_offline_docs(context: Any, docs_dir: Path, summary: list[dict[str, Any]] | None = None) -> Path:
     """Build the run's Data Docs into ``docs_dir`` (previous site removed) and make them offline.
 
-    ``summary``: one dict per suite (name, description_zh, tables, blocking, success, failing_count)
+    ``summary``: one dict per suite (name, description_zh, tables, success, failing_count)
     for the static index section.
     """
     docs_dir.mkdir(parents=True, exist_ok=True)

@@ -125,8 +125,8 @@ def replace_flags(
 ) -> int:
     """Replace the flags of ``periods`` with ``rows`` (already sorted), in one transaction.
 
-    ``keep_sources``: suites that exist but were not run this time (one step of a run validates the
-    blocking suite, another the policy suites); their flags stay. Flags of any other source, including
+    ``keep_sources``: suites that exist but were not run this time (a run of some suites only); their
+    flags stay. Flags of any other source, including
     a suite since removed, are replaced.
     """
     periods, keep = sorted(set(periods)), sorted(set(keep_sources))

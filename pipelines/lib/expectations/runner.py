@@ -1,14 +1,16 @@
 """Run the suites in ``expectations/`` against the working DuckDB and write ``flags.expectation_flags``.
 
-Order of work (the working DB admits one writer, so it is held as briefly as possible):
-1. resolve the thresholds of every period from the seed; periods whose thresholds differ run apart;
-2. open the DB read-only, load only the needed columns of the run's rows (``period`` ∈ periods;
+The verdicts are the marts' (dbt joins each period's thresholds and states ``c03_ok`` etc.); a suite
+asserts them and adds what only it carries: rule, clause, severity and the message. Nothing here
+resolves a threshold. Order of work (the working DB admits one writer, so it is held briefly):
+1. open the DB read-only, load only the needed columns of the run's rows (``period`` ∈ periods;
    year rows carry ``period = '<year>Q4'``), close it;
-3. validate each (suite, table, row filter) group as one GX sub-suite on a pandas batch, with
+2. validate each (suite, table, row filter) group as one GX sub-suite on a pandas batch, with
    ``result_format=COMPLETE`` keyed by a row number, so every unexpected row is found again;
-4. turn every unexpected row of an expectation that has a ``rule_id`` into a flag row, sort them;
-5. open the DB read-write and replace the periods' rows of ``flags.expectation_flags``;
-6. optionally build GX Data Docs and make them work offline (pipelines.lib.expectations.docs).
+3. turn every unexpected row of an expectation that has a ``rule_id`` into a flag row (its value and
+   limit read from the row's own columns), sort them;
+4. open the DB read-write and replace the periods' rows of ``flags.expectation_flags``;
+5. optionally build GX Data Docs and make them work offline (pipelines.lib.expectations.docs).
 """
 
 from __future__ import annotations
@@ -26,15 +28,14 @@ from typing import Any
 import duckdb
 
 from pipelines.lib.domain.periods import Period
-from pipelines.lib.domain.reference import load_threshold_rows, thresholds_for_period
 from pipelines.lib.expectations.flags import display_text, is_missing, replace_flags, sort_key, value_text
-from pipelines.lib.expectations.suites import MART_SCHEMA, ExpectationSpec, Group, Suite, load_suites
+from pipelines.lib.expectations.suites import MART_SCHEMA, ExpectationSpec, Group, load_suites
 
 ROW_ID = "_row"  # row number of the batch (its RangeIndex label)
 DOCS_SAMPLE = 20  # unexpected rows kept per expectation in the Data Docs copy of a result
 SAMPLE_SIZE = 10
-FLOAT_DECIMALS = 10  # comparisons at 1e-10, so 1.5% computed as a sum of quarters stays 1.5%
-_PERCENT_SUFFIXES = ("share", "ratio", "coverage")
+FLOAT_DECIMALS = 10  # as dbt's verdict macros round: a message never shows 0.014999999999999998
+_PERCENT_SUFFIXES = ("share", "ratio", "coverage", "average", "to_beijing")
 
 
 @dataclass
@@ -43,7 +44,6 @@ class SuiteResult:
 
     name: str
     tables: tuple[str, ...]
-    blocking: bool
     success: bool = True
     expectations_evaluated: int = 0
     expectations_failed: int = 0
@@ -63,7 +63,6 @@ class SuiteResult:
         return {
             "suite": self.name,
             "tables": ", ".join(self.tables),
-            "blocking": self.blocking,
             "expectations_evaluated": self.expectations_evaluated,
             "expectations_failed": self.expectations_failed,
             "rows_evaluated": self.rows_evaluated,
@@ -86,10 +85,6 @@ class ExpectationRun:
     @property
     def success(self) -> bool:
         return all(s.success for s in self.suites.values())
-
-    @property
-    def blocking_success(self) -> bool:
-        return all(s.success for s in self.suites.values() if s.blocking)
 
 
 # --- GX --------------------------------------------------------------------------------------
@@ -145,20 +140,6 @@ def _gx_suite(gx: Any, name: str, specs: list[ExpectationSpec], meta: dict[str, 
 
 
 # --- loading ---------------------------------------------------------------------------------
-
-
-def _threshold_partitions(
-    suites: list[Suite], periods: list[str], thresholds_csv: Path | None
-) -> list[tuple[list[str], dict[str, float]]]:
-    """Periods grouped by identical thresholds (of the parameters the suites use)."""
-    needed = set().union(*(s.parameters for s in suites)) if suites else set()
-    rows = load_threshold_rows(thresholds_csv) if needed else []
-    parts: dict[tuple, tuple[list[str], dict[str, float]]] = {}
-    for p in periods:
-        values = thresholds_for_period(rows, p, needed) if needed else {}
-        key = tuple(sorted(values.items()))
-        parts.setdefault(key, ([], values))[0].append(p)
-    return list(parts.values())
 
 
 def _quote(col: str) -> str:
@@ -237,12 +218,6 @@ def _mart_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
 # --- results -> flags ------------------------------------------------------------------------
 
 
-def _resolve(value: Any, params: dict[str, float]) -> Any:
-    if isinstance(value, dict) and "$PARAMETER" in value:
-        return params.get(value["$PARAMETER"])
-    return value
-
-
 @functools.cache
 def _fields(template: str) -> tuple[str, ...]:
     return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
@@ -259,29 +234,25 @@ def _column_display(col: str, v: Any) -> str:
     return display_text(v)
 
 
-def _threshold(
-    spec: ExpectationSpec, row: dict[str, Any], obs: Any, params: dict[str, float]
-) -> tuple[Any, str | None]:
-    """(threshold value, its text if not a plain value) for the failing row."""
+def _threshold(spec: ExpectationSpec, row: dict[str, Any]) -> tuple[Any, str | None]:
+    """(threshold value, its text if not a plain value) for the failing row, from the mart's columns."""
     m, kw = spec.meta, spec.kwargs
+    if spec.threshold_columns:
+        lo, hi = (row.get(c) for c in spec.threshold_columns)
+        fmt = m.get("value_format")
+        return None, f"{display_text(lo, fmt)}–{display_text(hi, fmt)}"
     if spec.threshold_column:
         return row.get(spec.threshold_column), None
-    if "min_value" in kw or "max_value" in kw:
-        lo, hi = _resolve(kw.get("min_value"), params), _resolve(kw.get("max_value"), params)
-        if lo is not None and hi is not None:
-            fmt = m.get("value_format")
-            return None, f"{display_text(lo, fmt)}–{display_text(hi, fmt)}"
-        return (lo if lo is not None else hi), None
     if "value_set" in kw:
         return None, "/".join(value_text(v) or "" for v in kw["value_set"])
     return None, None
 
 
-def _flag(spec: ExpectationSpec, row: dict[str, Any], params: dict[str, float]) -> dict[str, Any]:
+def _flag(spec: ExpectationSpec, row: dict[str, Any]) -> dict[str, Any]:
     m = spec.meta
     fmt = m.get("value_format")
     obs = row.get(spec.observed_column) if spec.observed_column else None
-    thr, thr_text = _threshold(spec, row, obs, params)
+    thr, thr_text = _threshold(spec, row)
     template = m.get("message_zh") or m.get("title_zh") or ""
     values = _Format({c: _column_display(c, row.get(c)) for c in _fields(template) if c in row})
     values["observed"] = display_text(obs, fmt)
@@ -361,27 +332,24 @@ def run_expectations(
     *,
     suites_dir: Path | None = None,
     suite_names: list[str] | None = None,
-    thresholds_csv: Path | None = None,
 ) -> ExpectationRun:
     """Validate the marts of ``periods`` in the working DB ``db_path``, write their expectation flags.
 
-    ``suites_dir`` (default ``expectations/``), ``suite_names`` (default all) and ``thresholds_csv``
-    (default the dbt seed) are there for tests and for policy what-ifs.
+    ``suites_dir`` (default ``expectations/``) and ``suite_names`` (default all) are there for tests.
     """
     t_start = time.perf_counter()
     periods = sorted({str(Period.parse(p)) for p in periods})
     suites = load_suites(suites_dir, suite_names)
-    partitions = _threshold_partitions(suites, periods, thresholds_csv)
     groups = [g for s in suites for g in s.groups()]
     timings: dict[str, float] = {}
 
-    # 2. read: late and briefly
+    # 1. read: late and briefly
     t0 = time.perf_counter()
     with duckdb.connect(str(db_path), read_only=True) as con:
         frames = _load_frames(con, groups, periods)
     timings["load"] = time.perf_counter() - t0
 
-    # 3. validate
+    # 2. validate
     gx, timings["gx_import"] = import_gx()
     from great_expectations.validator.v1_validator import Validator
 
@@ -390,7 +358,7 @@ def run_expectations(
     datasource = context.data_sources.add_pandas("marts")
     timings["gx_context"] = time.perf_counter() - t0
 
-    results = {s.name: SuiteResult(s.name, s.tables, s.blocking) for s in suites}
+    results = {s.name: SuiteResult(s.name, s.tables) for s in suites}
     flags: list[dict[str, Any]] = []
     samples: dict[str, list[tuple]] = {s.name: [] for s in suites}
     for suite in suites:
@@ -408,53 +376,50 @@ def run_expectations(
             batch_def = datasource.add_dataframe_asset(group.name).add_batch_definition_whole_dataframe(
                 "rows"
             )
-            for part_periods, params in partitions:
-                df = frame[group.columns()]  # lean batch: this group's columns only
-                if group.period_column and len(partitions) > 1:
-                    df = df[df[group.period_column].isin(part_periods)]
-                df = df.reset_index(drop=True)  # RangeIndex = row number: GX reports unexpected rows by it
-                res.rows_evaluated += len(df)
-                if df.empty:
-                    res.expectations_evaluated += len(specs)
-                    continue
-                validator = Validator(
-                    batch_definition=batch_def,
-                    batch_parameters={"dataframe": df},
-                    result_format={"result_format": "COMPLETE"},
-                )
-                outcome = validator.validate_expectation_suite(gx_suite, params)
-                columns = {c: df[c].tolist() for c in df.columns}
-                for r in outcome.results:
-                    spec = specs[int(r.expectation_config.meta["suite_index"])]
-                    res.expectations_evaluated += 1
-                    exc = r.exception_info or {}
-                    if exc.get("raised_exception"):
-                        res.errors.append(
-                            f"{group.name} #{spec.index} {spec.type}: {exc.get('exception_message')}"
-                        )
-                    if r.success:
-                        continue
-                    res.expectations_failed += 1
-                    rows = sorted(
-                        {_row_number(d) for d in (r.result or {}).get("unexpected_index_list") or []}
+            # lean batch (this group's columns only); its RangeIndex is the row number GX reports rows by
+            df = frame[group.columns()].reset_index(drop=True)
+            res.rows_evaluated += len(df)
+            if df.empty:
+                res.expectations_evaluated += len(specs)
+                continue
+            validator = Validator(
+                batch_definition=batch_def,
+                batch_parameters={"dataframe": df},
+                result_format={"result_format": "COMPLETE"},
+            )
+            outcome = validator.validate_expectation_suite(gx_suite)
+            columns = {c: df[c].tolist() for c in df.columns}
+            for r in outcome.results:
+                spec = specs[int(r.expectation_config.meta["suite_index"])]
+                res.expectations_evaluated += 1
+                exc = r.exception_info or {}
+                if exc.get("raised_exception"):
+                    res.errors.append(
+                        f"{group.name} #{spec.index} {spec.type}: {exc.get('exception_message')}"
                     )
-                    res.failing_count += len(rows)
-                    for n in rows:
-                        row = {c: columns[c][n] for c in columns}
-                        samples[suite.name].append(
-                            (
-                                group.table,
-                                spec.rule_id or "",
-                                spec.type,
-                                *(value_text(row.get(k)) or "" for k in spec.keys),
-                                tuple(spec.keys),
-                            )
+                if r.success:
+                    continue
+                res.expectations_failed += 1
+                rows = sorted(
+                    {_row_number(d) for d in (r.result or {}).get("unexpected_index_list") or []}
+                )
+                res.failing_count += len(rows)
+                for n in rows:
+                    row = {c: columns[c][n] for c in columns}
+                    samples[suite.name].append(
+                        (
+                            group.table,
+                            spec.rule_id or "",
+                            spec.type,
+                            *(value_text(row.get(k)) or "" for k in spec.keys),
+                            tuple(spec.keys),
                         )
-                        if spec.rule_id and not suite.blocking:
-                            flags.append(_flag(spec, row, params))
-                            res.flag_count += 1
-                if docs_dir is not None:
-                    _store_for_docs(context, validator, gx_suite.name, outcome)
+                    )
+                    if spec.rule_id:
+                        flags.append(_flag(spec, row))
+                        res.flag_count += 1
+            if docs_dir is not None:
+                _store_for_docs(context, validator, gx_suite.name, outcome)
         res.success = res.success and res.expectations_failed == 0 and not res.errors
         top = sorted(samples[suite.name])[:SAMPLE_SIZE]
         res.sample_failing_keys = [
@@ -469,7 +434,7 @@ def run_expectations(
         res.seconds = time.perf_counter() - t_suite
         timings[f"suite:{suite.name}"] = res.seconds
 
-    # 4-5. flags, written in one short read-write session
+    # 3-4. flags, written in one short read-write session
     flags.sort(key=sort_key)
     t0 = time.perf_counter()
     with duckdb.connect(str(db_path)) as con:
@@ -489,7 +454,6 @@ def run_expectations(
                 "name": s.name,
                 "description_zh": s.meta.get("description_zh"),
                 "tables": s.tables,
-                "blocking": s.blocking,
                 "success": results[s.name].success,
                 "failing_count": results[s.name].failing_count,
             }

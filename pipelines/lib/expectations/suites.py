@@ -9,13 +9,14 @@ Every expectation's ``meta`` says where it applies and what a failure means:
 - ``rule_id``, ``clause``, ``severity``: from ``ref_rules.csv`` (a test keeps them in step; a
   ``severity_reason`` documents a deliberate difference, e.g. D15 late = warning).
 - ``message_zh``: a template with ``{observed}``, ``{threshold}`` and any ``extra_columns``.
-- ``observed_column`` / ``threshold_column``: for column pairs, which side is the value and which the limit.
+- ``observed_column`` / ``threshold_column`` (or ``threshold_columns``: [min, max]): the mart columns
+  holding the value a verdict judged and its limit, shown in the flag and its message.
 - ``org_column`` (default ``org_code``), ``submission_column``, ``person_column``, ``source_row_column``,
   ``sheet``, ``column_name``: where a flag row's provenance comes from.
 - ``value_format``: ``percent`` / ``number`` / ``bool`` for the Chinese message.
 
-Thresholds appear only as ``{"$PARAMETER": "<threshold_key>"}``.
-Since GX validates one suite against one batch, the runner groups a suite's expectations by
+No threshold appears in a suite, not even by name: the marts carry each period's limit beside the
+verdict (``fund_ratio_min`` and ``c03_ok``), and a suite asserts the verdict. Since GX validates one suite against one batch, the runner groups a suite's expectations by
 (table, where) and validates one sub-suite per group.
 """
 
@@ -35,17 +36,6 @@ MART_SCHEMA = "marts"
 def canonical_json(obj: Any) -> str:
     """The one way suites are written: pretty, sorted keys, UTF-8 Chinese as is, trailing newline."""
     return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-
-
-def parameter_names(value: Any) -> set[str]:
-    """Every ``$PARAMETER`` name referenced anywhere inside ``value``."""
-    if isinstance(value, dict):
-        if set(value) == {"$PARAMETER"}:
-            return {value["$PARAMETER"]}
-        return set().union(*(parameter_names(v) for v in value.values())) if value else set()
-    if isinstance(value, list):
-        return set().union(*(parameter_names(v) for v in value)) if value else set()
-    return set()
 
 
 @dataclass(frozen=True)
@@ -91,6 +81,10 @@ class ExpectationSpec:
         return self.meta.get("threshold_column") or self.kwargs.get("column_B")
 
     @property
+    def threshold_columns(self) -> list[str]:
+        return list(self.meta.get("threshold_columns") or [])
+
+    @property
     def org_column(self) -> str:
         return self.meta.get("org_column", "org_code")
 
@@ -105,14 +99,11 @@ class ExpectationSpec:
             m.get("source_row_column"),
             self.observed_column,
             self.threshold_column,
+            *self.threshold_columns,
         ):
             if c:
                 cols.append(c)
         return cols
-
-    @property
-    def parameters(self) -> set[str]:
-        return parameter_names(self.kwargs)
 
 
 @dataclass(frozen=True)
@@ -124,16 +115,8 @@ class Suite:
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @property
-    def blocking(self) -> bool:
-        return bool(self.meta.get("blocking", False))
-
-    @property
     def tables(self) -> tuple[str, ...]:
         return tuple(sorted({e.table for e in self.expectations}))
-
-    @property
-    def parameters(self) -> set[str]:
-        return set().union(*(e.parameters for e in self.expectations)) if self.expectations else set()
 
     def groups(self) -> list[Group]:
         """Expectations grouped by (table, where), in file order of first appearance."""

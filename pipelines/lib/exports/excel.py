@@ -26,6 +26,8 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from pipelines.lib.exports.display import BOOL_TEXT, Display
+
 # Fixed document time: the same data gives the same file, byte for byte.
 FIXED_CREATED = dt.datetime(2008, 6, 2, 0, 0, 0)
 
@@ -47,39 +49,6 @@ SIGNED_RATIO, SIGNED_AMOUNT = "signed_ratio", "signed_amount"
 # 是/否 columns where 是 is the bad news (逾期, 未报送 …) and where neither answer is (是否最新 …).
 BOOL_BAD, BOOL_PLAIN = "bool_bad", "bool_plain"
 NUMBER_KINDS = frozenset({RATIO, AMOUNT, COUNT, DECIMAL, SIGNED_RATIO, SIGNED_AMOUNT})
-
-# Status words of the tracking tables and the filing status, and the fill they get.
-GREEN, AMBER, RED, GREY = "#C6EFCE", "#FFEB9C", "#FFC7CE", "#EDEDED"
-STATUS_COLOURS: dict[str, str] = {
-    "已达标": GREEN,
-    "进度正常": GREEN,
-    "滞后": AMBER,
-    "严重滞后": RED,
-    "按时": GREEN,
-    "逾期": AMBER,
-    "未报送": RED,
-    "被退回": RED,
-    "名录外": GREY,
-    "achieved": GREEN,
-    "on_track": GREEN,
-    "lagging": AMBER,
-    "seriously_lagging": RED,
-    "on_time": GREEN,
-    "late": AMBER,
-    "missing": RED,
-    "rejected": RED,
-    "error": RED,
-    "warning": AMBER,
-    "info": GREY,
-    "已采用": GREEN,
-    "已受理": GREEN,
-    "未收到": RED,
-    "需重新报送": RED,
-    "错误": RED,
-    "警告": AMBER,
-    "提示": GREY,
-}
-BOOL_FALSE_FILL = RED
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _INF, _NINF = float("inf"), float("-inf")
@@ -110,9 +79,13 @@ def new_workbook(path: Path, constant_memory: bool = True, in_memory: bool = Fal
 
 @dataclass
 class Formats:
-    """The formats of one workbook, created once (xlsxwriter formats belong to a workbook)."""
+    """The formats of one workbook, created once (xlsxwriter formats belong to a workbook).
+
+    Status and severity cells take the fill of their tone (reference ``ref_tones``, via ``display``).
+    """
 
     wb: Workbook
+    display: Display
 
     def __post_init__(self) -> None:
         base = {"font_name": "宋体", "font_size": 10, "valign": "top"}
@@ -139,18 +112,21 @@ class Formats:
             SIGNED_AMOUNT: add({**base, "num_format": SIGNED_AMOUNT_FMT}),
         }
         self.by_kind[BOOL_BAD] = self.by_kind[BOOL_PLAIN] = self.by_kind[BOOL]
-        self.fills: dict[str, Any] = {}
-        for colour in sorted(set(STATUS_COLOURS.values()) | {BOOL_FALSE_FILL}):
-            self.fills[colour] = add({**base, "bg_color": colour, "align": "center"})
-        self.bool_false = self.fills[BOOL_FALSE_FILL]
-        self.bool_bad_true = self.fills[AMBER]
+        self.fills = {t.tone: add({**base, "bg_color": t.fill_colour, "align": "center"})
+                      for t in self.display.tones.values()}
+        # A failed check (否) is bad news; 是 in a column where 是 is the bad news (逾期 …) needs a look.
+        self.bool_false = self.fills["bad"]
+        self.bool_bad_true = self.fills["warn"]
 
     def fmt(self, kind: str) -> Any:
         return self.by_kind.get(kind, self.by_kind[TEXT])
 
     def status(self, text: str | None) -> Any:
-        colour = STATUS_COLOURS.get(text or "")
-        return self.fills[colour] if colour else self.by_kind[STATUS]
+        tone = self.display.tone_of(text)
+        return self.fills[tone] if tone else self.by_kind[STATUS]
+
+    def tone(self, tone: str) -> Any:
+        return self.fills[tone]
 
 
 def write_cell(ws: Worksheet, row: int, col: int, value: Any, fmt: Any = None) -> None:
@@ -162,7 +138,7 @@ def write_cell(ws: Worksheet, row: int, col: int, value: Any, fmt: Any = None) -
     if value is None:
         ws.write_blank(row, col, None, fmt)
     elif isinstance(value, bool):
-        ws.write_string(row, col, "是" if value else "否", fmt)
+        ws.write_string(row, col, BOOL_TEXT[value], fmt)
     elif isinstance(value, int | float):
         if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
             ws.write_blank(row, col, None, fmt)
@@ -253,7 +229,7 @@ def _sample_text(value: Any, kind: str) -> str:
     if kind == DATE:
         return "2008-01-01"
     if isinstance(value, bool):
-        return "是"
+        return BOOL_TEXT[True]
     return str(value)
 
 
@@ -358,9 +334,9 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
             elif how == 1 and type(v) is str:
                 write_string(r, i, v, status_fmt(v))
             elif how == 2 and type(v) is bool:
-                write_string(r, i, "是" if v else "否", fmt if v else bool_false)
+                write_string(r, i, BOOL_TEXT[v], fmt if v else bool_false)
             elif how == 5 and type(v) is bool:
-                write_string(r, i, "是" if v else "否", bool_bad_true if v else fmt)
+                write_string(r, i, BOOL_TEXT[v], bool_bad_true if v else fmt)
             elif type(v) is str:
                 write_string(r, i, v, fmt)
             else:

@@ -20,12 +20,11 @@ import duckdb
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.exports import excel
+from pipelines.lib.exports.display import BOOL_CODE_TEXT, Display, read_display
 
-# Rules judged on the year (RULES.md levels enterprise-year / person-year): their flags carry
-# period = <year>Q4 and appear on the Q4 receipt.
-YEAR_LEVEL_RULES = frozenset({"C01", "C02", "C03", "C04", "C06", "C07", "C08", "C09", "C10", "C11", "C13"})
-SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+# Rules judged on the year (ref_rules.level enterprise-year / person-year, Display.year_level_rules) carry
+# period = <year>Q4 and appear on the Q4 receipt. Labels, severities and colours: Display, i.e. the
+# warehouse's reference schema.
 
 
 def _q(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict[str, Any]]:
@@ -38,13 +37,15 @@ def _load(db_path: Path, period: str) -> dict[str, Any]:
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         return {
+            "display": read_display(con),
             "filing": _q(con, "select * from marts.filing_status where period = ?", [period]),
             "versions": _q(con, "select * from marts.submission_versions where period = ? and org_code is not null "
                                 "order by org_code, version_no, arrived_at, file_name", [period]),
-            "flags": _q(con, """select * from marts.compliance_flags where period = ? and org_code is not null
-                                order by org_code, case severity when 'error' then 0 when 'warning' then 1 else 2 end,
-                                         rule_id, sheet nulls first, source_row nulls first, column_name,
-                                         person_key, flag_id""", [period]),
+            "flags": _q(con, """select f.* from marts.compliance_flags f
+                                left join reference.ref_severities s on s.severity = f.severity
+                                where f.period = ? and f.org_code is not null
+                                order by f.org_code, s.sort_order nulls last, f.rule_id, f.sheet nulls first,
+                                         f.source_row nulls first, f.column_name, f.person_key, f.flag_id""", [period]),
             "share": _q(con, "select * from marts.high_skill_share_tracking where grain = 'enterprise' "
                              "and period_type = 'quarter' and period = ?", [period]),
             "coverage": _q(con, "select * from marts.training_coverage_tracking where grain = 'enterprise' "
@@ -74,11 +75,9 @@ def _pp(v: Any) -> str:
 
 # Findings whose observed value and threshold are ratios (shown as percentages on the receipt).
 RATIO_RULES = frozenset({"C02", "C03", "C04", "C09", "C11", "D12"})
-# Filing findings whose observed value is just the flag itself (late/missing: true): the message says it all.
-FLAG_ONLY_RULES = frozenset({"D15", "D16"})
-# Observed values / thresholds that are codes rather than what the clerk typed.
-VALUE_ZH = {"true": "是", "false": "否", "lagging": "滞后", "seriously_lagging": "严重滞后",
-            "achieved/on_track": "已达标/进度正常", "achieved": "已达标", "on_track": "进度正常"}
+# Findings of the submission itself (ref_rules level ``submission``: late, missing, superseded) have the
+# flag as observed value (true): the message says it all.
+FLAG_ONLY_LEVEL = "submission"
 _PLAIN_NUMBER = re.compile(r"^\d+(\.\d+)?$")
 _LONG_DECIMAL = re.compile(r"^\d+\.\d{3,}$")
 
@@ -88,7 +87,7 @@ def _trim(number: float, decimals: int = 2) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def flag_value(rule_id: str, value: Any) -> Any:
+def flag_value(rule_id: str, value: Any, display: Display) -> Any:
     """How a finding's observed value or threshold reads on the receipt.
 
     Codes become Chinese (true -> 是, seriously_lagging -> 严重滞后), fractions of ratio rules become
@@ -97,10 +96,11 @@ def flag_value(rule_id: str, value: Any) -> Any:
     """
     if not isinstance(value, str):
         return value
-    if rule_id in FLAG_ONLY_RULES and value in ("true", "false"):
+    if display.rule_levels.get(rule_id) == FLAG_ONLY_LEVEL and value in BOOL_CODE_TEXT:
         return None
-    if value in VALUE_ZH:
-        return VALUE_ZH[value]
+    shown = display.finding_value(value)
+    if shown != value:
+        return shown
     if rule_id in RATIO_RULES and _PLAIN_NUMBER.match(value) and float(value) <= 1:
         return _trim(float(value) * 100) + "%"
     if _LONG_DECIMAL.match(value):
@@ -132,6 +132,10 @@ def _deadline_text(deadline: Any) -> Any:
     return deadline
 
 
+# The columns of marts.submission_versions the receipt lists for every version, in its order.
+VERSION_COLUMNS = ("version_no", "file_name", "outcome", "arrived_at", "is_late", "fatal_count", "error_count",
+                   "warning_count", "is_current", "sha256")
+
 # The receipt's grid (character units, A4 landscape): the three tables merge neighbouring columns.
 WIDTHS = (8.0, 28.0, 10.0, 19.0, 9.0, 9.0, 9.0, 14.0, 16.0, 44.0)
 NCOLS = len(WIDTHS)
@@ -141,7 +145,8 @@ LABEL_SPAN = 2  # labels of the heading block take columns A:B, values C:J
 class _Receipt:
     """Writes one receipt sheet top to bottom."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, display: Display) -> None:
+        self.display = display
         self.wb = excel.new_workbook(path, constant_memory=False, in_memory=True)
         self.ws = self.wb.add_worksheet("回执")
         self.ws.hide_gridlines(2)
@@ -159,7 +164,8 @@ class _Receipt:
         self.when = add({**cell, "align": "center", "num_format": excel.DATETIME_FMT})
         self.count = add({**cell, "align": "center", "num_format": excel.COUNT_FMT})
         self.hash = add({**cell, "text_wrap": True, "font_name": "Courier New", "font_size": 8})
-        self.fills = {c: add({**cell, "align": "center", "bg_color": c}) for c in sorted(set(excel.STATUS_COLOURS.values()))}
+        self.fills = {t.tone: add({**cell, "align": "center", "bg_color": t.fill_colour})
+                      for t in display.tones.values()}
         self.title = add({"font_name": "宋体", "font_size": 16, "bold": True, "align": "center", "valign": "vcenter"})
         self.note = add({"font_name": "宋体", "font_size": 9, "italic": True, "font_color": "#595959",
                          "align": "center", "valign": "top", "text_wrap": True})
@@ -170,8 +176,11 @@ class _Receipt:
         self.r = 0
 
     def status(self, text: str | None) -> Any:
-        colour = excel.STATUS_COLOURS.get(text or "")
-        return self.fills[colour] if colour else self.center
+        """The cell of a status or severity (code or label) in its tone's fill."""
+        return self.tone(self.display.tone_of(text))
+
+    def tone(self, tone: str | None) -> Any:
+        return self.fills[tone] if tone else self.center
 
     def _span(self, row: int, first: int, last: int, value: Any, fmt: Any) -> None:
         if last > first:
@@ -222,9 +231,11 @@ class _Receipt:
         self.wb.close()
 
 
-def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict | None, versions: list[dict],
-               flags: list[dict], share: dict | None, coverage: dict | None, funds: dict | None) -> None:
-    rc = _Receipt(path)
+def _write_one(path: Path, display: Display, period: str, org: str, name: str | None, filing: dict | None,
+               versions: list[dict], flags: list[dict], share: dict | None, coverage: dict | None,
+               funds: dict | None) -> None:
+    rc = _Receipt(path, display)
+    label = display.label
     ws = rc.ws
     cell, center = rc.cell, rc.center
     ws.set_row(0, 32)
@@ -242,15 +253,15 @@ def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict
     current = next((v for v in versions if v.get("is_current")), None)
     status_code = (filing or {}).get("status_code")
     if not versions:
-        status, conclusion = "未收到", "未收到本期报表。请尽快报送，需重新报送（补报）本期报表。"
+        status, conclusion = label("receipt", "not_received"), "未收到本期报表。请尽快报送，需重新报送（补报）本期报表。"
     elif current is None:
-        status = "被退回"
+        status = label("receipt", "rejected")
         conclusion = "收到的报表未被受理（被退回），需重新报送：请按下列问题修改后重新报送本期报表。"
     else:
         # Lateness is judged on the first accepted version (filing_status): a correction sent after the
         # deadline does not make an on-time filing late.
         late = status_code == "late" if filing else bool(current.get("is_late"))
-        status = (filing or {}).get("status") or ("逾期" if late else "按时")
+        status = (filing or {}).get("status") or label("filing", "late" if late else "on_time")
         conclusion = f"已受理，以第{current['version_no']}版（{current['file_name']}）为准。"
         if late:
             conclusion += "本期报表逾期报送。"
@@ -261,6 +272,7 @@ def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict
         if any(fl["rule_id"].startswith("C") and fl["severity"] in ("error", "warning") for fl in flags):
             conclusion += "部分指标未达到政策要求（见“发现的问题”中以C开头的规则），请对照政策条款改进工作；如数据本身填报有误，方可更正后重新报送。"
     if status_code == "unexpected":
+        status = filing.get("status") or label("filing", "unexpected")
         conclusion = "本单位不在报送名录中，报表未被受理；如属应报送单位，请联系市国资委更新名录。"
     rc.line("报送情况", status, rc.status(status), value_span=2)
     rc.line("处理结论", conclusion)
@@ -273,23 +285,23 @@ def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict
         rows = []
         for v in versions:
             if v.get("is_current"):
-                counts = "采用（以此版为准）"
+                counts = f"{label('receipt', 'adopted')}（以此版为准）"
             elif v.get("is_duplicate"):
                 counts = "重复报送，不采用"
             elif v.get("is_superseded"):
                 counts = "已被更新版本替代"
             else:
                 counts = "不采用"
-            outcome = {"accepted": "已受理", "rejected": "被退回"}.get(v["outcome"], v["outcome"])
+            outcome = label("receipt", v["outcome"])
             late = v["is_late"]
             rows.append([(v["version_no"], center), (v["file_name"], cell), (outcome, rc.status(outcome)),
-                         (v["arrived_at"], rc.when), (late, rc.status("逾期") if late else center),
+                         (v["arrived_at"], rc.when), (late, rc.status("late") if late else center),
                          (v["fatal_count"], rc.count), (v["error_count"], rc.count), (v["warning_count"], rc.count),
                          (counts, center), (v["sha256"], rc.hash)])
-        rc.table(["版本号", "文件名", "受理结果", "收到时间", "是否逾期", "致命问题", "错误", "警告", "是否采用",
-                  "SHA-256（文件指纹）"], [1] * NCOLS, rows)
+        # headers: the column comments of marts.submission_versions (its dbt descriptions)
+        rc.table([display.column_label("submission_versions", c) for c in VERSION_COLUMNS], [1] * NCOLS, rows)
     else:
-        rc.line(None, "未收到本期任何文件。", rc.status("未收到"))
+        rc.line(None, "未收到本期任何文件。", rc.status("not_received"))
 
     # --- 二、发现的问题 ---------------------------------------------------------------------------
     rc.heading("二、发现的问题及修改要求")
@@ -297,11 +309,11 @@ def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict
         rows = []
         for fl in flags:
             sev, rule = fl["severity"], fl["rule_id"]
-            sev_zh = SEVERITY_ZH.get(sev, sev)
-            scope = "年度" if rule in YEAR_LEVEL_RULES else "本季"
+            sev_zh = label("severity", sev)
+            scope = label("period_type", "year") if rule in display.year_level_rules else "本季"
             rows.append([(rule, center), (_where(fl), cell), (sev_zh, rc.status(sev_zh)),
-                         (flag_value(rule, fl.get("observed_value")), cell),
-                         (flag_value(rule, fl.get("threshold")), cell), (scope, center), (fl.get("clause"), center),
+                         (flag_value(rule, fl.get("observed_value"), display), cell),
+                         (flag_value(rule, fl.get("threshold"), display), cell), (scope, center), (fl.get("clause"), center),
                          (fl.get("message_zh") or "", cell)])
         rc.table(["规则", "位置（工作表 行 列）", "严重程度", "填报值", "标准", "范围", "政策条款", "问题说明及修改要求"],
                  [1, 1, 1, 1, 2, 1, 1, 2], rows)
@@ -330,7 +342,7 @@ def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict
             ok = cov is not None and mn is not None and cov >= mn
             rows.append([("C02", center), ("高技能人才本年培训覆盖率", cell), (_pct(cov), center), ("要求 " + _pct(mn), cell),
                          (f"已培训/人数 {coverage.get('trained') or 0}/{coverage.get('headcount') or 0}", cell),
-                         ("达到" if ok else "未达到", rc.status("已达标" if ok else "滞后")),
+                         ("达到" if ok else "未达到", rc.tone("ok" if ok else "warn")),
                          ("每名高技能人才每年至少培训1次（按年度考核，本季为年初至今进度）", cell)])
         if funds:
             for rule, label, v, mn in (
@@ -339,7 +351,7 @@ def _write_one(path: Path, period: str, org: str, name: str | None, filing: dict
                      funds.get("frontline_share_min"))):
                 ok = v is not None and mn is not None and v >= mn
                 rows.append([(rule, center), (label, cell), (_pct(v), center), ("下限 " + _pct(mn), cell), ("", cell),
-                             ("达到" if ok else "未达到", rc.status("已达标" if ok else "滞后")),
+                             ("达到" if ok else "未达到", rc.tone("ok" if ok else "warn")),
                              ("按年度考核（§四.2），本季为年初至今累计", cell)])
         rc.table(["规则", "指标", "本单位", "标准", "差距或明细", "结果", "说明"], [1, 1, 1, 1, 3, 1, 2], rows)
     else:
@@ -380,7 +392,7 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> list[Path]:
         path = target / f"{org}.xlsx"
         if path.resolve().parent != target.resolve():
             continue
-        _write_one(path, period, org, name, fs, versions.get(org, []), flags.get(org, []), share.get(org),
+        _write_one(path, data["display"], period, org, name, fs, versions.get(org, []), flags.get(org, []), share.get(org),
                    coverage.get(org), funds.get(org))
         paths.append(path)
     return paths

@@ -18,12 +18,11 @@ import duckdb
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import POLICY_TITLE
+from pipelines.lib.exports.display import Display, read_display
 
-SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
-SEVERITY_COLOUR = {"error": "#c0392b", "warning": "#e6a23c", "info": "#909399"}
-STATUS_CLASS = {"已达标": "ok", "进度正常": "ok", "滞后": "warn", "严重滞后": "bad", "按时": "ok", "逾期": "warn",
-                "未报送": "bad", "被退回": "bad", "名录外": "muted"}
-BLUE, ORANGE, GREEN, GREY, RED = "#2f6db5", "#e67e22", "#2e8b57", "#7f8c8d", "#c0392b"
+# Series colours of the charts. Good / needs a look / bad are tones (reference.ref_tones, text_colour):
+# status text is classed by its tone, and bars take their tone's colour.
+BLUE, ORANGE = "#2f6db5", "#e67e22"
 TOP_N = 20
 
 CSS = """
@@ -38,7 +37,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;border-left:5px solid #2f6db5
 section{background:#fff;border-radius:6px;padding:14px 18px;box-shadow:0 1px 3px rgba(0,0,0,.08);margin-bottom:14px}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e3e6ea;padding:4px 6px;text-align:left}
 th{background:#eef3fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.ok{color:#1e7e34;font-weight:bold}.warn{color:#b7791f;font-weight:bold}.bad{color:#c0392b;font-weight:bold}.muted{color:#888}
+.status{font-weight:bold}
 .note{font-size:12px;color:#8a6d3b;background:#fcf8e3;border:1px solid #faebcc;padding:6px 10px;border-radius:4px;margin:8px 0}
 .charts{display:grid;grid-template-columns:repeat(3,1fr);gap:10px}
 svg{max-width:100%;height:auto}svg text{font-family:inherit}
@@ -151,8 +150,8 @@ class Bar:
 
 
 def hbar_chart(title: str, bars: list[Bar], x_label: str, ref: tuple[float, str] | None = None,
-               w: int = 560, label_w: int = 170, fmt=pct, diverging: bool = False) -> str:
-    """Horizontal bars, one per row; ``ref`` draws a dashed reference line (value, label)."""
+               w: int = 560, label_w: int = 170, fmt=pct, diverging: bool = False, ref_colour: str = ORANGE) -> str:
+    """Horizontal bars, one per row; ``ref`` draws a dashed reference line (value, label) in ``ref_colour``."""
     row_h, top, bottom, right = 20, 34, 46, 70
     h = top + bottom + row_h * max(1, len(bars))
     pw = w - label_w - right
@@ -188,8 +187,8 @@ def hbar_chart(title: str, bars: list[Bar], x_label: str, ref: tuple[float, str]
     out.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{top}" y2="{h - bottom}" stroke="#333"/>')
     if ref:
         out.append(f'<line class="ref" x1="{x(ref[0]):.1f}" x2="{x(ref[0]):.1f}" y1="{top - 4}" y2="{h - bottom}" '
-                   f'stroke="{RED}" stroke-width="2" stroke-dasharray="6 3"/>')
-        out.append(f'<text x="{x(ref[0]):.1f}" y="{top - 6}" text-anchor="middle" font-size="10" fill="{RED}">'
+                   f'stroke="{ref_colour}" stroke-width="2" stroke-dasharray="6 3"/>')
+        out.append(f'<text x="{x(ref[0]):.1f}" y="{top - 6}" text-anchor="middle" font-size="10" fill="{ref_colour}">'
                    f'{_e(ref[1])}</text>')
     out.append("</svg>")
     return "\n".join(out)
@@ -201,7 +200,7 @@ def hbar_chart(title: str, bars: list[Bar], x_label: str, ref: tuple[float, str]
 def _load(db_path: Path, period: str) -> dict[str, Any]:
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        d: dict[str, Any] = {}
+        d: dict[str, Any] = {"display": read_display(con)}
         d["system"] = _q(con, """select * from marts.high_skill_share_tracking where grain = 'system'
                                  and period_type = 'quarter' and period <= ? order by period""", [period])
         d["enterprises"] = _q(con, """select t.*, coalesce(t.entity_name, e.enterprise_name) as name
@@ -214,17 +213,21 @@ def _load(db_path: Path, period: str) -> dict[str, Any]:
                                    order by grain, entity_code""", [period])
         d["funds"] = _q(con, """select * from marts.fund_tracking where period_type = 'quarter' and period = ?
                                 and grain in ('group', 'system') order by grain, entity_code""", [period])
-        d["flags_by_rule"] = _q(con, """select rule_id, any_value(clause) as clause,
-                                          min(case severity when 'error' then 0 when 'warning' then 1 else 2 end) as sev,
-                                          count(*) as n, count(distinct org_code) as orgs
-                                        from marts.compliance_flags where period = ? group by rule_id
-                                        order by rule_id""", [period])
+        d["flags_by_rule"] = _q(con, """select f.rule_id, any_value(f.clause) as clause,
+                                          arg_min(f.severity, s.sort_order) as severity,
+                                          count(*) as n, count(distinct f.org_code) as orgs
+                                        from marts.compliance_flags f
+                                        left join reference.ref_severities s on s.severity = f.severity
+                                        where f.period = ? group by f.rule_id
+                                        order by f.rule_id""", [period])
         d["filing"] = _q(con, """select status_code, status, count(*) as n from marts.filing_status
                                  where period = ? group by all order by status_code""", [period])
+        # Not filed, rejected, and files from outside the registry: what someone has to follow up.
         d["not_filed"] = _q(con, """select f.*, coalesce(f.group_org_code, '') as g from marts.filing_status f
-                                    where period = ? and status_code in ('missing', 'rejected')
-                                    order by case status_code when 'missing' then 0 when 'rejected' then 1 else 2 end,
-                                             g, org_code""", [period])
+                                    left join reference.ref_statuses s
+                                      on s.domain = 'filing' and s.status_code = f.status_code
+                                    where f.period = ? and f.status_code in ('missing', 'rejected', 'unexpected')
+                                    order by s.sort_order, g, f.org_code""", [period])
         # group display names: the group rows' entity_name, else the HQ enterprise's own name
         names = dict(con.execute("select org_code, enterprise_name from marts.dim_enterprises").fetchall())
         names.update({r[0]: r[1] for r in con.execute(
@@ -237,8 +240,25 @@ def _load(db_path: Path, period: str) -> dict[str, Any]:
         con.close()
 
 
-def _status_span(text: Any) -> str:
-    return f'<span class="{STATUS_CLASS.get(str(text), "")}">{_e(text)}</span>'
+def _css(display: Display) -> str:
+    """The page's style: the layout, and one text colour per tone of reference.ref_tones."""
+    return CSS + "".join(f".{t.tone}{{color:{t.text_colour}}}" for t in display.tones.values()) + "\n"
+
+
+def _status_span(text: Any, display: Display) -> str:
+    return f'<span class="status {display.tone_of(text) or ""}">{_e(text)}</span>'
+
+
+def rule_ranges(rules: frozenset[str] | set[str]) -> str:
+    """C01, C02, C03, C06 -> "C01–C03、C06": consecutive rule numbers of a family as one range."""
+    runs: list[list[str]] = []
+    for rule in sorted(rules):
+        prev = runs[-1][-1] if runs else None
+        if prev and prev[0] == rule[0] and int(prev[1:]) + 1 == int(rule[1:]):
+            runs[-1].append(rule)
+        else:
+            runs.append([rule])
+    return "、".join(r[0] if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
 
 
 def _card(key: str, value: str, detail: str = "", cls: str = "") -> str:
@@ -262,14 +282,17 @@ def render_report(d: dict[str, Any], period: str) -> str:
     for r in ents:
         status_counts[r["status"]] = status_counts.get(r["status"], 0) + 1
     n_flags = sum(r["n"] for r in d["flags_by_rule"])
-    n_errors = sum(r["n"] for r in d["flags_by_rule"] if r["sev"] == 0)
+    n_errors = sum(r["n"] for r in d["flags_by_rule"] if r["severity"] == "error")
+    display: Display = d["display"]
+    trajectory_order = display.order("trajectory")
     assumed_years = sorted({r["year"] for r in d["system"] if r.get("benchmark_status") == "assumed"})
     gn = d["group_names"]
+    ok, warn, bad = (display.text_colour(t) for t in ("ok", "warn", "bad"))
 
     parts: list[str] = []
     a = parts.append
     a('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">')
-    a(f"<title>高技能人才工作季度报告 {period}</title><style>{CSS}</style></head><body><main>")
+    a(f"<title>高技能人才工作季度报告 {period}</title><style>{_css(display)}</style></head><body><main>")
     a(f"<h1>市属国有企业高技能人才工作季度报告（{p.year}年第{p.quarter}季度，{_e(period)}）</h1>")
     a(f'<div class="sub">依据{POLICY_TITLE}；'
       f"数据来源：已发布数据库（截至 {_e(d['horizon'])}）。</div>")
@@ -284,10 +307,10 @@ def render_report(d: dict[str, Any], period: str) -> str:
         a(_card("全系统高技能人才占比", pct(system_now["high_skill_share"]),
                 f"北京市平均水平 {pct(system_now['beijing_average'])}"
                 f"{'（假设值）' if system_now.get('benchmark_status') == 'assumed' else ''}，差距 "
-                f"{pp(system_now['gap_to_beijing'])}", STATUS_CLASS.get(system_now["status"], "")))
+                f"{pp(system_now['gap_to_beijing'])}", display.tone_of(system_now["status"]) or ""))
         a(_card("全系统进度状态", _e(system_now["status"]),
                 f"{system_now['target_year']}年目标 {pct(system_now['target_share'])}；按当前速度预计 "
-                f"{pct(system_now['projected_target_year_share'])}", STATUS_CLASS.get(system_now["status"], "")))
+                f"{pct(system_now['projected_target_year_share'])}", display.tone_of(system_now["status"]) or ""))
     else:
         a(_card("全系统高技能人才占比", "—", "本期无已受理报表"))
         a(_card("全系统进度状态", "—"))
@@ -303,8 +326,7 @@ def render_report(d: dict[str, Any], period: str) -> str:
             ("ok" if sys_fund["frontline_share"] is not None and sys_fund["frontline_share"] >= sys_fund["frontline_share_min"]
              else "bad") if sys_fund else ""))
     a(_card("本期问题", f"{n_flags:,}", f"其中错误 {n_errors:,} 条；企业进度：" + "，".join(
-        f"{k} {v}" for k, v in sorted(status_counts.items(), key=lambda kv: ("已达标", "进度正常", "滞后", "严重滞后").index(kv[0])
-                                      if kv[0] in ("已达标", "进度正常", "滞后", "严重滞后") else 9))))
+        f"{k} {v}" for k, v in sorted(status_counts.items(), key=lambda kv: (trajectory_order.get(kv[0], 99), kv[0])))))
     a("</div>")
 
     # share over time --------------------------------------------------------------------------
@@ -313,7 +335,7 @@ def render_report(d: dict[str, Any], period: str) -> str:
         labels = [r["period"] for r in d["system"]]
         target = d["system"][-1].get("target_share")
         target_year = d["system"][-1].get("target_year")
-        hl = [(target, f"{target_year}年目标 {pct(target)}", RED)] if target is not None else []
+        hl = [(target, f"{target_year}年目标 {pct(target)}", bad)] if target is not None else []
         a(line_chart("全系统高技能人才占技能劳动者比例", labels, [
             {"name": "全系统", "values": [r["high_skill_share"] for r in d["system"]], "colour": BLUE},
             {"name": "北京市平均", "values": [r["beijing_average"] for r in d["system"]], "colour": ORANGE, "dash": "4 3"},
@@ -332,7 +354,7 @@ def render_report(d: dict[str, Any], period: str) -> str:
     if ents:
         worst = [r for r in ents if r["gap_to_beijing"] is not None][:TOP_N]
         bars = [Bar(r["name"] or format_org_code(r["entity_code"]), r["gap_to_beijing"],
-                    RED if r["gap_to_beijing"] < 0 else GREEN, pp(r["gap_to_beijing"]).replace("个百分点", "pp"))
+                    bad if r["gap_to_beijing"] < 0 else ok, pp(r["gap_to_beijing"]).replace("个百分点", "pp"))
                 for r in worst]
         a(hbar_chart(f"差距最大的{len(bars)}家企业（占比 − 北京市平均水平）", bars, "差距（百分点）", w=1100,
                      label_w=230, diverging=True, fmt=lambda v: f"{v * 100:+.0f}"))
@@ -344,7 +366,7 @@ def render_report(d: dict[str, Any], period: str) -> str:
               f"<td>{_e(gn.get(r['group_org_code'], format_org_code(r['group_org_code'] or '')))}</td>"
               f"<td class=n>{pct(r['high_skill_share'])}</td><td class=n>{pct(r['beijing_average'])}</td>"
               f"<td class=n>{pp(r['gap_to_beijing'])}</td><td class=n>{pct(r['required_gain_per_year'])}</td>"
-              f"<td class=n>{pct(r['projected_target_year_share'])}</td><td>{_status_span(r['status'])}</td></tr>")
+              f"<td class=n>{pct(r['projected_target_year_share'])}</td><td>{_status_span(r['status'], display)}</td></tr>")
         a("</tbody></table></details>")
     else:
         a("<p>本期无已受理报表。</p>")
@@ -362,19 +384,22 @@ def render_report(d: dict[str, Any], period: str) -> str:
     if cov:
         mn = cov[0]["coverage_min"]
         a(hbar_chart("高技能人才培训覆盖率", [Bar(gname(r["entity_code"]), r["coverage"],
-                                               GREEN if (r["coverage"] or 0) >= (mn or 1) else ORANGE) for r in cov],
-                     "覆盖率", ref=(mn, f"要求 {pct(mn, 0)}") if mn is not None else None, w=380, label_w=110))
+                                               ok if (r["coverage"] or 0) >= (mn or 1) else warn) for r in cov],
+                     "覆盖率", ref=(mn, f"要求 {pct(mn, 0)}") if mn is not None else None, w=380, label_w=110,
+                     ref_colour=bad))
     if funds:
         mn = funds[0]["fund_ratio_min"]
         a(hbar_chart("经费提取比例", [Bar(gname(r["entity_code"]), r["extraction_ratio"],
-                                       GREEN if (r["extraction_ratio"] or 0) >= (mn or 0) else RED,
+                                       ok if (r["extraction_ratio"] or 0) >= (mn or 0) else bad,
                                        pct(r["extraction_ratio"], 2)) for r in funds],
                      "提取额 / 工资总额", ref=(mn, f"下限 {pct(mn)}") if mn is not None else None, w=380, label_w=110,
+                     ref_colour=bad,
                      fmt=lambda v: pct(v, 1)))
         mn2 = funds[0]["frontline_share_min"]
         a(hbar_chart("一线职工经费占比", [Bar(gname(r["entity_code"]), r["frontline_share"],
-                                         GREEN if (r["frontline_share"] or 0) >= (mn2 or 0) else RED) for r in funds],
+                                         ok if (r["frontline_share"] or 0) >= (mn2 or 0) else bad) for r in funds],
                      "一线职工使用额 / 使用额", ref=(mn2, f"下限 {pct(mn2, 0)}") if mn2 is not None else None, w=380,
+                     ref_colour=bad,
                      label_w=110))
     a("</div>")
     if cov or funds:
@@ -399,25 +424,29 @@ def render_report(d: dict[str, Any], period: str) -> str:
     # flags ------------------------------------------------------------------------------------------
     a(f"<h2>四、问题数量（按规则，{_e(period)}）</h2><section>")
     if d["flags_by_rule"]:
-        sev_key = ("error", "warning", "info")
-        bars = [Bar(f"{r['rule_id']} {r['clause'] or ''}".strip(), float(r["n"]), SEVERITY_COLOUR[sev_key[r["sev"]]],
+        bars = [Bar(f"{r['rule_id']} {r['clause'] or ''}".strip(), float(r["n"]),
+                    display.text_colour(display.tone_of(r["severity"]) or "muted"),
                     f"{r['n']:,} 条 / {r['orgs']:,} 家") for r in d["flags_by_rule"]]
         a(hbar_chart("各规则问题条数", bars, "问题条数", w=1100, label_w=160,
                      fmt=lambda v: f"{v:,.0f}"))
-        a('<p class="muted">红色：错误；黄色：警告；灰色：提示。年度规则（C01–C04、C06–C11、C13）的问题记在第四季度。</p>')
+        a(f'<p class="muted">{_e(display.legend(("severity",)))}。年度规则（{_e(rule_ranges(display.year_level_rules))}）'
+          "的问题记在第四季度。</p>")
     else:
         a("<p>本期未发现问题。</p>")
     a("</section>")
 
     # non filers ---------------------------------------------------------------------------------
     nf = d["not_filed"]
-    a(f"<h2>五、未报送或被退回的企业（{_e(period)}，共 {len(nf):,} 家）</h2><section>")
+    n_outside = sum(1 for r in nf if r["status_code"] == "unexpected")
+    a(f"<h2>五、未报送或被退回的企业（{_e(period)}，共 {len(nf) - n_outside:,} 家）"
+      + (f"及名录外来件（{n_outside:,} 家）" if n_outside else "") + "</h2><section>")
     if nf:
-        a("<table><thead><tr><th>组织机构代码</th><th>企业名称</th><th>所属集团</th><th>情况</th><th>收到版本数</th>"
-          "<th>原因</th></tr></thead><tbody>")
+        head = [display.column_label("filing_status", c) for c in ("org_code", "enterprise_name")] + ["所属集团"] + [
+            display.column_label("filing_status", c) for c in ("status", "versions_received", "reasons_zh")]
+        a("<table><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>")
         for r in nf:
             a(f"<tr><td>{_e(format_org_code(r['org_code']))}</td><td>{_e(r['enterprise_name'])}</td>"
-              f"<td>{_e(gname(r['group_org_code']) if r['group_org_code'] else '')}</td><td>{_status_span(r['status'])}</td>"
+              f"<td>{_e(gname(r['group_org_code']) if r['group_org_code'] else '')}</td><td>{_status_span(r['status'], display)}</td>"
               f"<td class=n>{r['versions_received'] or 0}</td><td>{_e(r['reasons_zh'])}</td></tr>")
         a("</tbody></table>")
     else:

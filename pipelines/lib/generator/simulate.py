@@ -23,11 +23,13 @@ from pipelines.lib.generator.registry import Enterprise
 
 HIGH = frozenset(contract.HIGH_SKILL_LEVELS)
 TECH = frozenset(contract.TECHNICIAN_LEVELS)
-_ROSTER_ORDER = {lvl: i for i, lvl in enumerate(("高级技师", "技师", "高级工", "中级工", "初级工"))}
-_PROFILE_LEVEL_KEYS = {
-    "初级工": "level5_junior", "中级工": "level4_intermediate", "高级工": "level3_senior",
-    "技师": "level2_technician", "高级技师": "level1_senior_technician",
-}
+# Highest level first on the roster; the levels themselves come from ref_skill_levels via the contract.
+_ROSTER_ORDER = {lvl: i for i, lvl in enumerate(reversed(contract.SKILL_LEVELS))}
+# Key trainees below 高技能 are drawn 1 : 2 from 初级工 and 中级工 (the two lowest levels).
+_JUNIOR, _INTERMEDIATE = (lvl for lvl in contract.SKILL_LEVELS if lvl not in HIGH)
+_KEY_TRAINEE_DRAW = (_JUNIOR, _INTERMEDIATE, _INTERMEDIATE)
+# Initial high-skill staff by level, lowest first (高级工 : 技师 : 高级技师).
+_HIGH_SKILL_MIX = (70, 22, 8)
 # The share margin clean enterprises keep above the trajectory line and the Beijing average.
 SHARE_MARGIN = 0.012
 _MOVE_RATE = 0.004  # per person and quarter
@@ -173,7 +175,7 @@ class Simulation:
         if t == 0:
             n_high = math.ceil(skilled * e.base_share)
             for _ in range(n_high):
-                staff.append(self._new_person(e, rng.choices(("高级工", "技师", "高级技师"), (70, 22, 8))[0], p, False))
+                staff.append(self._new_person(e, rng.choices(contract.HIGH_SKILL_LEVELS, _HIGH_SKILL_MIX)[0], p, False))
         high = [x for x in staff if x.level in HIGH]
         if org not in self.base and p >= self.baseline_period:
             self.base[org] = (p, len(high) / skilled, len(high))
@@ -190,7 +192,7 @@ class Simulation:
         # Lower-level key trainees: a few young people the enterprise trains up.
         low = [x for x in staff if x.level not in HIGH]
         for _ in range(max(0, 2 + e.employees0 // 500 - len(low))):
-            person = self._new_person(e, rng.choice(("初级工", "中级工", "中级工")), p, False)
+            person = self._new_person(e, rng.choice(_KEY_TRAINEE_DRAW), p, False)
             person.is_key_trainee = True
             staff.append(person)
         # Key trainees among the high-skill; all key trainees get a training account (§三.1).

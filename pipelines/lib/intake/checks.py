@@ -165,7 +165,8 @@ def _typing_findings(sheet: c.Sheet, frame: pl.DataFrame, failed: dict[str, pl.S
     return out
 
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+# Levels below 高技能 (初级工, 中级工) are on the roster only as key trainees.
+_BELOW_HIGH_SKILL = [lvl for lvl in c.SKILL_LEVELS if lvl not in c.HIGH_SKILL_LEVELS]
 
 
 def _id_lookup(ids: pl.Series, key: bytes) -> pl.DataFrame:
@@ -177,13 +178,13 @@ def _id_lookup(ids: pl.Series, key: bytes) -> pl.DataFrame:
     frame = pl.DataFrame({"id_number": ids.drop_nulls().unique().sort()})
     norm = pl.col("id_number").str.replace_all(r"\s", "").str.to_uppercase()
     digits = [norm.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(17)]
-    check = pl.sum_horizontal(d * w for d, w in zip(digits, _ID_WEIGHTS, strict=True)) % 11
+    check = pl.sum_horizontal(d * w for d, w in zip(digits, codes.ID_WEIGHTS, strict=True)) % 11
     birth = norm.str.slice(6, 8).str.strptime(pl.Date, "%Y%m%d", strict=False)
     fast_ok = (
         norm.str.contains(r"^\d{17}[\dX]$")
         & norm.str.slice(0, 2).is_in(list(codes.PROVINCE_PREFIXES))
         & birth.is_not_null()
-        & (pl.lit("10X98765432").str.slice(check, 1) == norm.str.slice(17, 1))
+        & (pl.lit(codes.ID_CHECK_CHARS).str.slice(check, 1) == norm.str.slice(17, 1))
     )
     frame = frame.with_columns(norm.alias("norm"), fast_ok.alias("ok"), birth.alias("birth"))
     slow = frame.filter(~pl.col("ok"))
@@ -259,7 +260,7 @@ def _roster_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
                               pl.lit("岁之间，请核对出生日期或身份证号")),
     ))
     # A blank 是否重点培养对象 is not a yes: the person is listed without a reason to be.
-    low = frame.filter(pl.col("skill_level").is_in(["初级工", "中级工"]) & ~pl.col("is_key_trainee").fill_null(False))
+    low = frame.filter(pl.col("skill_level").is_in(_BELOW_HIGH_SKILL) & ~pl.col("is_key_trainee").fill_null(False))
     out.append(row_findings(
         low, rule_id="D11", severity=ERROR, sheet=sheet.name, column_name="技能等级", observed=pl.col("skill_level"),
         message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 技能等级为"),

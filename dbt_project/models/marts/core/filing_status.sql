@@ -2,7 +2,7 @@
   Every registry-expected enterprise × period from active_from to min(active_to, filing horizon),
   plus files from enterprises the registry does not expect (status_code unexpected).
   Late / on time is judged on the first accepted version: a later correction does not make a
-  filing late.
+  filing late. Status labels come from ref_statuses (domain filing).
 -#}
 
 with
@@ -35,6 +35,13 @@ versions as (
 findings as (
 
     select * from {{ ref('stg_raw__findings') }}
+
+),
+
+statuses as (
+
+    select * from {{ ref('ref_statuses') }}
+    where domain = 'filing'
 
 ),
 
@@ -178,13 +185,7 @@ final as (
         {{ period_deadline('c.period', 't.deadline_day') }} as deadline_at,
         cast({{ dbt.dateadd('day', -1, period_deadline('c.period', 't.deadline_day')) }} as date) as deadline_date,
         c.status_code,
-        case c.status_code
-            when 'on_time' then '按时'
-            when 'late' then '逾期'
-            when 'missing' then '未报送'
-            when 'rejected' then '被退回'
-            else '名录外报送'
-        end as status,
+        s.label_zh as status,
         c.status_code = 'late' as is_late,
         c.status_code = 'missing' as is_missing,
         c.status_code = 'rejected' as is_rejected,
@@ -204,6 +205,7 @@ final as (
     from classified as c
     left join enterprises as e on c.org_code = e.org_code
     left join thresholds as t on c.period = t.period
+    left join statuses as s on c.status_code = s.status_code
 
 )
 

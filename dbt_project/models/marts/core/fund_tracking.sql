@@ -116,8 +116,8 @@ final as (
         t.fund_ratio_min,
         u.fund_spent_frontline / nullif(u.fund_spent, 0) as frontline_share,
         t.frontline_share_min,
-        u.fund_extracted / nullif(u.payroll, 0) >= t.fund_ratio_min as c03_ok,
-        u.fund_spent_frontline / nullif(u.fund_spent, 0) >= t.frontline_share_min as c04_ok
+        {{ meets_min('u.fund_extracted / nullif(u.payroll, 0)', 't.fund_ratio_min') }} as c03_ok,
+        {{ meets_min('u.fund_spent_frontline / nullif(u.fund_spent, 0)', 't.frontline_share_min') }} as c04_ok
     from unioned as u
     left join thresholds as t on u.period = t.period
 

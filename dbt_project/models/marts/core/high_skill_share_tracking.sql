@@ -1,7 +1,12 @@
 {#-
   Table 1 (C05): high-skill share against the Beijing average and the trajectory from the
-  baseline (entity's first period in baseline_year) to the target (benchmark of target_year,
-  reached by target_year Q4).
+  baseline to the target (benchmark of target_year, reached by target_year Q4).
+
+  Baseline = the entity's first reported quarter at or after the plan's baseline_year, so a late
+  joiner (first quarter 2008Q3) is tracked from its own first quarter, not left without a status.
+  An entity with a single quarter in the plan has no trajectory to draw: it is judged against the
+  Beijing average instead — above it 进度正常, below it no_baseline 无基期, with the gap shown.
+  c05_ok is the verdict the C05 suite asserts; labels come from ref_statuses (domain trajectory).
 -#}
 
 with
@@ -24,21 +29,52 @@ benchmark as (
 
 ),
 
+statuses as (
+
+    select * from {{ ref('ref_statuses') }}
+    where domain = 'trajectory'
+
+),
+
+plans as (
+
+    select distinct
+        baseline_year,
+        target_year
+    from thresholds
+    where baseline_year is not null
+
+),
+
+-- per entity and plan: its first reported quarter in the plan, and how many quarters it has there
 baselines as (
 
     select
         grain,
         entity_code,
-        year,
+        baseline_year,
         period as baseline_period,
         period_index as baseline_index,
-        high_skill_share as baseline_share
+        high_skill_share as baseline_share,
+        plan_quarters
     from (
         select
-            *,
-            row_number() over (partition by grain, entity_code, year order by period_index) as period_rank
-        from entity_periods
-        where period_type = 'quarter'
+            ep.grain,
+            ep.entity_code,
+            ep.period,
+            ep.period_index,
+            ep.high_skill_share,
+            pl.baseline_year,
+            row_number() over (
+                partition by ep.grain, ep.entity_code, pl.baseline_year order by ep.period_index
+            ) as period_rank,
+            count(*) over (partition by ep.grain, ep.entity_code, pl.baseline_year) as plan_quarters
+        from entity_periods as ep
+        inner join plans as pl
+            on
+                ep.year >= pl.baseline_year
+                and (pl.target_year is null or ep.year <= pl.target_year)
+        where ep.period_type = 'quarter'
     ) as ranked
     where period_rank = 1
 
@@ -57,6 +93,7 @@ with_references as (
         bl.baseline_period,
         bl.baseline_index,
         bl.baseline_share,
+        coalesce(bl.plan_quarters > 1, false) as has_trajectory,
         tb.high_skill_share as target_share,
         tb.status as target_benchmark_status,
         case
@@ -75,7 +112,7 @@ with_references as (
         on
             ep.grain = bl.grain
             and ep.entity_code = bl.entity_code
-            and t.baseline_year = bl.year
+            and t.baseline_year = bl.baseline_year
 
 ),
 
@@ -84,7 +121,7 @@ with_trajectory as (
     select
         *,
         case
-            when years_elapsed + years_remaining > 0
+            when has_trajectory and years_elapsed + years_remaining > 0
                 then
                     baseline_share
                     + (target_share - baseline_share) * years_elapsed / (years_elapsed + years_remaining)
@@ -99,61 +136,70 @@ with_trajectory as (
 
 ),
 
+classified as (
+
+    select
+        *,
+        case
+            when high_skill_share is null or target_share is null then null
+            -- §二 “达到北京市平均水平之上”: above the average, not equal to it
+            when high_skill_share > target_share then 'achieved'
+            when trajectory_share is not null
+                then
+                    case
+                        when high_skill_share >= trajectory_share then 'on_track'
+                        when high_skill_share >= status_lagging_ratio * trajectory_share then 'lagging'
+                        else 'seriously_lagging'
+                    end
+            when baseline_period is null or beijing_average is null then null
+            -- one quarter in the plan: no line to follow yet, so the Beijing average is the line
+            when high_skill_share >= beijing_average then 'on_track'
+            else 'no_baseline'
+        end as status_code
+    from with_trajectory
+
+),
+
 final as (
 
     select
-        grain,
-        grain_zh,
-        entity_code,
-        entity_name,
-        group_org_code,
-        sector,
-        period_type,
-        period,
-        year,
-        enterprises_reported,
-        skilled_workers,
-        high_skill_total,
-        high_skill_share,
-        beijing_average,
-        benchmark_status,
-        benchmark_source,
-        high_skill_share - beijing_average as gap_to_beijing,
-        baseline_period,
-        baseline_share,
-        target_year,
-        target_share,
-        target_benchmark_status,
-        years_elapsed,
-        years_remaining,
-        trajectory_share,
-        current_pace_per_year,
-        required_gain_per_year,
+        c.grain,
+        c.grain_zh,
+        c.entity_code,
+        c.entity_name,
+        c.group_org_code,
+        c.sector,
+        c.period_type,
+        c.period,
+        c.year,
+        c.enterprises_reported,
+        c.skilled_workers,
+        c.high_skill_total,
+        c.high_skill_share,
+        c.beijing_average,
+        c.benchmark_status,
+        c.benchmark_source,
+        c.high_skill_share - c.beijing_average as gap_to_beijing,
+        c.baseline_period,
+        c.baseline_share,
+        c.has_trajectory,
+        c.target_year,
+        c.target_share,
+        c.target_benchmark_status,
+        c.years_elapsed,
+        c.years_remaining,
+        c.trajectory_share,
+        c.current_pace_per_year,
+        c.required_gain_per_year,
         case
-            when current_pace_per_year is null then high_skill_share
-            else high_skill_share + current_pace_per_year * years_remaining
+            when c.current_pace_per_year is null then c.high_skill_share
+            else c.high_skill_share + c.current_pace_per_year * c.years_remaining
         end as projected_target_year_share,
-        status_code,
-        case status_code
-            when 'achieved' then '已达标'
-            when 'on_track' then '进度正常'
-            when 'lagging' then '滞后'
-            when 'seriously_lagging' then '严重滞后'
-        end as status
-    from (
-        select
-            *,
-            case
-                when high_skill_share is null or target_share is null then null
-                -- §二 “达到北京市平均水平之上”: above the average, not equal to it
-                when high_skill_share > target_share then 'achieved'
-                when trajectory_share is null then null
-                when high_skill_share >= trajectory_share then 'on_track'
-                when high_skill_share >= status_lagging_ratio * trajectory_share then 'lagging'
-                else 'seriously_lagging'
-            end as status_code
-        from with_trajectory
-    ) as classified
+        c.status_code,
+        s.label_zh as status,
+        c.status_code in ('achieved', 'on_track') as c05_ok
+    from classified as c
+    left join statuses as s on c.status_code = s.status_code
 
 )
 

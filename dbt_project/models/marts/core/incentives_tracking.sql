@@ -2,6 +2,7 @@
   Table 5 (C09–C11) per enterprise × complete year: incomes and workforce from the year's latest
   current version, model workers / cadres / party members / deputies summed over the year.
 -#}
+{%- set workforce_share_rounded = "round(workforce_high_skill_share, " ~ verdict_decimals() ~ ")" %}
 
 with
 
@@ -106,7 +107,7 @@ final as (
         equal_treatment_ratio,
         equal_treatment_ratio_min,
         -- null when an income is missing: D05 asks for it, C09 cannot be judged without it
-        equal_treatment_ratio >= equal_treatment_ratio_min as c09_ok,
+        {{ meets_min('equal_treatment_ratio', 'equal_treatment_ratio_min') }} as c09_ok,
         income_gap,
         income_gap_prev_year,
         income_gap - income_gap_prev_year as income_gap_change,
@@ -116,7 +117,9 @@ final as (
         model_worker_high_skill_share,
         workforce_high_skill_share,
         coalesce(
-            model_workers_total = 0 or model_worker_high_skill_share >= workforce_high_skill_share, true
+            model_workers_total = 0
+            or {{ meets_min('model_worker_high_skill_share', workforce_share_rounded) }},
+            true
         ) as c11_ok,
         cadres_from_high_skill,
         party_members_from_high_skill,

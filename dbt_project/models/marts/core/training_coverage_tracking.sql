@@ -176,6 +176,7 @@ final as (
         a.*,
         cast(a.trained as double) / nullif(a.headcount, 0) as coverage,
         t.coverage_min,
+        {{ meets_min('cast(a.trained as double) / nullif(a.headcount, 0)', 't.coverage_min') }} as c02_ok,
         t.trainings_per_year_min
     from aggregated as a
     left join thresholds as t on a.period = t.period

@@ -1,0 +1,98 @@
+"""Whether a run would change anything: a fingerprint of every input that decides its outputs.
+
+Inputs are the inbox as seen by the run (registry, the asked periods' folders: each entry's name, size
+and modification time, as make and rsync judge change), the reference data, the dbt project, the
+expectation suites and the platform's own code. A run whose fingerprint equals that of the last
+successful run into the same working area, with the published warehouse still the file it wrote,
+has nothing to do: it leaves every output untouched (same bytes, same modification times).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from pipelines.lib.domain.periods import Period
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+# Everything in the repository that decides what a run writes.
+CODE_AND_RULES = (
+    REPO_ROOT / "pipelines",
+    REPO_ROOT / "dbt_project" / "models",
+    REPO_ROOT / "dbt_project" / "macros",
+    REPO_ROOT / "dbt_project" / "seeds",
+    REPO_ROOT / "dbt_project" / "dbt_project.yml",
+    REPO_ROOT / "expectations",
+)
+_CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv", ".json"}
+STATE_FILE = "last_successful_run.json"
+
+
+def _entry_stamp(path: Path) -> str:
+    """What change looks like for one inbox entry, without following links or reading content."""
+    try:
+        st = path.lstat()
+    except OSError as exc:
+        return f"{path.name}\0unstatable:{exc.errno}"
+    stamp = f"{path.name}\0{st.st_mode:o}\0{st.st_size}\0{st.st_mtime_ns}"
+    if path.is_dir() and not path.is_symlink():  # a CSV folder: its members count too
+        stamp += "".join(f"\0{_entry_stamp(p)}" for p in sorted(path.iterdir()))
+    return stamp
+
+
+def inbox_digest(inbox: Path, periods: list[Period]) -> str:
+    h = hashlib.sha256()
+    for path in sorted(inbox.iterdir()) if inbox.is_dir() else []:
+        if path.is_file() and not path.name.startswith("."):  # registry.csv and other top-level files
+            h.update(_entry_stamp(path).encode() + b"\n")
+    for p in periods:
+        folder = inbox / str(p)
+        h.update(f"[{p}]\n".encode())
+        if folder.is_dir() and not folder.is_symlink():
+            for path in sorted(folder.iterdir()):
+                h.update(_entry_stamp(path).encode() + b"\n")
+    return h.hexdigest()
+
+
+def code_digest(roots: tuple[Path, ...] = CODE_AND_RULES) -> str:
+    h = hashlib.sha256()
+    for root in roots:
+        files = [root] if root.is_file() else sorted(
+            p for p in root.rglob("*") if p.is_file() and p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts)
+        for path in files:
+            h.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def run_fingerprint(inbox: Path, periods: list[Period], warehouse: Path) -> str:
+    parts = {"inbox": inbox_digest(inbox, periods), "code": code_digest(),
+             "periods": [str(p) for p in periods], "warehouse": str(warehouse.resolve())}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _published_stamp(warehouse: Path) -> list[int] | None:
+    try:
+        st = warehouse.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def unchanged_since_last_run(workdir: Path, fingerprint: str, warehouse: Path) -> dict | None:
+    """The last successful run's record when nothing changed since, else None."""
+    try:
+        state = json.loads((workdir / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if state.get("fingerprint") != fingerprint or state.get("published") != _published_stamp(warehouse):
+        return None
+    return state
+
+
+def record_successful_run(workdir: Path, fingerprint: str, warehouse: Path, summary: dict) -> None:
+    state = {"fingerprint": fingerprint, "published": _published_stamp(warehouse), "summary": summary}
+    tmp = workdir / f".{STATE_FILE}.{os.getpid()}"
+    tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(workdir / STATE_FILE)

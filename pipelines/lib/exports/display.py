@@ -1,0 +1,148 @@
+"""What the exports show for a code, and in which colour, read from the warehouse being exported.
+
+The owners are the dbt seeds (``ref_tones``, ``ref_statuses``, ``ref_severities``, ``ref_rules``,
+``ref_beijing_benchmark``) and the dbt yml column descriptions. dbt loads the seeds into schema
+``reference`` and persists the descriptions as DuckDB column comments; publish copies both. The
+workbook, the report and the receipts read them here, from the very file they export, so a
+published warehouse and its exports never disagree, and no label or colour is typed in Python.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+# How a boolean reads in every export (the contract's 是/否), and a finding's true/false with it.
+BOOL_TEXT = {True: "是", False: "否"}
+BOOL_CODE_TEXT = {"true": BOOL_TEXT[True], "false": BOOL_TEXT[False]}
+
+# A column's header is the head of its description, up to the first full-width （ or ：. A parenthesis that
+# opens with a short qualifier — a unit, a rule id — stays with it: "职工工资总额（万元；累计口径同上）" ->
+# "职工工资总额（万元）", "报告期（YYYYQn；…）" -> "报告期", so an amount's header never loses its unit.
+_HEAD = re.compile(r"^(?P<head>[^（：]*)(?:（(?P<qualifier>[^（）；，、/：]{1,3})[）；])?")
+
+
+def column_label(comment: str | None, column: str) -> str:
+    """The short header of a column: the head of its comment (see ``_HEAD``), else its name."""
+    m = _HEAD.match((comment or "").strip())
+    head = m.group("head").strip()
+    if head and m.group("qualifier"):
+        head += f"（{m.group('qualifier').strip()}）"
+    return head or column
+
+
+@dataclass(frozen=True)
+class Tone:
+    tone: str
+    fill_colour: str  # Excel cell fill
+    text_colour: str  # HTML text and chart colour
+    label_zh: str  # colour name for legends (绿色 …)
+    description_zh: str
+
+
+@dataclass(frozen=True)
+class Code:
+    """One row of ref_statuses (domain, status_code) or ref_severities (domain ``severity``)."""
+
+    domain: str
+    code: str
+    label_zh: str
+    tone: str
+    sort_order: int
+    description_zh: str
+
+
+@dataclass(frozen=True)
+class Display:
+    tones: dict[str, Tone]
+    codes: tuple[Code, ...]
+    rule_levels: dict[str, str]  # ref_rules: rule_id -> level (file, row, …, enterprise-year)
+    benchmark: tuple[tuple[int, float, str, str], ...]  # (year, share, source, status) of ref_beijing_benchmark
+    column_comments: dict[tuple[str, str], str]  # (table of marts or reference, column) -> comment
+
+    @property
+    def year_level_rules(self) -> frozenset[str]:
+        """Rules judged on the year (levels enterprise-year, person-year): their flags carry <year>Q4."""
+        return frozenset(r for r, level in self.rule_levels.items() if level.endswith("-year"))
+
+    # -- codes and labels ----------------------------------------------------------------------------
+    def domain(self, domain: str) -> list[Code]:
+        return sorted((c for c in self.codes if c.domain == domain), key=lambda c: c.sort_order)
+
+    def label(self, domain: str, code: Any) -> Any:
+        """The Chinese label of ``code`` in ``domain``; anything unknown is returned unchanged."""
+        return next((c.label_zh for c in self.codes if c.domain == domain and c.code == code), code)
+
+    def labels(self, domain: str) -> dict[str, str]:
+        return {c.code: c.label_zh for c in self.domain(domain)}
+
+    def order(self, domain: str) -> dict[str, int]:
+        """Code and label -> sort order, for sorting either."""
+        return {k: c.sort_order for c in self.domain(domain) for k in (c.code, c.label_zh)}
+
+    def finding_value(self, value: Any) -> Any:
+        """A finding's observed value or threshold when it is a code: true -> 是, lagging -> 滞后,
+        achieved/on_track -> 已达标/进度正常. Anything else (what a clerk typed) is returned unchanged."""
+        if not isinstance(value, str):
+            return value
+        if value in BOOL_CODE_TEXT:
+            return BOOL_CODE_TEXT[value]
+        words = self.labels("trajectory")
+        parts = value.split("/")
+        return "/".join(words[p] for p in parts) if all(p in words for p in parts) else value
+
+    # -- colours ------------------------------------------------------------------------------------
+    def tone_of(self, text: Any) -> str | None:
+        """The tone of a status or severity, by its code or its Chinese label (any domain)."""
+        return self._tone_by_text.get(text) if isinstance(text, str) else None
+
+    def text_colour(self, tone: str) -> str:
+        return self.tones[tone].text_colour
+
+    @functools.cached_property
+    def _tone_by_text(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for c in self.codes:
+            for key in (c.code, c.label_zh):
+                if out.setdefault(key, c.tone) != c.tone:
+                    raise ValueError(f"参考数据矛盾：“{key}”在不同所属中色调不同（ref_statuses / ref_severities）")
+        return out
+
+    def legend(self, domains: tuple[str, ...]) -> str:
+        """"绿色：已达标/进度正常/按时；黄色：…" for the statuses of ``domains``, in tone order."""
+        parts = []
+        for tone in self.tones.values():
+            names = [c.label_zh for d in domains for c in self.domain(d) if c.tone == tone.tone]
+            if names:
+                parts.append(f"{tone.label_zh}：{'/'.join(dict.fromkeys(names))}")
+        return "；".join(parts)
+
+    # -- columns ------------------------------------------------------------------------------------
+    def column_label(self, table: str, column: str) -> str:
+        return column_label(self.column_comments.get((table, column)), column)
+
+
+def read_display(con: duckdb.DuckDBPyConnection) -> Display:
+    """The display reference of the warehouse ``con`` is connected to (schemas ``reference``, ``marts``)."""
+    q = con.execute
+    tones = {r[0]: Tone(*r) for r in q(
+        "select tone, fill_colour, text_colour, label_zh, description_zh from reference.ref_tones "
+        "order by case tone when 'ok' then 0 when 'warn' then 1 when 'bad' then 2 else 3 end, tone").fetchall()}
+    codes = tuple(Code(*r) for r in q("""
+        select domain, status_code, label_zh, tone, sort_order, description_zh from reference.ref_statuses
+        union all
+        select 'severity', severity, label_zh, tone, sort_order, description_zh from reference.ref_severities
+        order by 1, 5, 2""").fetchall())
+    rule_levels = dict(q("select rule_id, level from reference.ref_rules").fetchall())
+    benchmark = tuple(q("select year, high_skill_share, source, status from reference.ref_beijing_benchmark "
+                        "order by year").fetchall())
+    comments = {(t, c): m for t, c, m in q(
+        "select table_name, column_name, comment from duckdb_columns() where database_name = current_database() "
+        "and schema_name in ('marts', 'reference') and comment is not null").fetchall()}
+    display = Display(tones, codes, rule_levels, benchmark, comments)
+    display.tone_of("")  # fail early on contradicting reference rows
+    return display
