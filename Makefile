@@ -48,6 +48,7 @@ bench: install
 	SASAC_DEMO=1 $(BIN)/python -m benchmarks.bench_intake
 	SASAC_DEMO=1 $(BIN)/python -m benchmarks.bench_expectations
 	SASAC_DEMO=1 $(BIN)/python -m benchmarks.bench_quarterly_run
+	SASAC_DEMO=1 $(BIN)/python -m benchmarks.bench_hostile
 
 clean:
 	rm -rf data/work data/marts/warehouse.duckdb data/marts/report data/marts/receipts data/marts/data_docs \

@@ -53,7 +53,7 @@ def run(period: Period | None, all_periods: bool, inbox: Path, warehouse: Path, 
         raise click.UsageError("请指定 --period YYYYQn 或 --all 之一 (give exactly one of --period or --all)")
     try:
         summary = run_quarters(inbox=inbox.resolve(), warehouse=warehouse.resolve(), workdir=workdir.resolve(),
-                               period=period, quiet=quiet)
+                               period=period, quiet=quiet, guard_children=True)
     except RunError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary.text())

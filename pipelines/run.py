@@ -6,8 +6,15 @@ is one run (single-run backfill), so dbt and the expectations run once, not once
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import fcntl
 import logging
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,18 +84,102 @@ def _check_not_locked(work_db: Path) -> None:
         raise RunError(f"工作数据库 {work_db} 正被另一进程占用（可能另一次运行尚未结束），请稍后再试：{exc}") from None
 
 
+LOCK_FILE = "run.lock"
+
+
+@contextlib.contextmanager
+def run_lock(workdir: Path) -> Iterator[None]:
+    """An exclusive OS lock on the working area for the run's whole life (intake, dbt, GX, publish).
+
+    flock belongs to the open file, so the kernel releases it the moment the run dies, however it dies: a
+    stale lock file never blocks the next run. The holder's PID and start time are written in it so a
+    refused run can say who holds it.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / LOCK_FILE
+    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the duration, closed below
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "PID 未知"
+            raise RunError(f"另一次运行正在使用工作目录 {workdir}（{holder}），请等它结束后再运行") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"PID {os.getpid()}，开始于 {dt.datetime.now().isoformat(sep=' ', timespec='seconds')}")
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # releases the lock
+
+
+_WATCHDOG = """
+import os, signal, sys
+pgid = int(sys.argv[1])
+def forward(sig, _frame):
+    try:
+        os.killpg(pgid, sig)
+    except OSError:
+        pass
+if os.getpgrp() != pgid:  # the run left the caller's group: Ctrl-C reaches it through here
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+if sys.stdin.buffer.read() != b"done":
+    forward(signal.SIGKILL, None)
+"""
+
+
+@contextlib.contextmanager
+def children_die_with_run() -> Iterator[None]:
+    """Whatever the run starts (dbt, the intake's reader) dies with it, even on kill -9.
+
+    The run leads a process group of its own and starts a watchdog, left in the caller's group, that holds
+    the only other end of a pipe: when the run ends normally it says "done"; when it is killed the pipe
+    just closes and the watchdog kills the run's group — dbt and its hold on the database included — so
+    the next run can start at once. The watchdog also passes Ctrl-C on to the run's group. Used by the CLI,
+    whose process is the run; not by in-process callers such as tests.
+    """
+    dog = _watchdog()  # started first, so that it stays in the caller's group if the run leaves it
+    if os.getpgrp() != os.getpid():
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+    if os.getpgrp() != os.getpid():  # cannot lead a group of its own: nothing to guard safely
+        _release(dog)
+        yield
+        return
+    try:
+        yield
+    finally:
+        _release(dog)
+
+
+def _watchdog() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid())], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _release(dog: subprocess.Popen) -> None:
+    with contextlib.suppress(OSError):
+        dog.stdin.write(b"done")
+        dog.stdin.close()
+    dog.wait()
+
+
 def _stats(work_db: Path, periods: list[Period]) -> dict[str, int]:
     names = ", ".join(f"'{p}'" for p in periods)
     with duckdb.connect(str(work_db), read_only=True) as con:
-        files, accepted, rejected, rows = con.execute(
+        files, accepted, rejected, ignored, rows = con.execute(
             "select count(*), count(*) filter (where outcome = 'accepted'),"
-            f" count(*) filter (where outcome = 'rejected'), coalesce(sum(rows_loaded), 0)"
+            " count(*) filter (where outcome = 'rejected'), count(*) filter (where outcome = 'ignored'),"
+            f" coalesce(sum(rows_loaded), 0)"
             f" from raw.submissions where period in ({names})").fetchone()
         flags = con.execute(f"select count(*) from marts.compliance_flags where period in ({names})").fetchone()[0]
         missing = con.execute(
             f"select count(*) from marts.filing_status where status_code = 'missing' and period in ({names})"
         ).fetchone()[0]
-    return {"文件 files": files, "受理 accepted": accepted, "退回 rejected": rejected, "入库行 rows loaded": int(rows),
+    return {"文件 files": files, "受理 accepted": accepted, "退回 rejected": rejected, "忽略 ignored": ignored,
+            "入库行 rows loaded": int(rows),
             "未报送 missing filings": missing, "问题 flags": flags}
 
 
@@ -109,11 +200,17 @@ def _step_seconds(instance, run_id: str) -> dict[str, float]:
     return out
 
 
-def run_quarters(inbox: Path, warehouse: Path, workdir: Path, period: Period | None, quiet: bool = False) -> RunSummary:
+def run_quarters(inbox: Path, warehouse: Path, workdir: Path, period: Period | None, quiet: bool = False,
+                 guard_children: bool = False) -> RunSummary:
+    """Run the graph for ``period`` (or every quarter of the inbox), holding the working area's lock."""
     periods = _check_inputs(inbox, period)
+    with run_lock(workdir), (children_die_with_run() if guard_children else contextlib.nullcontext()):
+        return _run_locked(inbox, warehouse, workdir, periods, quiet)
+
+
+def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Period], quiet: bool) -> RunSummary:
     work_db = workdir / "warehouse.duckdb"
     _check_not_locked(work_db)
-    workdir.mkdir(parents=True, exist_ok=True)
 
     import dagster as dg
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,16 @@ def test_a_locked_working_database_is_reported(tmp_path: Path) -> None:
         holder.wait()
 
 
+def test_a_broken_registry_is_one_line_naming_the_file_and_the_line(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "2008Q2").mkdir(parents=True)
+    good = (DEMO_INBOX / "registry.csv").read_text(encoding="utf-8").splitlines()
+    (inbox / "registry.csv").write_text("\n".join([*good, good[1]]) + "\n", encoding="utf-8")
+    result = cli("run", "--all", "--inbox", str(inbox), "--workdir", str(tmp_path / "w"), env={"SASAC_DEMO": "1"})
+    line = one_line_error(result)
+    assert result.returncode == 1 and "registry.csv" in line and f"第{len(good) + 1}行" in line and "重复" in line
+
+
 def test_template_command_writes_the_blank_workbook(tmp_path: Path) -> None:
     out = tmp_path / "模板.xlsx"
     result = cli("template", "--out", str(out))
@@ -89,3 +100,87 @@ def test_generate_command_writes_an_inbox_with_its_ground_truth(tmp_path: Path) 
 def test_help_is_available(args: list[str]) -> None:
     result = cli(*args)
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+# --- the run lock and children that die with the run ---------------------------------------------------
+
+_HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from pipelines.run import run_lock
+with run_lock(Path(sys.argv[1])):
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+def _run_args(work: Path) -> list[str]:
+    return ["run", "--period", "2008Q2", "--inbox", str(DEMO_INBOX), "--workdir", str(work),
+            "--warehouse", str(work.parent / "marts" / "warehouse.duckdb"), "--quiet"]
+
+
+def test_a_second_run_is_refused_in_one_line_naming_the_holder(tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(work)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        result = cli(*_run_args(work), env={"SASAC_DEMO": "1"})
+        line = one_line_error(result)
+        assert result.returncode == 1
+        assert "另一次运行" in line and f"PID {holder.pid}" in line and "开始于" in line
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel released the lock with its holder: nothing stale is left to clean up.
+    from pipelines.run import run_lock
+
+    with run_lock(work):
+        pass
+
+
+def _group_members(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process in process group ``pgid``."""
+    out = []
+    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_path.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat_path.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append((int(stat_path.parent.name), cmdline))
+    return out
+
+
+def _wait_for(predicate, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+@pytest.mark.slow
+def test_kill_9_during_dbt_leaves_nothing_behind_and_the_next_run_starts_at_once(tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    env = {k: v for k, v in os.environ.items() if k != "SASAC_HMAC_KEY"} | {"SASAC_DEMO": "1"}
+    first = subprocess.Popen([CLI, *_run_args(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        # The run leads its own process group; wait until dbt runs in it.
+        assert _wait_for(lambda: any("dbt" in cmd and "sasac-skills" not in cmd
+                                     for _, cmd in _group_members(first.pid)), 240), "dbt never started"
+        second = cli(*_run_args(work), env={"SASAC_DEMO": "1"})
+        assert second.returncode == 1 and f"PID {first.pid}" in one_line_error(second)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert _wait_for(lambda: not _group_members(first.pid), 30), _group_members(first.pid)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    third = cli(*_run_args(work), env={"SASAC_DEMO": "1"})
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert "完成 2008Q2" in third.stdout

@@ -464,3 +464,46 @@ def test_d11_a_junior_level_with_a_blank_key_trainee_cell_is_flagged(inbox: Path
     db = tmp_path / "w.duckdb"
     ingest(inbox, db)
     assert [(f[0], f[4], f[5]) for f in findings(db)] == [("D11", 4, "技能等级")]
+
+
+# --- the registry and the arrivals log ---------------------------------------------------------------
+
+_HEADER = ",".join(col.header for col in c.REGISTRY_COLUMNS)
+_ROW = f"{ENTERPRISE[:8]}-{ENTERPRISE[8]},北京测试机械厂,{ENTERPRISE[:8]}-{ENTERPRISE[8]},36,现代制造业,2006Q1,"
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"", "空文件"),
+    ((_HEADER + "\n" + _ROW + "\n").encode("utf-16"), "UTF-16"),
+    (_HEADER.encode() + b"\n\x81\xff\xfe\x80,\xff\n", "编码无法识别"),
+    ((_HEADER + "\n" + _ROW + '\n"MA0000A1-9,未闭合的引号\n').encode(), "第3行格式错误"),
+    ((_HEADER + "\n" + _ROW + "\n" + _ROW + "\n").encode(), "第3行：组织机构代码MA62K0260与第2行重复"),
+    ((_HEADER + "\n" + _ROW.replace("2006Q1", "2006年") + "\n").encode(), "第2行：起始报告期"),
+    ((_HEADER.replace("企业名称,", "") + "\n").encode(), "第1行（表头）缺少列：企业名称"),
+])
+def test_every_registry_error_is_one_line_naming_the_file_and_the_line(tmp_path: Path, content: bytes,
+                                                                      said: str) -> None:
+    from pipelines.lib.intake.inbox import InboxError, read_registry
+
+    (tmp_path / "registry.csv").write_bytes(content)
+    with pytest.raises(InboxError) as caught:
+        read_registry(tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message and str(tmp_path / "registry.csv") in message
+    assert said.replace("MA62K0260", ENTERPRISE) in message
+
+
+def test_a_bad_arrivals_log_line_is_a_finding_on_that_line_and_the_rest_still_counts(inbox: Path,
+                                                                                     tmp_path: Path) -> None:
+    a = write_submission(inbox, clean_submission())
+    b = write_submission(inbox, clean_submission(OTHER))
+    log = inbox / "2008Q2" / "收件登记.csv"
+    log.write_text(f'文件名,收到时间\n{a.name},下周二\n"未闭合,2008-07-01\n{b.name},2008-07-20 09:00:00\n',
+                   encoding="utf-8")
+    ingest(inbox, tmp_path / "w.duckdb")
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        arrived = dict(con.execute("select file_name, arrived_at from raw.submissions").fetchall())
+    assert arrived[b.name] == dt.datetime(2008, 7, 20, 9, 0)  # the good line still counts
+    assert arrived[a.name] == dt.datetime.fromtimestamp(a.stat().st_mtime).replace(microsecond=0)
+    notes = findings(tmp_path / "w.duckdb", "sheet = '收件登记.csv'")
+    assert [(f[0], f[4]) for f in notes] == [("D15", 2)] and "第2行" in notes[0][6]

@@ -2,6 +2,7 @@
   Every received version with its place among the versions of the same org × period.
   Order: arrived_at, then file_name, then submission_id. Current = latest accepted version.
   Versions without an org code (unreadable files) form a group of their own.
+  Ignored entries (OS debris such as Office lock files) are not versions of anything.
 -#}
 
 with
@@ -9,6 +10,7 @@ with
 submissions as (
 
     select * from {{ ref('stg_raw__submissions') }}
+    where outcome != 'ignored'
 
 ),
 

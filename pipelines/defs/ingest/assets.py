@@ -42,6 +42,7 @@ def raw_submissions(context: dg.AssetExecutionContext, platform: PlatformConfig)
     context.log.info(
         f"intake {report.periods[0]}–{report.periods[-1]}: {report.files_seen} files, "
         f"{report.already_ingested} already ingested, {report.accepted} accepted, {report.rejected} rejected, "
+        f"{report.ignored} ignored, "
         f"rows in {report.rows_in} = loaded {report.rows_loaded}"
     )
     summary = {
@@ -49,6 +50,7 @@ def raw_submissions(context: dg.AssetExecutionContext, platform: PlatformConfig)
         "already_ingested": report.already_ingested,
         "accepted": report.accepted,
         "rejected": report.rejected,
+        "ignored": report.ignored,
         "rows_in": report.rows_in,
         "rows_loaded": report.rows_loaded,
         "findings": report.findings,

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -11,18 +12,32 @@ from pipelines.lib.domain.periods import Period, is_period
 
 
 def period_fingerprints(inbox: Path) -> dict[str, str]:
-    """A fingerprint per period folder from its entries' names, sizes and modification times."""
+    """A fingerprint per period folder from its entries' names, sizes and modification times.
+
+    Entries are looked at, never followed (a symlink is fingerprinted as itself) and never opened, so no
+    entry of a hostile inbox can stop or mislead the sensor: what it is gets decided by the intake.
+    """
     out: dict[str, str] = {}
     if not inbox.is_dir():
         return out
     registry = inbox / "registry.csv"
-    registry_stamp = f"{registry.stat().st_size}:{registry.stat().st_mtime_ns}" if registry.is_file() else ""
-    for folder in sorted(p for p in inbox.iterdir() if p.is_dir() and is_period(p.name)):
+    try:
+        st = registry.stat()
+        registry_stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        registry_stamp = ""
+    for folder in sorted(p for p in inbox.iterdir() if is_period(p.name) and not p.is_symlink() and p.is_dir()):
         h = hashlib.sha256(registry_stamp.encode())
-        for entry in sorted(folder.rglob("*")):
-            if entry.is_file():
-                st = entry.stat()
-                h.update(f"{entry.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        for root, dirs, files in os.walk(folder, followlinks=False):
+            dirs.sort()
+            for name in sorted(files + dirs):
+                entry = Path(root) / name
+                try:
+                    st = os.lstat(entry)
+                except OSError:
+                    continue
+                rel = os.fsencode(entry.relative_to(folder))
+                h.update(rel + f"\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         out[str(Period.parse(folder.name))] = h.hexdigest()[:16]
     return out
 

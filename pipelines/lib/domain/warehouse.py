@@ -26,7 +26,8 @@ SUBMISSIONS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("arrived_at", "TIMESTAMP NOT NULL"),
     ("deadline_at", "TIMESTAMP NOT NULL"),
     ("is_late", "BOOLEAN NOT NULL"),
-    ("outcome", "VARCHAR NOT NULL"),
+    ("outcome", "VARCHAR NOT NULL"),  # accepted / rejected / ignored (OS debris, never a filing)
+    ("outcome_reason", "VARCHAR"),  # why an entry was ignored (rejections carry their reasons as findings)
     ("fatal_count", "INTEGER NOT NULL"),
     ("error_count", "INTEGER NOT NULL"),
     ("warning_count", "INTEGER NOT NULL"),
@@ -73,6 +74,8 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     for name, cols in raw_tables().items():
         body = ", ".join(f'"{c}" {t}' for c, t in cols)
         con.execute(f"create table if not exists {RAW_SCHEMA}.{name} ({body})")
+    # A working database from before outcome_reason existed gets the column (raw tables are append-only).
+    con.execute(f"alter table {RAW_SCHEMA}.submissions add column if not exists outcome_reason VARCHAR")
 
 
 @contextlib.contextmanager

@@ -363,6 +363,9 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
     rc.close(f"{format_org_code(org)}　{period}")
 
 
+_SAFE_CODE = re.compile(r"[0-9A-Z]{9}")
+
+
 def write_receipts(db_path: Path, period: str, out_dir: Path) -> list[Path]:
     """Write every receipt for ``period`` under ``out_dir/<period>/``; returns the paths written."""
     period = str(Period.parse(period))
@@ -373,7 +376,8 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> list[Path]:
     share = {r["entity_code"]: r for r in data["share"]}
     coverage = {r["entity_code"]: r for r in data["coverage"]}
     funds = {r["entity_code"]: r for r in data["funds"]}
-    orgs = sorted(set(filing) | set(versions))
+    # A receipt is named by a 组织机构代码 and nothing else: a value that is not one never becomes a path.
+    orgs = sorted(o for o in set(filing) | set(versions) if o and _SAFE_CODE.fullmatch(o))
 
     target = Path(out_dir) / period
     target.mkdir(parents=True, exist_ok=True)
@@ -386,6 +390,8 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> list[Path]:
         fs = filing.get(org)
         name = (fs or {}).get("enterprise_name") or data["names"].get(org)
         path = target / f"{org}.xlsx"
+        if path.resolve().parent != target.resolve():
+            continue
         _write_one(path, data["display"], period, org, name, fs, versions.get(org, []), flags.get(org, []), share.get(org),
                    coverage.get(org), funds.get(org))
         paths.append(path)

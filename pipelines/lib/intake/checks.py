@@ -25,7 +25,11 @@ FATAL_RULES = frozenset({"D01", "D02", "D03", "D04"})
 
 # Thresholds the intake applies, as columns of the per-file context: each file is judged by the values in
 # force in its own period (ref_policy_thresholds is effective-dated), even when one run mixes periods.
-LIMIT_KEYS = ("min_age", "max_age", "max_training_hours")
+LIMIT_KEYS = ("min_age", "max_age", "max_training_hours", "max_amount_wan", "max_yuan", "max_headcount")
+
+# Plausibility bounds by contract type (the values are effective-dated reference data): a value above its
+# bound is a finding and is loaded as blank, so it never reaches a total (like D08 does for unit errors).
+_BOUND_BY_TYPE = {c.AMOUNT: ("max_amount_wan", "万元"), c.YUAN: ("max_yuan", "元"), c.INT: ("max_headcount", "")}
 
 
 def _number_text(column: str) -> pl.Expr:
@@ -78,6 +82,12 @@ def file_findings(wb: Workbook, submission_id: str) -> list[Finding]:
     out: list[Finding] = []
     for sheet in c.SHEETS:
         data = wb.sheets.get(sheet.key)
+        if sheet.name in wb.duplicate_sheets:
+            names = "、".join(f"“{n}”" for n in wb.duplicate_sheets[sheet.name])
+            out.append(fd.fatal(submission_id, "D01",
+                                f"工作表“{sheet.name}”有{len(wb.duplicate_sheets[sheet.name])}个（{names}），"
+                                "无法确定以哪个为准，请只保留一个后重新报送", sheet=sheet.name, expected=sheet.name))
+            continue
         if data is None:
             if sheet.required:
                 out.append(fd.fatal(submission_id, "D01", f"缺少必填工作表“{sheet.name}”，请按模板补齐后重新报送",
@@ -102,6 +112,9 @@ def file_findings(wb: Workbook, submission_id: str) -> list[Finding]:
                                sheet=sheet.name, source_row=data.header_row))
     for name in wb.unknown_sheets:
         out.append(Finding(submission_id, "D01", INFO, f"工作表“{name}”不属于报表模板，未读取", sheet=name))
+    for name in wb.hidden_sheets:
+        out.append(Finding(submission_id, "D01", WARNING, f"隐藏的工作表“{name}”未读取（只读取可见的工作表）",
+                           sheet=name))
     return out
 
 
@@ -340,6 +353,18 @@ def _profile_findings(sheet: c.Sheet, frame: pl.DataFrame, registry: pl.DataFram
     # Only between two well-formed codes: a wrong check character is already a D03 error of its own.
     name_diff = valid.filter(pl.col("file_org_code").is_not_null()
                              & (pl.col("file_org_code") != pl.col("org_code")))
+    # Two different registered enterprises: accepting the file as either could replace a filing that is not
+    # the sender's to replace (contract §1 makes the sheet authoritative only against an unknown name).
+    registered = registry["org_code"].implode()
+    both = pl.col("file_org_code").is_in(registered) & pl.col("org_code").is_in(registered)
+    out.append(row_findings(
+        name_diff.filter(both), rule_id="D03", severity=ERROR, sheet=sheet.name, column_name="组织机构代码",
+        observed=pl.col("org_code"), expected=pl.col("file_org_code"), is_fatal=True,
+        message=pl.concat_str(pl.lit("文件名中的组织机构代码"), pl.col("file_org_code"), pl.lit("与表内填写的"),
+                              pl.col("org_code"), pl.lit("是名录中两家不同的企业，无法确定是哪家企业的报表，"
+                                                         "请核对后以本企业的代码命名文件并重新报送")),
+    ))
+    name_diff = name_diff.filter(~both)
     out.append(row_findings(
         name_diff, rule_id="D03", severity=WARNING, sheet=sheet.name, column_name="组织机构代码",
         observed=pl.col("org_code"),
@@ -377,6 +402,26 @@ def _funds_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
     )]
 
 
+def _apply_bounds(sheet: c.Sheet, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    out, blanks = [], []
+    for col in sheet.columns:
+        if col.type not in _BOUND_BY_TYPE or col.key not in frame.columns:
+            continue
+        limit, unit = _BOUND_BY_TYPE[col.type]
+        over = pl.col(col.key).cast(pl.Float64) > pl.col(limit)
+        bad = frame.filter(over)
+        if bad.height == 0:
+            continue
+        out.append(row_findings(
+            bad, rule_id="D05", severity=ERROR, sheet=sheet.name, column_name=col.header,
+            observed=pl.col(col.key).cast(pl.Utf8), expected=pl.concat_str(pl.lit("≤ "), _number_text(limit)),
+            message=pl.concat_str(_cell(col), pl.lit("的值"), pl.col(col.key).cast(pl.Utf8), pl.lit("超过合理上限"),
+                                  _number_text(limit), pl.lit(f"{unit}，视为填报错误，不计入汇总，请核对数值和单位")),
+        ))
+        blanks.append(pl.when(over).then(None).otherwise(pl.col(col.key)).alias(col.key))
+    return (frame.with_columns(blanks) if blanks else frame), out
+
+
 @dataclass
 class SheetResult:
     typed: pl.DataFrame  # raw table rows: submission_id, source_row, [person_key], typed columns
@@ -411,6 +456,8 @@ def check_sheet(
         findings += _training_findings(sheet, frame)
     elif personal:
         findings += _person_findings(sheet, frame)
+    bounded, bound_findings = _apply_bounds(sheet, frame)
+    findings += bound_findings
     columns = [name for name, _ in c.raw_table_columns(sheet)]
-    typed = frame.select(columns)
+    typed = bounded.select(columns)
     return SheetResult(typed, pl.concat([fd.empty(), *findings], how="vertical"))

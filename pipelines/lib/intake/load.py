@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +16,14 @@ from pipelines.lib.domain.warehouse import SUBMISSIONS_COLUMNS
 from pipelines.lib.intake.inbox import Arrival
 
 
-def archive(arrival: Arrival, archive_dir: Path) -> Path:
+def archive(arrival: Arrival, archive_dir: Path) -> Path | None:
+    """The content-addressed copy (named by SHA-256, never by anything the sender chose); None when there is
+    no content to keep (a symlink, an unreadable or special file, OS debris)."""
+    if arrival.payload is None or arrival.ignored:
+        return None
     ext = ".zip" if arrival.fmt == "csv_dir" else arrival.path.suffix.lower()
+    if not re.fullmatch(r"\.[0-9a-z]{1,8}", ext):
+        ext = ".bin"
     target = archive_dir / arrival.sha256[:2] / f"{arrival.sha256}{ext}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -26,19 +33,19 @@ def archive(arrival: Arrival, archive_dir: Path) -> Path:
     return target
 
 
-def audit_rows(audit: pl.DataFrame, arrivals: list[Arrival], archive_paths: dict[str, Path]) -> pl.DataFrame:
+def audit_rows(audit: pl.DataFrame, arrivals: list[Arrival], archive_paths: dict[str, Path | None]) -> pl.DataFrame:
     meta = {a.submission_id: a for a in arrivals}
     deadline_day = {str(a.period): int(thresholds_for(a.period)["deadline_day"]) for a in arrivals}
     extra = pl.DataFrame(
         {
             "submission_id": list(meta),
-            "file_name": [a.path.name for a in meta.values()],
+            "file_name": [a.name for a in meta.values()],
             "file_format": [a.fmt for a in meta.values()],
             "sha256": [a.sha256 for a in meta.values()],
             "size_bytes": [a.size_bytes for a in meta.values()],
             "arrived_at": [a.arrived_at for a in meta.values()],
             "deadline_at": [a.period.deadline(deadline_day[str(a.period)]) for a in meta.values()],
-            "archive_path": [str(archive_paths[s]) for s in meta],
+            "archive_path": [str(archive_paths[s]) if archive_paths.get(s) else "" for s in meta],
         },
         schema_overrides={"arrived_at": pl.Datetime("us"), "deadline_at": pl.Datetime("us")},
     )

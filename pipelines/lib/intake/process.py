@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -16,7 +17,8 @@ from pipelines.lib.domain import findings as fd
 from pipelines.lib.domain.reference import thresholds_for
 from pipelines.lib.intake.checks import LIMIT_KEYS, check_sheet, file_findings, single_row_findings
 from pipelines.lib.intake.inbox import Arrival
-from pipelines.lib.intake.readers import ReadError, Workbook, classify, clean_rows, read_submission
+from pipelines.lib.intake.readers import Workbook, clean_rows
+from pipelines.lib.intake.worker import read_many
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +30,40 @@ class _Batch:
     file_findings: list[fd.Finding]
 
 
-def _read_all(arrivals: Iterable[Arrival], progress: Callable[[int], None] | None) -> _Batch:
+def _read_all(arrivals: Iterable[Arrival], sources: dict[str, Path], progress: Callable[[int], None] | None) -> _Batch:
+    """Read every arrival that is a candidate submission, from its archived copy, in child processes.
+
+    Nothing a file holds reaches the log: a failure is logged by file name and exception type only.
+    """
     batch = _Batch(list(arrivals), {}, [])
-    for i, a in enumerate(batch.arrivals, 1):
-        sid = a.submission_id
-        try:
-            wb = read_submission(classify(a.path))
-        except ReadError as exc:
-            batch.file_findings.append(fd.fatal(sid, "D01", f"文件“{a.path.name}”：{exc}", observed_value=a.path.name))
-        except Exception as exc:  # noqa: BLE001 - one broken file must never stop the quarter
-            log.warning("unreadable submission %s: %r", a.path.name, exc)
-            batch.file_findings.append(fd.fatal(
-                sid, "D01", f"文件“{a.path.name}”无法按报表模板读取（{type(exc).__name__}），请用模板重新填报",
-                observed_value=a.path.name))
-        else:
-            batch.workbooks[sid] = wb
-            batch.file_findings += file_findings(wb, sid)
+    jobs = [(a.submission_id, sources[a.submission_id], "csv_zip" if a.fmt == "csv_dir" else a.fmt)
+            for a in batch.arrivals if not a.ignored and not a.problem]  # a folder is read from its archived zip
+    results: dict[str, tuple[str, object]] = {}
+    for done, (sid, status, value) in enumerate(read_many(jobs), 1):
+        results[sid] = (status, value)
         if progress:
-            progress(i)
+            progress(done)
+    for a in batch.arrivals:  # in arrival order, whatever order the readers finished in
+        sid = a.submission_id
+        batch.file_findings += [
+            fd.Finding(sid, "D15", fd.WARNING, message, sheet=c.ARRIVALS_FILE, source_row=line)
+            for line, message in a.notes]
+        if a.ignored:
+            continue
+        if a.problem:
+            batch.file_findings.append(fd.fatal(sid, "D01", f"“{a.name}”{a.problem}", observed_value=a.name))
+            continue
+        status, value = results[sid]
+        if status == "ok":
+            batch.workbooks[sid] = value
+            batch.file_findings += file_findings(value, sid)
+            continue
+        if status == "crash":
+            log.warning("submission %s could not be read (%s)", a.name, value)
+            value = "无法按报表模板读取，请用模板重新填报"
+        elif status == "died":
+            log.warning("submission %s: the reader process died or overran", a.name)
+        batch.file_findings.append(fd.fatal(sid, "D01", f"文件“{a.name}”：{value}", observed_value=a.name))
     return batch
 
 
@@ -100,24 +118,53 @@ def _without_absent_column_noise(findings: pl.DataFrame, batch: _Batch) -> pl.Da
 
 
 def _attributed_org_code(registry: pl.DataFrame) -> pl.Expr:
-    """Whose submission this is: the code in the sheet when the registry knows it, else the one in the file
-    name, else whatever 9 characters were typed (so a wrong check character lands on the right enterprise)."""
+    """Whose submission this is, always a registered code (receipt and archive names come from the registry,
+    never from what a file says): the code in the sheet when the registry knows it, else the one in the file
+    name (so a wrong check character lands on the right enterprise), else nobody. When the name and the sheet
+    are two different registered enterprises, the file counts for the one named (it is rejected anyway: it
+    must not replace the other's filing)."""
     known = registry["org_code"].implode()
     typed, named = pl.col("org_code"), pl.col("file_org_code")
     return (
-        pl.when(typed.is_in(known)).then(typed)
+        pl.when(named.is_in(known) & typed.is_in(known) & (named != typed)).then(named)
+        .when(typed.is_in(known)).then(typed)
         .when(named.is_in(known)).then(named)
-        .when(typed.str.len_chars() == 9).then(typed)
-        .otherwise(named)
+        .otherwise(pl.lit(None, pl.Utf8))
         .alias("org_code")
     )
 
 
 def process(
-    arrivals: list[Arrival], registry: pl.DataFrame, key: bytes, progress: Callable[[int], None] | None = None
+    arrivals: list[Arrival], registry: pl.DataFrame, key: bytes, sources: dict[str, Path],
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame]]:
-    """Read and check ``arrivals``: (submissions audit rows, findings, typed rows of accepted ones by table)."""
-    batch = _read_all(arrivals, progress)
+    """Read and check ``arrivals`` (from ``sources``, their archived copies by submission id): (submissions
+    audit rows, findings, typed rows of accepted ones by table)."""
+    batch = _read_all(arrivals, sources, progress)
+    try:
+        return _checked(batch, registry, key)
+    except Exception as exc:  # noqa: BLE001 - one file's content must never stop the quarter
+        log.warning("checking the batch failed (%s); isolating the file(s) responsible", type(exc).__name__)
+    for a in batch.arrivals:  # find the file(s) the vectorised checks cannot take, one at a time
+        sid = a.submission_id
+        if sid not in batch.workbooks:
+            continue
+        try:
+            _checked(_Batch([a], {sid: batch.workbooks[sid]}, []), registry, key)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("submission %s cannot be checked (%s)", a.name, type(exc).__name__)
+            del batch.workbooks[sid]
+            batch.file_findings = [f for f in batch.file_findings if f.submission_id != sid]
+            batch.file_findings.append(fd.fatal(sid, "D01", f"文件“{a.name}”：{CHECK_FAILED_REASON}",
+                                                observed_value=a.name))
+    return _checked(batch, registry, key)
+
+
+CHECK_FAILED_REASON = "内容含有无法按报表模板核对的数值或文字，请检查各单元格后重新报送"
+
+
+def _checked(batch: _Batch, registry: pl.DataFrame, key: bytes
+             ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame]]:
     context = _context(batch)
     typed: dict[str, pl.DataFrame] = {}
     findings = [fd.to_frame(batch.file_findings)]
@@ -150,10 +197,17 @@ def process(
     meta = {a.submission_id: a for a in batch.arrivals}
     audit = audit.with_columns(
         _attributed_org_code(registry),
-        pl.when(pl.col("fatal_count") > 0).then(pl.lit("rejected")).otherwise(pl.lit("accepted")).alias("outcome"),
+        pl.when(pl.col("submission_id").is_in([a.submission_id for a in batch.arrivals if a.ignored]))
+        .then(pl.lit("ignored"))
+        .when(pl.col("fatal_count") > 0).then(pl.lit("rejected")).otherwise(pl.lit("accepted")).alias("outcome"),
+        pl.col("submission_id").replace_strict({a.submission_id: a.ignored for a in batch.arrivals},
+                                               return_dtype=pl.Utf8).alias("outcome_reason"),
         pl.col("submission_id").replace_strict({k: rows_in.get(k, 0) for k in meta}, return_dtype=pl.Int32)
         .alias("rows_in"),
     )
+    audit = audit.with_columns(  # OS debris is nobody's filing
+        pl.when(pl.col("outcome") == "ignored").then(pl.lit(None, pl.Utf8)).otherwise(pl.col("org_code"))
+        .alias("org_code"))
     accepted = audit.filter(pl.col("outcome") == "accepted")["submission_id"]
     typed = {t: f.filter(pl.col("submission_id").is_in(accepted.implode())) for t, f in typed.items()}
     loaded = pl.concat([f.group_by("submission_id").len() for f in typed.values()]).group_by("submission_id").agg(

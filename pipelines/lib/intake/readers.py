@@ -8,6 +8,7 @@ merged title row above them and of whitespace / full-width forms in the header t
 from __future__ import annotations
 
 import io
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import fastexcel
 import polars as pl
 
 from pipelines.lib.domain import contract as c
+from pipelines.lib.intake.limits import LimitError, inspect_csv_zip, inspect_xlsx
 from pipelines.lib.intake.values import normalize_header, normalized
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -54,6 +56,8 @@ class Workbook:
     file: SubmissionFile
     sheets: dict[str, SheetData]  # by contract sheet key
     unknown_sheets: list[str]
+    hidden_sheets: list[str] = field(default_factory=list)  # never read: what a clerk cannot see is not filed
+    duplicate_sheets: dict[str, list[str]] = field(default_factory=dict)  # contract sheet name -> candidates
 
 
 def classify(path: Path) -> SubmissionFile:
@@ -79,31 +83,45 @@ def decode_text(data: bytes) -> str:
         raise ReadError("CSV文件编码无法识别，请另存为UTF-8或GBK编码的CSV") from exc
 
 
-def _csv_grid(data: bytes) -> pl.DataFrame:
+def _csv_grid(data: bytes, name: str) -> pl.DataFrame:
     text = decode_text(data)
     if not text.strip():
         return pl.DataFrame()
-    return pl.read_csv(
-        io.StringIO(text), has_header=False, infer_schema=False, truncate_ragged_lines=True,
-        quote_char='"',
-    )
+    try:
+        return pl.read_csv(
+            io.StringIO(text), has_header=False, infer_schema=False, truncate_ragged_lines=True,
+            quote_char='"',
+        )
+    except Exception:  # noqa: BLE001 - the reader's error text quotes the file (personal data): never pass it on
+        raise ReadError(f"CSV文件“{name}”格式错误（引号不配对或行格式不一致），无法读取，请用Excel另存为CSV后重新报送"
+                        ) from None
 
 
-def _xlsx_grids(path: Path) -> dict[str, pl.DataFrame]:
+def _xlsx_grids(path: Path) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """Grids of the visible sheets (after the limits allowed the file at all) and the names of hidden ones."""
+    try:
+        info = inspect_xlsx(path)
+    except LimitError as exc:
+        raise ReadError(str(exc)) from None
     try:
         reader = fastexcel.read_excel(str(path))
         return {
             name: reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
-            for name in reader.sheet_names
-        }
-    except Exception as exc:  # calamine raises several types for damaged files
-        raise ReadError("文件已损坏或不是有效的Excel(.xlsx)工作簿，无法打开，请重新导出后报送") from exc
+            for name in info.visible_sheets
+        }, list(info.hidden_sheets)
+    except Exception:  # noqa: BLE001 - calamine raises several types for damaged files; their text may quote cells
+        raise ReadError("文件已损坏或不是有效的Excel(.xlsx)工作簿，无法打开，请重新导出后报送") from None
 
 
 def _csv_grids(file: SubmissionFile) -> dict[str, pl.DataFrame]:
     if file.fmt == "csv_dir":
-        members = {p.name: p.read_bytes() for p in sorted(file.path.iterdir()) if p.suffix.lower() == ".csv"}
+        members = {p.name: p.read_bytes() for p in sorted(file.path.iterdir())
+                   if p.suffix.lower() == ".csv" and not p.is_symlink() and p.is_file()}
     else:
+        try:
+            inspect_csv_zip(file.path)
+        except LimitError as exc:
+            raise ReadError(str(exc)) from None
         try:
             with zipfile.ZipFile(file.path) as zf:
                 members = {}
@@ -114,27 +132,40 @@ def _csv_grids(file: SubmissionFile) -> dict[str, pl.DataFrame]:
                     name = info.filename
                     if not info.flag_bits & 0x800:
                         name = name.encode("cp437").decode("gb18030", errors="replace")
+                    if name.startswith("__MACOSX/") or Path(name).name.startswith("._"):
+                        continue  # what macOS adds to every zip it makes, not a sheet
+                    if Path(name).name in members:  # which one the clerk meant is not ours to guess
+                        raise ReadError(f"压缩包中有多个“{Path(name).name[:40]}”，无法确定以哪个为准，请只保留一个后重新报送")
                     members[Path(name).name] = zf.read(info)
-        except zipfile.BadZipFile as exc:
-            raise ReadError("压缩包已损坏，无法解压，请重新打包后报送") from exc
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError):
+            # RuntimeError: a password-protected zip; NotImplementedError: an unknown compression method
+            raise ReadError("压缩包已损坏、设置了密码或使用了不支持的压缩方式，无法解压，请重新打包（不加密）后报送"
+                            ) from None
     if not members:
         raise ReadError("文件夹或压缩包中没有CSV文件")
-    return {Path(name).stem: _csv_grid(data) for name, data in members.items()}
+    return {Path(name).stem: _csv_grid(data, name) for name, data in members.items()}
 
 
-def read_grids(file: SubmissionFile) -> dict[str, pl.DataFrame]:
-    """Raw text grids by sheet name (no header interpretation)."""
+def read_grids(file: SubmissionFile) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """Raw text grids by sheet name (no header interpretation), and the names of hidden sheets not read."""
     if file.fmt == "xlsx":
         return _xlsx_grids(file.path)
     if file.fmt in ("csv_dir", "csv_zip"):
-        return _csv_grids(file)
-    raise ReadError(f"不支持的文件类型“{file.path.suffix}”，请报送.xlsx工作簿或CSV文件夹/压缩包")
+        return _csv_grids(file), []
+    if file.path.suffix.lower() in (".xls", ".et", ".wps"):
+        raise ReadError("文件是旧版Excel 97-2003（.xls）或WPS格式，请在Excel中另存为 .xlsx 工作簿后重新报送")
+    raise ReadError(f"不支持的文件类型“{file.path.suffix[:20]}”，请报送.xlsx工作簿或CSV文件夹/压缩包")
 
 
 _HEADER_INDEX = {
     sheet.key: {normalize_header(col.header): col for col in sheet.columns} for sheet in c.SHEETS
 }
-_SHEET_INDEX = {normalize_header(sheet.name): sheet for sheet in c.SHEETS}
+_SHEET_INDEX = {sheet.name: sheet for sheet in c.SHEETS}
+
+
+def sheet_key(name: str) -> str:
+    """A sheet name as matched: exactly, after NFKC and trimming (“基本 情况” is not “基本情况”)."""
+    return unicodedata.normalize("NFKC", name).strip()
 
 
 def _locate_header(grid: pl.DataFrame, sheet: c.Sheet) -> int:
@@ -189,13 +220,21 @@ def clean_rows(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 def read_submission(file: SubmissionFile) -> Workbook:
-    grids = read_grids(file)
-    sheets: dict[str, SheetData] = {}
+    grids, hidden = read_grids(file)
+    candidates: dict[str, list[str]] = {}
     unknown_sheets = []
-    for name, grid in grids.items():
-        sheet = _SHEET_INDEX.get(normalize_header(name))
-        if sheet is None or sheet.key in sheets:
+    for name in grids:
+        sheet = _SHEET_INDEX.get(sheet_key(name))
+        if sheet is None:
             unknown_sheets.append(name)
-            continue
-        sheets[sheet.key] = match_sheet(grid, sheet, name)
-    return Workbook(file, sheets, unknown_sheets)
+        else:
+            candidates.setdefault(sheet.key, []).append(name)
+    sheets: dict[str, SheetData] = {}
+    duplicates: dict[str, list[str]] = {}
+    for key, names in candidates.items():
+        sheet = next(s for s in c.SHEETS if s.key == key)
+        if len(names) > 1:  # which one the clerk meant is not ours to guess
+            duplicates[sheet.name] = names
+        else:
+            sheets[key] = match_sheet(grids[names[0]], sheet, names[0])
+    return Workbook(file, sheets, unknown_sheets, hidden, duplicates)

@@ -28,6 +28,7 @@ class IntakeReport:
     already_ingested: int = 0
     accepted: int = 0
     rejected: int = 0
+    ignored: int = 0  # OS debris (lock files, .DS_Store …): recorded, never a filing
     rows_in: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0  # data rows of rejected files: kept in the archive, not loaded
@@ -62,8 +63,11 @@ def run_intake(
         report.by_period = {str(p): {"files": sum(1 for a in arrivals if a.period == p), "new": 0, "accepted": 0,
                                      "rejected": 0} for p in periods}
         return report
-    audit, findings, typed = process(new, registry, key, (lambda i: progress(i, len(new))) if progress else None)
+    # Archive first, then read the archived copy: what is checked is exactly what was kept, and the inbox
+    # (where a symlink could be swapped in meanwhile) is not opened again.
     paths = {a.submission_id: archive(a, archive_dir) for a in new}
+    audit, findings, typed = process(new, registry, key, paths,
+                                     (lambda i: progress(i, len(new))) if progress else None)
     audit_table = audit_rows(audit, new, paths)
     findings = (
         findings.join(audit_table.select("submission_id", "period", "org_code"), on="submission_id", how="left")
@@ -76,7 +80,8 @@ def run_intake(
         for table, frame in typed.items():
             insert(con, table, frame.sort("submission_id", "source_row"))
     report.accepted = int((audit_table["outcome"] == "accepted").sum())
-    report.rejected = report.new_files - report.accepted
+    report.rejected = int((audit_table["outcome"] == "rejected").sum())
+    report.ignored = int((audit_table["outcome"] == "ignored").sum())
     report.rows_in = int(audit_table["rows_in"].sum())
     report.rows_loaded = sum(f.height for f in typed.values())
     report.rows_rejected = int(audit_table.filter(pl.col("outcome") == "rejected")["rows_in"].sum())
@@ -88,5 +93,6 @@ def run_intake(
             "new": rows.height,
             "accepted": int((rows["outcome"] == "accepted").sum()),
             "rejected": int((rows["outcome"] == "rejected").sum()),
+            "ignored": int((rows["outcome"] == "ignored").sum()),
         }
     return report

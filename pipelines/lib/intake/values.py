@@ -35,9 +35,13 @@ def _number(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_all(",", "").cast(pl.Float64, strict=False)
 
 
+# Beyond what an Int64 holds a count cannot be cast at all; the plausibility bounds are far below it anyway.
+_INT_MAX = 9.0e18
+
+
 def parse_int(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     num = _number(expr)
-    ok = num.is_not_null() & (num >= 0) & (num == num.floor())
+    ok = num.is_not_null() & (num >= 0) & (num == num.floor()) & (num < _INT_MAX)
     return pl.when(ok).then(num).otherwise(None).cast(pl.Int64), expr.is_not_null() & ~ok
 
 

@@ -20,6 +20,7 @@ renamed as (
         deadline_at,
         is_late,
         outcome,
+        outcome_reason,
         fatal_count,
         error_count,
         warning_count,

@@ -1,0 +1,182 @@
+"""Read submissions in a child process, so that a reader crash (calamine aborts on some hostile files) or a
+runaway file costs that one file, never the run.
+
+The parent sends one job at a time (path, format) and gets back a pickled ``Workbook`` or a Chinese reason.
+When the child dies or overruns ``READ_SECONDS`` the file in hand is rejected, the child is replaced and
+the next file goes on. The child's stderr is discarded: a native reader's panic text may quote cells.
+The child dies with its parent (PR_SET_PDEATHSIG), so killing a run leaves no reader behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipelines.lib.intake.readers import ReadError, SubmissionFile, read_submission
+
+READ_SECONDS = 300  # one file; the limits keep a legitimate one far below this
+READERS = max(1, min(2, os.cpu_count() or 1))  # child readers working side by side
+CRASH_REASON = "读取该文件时读取程序异常终止，文件可能已损坏或含有异常结构，请用Excel重新导出后报送"
+TIMEOUT_REASON = f"读取该文件超过{READ_SECONDS}秒仍未完成，文件可能含有异常结构，请用Excel重新导出后报送"
+_HEADER = struct.Struct("<Q")
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the kernel sends SIGKILL to this child when the thread that started it dies."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _send(fh, obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    fh.write(_HEADER.pack(len(data)) + data)
+    fh.flush()
+
+
+def _recv_exact(fh, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = fh.read(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def _recv(fh) -> object:
+    (n,) = _HEADER.unpack(_recv_exact(fh, _HEADER.size))
+    return pickle.loads(_recv_exact(fh, n))  # noqa: S301 - our own child, over a private pipe
+
+
+def read_job(path: str, fmt: str) -> tuple[str, object]:
+    """("ok", Workbook) or ("error", Chinese reason); anything unexpected names only the exception type."""
+    try:
+        return "ok", read_submission(SubmissionFile(Path(path), fmt))
+    except ReadError as exc:
+        return "error", str(exc)
+    except Exception as exc:  # noqa: BLE001 - one broken file must never stop the quarter
+        return "crash", type(exc).__name__
+
+
+def main() -> None:
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints go where stderr goes (nowhere), never into the result stream
+    jobs = os.fdopen(0, "rb")
+    while True:
+        try:
+            job = _recv(jobs)
+        except EOFError:
+            return
+        _send(out, read_job(*job))
+
+
+class ReaderProcess:
+    """One child reader, restarted after a crash; use as a context manager."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipelines.lib.intake.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - nothing else runs between fork and exec here
+        )
+
+    def _stop(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+            self.proc.wait()
+            for fh in (self.proc.stdin, self.proc.stdout):
+                with contextlib.suppress(OSError):
+                    fh.close()
+            self.proc = None
+
+    def send(self, path: Path, fmt: str) -> bool:
+        if self.proc is None:
+            self.proc = self._start()
+        try:
+            _send(self.proc.stdin, (str(path), fmt))
+            return True
+        except OSError:
+            self._stop()
+            return False
+
+    def receive(self) -> tuple[str, object]:
+        try:
+            return _recv(self.proc.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            self._stop()
+            return "died", CRASH_REASON
+
+    def read(self, path: Path, fmt: str) -> tuple[str, object]:
+        """Like :func:`read_job`, plus ("died", reason) when the child crashed or overran."""
+        if not self.send(path, fmt):
+            return "died", CRASH_REASON
+        ready, _, _ = select.select([self.proc.stdout], [], [], READ_SECONDS)
+        if not ready:
+            self._stop()
+            return "died", TIMEOUT_REASON
+        return self.receive()
+
+    def __enter__(self) -> ReaderProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._stop()
+            self.proc = None
+
+
+def read_many(jobs: list[tuple[str, Path, str]], size: int = READERS) -> Iterator[tuple[str, str, object]]:
+    """(key, status, value) for every (key, path, format) job, read by ``size`` children side by side, in the
+    order they finish. A crash or an overrun costs the job in hand only."""
+    readers = [ReaderProcess() for _ in range(max(1, min(size, len(jobs))))]
+    pending = list(reversed(jobs))
+    busy: dict[int, tuple[str, float]] = {}  # reader index -> (key, started)
+    try:
+        while pending or busy:
+            for i, reader in enumerate(readers):
+                while i not in busy and pending:
+                    key, path, fmt = pending.pop()
+                    if reader.send(path, fmt):
+                        busy[i] = (key, time.monotonic())
+                    else:
+                        yield key, "died", CRASH_REASON
+            if not busy:
+                continue
+            ready, _, _ = select.select([readers[i].proc.stdout for i in busy], [], [], 1.0)
+            for i in list(busy):
+                key, started = busy[i]
+                if readers[i].proc.stdout in ready:
+                    del busy[i]
+                    yield key, *readers[i].receive()
+                elif time.monotonic() - started > READ_SECONDS:
+                    readers[i]._stop()
+                    del busy[i]
+                    yield key, "died", TIMEOUT_REASON
+    finally:
+        for reader in readers:
+            reader.__exit__(None, None, None)
+
+
+if __name__ == "__main__":
+    main()

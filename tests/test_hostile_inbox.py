@@ -1,0 +1,191 @@
+"""The hostile inbox (tests/hostile_corpus.py): every kind of bad and malicious entry in one quarter.
+
+The intake alone (fast) and the whole quarterly graph (slow) over it: nothing stops the quarter, every
+entry is accounted for with the reason expected, good files load in full, nothing escapes the output
+folders, and the canaries planted in every file appear in no log, no printed line and no published output.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.intake.run import run_intake
+from pipelines.lib.intake.worker import CRASH_REASON, ReaderProcess
+from tests.hostile_corpus import CANARY_ID, CANARY_NAME, PERIOD, build
+
+KEY = b"test-key-0123456789abcdef"
+CANARIES = (CANARY_NAME, CANARY_ID, CANARY_ID[:14])
+
+
+def _tree(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*")}
+
+
+def _outcomes(db: Path) -> dict[str, tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("""
+            select s.file_name, s.outcome, s.outcome_reason, s.rows_in, s.rows_loaded, s.org_code, s.archive_path,
+                   string_agg(f.message_zh, ' | ' order by f.message_zh) filter (where f.is_fatal),
+                   count(distinct s.submission_id)
+            from raw.submissions s left join raw.findings f using (submission_id)
+            group by all""").fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def _assert_as_expected(got: dict[str, tuple], expected: dict) -> None:
+    assert set(got) == set(expected), (set(got) ^ set(expected))
+    wrong = []
+    for name, exp in expected.items():
+        outcome, reason, rows_in, rows_loaded, _org, _archive, fatal, copies = got[name]
+        if copies != exp.copies:
+            wrong.append((name, "copies", copies, exp.copies))
+        said = reason if exp.outcome == "ignored" else fatal
+        if outcome != exp.outcome or (exp.reason and exp.reason not in (said or "")):
+            wrong.append((name, outcome, said, exp))
+        if exp.rows is not None and not (rows_in == rows_loaded == exp.rows):
+            wrong.append((name, "rows", rows_in, rows_loaded, exp.rows))
+    assert not wrong, "\n".join(map(str, wrong))
+
+
+def _no_canary_in_text(text: str, where: str) -> None:
+    for canary in CANARIES:
+        assert canary not in text, f"canary {canary!r} found in {where}"
+
+
+def test_every_hostile_entry_is_accounted_for_by_the_intake(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                            capfd: pytest.CaptureFixture) -> None:
+    inbox, expected, outside = build(tmp_path)
+    assert len(expected) >= 40
+    db = tmp_path / "work" / "warehouse.duckdb"
+    db.parent.mkdir()
+    before = _tree(tmp_path)
+    caplog.set_level(logging.DEBUG)
+    with duckdb.connect(str(db)) as con:
+        report = run_intake(inbox, [Period.parse(PERIOD)], con, db.parent / "archive", KEY)
+
+    got = _outcomes(db)
+    _assert_as_expected(got, expected)
+    entries = sum(e.copies for e in expected.values())
+    assert report.files_seen == entries == report.accepted + report.rejected + report.ignored
+    # Receipts and archives are named by the registry and by content, never by what a file says.
+    assert all(row[4] is None or len(row[4]) == 9 and row[4].isalnum() for row in got.values())
+    # The symlink's target was never read: nothing archived holds its bytes.
+    archived = {p.read_bytes() for p in (db.parent / "archive").rglob("*") if p.is_file()}
+    assert outside.read_bytes() not in archived
+    # Nothing written anywhere but the working area.
+    assert {p for p in _tree(tmp_path) - before if db.parent not in p.parents} == set()
+    out, err = capfd.readouterr()
+    _no_canary_in_text(out + err + "\n".join(r.getMessage() for r in caplog.records), "the intake's output and log")
+
+
+def test_a_rerun_over_the_hostile_inbox_changes_nothing(tmp_path: Path) -> None:
+    inbox, expected, _ = build(tmp_path)
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        run_intake(inbox, [Period.parse(PERIOD)], con, tmp_path / "archive", KEY)
+        again = run_intake(inbox, [Period.parse(PERIOD)], con, tmp_path / "archive", KEY)
+        entries = sum(e.copies for e in expected.values())
+        assert again.already_ingested == entries and again.new_files == 0
+        assert con.execute("select count(*) from raw.submissions").fetchone()[0] == entries
+
+
+def test_an_absurd_amount_is_a_finding_and_is_loaded_blank(tmp_path: Path) -> None:
+    inbox, _, _ = build(tmp_path)
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        run_intake(inbox, [Period.parse(PERIOD)], con, tmp_path / "archive", KEY)
+        assert con.execute("select max(payroll) from raw.funds").fetchone()[0] < 1e7
+        finding = con.execute("select observed_value, message_zh from raw.findings where column_name = '职工工资总额'"
+                              " and rule_id = 'D05'").fetchall()
+    assert finding and finding[0][0] == "1e+308" and "不计入汇总" in finding[0][1]
+
+
+def test_a_crashed_reader_costs_one_file_and_the_next_file_is_read(tmp_path: Path) -> None:
+    from tests.factories import clean_submission, write_submission
+
+    path = write_submission(tmp_path, clean_submission())
+    with ReaderProcess() as reader:
+        assert reader.read(path, "xlsx")[0] == "ok"
+        os.kill(reader.proc.pid, signal.SIGKILL)  # what an abort inside calamine does to the child
+        reader.proc.wait()
+        assert reader.read(path, "xlsx") == ("died", CRASH_REASON)
+        assert reader.read(path, "xlsx")[0] == "ok"
+
+
+@pytest.mark.slow
+def test_the_whole_quarter_runs_over_the_hostile_inbox(tmp_path: Path, capfd: pytest.CaptureFixture,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from pipelines.run import run_quarters
+
+    caplog.set_level(logging.DEBUG)
+    inbox, expected, outside = build(tmp_path)
+    workdir, warehouse = tmp_path / "work", tmp_path / "marts" / "warehouse.duckdb"
+    before = _tree(tmp_path)
+    summary = run_quarters(inbox=inbox, warehouse=warehouse, workdir=workdir, period=Period.parse(PERIOD), quiet=True)
+    assert summary.success, summary.text()
+    _assert_as_expected(_outcomes(workdir / "warehouse.duckdb"), expected)
+
+    out, err = capfd.readouterr()
+    _no_canary_in_text(out + err + summary.text(), "the run's stdout/stderr")
+    _no_canary_in_text("\n".join(r.getMessage() for r in caplog.records), "the run's log records")
+    # Nothing written outside the working area and the published folder.
+    outputs = {workdir, warehouse.parent}
+    assert {p for p in _tree(tmp_path) - before if p not in outputs and not (outputs & set(p.parents))} == set()
+    receipts = sorted((warehouse.parent / "receipts" / PERIOD).iterdir())
+    assert receipts and all(len(p.stem) == 9 and p.stem.isalnum() and p.suffix == ".xlsx" for p in receipts)
+    # No canary in any published file: text and the members of every xlsx.
+    for path in warehouse.parent.rglob("*"):
+        if not path.is_file() or path.suffix == ".duckdb":
+            continue
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as zf:
+                text = "".join(zf.read(m).decode("utf-8", "replace") for m in zf.namelist())
+        else:
+            text = path.read_bytes().decode("utf-8", "replace")
+        _no_canary_in_text(text, str(path.relative_to(tmp_path)))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns = con.execute("select table_schema, table_name, column_name from information_schema.columns"
+                              " where data_type = 'VARCHAR'").fetchall()
+        for schema, table, column in columns:
+            hits = con.execute(f'select count(*) from "{schema}"."{table}" where '
+                               + " or ".join(f'contains("{column}", ?)' for _ in CANARIES), list(CANARIES)).fetchone()
+            assert hits[0] == 0, f"canary in {schema}.{table}.{column}"
+        # the enterprise another's file claimed to be is not recorded as having filed
+        statuses = dict(con.execute("select status_code, count(*) from marts.filing_status group by all").fetchall())
+    assert statuses.get("on_time", 0) + statuses.get("late", 0) == sum(
+        1 for e in expected.values() if e.outcome == "accepted")
+    assert outside.read_bytes() not in {p.read_bytes() for p in (workdir / "archive").rglob("*") if p.is_file()}
+
+
+def test_the_inbox_sensor_fingerprints_the_hostile_quarter_without_following_anything(tmp_path: Path) -> None:
+    from pipelines.defs.ingest.sensors import period_fingerprints
+
+    inbox, _, outside = build(tmp_path)
+    first = period_fingerprints(inbox)
+    assert list(first) == [PERIOD]
+    outside.write_bytes(b"changed")  # a symlink's target is not the inbox's business
+    assert period_fingerprints(inbox) == first
+    (inbox / PERIOD / "late.xlsx").write_bytes(b"x")
+    assert period_fingerprints(inbox) != first
+
+
+def test_the_upload_check_reuses_the_same_limits(tmp_path: Path) -> None:
+    from pipelines.lib.intake.limits import inspect_upload
+    from tests.factories import clean_submission, write_submission
+
+    inbox, expected, _ = build(tmp_path)
+    folder = inbox / PERIOD
+    for name, exp in expected.items():
+        path = folder / name
+        if path.suffix in (".xlsx", ".zip") and path.is_file() and not path.is_symlink() and exp.reason and (
+                "上限" in exp.reason or "压缩比" in exp.reason or "密码" in exp.reason):
+            assert exp.reason in (inspect_upload(path) or ""), name
+    assert inspect_upload(write_submission(tmp_path / "clean", clean_submission())) is None
