@@ -36,6 +36,7 @@ SUBMISSIONS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rows_loaded", "INTEGER NOT NULL"),
     ("archive_path", "VARCHAR NOT NULL"),
     ("contract_version", "INTEGER NOT NULL"),
+    ("rules_version", "VARCHAR"),  # the intake rules of its period that judged it (pipelines.lib.intake.rules_version)
 )
 
 FINDINGS_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -52,6 +53,23 @@ FINDINGS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("expected", "VARCHAR"),
     ("person_key", "VARCHAR"),
     ("message_zh", "VARCHAR NOT NULL"),
+    ("rules_version", "VARCHAR"),
+)
+
+# One row per held file re-judged because the rules of its period changed: before -> after.
+RECHECKS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("submission_id", "VARCHAR NOT NULL"),
+    ("rechecked_at", "TIMESTAMP NOT NULL"),
+    ("period", "VARCHAR NOT NULL"),
+    ("org_code", "VARCHAR"),
+    ("file_name", "VARCHAR NOT NULL"),
+    ("rules_version_before", "VARCHAR"),
+    ("rules_version_after", "VARCHAR NOT NULL"),
+    ("outcome_before", "VARCHAR NOT NULL"),
+    ("outcome_after", "VARCHAR NOT NULL"),
+    ("findings_before", "INTEGER NOT NULL"),
+    ("findings_after", "INTEGER NOT NULL"),
+    ("is_changed", "BOOLEAN NOT NULL"),
 )
 
 REGISTRY_TABLE_COLUMNS: tuple[tuple[str, str], ...] = tuple((c.key, "VARCHAR") for c in REGISTRY_COLUMNS)
@@ -63,6 +81,7 @@ def raw_tables() -> dict[str, tuple[tuple[str, str], ...]]:
         "registry": REGISTRY_TABLE_COLUMNS,
         "submissions": SUBMISSIONS_COLUMNS,
         "findings": FINDINGS_COLUMNS,
+        "rechecks": RECHECKS_COLUMNS,
     }
     for sheet in SHEETS:
         tables[sheet.table] = tuple(raw_table_columns(sheet))
@@ -74,8 +93,12 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     for name, cols in raw_tables().items():
         body = ", ".join(f'"{c}" {t}' for c, t in cols)
         con.execute(f"create table if not exists {RAW_SCHEMA}.{name} ({body})")
-    # A working database from before outcome_reason existed gets the column (raw tables are append-only).
-    con.execute(f"alter table {RAW_SCHEMA}.submissions add column if not exists outcome_reason VARCHAR")
+    # A working database from an earlier version gains the columns added since (raw tables only grow); the
+    # rows it holds get NULL there, which for rules_version means "judged by rules we no longer know": re-checked.
+    for name, cols in raw_tables().items():
+        for column, sql_type in cols:
+            nullable = sql_type.replace("PRIMARY KEY", "").replace("NOT NULL", "").strip()
+            con.execute(f'alter table {RAW_SCHEMA}.{name} add column if not exists "{column}" {nullable}')
 
 
 @contextlib.contextmanager

@@ -45,9 +45,12 @@ class Arrival:
     problem: str | None = None  # why the entry is rejected before anything reads it (Chinese, for the clerk)
     ignored: str | None = None  # why the entry is OS debris and not a submission (Chinese)
     notes: tuple[tuple[int, str], ...] = field(default=())  # (line, message) of the arrivals log about it
+    recorded_id: str | None = None  # a held file read again from the archive keeps the id it was given
 
     @property
     def submission_id(self) -> str:
+        if self.recorded_id:
+            return self.recorded_id
         # The name's own bytes: two names that differ only in undecodable bytes look alike once displayed.
         raw = f"{self.period}/".encode() + os.fsencode(self.path.name) + f"/{self.sha256}".encode()
         return hashlib.sha256(raw).hexdigest()[:16]

@@ -14,6 +14,7 @@ from pipelines.lib.domain import contract as c
 from pipelines.lib.domain.reference import thresholds_for
 from pipelines.lib.domain.warehouse import SUBMISSIONS_COLUMNS
 from pipelines.lib.intake.inbox import Arrival
+from pipelines.lib.intake.rules_version import RulesVersions
 
 
 def archive(arrival: Arrival, archive_dir: Path) -> Path | None:
@@ -33,7 +34,8 @@ def archive(arrival: Arrival, archive_dir: Path) -> Path | None:
     return target
 
 
-def audit_rows(audit: pl.DataFrame, arrivals: list[Arrival], archive_paths: dict[str, Path | None]) -> pl.DataFrame:
+def audit_rows(audit: pl.DataFrame, arrivals: list[Arrival], archive_paths: dict[str, Path | None],
+               rules_version: RulesVersions) -> pl.DataFrame:
     meta = {a.submission_id: a for a in arrivals}
     deadline_day = {str(a.period): int(thresholds_for(a.period)["deadline_day"]) for a in arrivals}
     extra = pl.DataFrame(
@@ -55,6 +57,8 @@ def audit_rows(audit: pl.DataFrame, arrivals: list[Arrival], archive_paths: dict
             pl.col("filed_period").alias("period"),
             (pl.col("arrived_at") > pl.col("deadline_at")).alias("is_late"),
             pl.lit(c.CONTRACT_VERSION).alias("contract_version"),
+            pl.col("filed_period").replace_strict(
+                {str(a.period): rules_version(a.period) for a in arrivals}, return_dtype=pl.Utf8).alias("rules_version"),
         )
         .select([name for name, _ in SUBMISSIONS_COLUMNS])
         .sort("period", "arrived_at", "file_name")

@@ -1,8 +1,8 @@
 """The rules version: a fingerprint of everything that decides a verdict at the door, per period.
 
-A file is judged by the intake's code and by the reference rows in force in *its own* period
-(thresholds and plausibility bounds are effective-dated, skill levels are not). When any of that
-changes, the files already held are re-judged from the archive (``pipelines.lib.intake.recheck``);
+A file is judged by the intake's code, by the reference rows in force in *its own* period
+(thresholds and plausibility bounds are effective-dated, skill levels are not) and by the registry
+(a code it does not know is fatal, D03). When any of that changes, the files already held are re-judged from the archive (``pipelines.lib.intake.recheck``);
 when it does not, nothing is re-read. The version is per period, so a threshold row that takes effect
 in 2009Q1 re-checks 2009 files only.
 
@@ -16,6 +16,8 @@ import ast
 import functools
 import hashlib
 from pathlib import Path
+
+import polars as pl
 
 from pipelines.lib.domain import reference
 from pipelines.lib.domain.periods import Period
@@ -58,9 +60,25 @@ def _undated_digest() -> str:
     return h.hexdigest()
 
 
-def rules_version(period: str | Period) -> str:
-    """12 hex characters naming the rules a file of ``period`` is judged by."""
-    p = period if isinstance(period, Period) else Period.parse(str(period))
-    in_force = sorted(f"{k}={v!r}" for k, v in reference.thresholds_for(p).items())
-    h = hashlib.sha256("\n".join([code_digest(), _undated_digest(), *in_force]).encode())
-    return h.hexdigest()[:12]
+def registry_digest(registry: pl.DataFrame) -> str:
+    """The registry as the checks see it: which enterprise and group codes are known. Names, sectors and
+    dates do not decide a verdict at the door (D03 asks only whether a code is registered)."""
+    codes = sorted(set(registry["org_code"].drop_nulls().to_list()) | set(registry["group_org_code"].drop_nulls()
+                                                                           .to_list()))
+    return hashlib.sha256("\n".join(codes).encode()).hexdigest()
+
+
+class RulesVersions:
+    """12 hex characters per period naming the rules a file of that period is judged by."""
+
+    def __init__(self, registry: pl.DataFrame) -> None:
+        self._registry = registry_digest(registry)
+        self._by_period: dict[str, str] = {}
+
+    def __call__(self, period: str | Period) -> str:
+        key = str(period)
+        if key not in self._by_period:
+            in_force = sorted(f"{k}={v!r}" for k, v in reference.thresholds_for(Period.parse(key)).items())
+            parts = [code_digest(), _undated_digest(), self._registry, *in_force]
+            self._by_period[key] = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+        return self._by_period[key]

@@ -19,6 +19,8 @@ from pipelines.lib.domain.warehouse import create_raw_tables
 from pipelines.lib.intake.inbox import read_registry, scan_period
 from pipelines.lib.intake.load import archive, audit_rows, existing_ids, insert, load_registry, transaction
 from pipelines.lib.intake.process import process
+from pipelines.lib.intake.recheck import RecheckReport, recheck
+from pipelines.lib.intake.rules_version import RulesVersions
 
 
 @dataclass
@@ -34,6 +36,7 @@ class IntakeReport:
     rows_rejected: int = 0  # data rows of rejected files: kept in the archive, not loaded
     findings: int = 0
     by_period: dict[str, dict[str, int]] = field(default_factory=dict)
+    recheck: RecheckReport = field(default_factory=RecheckReport)
 
     @property
     def new_files(self) -> int:
@@ -47,9 +50,12 @@ def run_intake(
     archive_dir: Path,
     key: bytes,
     progress: Callable[[int, int], None] | None = None,
+    recheck_periods: list[Period] | None = None,
 ) -> IntakeReport:
-    """Ingest every new file of ``periods`` from ``inbox`` into the raw schema of ``con``."""
+    """Ingest every new file of ``periods`` from ``inbox`` into the raw schema of ``con``, then re-judge every
+    held file whose period's rules changed since it was judged (and every file of ``recheck_periods``)."""
     registry = read_registry(inbox)
+    versions = RulesVersions(registry)
     create_raw_tables(con)
     report = IntakeReport([str(p) for p in periods])
     arrivals = [a for p in periods for a in scan_period(inbox, p)]
@@ -62,15 +68,17 @@ def run_intake(
             load_registry(con, registry)
         report.by_period = {str(p): {"files": sum(1 for a in arrivals if a.period == p), "new": 0, "accepted": 0,
                                      "rejected": 0} for p in periods}
+        report.recheck = recheck(con, registry, key, versions, recheck_periods)
         return report
     # Archive first, then read the archived copy: what is checked is exactly what was kept, and the inbox
     # (where a symlink could be swapped in meanwhile) is not opened again.
     paths = {a.submission_id: archive(a, archive_dir) for a in new}
     audit, findings, typed = process(new, registry, key, paths,
                                      (lambda i: progress(i, len(new))) if progress else None)
-    audit_table = audit_rows(audit, new, paths)
+    audit_table = audit_rows(audit, new, paths, versions)
     findings = (
-        findings.join(audit_table.select("submission_id", "period", "org_code"), on="submission_id", how="left")
+        findings.join(audit_table.select("submission_id", "period", "org_code", "rules_version"), on="submission_id",
+                      how="left")
         .sort("submission_id", "sheet", "source_row", "rule_id", "column_name", "message_zh", nulls_last=False)
     )
     with transaction(con):
@@ -95,4 +103,5 @@ def run_intake(
             "rejected": int((rows["outcome"] == "rejected").sum()),
             "ignored": int((rows["outcome"] == "ignored").sum()),
         }
+    report.recheck = recheck(con, registry, key, versions, recheck_periods)
     return report
