@@ -45,7 +45,11 @@ def main() -> None:
 @click.option("--workdir", type=click.Path(path_type=Path), envvar="SASAC_WORKDIR", default="data/work",
               show_default=True, help="Working database and raw archive (restricted). Env: SASAC_WORKDIR")
 @click.option("--quiet", is_flag=True, help="Only the summary.")
-def run(period: Period | None, all_periods: bool, inbox: Path, warehouse: Path, workdir: Path, quiet: bool) -> None:
+@click.option("--recheck", is_flag=True,
+              help="Re-judge every held file of the chosen quarters from the archive, even if no rule changed "
+                   "(files judged by other rules than those now in force are re-judged by every run anyway).")
+def run(period: Period | None, all_periods: bool, inbox: Path, warehouse: Path, workdir: Path, quiet: bool,
+        recheck: bool) -> None:
     """Intake → dbt → expectations → publish for the chosen quarters (the Dagster graph, in-process)."""
     from pipelines.run import RunError, run_quarters
 
@@ -53,7 +57,7 @@ def run(period: Period | None, all_periods: bool, inbox: Path, warehouse: Path, 
         raise click.UsageError("请指定 --period YYYYQn 或 --all 之一 (give exactly one of --period or --all)")
     try:
         summary = run_quarters(inbox=inbox.resolve(), warehouse=warehouse.resolve(), workdir=workdir.resolve(),
-                               period=period, quiet=quiet, guard_children=True)
+                               period=period, quiet=quiet, guard_children=True, recheck=recheck)
     except RunError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary.text())

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib.domain.codes import format_org_code
+from pipelines.lib.domain.fingerprint import record_successful_run, run_fingerprint, unchanged_since_last_run
 from pipelines.lib.domain.periods import Period, period_range
 from pipelines.lib.intake.inbox import InboxError, inbox_periods, read_registry
 from pipelines.lib.intake.pseudonym import MissingKeyError, load_key
@@ -39,6 +41,8 @@ class RunSummary:
     stats: dict[str, int] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
     step_seconds: dict[str, float] = field(default_factory=dict)
+    rechecks: list[str] = field(default_factory=list)  # held files whose verdict a rule change moved
+    unchanged: bool = False  # nothing changed since the last successful run: nothing was run or rewritten
 
     def text(self) -> str:
         span = f"{self.periods[0]}–{self.periods[-1]}" if len(self.periods) > 1 else str(self.periods[0])
@@ -46,6 +50,14 @@ class RunSummary:
             f"{'完成' if self.success else '失败'} {span}  ({self.seconds:.1f} s)",
             *(f"  {k}: {v}" for k, v in self.stats.items()),
         ]
+        if self.unchanged:
+            lines.append("  收件箱、参考数据和程序自上次成功运行以来均无变化，未重新计算，输出文件保持不变"
+                         " (nothing changed since the last successful run: outputs left as they are)")
+        if self.rechecks:
+            lines.append(f"  规则变更后重新核对，结果有变化的文件 re-checked under new rules, changed: {len(self.rechecks)}")
+            lines += [f"    {line}" for line in self.rechecks[:20]]
+            if len(self.rechecks) > 20:
+                lines.append(f"    … 其余 {len(self.rechecks) - 20} 个见 marts.submission_rechecks")
         if self.step_seconds:
             lines.append("  步骤耗时 step seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.step_seconds.items()))
         if self.failed_steps:
@@ -200,17 +212,44 @@ def _step_seconds(instance, run_id: str) -> dict[str, float]:
     return out
 
 
+def _rechecks_since(work_db: Path, since: dt.datetime) -> list[str]:
+    with duckdb.connect(str(work_db), read_only=True) as con:
+        rows = con.execute(
+            "select period, org_code, file_name, outcome_before, outcome_after, findings_before, findings_after"
+            " from raw.rechecks where is_changed and rechecked_at >= ? order by period, org_code, file_name",
+            [since]).fetchall()
+    return [f"{p} {format_org_code(o) if o else '?'} {f}: {ob} → {oa}, 问题 findings {fb} → {fa}"
+            for p, o, f, ob, oa, fb, fa in rows]
+
+
 def run_quarters(inbox: Path, warehouse: Path, workdir: Path, period: Period | None, quiet: bool = False,
-                 guard_children: bool = False) -> RunSummary:
-    """Run the graph for ``period`` (or every quarter of the inbox), holding the working area's lock."""
+                 guard_children: bool = False, recheck: bool = False) -> RunSummary:
+    """Run the graph for ``period`` (or every quarter of the inbox), holding the working area's lock.
+
+    When nothing that decides the outputs changed since the last successful run into the same working
+    area (inbox entries, reference data, code; see pipelines.lib.domain.fingerprint), nothing is run and
+    every published file keeps its bytes and modification time. ``recheck`` re-judges every held file of the
+    run's quarters from the archive, changed rules or not.
+    """
     periods = _check_inputs(inbox, period)
+    started = time.perf_counter()
     with run_lock(workdir), (children_die_with_run() if guard_children else contextlib.nullcontext()):
-        return _run_locked(inbox, warehouse, workdir, periods, quiet)
+        fp = run_fingerprint(inbox, periods, warehouse)
+        last = None if recheck else unchanged_since_last_run(workdir, fp, warehouse)
+        if last is not None:
+            return RunSummary(periods, True, time.perf_counter() - started, warehouse, warehouse.parent,
+                              stats=last["summary"], unchanged=True)
+        summary = _run_locked(inbox, warehouse, workdir, periods, quiet, recheck)
+        if summary.success:
+            record_successful_run(workdir, fp, warehouse, summary.stats)
+        return summary
 
 
-def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Period], quiet: bool) -> RunSummary:
+def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Period], quiet: bool,
+                recheck: bool) -> RunSummary:
     work_db = workdir / "warehouse.duckdb"
     _check_not_locked(work_db)
+    wall_start = dt.datetime.now().replace(microsecond=0)
 
     import dagster as dg
 
@@ -219,7 +258,7 @@ def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Perio
     from pipelines.defs.resources import PlatformConfig
 
     started = time.perf_counter()
-    platform = PlatformConfig(inbox=str(inbox), workdir=str(workdir), warehouse=str(warehouse))
+    platform = PlatformConfig(inbox=str(inbox), workdir=str(workdir), warehouse=str(warehouse), recheck=recheck)
     job = build_definitions(platform).resolve_job_def("quarterly_run")
     level = "WARNING" if quiet else "INFO"
     logging.getLogger("dagster").setLevel(level)
@@ -236,4 +275,5 @@ def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Perio
                          failed_steps=failed, step_seconds=_step_seconds(instance, result.run_id))
     if result.success:
         summary.stats = _stats(work_db, periods)
+        summary.rechecks = _rechecks_since(work_db, wall_start)
     return summary

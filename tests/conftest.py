@@ -54,13 +54,13 @@ class DemoRun:
         return self.workdir / "warehouse.duckdb"
 
 
-def run_demo(root: Path, inbox: Path = DEMO_INBOX, period: str | None = None) -> DemoRun:
+def run_demo(root: Path, inbox: Path = DEMO_INBOX, period: str | None = None, recheck: bool = False) -> DemoRun:
     from pipelines.lib.domain.periods import Period
     from pipelines.run import run_quarters
 
     workdir, warehouse = root / "work", root / "marts" / "warehouse.duckdb"
     summary = run_quarters(inbox=inbox, warehouse=warehouse, workdir=workdir,
-                           period=Period.parse(period) if period else None, quiet=True)
+                           period=Period.parse(period) if period else None, quiet=True, recheck=recheck)
     assert summary.success, summary.text()
     return DemoRun(inbox, workdir, warehouse, summary)
 

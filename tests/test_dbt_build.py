@@ -61,7 +61,7 @@ def test_marts_and_columns_carry_chinese_comments(con):
     marts = [r[0] for r in con.execute(
         "select table_name from duckdb_tables() where schema_name = 'marts' order by 1").fetchall()]
     assert marts == sorted([
-        "dim_enterprises", "submission_versions", "filing_status", "enterprise_quarter_facts",
+        "dim_enterprises", "submission_versions", "submission_rechecks", "filing_status", "enterprise_quarter_facts",
         "high_skill_share_tracking", "training_person_years", "training_events", "training_coverage_tracking",
         "fund_tracking", "governance_matrix", "incentives_tracking", "compliance_flags",
         "compliance_flags_summary"])

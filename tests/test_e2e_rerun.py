@@ -44,7 +44,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     # An analyst opens the published warehouse and keeps it open during the next run.
     reader = duckdb.connect(str(first.warehouse), read_only=True)
     before = reader.execute("select count(*) from marts.submission_versions").fetchone()
-    second = run_demo(root, inbox, PERIOD)
+    published = _stamps(first.marts_dir)
+    unchanged = run_demo(root, inbox, PERIOD)  # nothing changed: nothing runs, nothing is rewritten
+    assert unchanged.summary.unchanged and _stamps(first.marts_dir) == published
+    # --recheck: the whole graph again (every held file re-read from the archive), with the reader still open
+    second = run_demo(root, inbox, PERIOD, recheck=True)
+    assert not second.summary.unchanged and second.summary.step_seconds
     during = reader.execute("select count(*) from marts.submission_versions").fetchone()
     reader.close()
     s2 = snapshot(second.warehouse)
@@ -53,6 +58,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     third = run_demo(root, inbox, PERIOD)
     return {"s1": s1, "s2": s2, "s3": snapshot(third.warehouse), "before": before, "during": during,
             "org": org, "run": third}
+
+
+def _stamps(folder: Path) -> dict[str, tuple[int, bytes]]:
+    """Every output file's modification time and bytes."""
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _resubmit(inbox: Path) -> str:

@@ -14,6 +14,7 @@ class PlatformConfig(dg.ConfigurableResource):
     inbox: str  # contract §4 inbox: registry.csv + one folder per period
     workdir: str  # working database, raw archive, GX work files; restricted, never published
     warehouse: str  # the published DuckDB analysts open; exports go beside it
+    recheck: bool = False  # re-judge every held file of the run's quarters, whether or not the rules changed
 
     @classmethod
     def from_env(cls) -> PlatformConfig:

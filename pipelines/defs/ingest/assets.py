@@ -14,6 +14,7 @@ _DESCRIPTIONS = {
     "registry": "报送名录（registry.csv），每次运行从收件箱重新载入",
     "submissions": "收件审计表：每个收到的文件版本一行（SHA-256、收到时间、是否逾期、受理/退回）",
     "findings": "入口结构检查发现的问题（D01–D05、D09–D11、D13），含中文说明",
+    "rechecks": "规则变更后已收文件的重新核对记录（核对前→核对后）",
 }
 
 
@@ -38,7 +39,8 @@ def raw_submissions(context: dg.AssetExecutionContext, platform: PlatformConfig)
             context.log.info(f"intake: {done}/{total} files read")
 
     with connect(platform.work_db) as con:
-        report = run_intake(platform.inbox_path, periods, con, platform.archive_dir, key, progress)
+        report = run_intake(platform.inbox_path, periods, con, platform.archive_dir, key, progress,
+                            recheck_periods=periods if platform.recheck else None)
     context.log.info(
         f"intake {report.periods[0]}–{report.periods[-1]}: {report.files_seen} files, "
         f"{report.already_ingested} already ingested, {report.accepted} accepted, {report.rejected} rejected, "
@@ -54,6 +56,11 @@ def raw_submissions(context: dg.AssetExecutionContext, platform: PlatformConfig)
         "rows_in": report.rows_in,
         "rows_loaded": report.rows_loaded,
         "findings": report.findings,
+        "rechecked": report.recheck.rechecked,
+        "recheck_changes": len(report.recheck.changes),
     }
+    if report.recheck.rechecked:
+        context.log.info(f"re-checked {report.recheck.rechecked} held files of {', '.join(report.recheck.periods)} "
+                         f"under the rules now in force: {len(report.recheck.changes)} changed")
     for key_ in RAW_KEYS:
         yield dg.MaterializeResult(asset_key=key_, metadata=summary if key_.path[-1] == "submissions" else {})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 from pipelines.lib.domain.periods import Period
@@ -38,21 +39,29 @@ def _entry_stamp(path: Path) -> str:
     except OSError as exc:
         return f"{path.name}\0unstatable:{exc.errno}"
     stamp = f"{path.name}\0{st.st_mode:o}\0{st.st_size}\0{st.st_mtime_ns}"
-    if path.is_dir() and not path.is_symlink():  # a CSV folder: its members count too
-        stamp += "".join(f"\0{_entry_stamp(p)}" for p in sorted(path.iterdir()))
+    if stat.S_ISDIR(st.st_mode):  # a CSV folder: its members count too (lstat: a link is never followed)
+        stamp += "".join(f"\0{_entry_stamp(p)}" for p in _listing(path))
     return stamp
+
+
+def _listing(folder: Path) -> list[Path]:
+    """A folder's entries; an unlistable one has none here (the intake reports it, this only notices change)."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError:
+        return []
 
 
 def inbox_digest(inbox: Path, periods: list[Period]) -> str:
     h = hashlib.sha256()
-    for path in sorted(inbox.iterdir()) if inbox.is_dir() else []:
+    for path in _listing(inbox):
         if path.is_file() and not path.name.startswith("."):  # registry.csv and other top-level files
             h.update(_entry_stamp(path).encode() + b"\n")
     for p in periods:
         folder = inbox / str(p)
         h.update(f"[{p}]\n".encode())
         if folder.is_dir() and not folder.is_symlink():
-            for path in sorted(folder.iterdir()):
+            for path in _listing(folder):
                 h.update(_entry_stamp(path).encode() + b"\n")
     return h.hexdigest()
 

@@ -53,6 +53,8 @@ def _load(db_path: Path, period: str) -> dict[str, Any]:
             "funds": _q(con, "select * from marts.fund_tracking where grain = 'enterprise' "
                              "and period_type = 'quarter' and period = ?", [period]),
             "names": dict(con.execute("select org_code, enterprise_name from marts.dim_enterprises").fetchall()),
+            "rechecks": _q(con, "select * from marts.submission_rechecks where period = ? and is_changed"
+                                " and org_code is not null order by rechecked_at, file_name", [period]),
         }
     finally:
         con.close()
@@ -231,9 +233,22 @@ class _Receipt:
         self.wb.close()
 
 
+def _recheck_text(rechecks: list[dict], label) -> str:
+    """What a rule change did to this enterprise-quarter's files, in words a clerk reads."""
+    day = max(r["rechecked_at"] for r in rechecks).date().isoformat()
+    parts = []
+    for r in rechecks:
+        change = f"问题由{r['findings_before']}条变为{r['findings_after']}条"
+        if r["outcome_before"] != r["outcome_after"]:
+            change = (f"受理结果由“{label('receipt', r['outcome_before'])}”改为“{label('receipt', r['outcome_after'])}”，"
+                      + change)
+        parts.append(f"“{r['file_name']}”{change}")
+    return f"市国资委于{day}更新了报表核对规则，本期已收报表已按新规则重新核对：{'；'.join(parts)}。以下内容均按新规则列出。"
+
+
 def _write_one(path: Path, display: Display, period: str, org: str, name: str | None, filing: dict | None,
                versions: list[dict], flags: list[dict], share: dict | None, coverage: dict | None,
-               funds: dict | None) -> None:
+               funds: dict | None, rechecks: list[dict]) -> None:
     rc = _Receipt(path, display)
     label = display.label
     ws = rc.ws
@@ -276,6 +291,8 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
         conclusion = "本单位不在报送名录中，报表未被受理；如属应报送单位，请联系市国资委更新名录。"
     rc.line("报送情况", status, rc.status(status), value_span=2)
     rc.line("处理结论", conclusion)
+    if rechecks:
+        rc.line("规则变更", _recheck_text(rechecks, label))
     if filing and filing.get("reasons_zh"):
         rc.line("退回/缺报原因", filing["reasons_zh"])
 
@@ -376,6 +393,7 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> list[Path]:
     share = {r["entity_code"]: r for r in data["share"]}
     coverage = {r["entity_code"]: r for r in data["coverage"]}
     funds = {r["entity_code"]: r for r in data["funds"]}
+    rechecks = _by(data["rechecks"])
     # A receipt is named by a 组织机构代码 and nothing else: a value that is not one never becomes a path.
     orgs = sorted(o for o in set(filing) | set(versions) if o and _SAFE_CODE.fullmatch(o))
 
@@ -393,7 +411,7 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> list[Path]:
         if path.resolve().parent != target.resolve():
             continue
         _write_one(path, data["display"], period, org, name, fs, versions.get(org, []), flags.get(org, []), share.get(org),
-                   coverage.get(org), funds.get(org))
+                   coverage.get(org), funds.get(org), rechecks.get(org, []))
         paths.append(path)
     return paths
 

@@ -28,7 +28,8 @@ renamed as (
         rows_in,
         rows_loaded,
         archive_path,
-        contract_version
+        contract_version,
+        rules_version
 
     from source
 
