@@ -32,15 +32,17 @@ _CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv", ".json"}
 STATE_FILE = "last_successful_run.json"
 
 
-def _entry_stamp(path: Path) -> str:
-    """What change looks like for one inbox entry, without following links or reading content."""
+def _entry_stamp(path: Path) -> bytes:
+    """What change looks like for one inbox entry, without following links or reading content. The name's own
+    bytes: a name need not be valid UTF-8."""
+    name = os.fsencode(path.name)
     try:
         st = path.lstat()
     except OSError as exc:
-        return f"{path.name}\0unstatable:{exc.errno}"
-    stamp = f"{path.name}\0{st.st_mode:o}\0{st.st_size}\0{st.st_mtime_ns}"
+        return name + f"\0unstatable:{exc.errno}".encode()
+    stamp = name + f"\0{st.st_mode:o}\0{st.st_size}\0{st.st_mtime_ns}".encode()
     if stat.S_ISDIR(st.st_mode):  # a CSV folder: its members count too (lstat: a link is never followed)
-        stamp += "".join(f"\0{_entry_stamp(p)}" for p in _listing(path))
+        stamp += b"".join(b"\0" + _entry_stamp(p) for p in _listing(path))
     return stamp
 
 
@@ -55,14 +57,14 @@ def _listing(folder: Path) -> list[Path]:
 def inbox_digest(inbox: Path, periods: list[Period]) -> str:
     h = hashlib.sha256()
     for path in _listing(inbox):
-        if path.is_file() and not path.name.startswith("."):  # registry.csv and other top-level files
-            h.update(_entry_stamp(path).encode() + b"\n")
+        if stat.S_ISREG(path.lstat().st_mode) and not path.name.startswith("."):  # registry.csv and the like
+            h.update(_entry_stamp(path) + b"\n")
     for p in periods:
         folder = inbox / str(p)
         h.update(f"[{p}]\n".encode())
         if folder.is_dir() and not folder.is_symlink():
             for path in _listing(folder):
-                h.update(_entry_stamp(path).encode() + b"\n")
+                h.update(_entry_stamp(path) + b"\n")
     return h.hexdigest()
 
 
