@@ -177,6 +177,12 @@ def inbox_size(inbox: Path, period: str) -> str:
             "folder submissions, which floor.py does not read")
 
 
+def stats_line(m: Measured) -> str:
+    """The run summary's counts (files, accepted, missing filings, …) on one line."""
+    lines = [line.strip() for line in m.output.splitlines() if re.match(r"  \S[^:]*: \d+$", line)]
+    return "; ".join(lines)
+
+
 def peaks(m: Measured) -> str:
     return f"peak {m.peak_mib:.0f} MiB largest process, {m.tree_mib:.0f} MiB whole tree (sampled)"
 
@@ -214,12 +220,14 @@ def whole_vs_floor(n: int, cache: Path | None, floor_runs: int, scratch: Path) -
         print(f"floor run {len(floors)}: {m.seconds:.2f} s, {peaks(m)} ({m.output.strip()})",
               flush=True)
 
-    for _ in range(max(1, floor_runs - 1)):
-        run_floor()
     root = scratch / f"run_{n}"
     cmd = run_cmd(inbox, root, PERIOD)
+    print(f"floor: {sys.executable} {floor} {inbox} {PERIOD} OUT.csv\nwhole run: SASAC_DEMO=1 {' '.join(cmd)}",
+          flush=True)
+    for _ in range(max(1, floor_runs - 1)):
+        run_floor()
     whole = measure(cmd, scratch / "run.log")
-    print(f"whole run: {whole.seconds:.2f} s, {peaks(whole)}", flush=True)
+    print(f"whole run: {whole.seconds:.2f} s, {peaks(whole)}\n  summary: {stats_line(whole)}", flush=True)
     if floor_runs > 1:
         run_floor()
     row = Row(n, min(m.seconds for m in floors), max(m.peak_mib for m in floors), whole.seconds, whole.peak_mib,
@@ -283,14 +291,14 @@ def midplan(n: int, cache: Path | None, scratch: Path) -> tuple[float, float]:
             path.read_bytes()
     first = measure(run_cmd(first_inbox, scratch / "mid_first", MIDPLAN_PERIOD), scratch / "mid_first.log")
     print(f"mid-plan first run (fresh working area, run --period {MIDPLAN_PERIOD}): {first.seconds:.2f} s, "
-          f"{peaks(first)}", flush=True)
+          f"{peaks(first)}\n  summary: {stats_line(first)}", flush=True)
     root = scratch / "mid_steady"
     prev = measure(run_cmd(steady_inbox, root, MIDPLAN_PREVIOUS), scratch / "mid_prev.log")
     print(f"steady state, preparing: run --period {MIDPLAN_PREVIOUS} on a fresh working area: {prev.seconds:.2f} s "
           "(not compared)", flush=True)
     steady = measure(run_cmd(steady_inbox, root, MIDPLAN_PERIOD), scratch / "mid_steady.log")
     print(f"steady state: run --period {MIDPLAN_PERIOD} on the working area holding {MIDPLAN_PREVIOUS}: "
-          f"{steady.seconds:.2f} s, {peaks(steady)}", flush=True)
+          f"{steady.seconds:.2f} s, {peaks(steady)}\n  summary: {stats_line(steady)}", flush=True)
     for name in ("mid_first", "mid_steady", first_inbox.name, steady_inbox.name):
         shutil.rmtree(scratch / name, ignore_errors=True)
     return first.seconds, steady.seconds

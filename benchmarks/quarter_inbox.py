@@ -64,8 +64,17 @@ def cached_inbox(enterprises: int, first: str = PERIOD, last: str | None = None,
     cmd = [*cli_command(), "generate", "--out", str(tmp), "--enterprises", str(enterprises), "--first", first,
            "--last", last, "--seed", str(seed), *(["--clean"] if clean else [])]
     started = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
-    tmp.rename(inbox)
+    try:
+        subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    except BaseException:  # interrupted or failed: leave no half inbox behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        tmp.rename(inbox)
+    except OSError:  # another bench generated the same inbox meanwhile: keep theirs
+        if not (inbox / "registry.csv").exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"inbox: generated {enterprises} enterprises × {first}–{last} (seed {seed}, "
           f"{'clean' if clean else 'with defects'}) in {time.perf_counter() - started:.1f} s -> {inbox}", flush=True)
     return inbox
