@@ -1,58 +1,379 @@
-"""The whole quarterly run (intake + dbt + expectations + publish + exports), per stage.
+"""Issue 10: the whole quarterly run against the floor, measured in the same sitting, per stage.
 
-Two figures, each on a fresh working area, through the same in-process Dagster job as the CLI:
-- 1,000 enterprises × 1 quarter (generated first; generation is timed separately): target ≤ 60 s;
-- `run --all` on the committed demo inbox (12 enterprises × 20 quarters): target ≤ 90 s.
+For each N in ``--enterprises`` (default 1000 9000) on a clean generated inbox of N enterprises × 2008Q2:
 
-    .venv/bin/python -m benchmarks.bench_quarterly_run [--enterprises 1000] [--inbox DIR] [--skip-demo]
+- the floor: ``python floor.py INBOX 2008Q2 OUT.csv`` (the least work that turns the quarter's workbooks
+  into four figures per enterprise), run ``--floor-runs`` times (default 3) around the whole run, all but
+  one right before it and one right after; the best wall time counts, its peak memory is the largest of
+  the runs;
+- the whole run: ``sasac-skills run --period 2008Q2 --inbox INBOX --workdir W --warehouse M/warehouse.duckdb
+  --quiet`` (SASAC_DEMO=1) in a child process on a fresh working area, so start-up and imports count; the
+  stages are the step seconds its summary prints;
+- the no-change re-run: the same command again on the same working area; it must say nothing changed
+  (无变化), leave every file under the marts folder with the same bytes and mtime, and take ≤ 1.5× the floor;
+- the mid-plan first run: a registry whose enterprises start in 2006Q1 (the generated 起始报告期 is the
+  first generated quarter, so a copy of the registry is rewritten to 2006Q1) and an inbox holding only
+  2009Q2, run on a fresh working area, against the steady-state run of the same quarter. Steady state
+  here means: the same 2009Q2 files and the same registry, run on a working area that already holds
+  2009Q1 (``run --period 2009Q1``, untimed, then ``run --period 2009Q2``, timed). Both inboxes come from
+  one generation of 2009Q1–2009Q2, so the 2009Q2 workbooks are the same files (hard links). Target ≤ 1.25×.
+
+Then once: the demo figure, ``sasac-skills run --all`` on data/raw on a fresh working area (what `make run`
+does), wall time.
+
+Targets (issue 10): whole run ≤ 5× floor at 1,000 enterprises, ≤ 4× floor at 9,000 with peak memory
+≤ 3 GiB (for other N: 5× below 9,000 enterprises, 4× from 9,000; the memory target is checked for every N).
+
+Wall time is measured from this process around the child (spawn to exit). Peak memory, two figures:
+``ru_maxrss`` from ``wait4`` on that child, the resident peak of the largest single process in its tree
+(the CLI, or a reader child it waited for), which is not the sum of processes alive at the same time; and
+the whole tree's resident total sampled from /proc five times a second (it can miss a peak shorter than
+a sample). The memory target is checked against the larger of the two.
+
+Inboxes are cached (see benchmarks.quarter_inbox), so a second run measures without generating.
+
+    .venv/bin/python -m benchmarks.bench_quarterly_run [--enterprises 1000 9000] [--cache DIR]
+        [--floor-runs 3] [--skip-midplan] [--skip-demo]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import hashlib
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("SASAC_DEMO", "1")
+from benchmarks.quarter_inbox import PERIOD, REPO, cached_inbox, cli_command
 
-from benchmarks.quarter_inbox import PERIOD, quarter_inbox  # noqa: E402
-from pipelines.lib.domain.periods import Period  # noqa: E402
-from pipelines.run import run_quarters  # noqa: E402
+MIDPLAN_PREVIOUS, MIDPLAN_PERIOD, PLAN_START = "2009Q1", "2009Q2", "2006Q1"
+MEMORY_TARGET_MIB = 3 * 1024
+MIDPLAN_TARGET = 1.25
+NOCHANGE_TARGET = 1.5
+DEMO_EARLIER_TARGET_S = 90  # the demo target of the benchmark before issue 10 (README)
+STEPS_LINE = re.compile(r"步骤耗时 step seconds: (.*)")
 
-REPO = Path(__file__).resolve().parents[1]
+
+def ratio_target(enterprises: int) -> float:
+    return 4.0 if enterprises >= 9000 else 5.0
 
 
-def timed_run(label: str, inbox: Path, period: str | None) -> None:
-    root = Path(tempfile.mkdtemp(prefix="bench_run_"))
+def floor_script() -> Path:
+    """floor.py: $SASAC_FLOOR_SCRIPT, else ../shared/bench/floor.py beside the repository (as in CI), else
+    beside the main checkout when this is a git worktree."""
+    if os.environ.get("SASAC_FLOOR_SCRIPT"):
+        return Path(os.environ["SASAC_FLOOR_SCRIPT"])
+    candidates = [REPO.parent / "shared" / "bench" / "floor.py"]
     try:
-        summary = run_quarters(inbox=inbox, warehouse=root / "marts" / "warehouse.duckdb", workdir=root / "work",
-                               period=Period.parse(period) if period else None, quiet=True)
-        assert summary.success, summary.text()
-        print(f"\n{label}: {summary.seconds:.1f} s in the Dagster job (stats: {summary.stats})")
-        for step, seconds in sorted(summary.step_seconds.items(), key=lambda kv: -kv[1]):
-            print(f"  {seconds:7.1f} s  {step}")
-        print(f"  {summary.seconds - sum(summary.step_seconds.values()):7.1f} s  (definitions, dbt parse check, "
-              "Dagster overhead)")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=REPO,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        candidates.append(Path(common).parent.parent / "shared" / "bench" / "floor.py")
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    for path in candidates:
+        if path.exists():
+            return path
+    sys.exit(f"floor.py not found (looked at {', '.join(map(str, candidates))}); set SASAC_FLOOR_SCRIPT")
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_mib: float  # ru_maxrss: the largest single process of the tree
+    output: str
+    tree_mib: float = 0.0  # sampled: the most the whole tree held at once (a lower bound between samples)
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and its descendants now, from /proc (0 where /proc is not there)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def _sample_tree(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    while not stop.wait(0.2):
+        peak[0] = max(peak[0], _tree_rss(pid))
+
+
+def measure(cmd: list[str], log: Path) -> Measured:
+    """Run ``cmd`` to completion: wall seconds, peak RSS of its largest process, its output (fails loudly)."""
+    env = {**os.environ, "SASAC_DEMO": "1"}
+    with log.open("w+", encoding="utf-8") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        stop, tree = threading.Event(), [0]
+        sampler = threading.Thread(target=_sample_tree, args=(proc.pid, stop, tree), daemon=True)
+        sampler.start()
+        # wait4, not Popen.wait: its rusage is this child's alone (RUSAGE_CHILDREN would fold in every
+        # earlier child of this process: the generator, the floor, earlier runs).
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        stop.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{text[-4000:]}")
+    return Measured(seconds, usage.ru_maxrss / 1024, text, tree[0] / 2**20)
+
+
+def step_seconds(summary: str) -> dict[str, float]:
+    found = STEPS_LINE.search(summary)
+    if not found:
+        return {}
+    steps = {}
+    for part in found.group(1).split(", "):
+        name, _, value = part.rpartition(" ")
+        steps[name] = float(value)
+    return steps
+
+
+def run_cmd(inbox: Path, root: Path, period: str | None) -> list[str]:
+    which = ["--period", period] if period else ["--all"]
+    return [*cli_command(), "run", *which, "--inbox", str(inbox), "--workdir", str(root / "work"),
+            "--warehouse", str(root / "marts" / "warehouse.duckdb"), "--quiet"]
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
+    """Every file under ``folder``: size, mtime (ns) and SHA-256 of its bytes."""
+    out = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        st = path.stat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        out[str(path.relative_to(folder))] = (st.st_size, st.st_mtime_ns, digest)
+    return out
+
+
+def inbox_size(inbox: Path, period: str) -> str:
+    files = [p for p in (inbox / period).iterdir() if p.suffix == ".xlsx"]
+    folders = sum(1 for p in (inbox / period).iterdir() if p.is_dir())
+    return (f"{len(files)} workbooks, {sum(p.stat().st_size for p in files) / 2**20:.1f} MiB, + {folders} CSV "
+            "folder submissions, which floor.py does not read")
+
+
+def stats_line(m: Measured) -> str:
+    """The run summary's counts (files, accepted, missing filings, …) on one line."""
+    lines = [line.strip() for line in m.output.splitlines() if re.match(r"  \S[^:]*: \d+$", line)]
+    return "; ".join(lines)
+
+
+def peaks(m: Measured) -> str:
+    return f"peak {m.peak_mib:.0f} MiB largest process, {m.tree_mib:.0f} MiB whole tree (sampled)"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+@dataclass
+class Row:
+    enterprises: int
+    floor_s: float = 0.0
+    floor_mib: float = 0.0
+    run_s: float = 0.0
+    run_mib: float = 0.0
+    run_tree_mib: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+    nochange: tuple[float, bool, bool, int] | None = None  # seconds, said 无变化, marts untouched, files
+    midplan: tuple[float, float] | None = None  # first run, steady state
+
+    @property
+    def ratio(self) -> float:
+        return self.run_s / self.floor_s
+
+
+def whole_vs_floor(n: int, cache: Path | None, floor_runs: int, scratch: Path) -> Row:
+    inbox = cached_inbox(n, PERIOD, PERIOD, clean=True, cache=cache)
+    print(f"\n== {n} enterprises × {PERIOD} (clean inbox: {inbox_size(inbox, PERIOD)}) ==", flush=True)
+    floor = floor_script()
+    floors: list[Measured] = []
+
+    def run_floor() -> None:
+        m = measure([sys.executable, str(floor), str(inbox), PERIOD, str(scratch / "floor.csv")], scratch / "floor.log")
+        floors.append(m)
+        print(f"floor run {len(floors)}: {m.seconds:.2f} s, {peaks(m)} ({m.output.strip()})",
+              flush=True)
+
+    root = scratch / f"run_{n}"
+    cmd = run_cmd(inbox, root, PERIOD)
+    print(f"floor: {sys.executable} {floor} {inbox} {PERIOD} OUT.csv\nwhole run: SASAC_DEMO=1 {' '.join(cmd)}",
+          flush=True)
+    for _ in range(max(1, floor_runs - 1)):
+        run_floor()
+    whole = measure(cmd, scratch / "run.log")
+    print(f"whole run: {whole.seconds:.2f} s, {peaks(whole)}\n  summary: {stats_line(whole)}", flush=True)
+    if floor_runs > 1:
+        run_floor()
+    row = Row(n, min(m.seconds for m in floors), max(m.peak_mib for m in floors), whole.seconds, whole.peak_mib,
+              whole.tree_mib, step_seconds(whole.output))
+    print(f"stages of the whole run (step seconds from its summary; {n} enterprises × {PERIOD}):")
+    for step, seconds in sorted(row.steps.items(), key=lambda kv: -kv[1]):
+        print(f"  {seconds:7.1f} s  {step}")
+    print(f"  {row.run_s - sum(row.steps.values()):7.1f} s  (process start-up, imports, definitions, Dagster "
+          "overhead: wall minus the steps)")
+
+    marts = root / "marts"
+    before = snapshot(marts)
+    again = measure(cmd, scratch / "rerun.log")
+    after = snapshot(marts)
+    said = "无变化" in again.output
+    row.nochange = (again.seconds, said, before == after, len(before))
+    print(f"no-change re-run: {again.seconds:.2f} s, summary says 无变化: {said}, {len(before)} files under "
+          f"{marts.name}/ {'untouched' if before == after else 'CHANGED'}", flush=True)
+    if before != after:
+        for name in sorted(set(before) | set(after)):
+            if before.get(name) != after.get(name):
+                print(f"  changed: {name} {before.get(name)} -> {after.get(name)}")
+    shutil.rmtree(root, ignore_errors=True)
+    return row
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)  # the same bytes at no cost: the inbox can hold thousands of workbooks
+    except OSError:  # another file system
+        shutil.copy2(src, dst)
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, copy_function=_link_or_copy)
+
+
+def _registry_from(src: Path, dst: Path, active_from: str) -> None:
+    with src.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    col = rows[0].index("起始报告期")
+    for r in rows[1:]:
+        r[col] = active_from
+    with dst.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+
+
+def midplan(n: int, cache: Path | None, scratch: Path) -> tuple[float, float]:
+    generated = cached_inbox(n, MIDPLAN_PREVIOUS, MIDPLAN_PERIOD, clean=True, cache=cache)
+    steady_inbox, first_inbox = scratch / f"steady_{n}", scratch / f"midplan_{n}"
+    for inbox, periods in ((steady_inbox, (MIDPLAN_PREVIOUS, MIDPLAN_PERIOD)), (first_inbox, (MIDPLAN_PERIOD,))):
+        inbox.mkdir()
+        _registry_from(generated / "registry.csv", inbox / "registry.csv", PLAN_START)
+        for period in periods:
+            _link_tree(generated / period, inbox / period)
+    print(f"\n== mid-plan first run: {n} enterprises registered from {PLAN_START}, inbox {MIDPLAN_PERIOD} only "
+          f"({inbox_size(first_inbox, MIDPLAN_PERIOD)}) ==", flush=True)
+    # Both timed runs read the 2009Q2 files from the page cache, not the first one alone from disk.
+    for path in (generated / MIDPLAN_PERIOD).rglob("*"):
+        if path.is_file():
+            path.read_bytes()
+    first = measure(run_cmd(first_inbox, scratch / "mid_first", MIDPLAN_PERIOD), scratch / "mid_first.log")
+    print(f"mid-plan first run (fresh working area, run --period {MIDPLAN_PERIOD}): {first.seconds:.2f} s, "
+          f"{peaks(first)}\n  summary: {stats_line(first)}", flush=True)
+    root = scratch / "mid_steady"
+    prev = measure(run_cmd(steady_inbox, root, MIDPLAN_PREVIOUS), scratch / "mid_prev.log")
+    print(f"steady state, preparing: run --period {MIDPLAN_PREVIOUS} on a fresh working area: {prev.seconds:.2f} s "
+          "(not compared)", flush=True)
+    steady = measure(run_cmd(steady_inbox, root, MIDPLAN_PERIOD), scratch / "mid_steady.log")
+    print(f"steady state: run --period {MIDPLAN_PERIOD} on the working area holding {MIDPLAN_PREVIOUS}: "
+          f"{steady.seconds:.2f} s, {peaks(steady)}\n  summary: {stats_line(steady)}", flush=True)
+    for name in ("mid_first", "mid_steady", first_inbox.name, steady_inbox.name):
+        shutil.rmtree(scratch / name, ignore_errors=True)
+    return first.seconds, steady.seconds
+
+
+def demo(scratch: Path) -> Measured:
+    root = scratch / "demo"
+    m = measure(run_cmd(REPO / "data" / "raw", root, None), scratch / "demo.log")
+    shutil.rmtree(root, ignore_errors=True)
+    return m
+
+
+def table(rows: list[Row], floor_runs: int, demo_run: Measured | None) -> None:
+    print(f"\n== issue 10 figures (this machine, this sitting; clean generated inboxes; floor = best of "
+          f"{floor_runs} runs of floor.py, its peak the largest; run = `sasac-skills run --period {PERIOD} "
+          "--quiet` in a child process on a fresh working area; run MiB = largest single process (ru_maxrss), "
+          "tree MiB = the whole process tree at once, sampled 5×/s; the memory target holds the larger) ==")
+    head = (f"{'N':>6} {'floor s':>8} {'floor MiB':>9} {'run s':>8} {'run MiB':>8} {'tree MiB':>8} {'ratio':>7}  "
+            f"{'target':<26} result")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        goal = ratio_target(r.enterprises)
+        ok = r.ratio <= goal and max(r.run_mib, r.run_tree_mib) <= MEMORY_TARGET_MIB
+        print(f"{r.enterprises:>6} {r.floor_s:>8.2f} {r.floor_mib:>9.0f} {r.run_s:>8.2f} {r.run_mib:>8.0f} "
+              f"{r.run_tree_mib:>8.0f} {r.ratio:>6.2f}×  {f'≤ {goal:.0f}× floor, ≤ {MEMORY_TARGET_MIB} MiB':<26} "
+              f"{verdict(ok)}")
+    print()
+    for r in rows:
+        if r.midplan:
+            first, steady = r.midplan
+            print(f"mid-plan first run, {r.enterprises} × {MIDPLAN_PERIOD}: {first:.2f} s vs steady state "
+                  f"{steady:.2f} s = {first / steady:.2f}×  (target ≤ {MIDPLAN_TARGET}×)  "
+                  f"{verdict(first / steady <= MIDPLAN_TARGET)}")
+    for r in rows:
+        if r.nochange:
+            seconds, said, untouched, files = r.nochange
+            ok = seconds <= NOCHANGE_TARGET * r.floor_s and said and untouched
+            print(f"no-change re-run, {r.enterprises} × {PERIOD}: {seconds:.2f} s = {seconds / r.floor_s:.2f}× floor "
+                  f"(target ≤ {NOCHANGE_TARGET}×); 无变化 said: {said}; {files} marts files same bytes and "
+                  f"mtimes: {untouched}  {verdict(ok)}")
+    if demo_run:
+        print(f"demo `make run` (sasac-skills run --all on data/raw, 12 enterprises × 2006Q1–2010Q4, fresh "
+              f"working area): {demo_run.seconds:.1f} s, {peaks(demo_run)}  "
+              f"(earlier bench target ≤ {DEMO_EARLIER_TARGET_S} s: "
+              f"{verdict(demo_run.seconds <= DEMO_EARLIER_TARGET_S)})")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--enterprises", type=int, default=1000)
-    ap.add_argument("--inbox", type=Path, help="a generated 1-quarter inbox to reuse")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--enterprises", type=int, nargs="+", default=[1000, 9000])
+    ap.add_argument("--cache", type=Path, help="where generated inboxes are kept (see benchmarks.quarter_inbox)")
+    ap.add_argument("--floor-runs", type=int, default=3)
+    ap.add_argument("--skip-midplan", action="store_true")
     ap.add_argument("--skip-demo", action="store_true")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench_gen_"))
-    try:
-        inbox = quarter_inbox(args.enterprises, args.inbox, work)
-        timed_run(f"{args.enterprises} enterprises × {PERIOD}", inbox, PERIOD)
-        if not args.skip_demo:
-            timed_run("demo inbox, run --all (12 enterprises × 2006Q1–2010Q4)", REPO / "data" / "raw", None)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    print(f"floor: {floor_script()}; CLI: {' '.join(cli_command())}; {os.cpu_count()} CPUs", flush=True)
+    rows = []
+    for n in args.enterprises:
+        scratch = Path(tempfile.mkdtemp(prefix=f"bench_run_{n}_"))
+        try:
+            row = whole_vs_floor(n, args.cache, args.floor_runs, scratch)
+            if not args.skip_midplan:
+                row.midplan = midplan(n, args.cache, scratch)
+            rows.append(row)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    demo_run = None
+    if not args.skip_demo:
+        scratch = Path(tempfile.mkdtemp(prefix="bench_run_demo_"))
+        try:
+            demo_run = demo(scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    table(rows, args.floor_runs, demo_run)
 
 
 if __name__ == "__main__":
