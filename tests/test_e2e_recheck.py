@@ -14,7 +14,7 @@ import duckdb
 import openpyxl
 import pytest
 
-from tests.factories import ENTERPRISE, clean_submission, registry_csv, write_submission
+from tests.factories import ENTERPRISE, OTHER, clean_submission, org, registry_csv, write_submission
 from tests.test_recheck import set_threshold
 
 pytestmark = pytest.mark.slow
@@ -41,22 +41,31 @@ def test_a_tightened_bound_reaches_the_summary_the_marts_and_the_receipt(tmp_pat
         sub = clean_submission(ENTERPRISE, period)
         sub["培训记录"][0]["hours"] = 1500.0
         write_submission(inbox, sub, period)
+    newcomer = org("20000001")  # files before the commission registers it: rejected (D03)
+    write_submission(inbox, clean_submission(newcomer, "2009Q1"), "2009Q1")
 
     first = cli_run(tmp_path, project)
     assert "重新核对" not in first
     assert "无变化" in cli_run(tmp_path, project), "a second run with nothing changed does nothing"
 
+    # Two rule changes at once: a tighter bound from 2009Q1, and the newcomer registered.
     set_threshold(project, "max_training_hours", [("2000", "2006Q1", "2008Q4"), ("1000", "2009Q1", "")])
+    registry_csv(inbox / "registry.csv", [(ENTERPRISE, "北京测试机械厂"), (OTHER, "北京测试服务公司"),
+                                          (newcomer, "北京新设企业")])
     second = cli_run(tmp_path, project)
-    changed = [line for line in second.splitlines() if "→" in line]
-    assert len(changed) == 1 and "2009Q1" in changed[0] and "1 → 2" not in changed[0], second
-    assert "重新核对" in second
+    changed = sorted(line.strip() for line in second.splitlines() if "→" in line)
+    assert len(changed) == 2 and "重新核对" in second, second
+    assert any("2009Q1" in line and "accepted → accepted, 问题 findings 0 → 1" in line for line in changed), changed
+    assert any("2009Q1" in line and "rejected → accepted" in line for line in changed), changed
 
     with duckdb.connect(str(tmp_path / "marts" / "warehouse.duckdb"), read_only=True) as con:
-        rows = con.execute("select period, outcome_before, outcome_after, findings_after - findings_before, is_changed"
-                           " from marts.submission_rechecks").fetchall()
+        rows = con.execute("select period, outcome_before, outcome_after, findings_after - findings_before"
+                           " from marts.submission_rechecks where is_changed order by outcome_before").fetchall()
         flagged = con.execute("select period from marts.compliance_flags where rule_id = 'D13'").fetchall()
-    assert rows == [("2009Q1", "accepted", "accepted", 1, True)]
+        current = con.execute("select status_code from marts.filing_status where org_code = ? and period = '2009Q1'",
+                              [newcomer]).fetchall()
+    assert rows == [("2009Q1", "accepted", "accepted", 1), ("2009Q1", "rejected", "accepted", -1)]
+    assert current and current[0][0] != "rejected", "the newly accepted file is the one that counts"
     assert flagged == [("2009Q1",)], "2008Q4 keeps the rules of 2008"
 
     def receipt_text(period: str) -> str:

@@ -146,3 +146,22 @@ def test_recheck_on_request_rereads_the_period_and_changes_nothing_when_rules_ar
     forced = intake(project, inbox, db, "2009Q1", forced="2009Q1")
     assert forced["rechecked"] == 1 and forced["changes"] == []
     assert held(db) == before
+
+
+def test_one_run_judges_each_file_by_the_thresholds_of_its_own_period(project: Path, tmp_path: Path) -> None:
+    """Issue 9: a threshold changed from 2009Q1 applies to 2009 files only, in the same run as 2008 files."""
+    inbox, db = tmp_path / "inbox", tmp_path / "work" / "warehouse.duckdb"
+    db.parent.mkdir()
+    inbox.mkdir()
+    registry_csv(inbox / "registry.csv")
+    set_threshold(project, "max_training_hours", [("2000", "2006Q1", "2008Q4"), ("1000", "2009Q1", "")])
+    for period in ("2008Q4", "2009Q1"):
+        sub = clean_submission(ENTERPRISE, period)
+        sub["培训记录"][0]["hours"] = 1500.0
+        write_submission(inbox, sub, period)
+    intake(project, inbox, db, "2008Q4,2009Q1")
+    with duckdb.connect(str(db), read_only=True) as con:
+        flagged = con.execute("select period, expected from raw.findings where rule_id = 'D13'").fetchall()
+        versions = dict(con.execute("select period, rules_version from raw.submissions").fetchall())
+    assert flagged == [("2009Q1", "(0, 1000]")]
+    assert versions["2008Q4"] != versions["2009Q1"]
