@@ -131,3 +131,40 @@ def test_first_publication_names_only_the_quarters_with_received_files(db, tmp_p
     with duckdb.connect(str(work)) as con:
         con.execute("update marts.compliance_flags set message_zh = 'x' where period = '2007Q3'")
     assert publish_warehouse(work, target).changed == ["2007Q3"]
+
+
+def test_the_exports_follow_the_quarters_the_publication_recorded(db, tmp_path):
+    """The two publish assets in a real (ephemeral) Dagster instance: the quarters the publication changed
+    reach the exports as its materialization's metadata, not through a file."""
+    import dagster as dg
+
+    from pipelines.defs.publish.assets import EXPORTS_KEY, PUBLISHED_KEY, build_publish_assets
+    from pipelines.defs.resources import PlatformConfig
+
+    workdir = tmp_path / "work"
+    _copy(db, workdir)
+    platform = PlatformConfig(inbox=str(tmp_path / "inbox"), workdir=str(workdir),
+                              warehouse=str(tmp_path / "marts" / "warehouse.duckdb"))
+    instance = dg.DagsterInstance.ephemeral()
+
+    def run() -> tuple[dict, dict]:
+        result = dg.materialize(build_publish_assets([]), instance=instance, resources={"platform": platform},
+                                partition_key="2007-10-01")
+        assert result.success
+        return tuple({k: v.value for k, v in instance.get_latest_materialization_event(key)
+                      .asset_materialization.metadata.items()} for key in (PUBLISHED_KEY, EXPORTS_KEY))
+
+    published, exported = run()
+    assert published["first_publication"] and published["changed_periods"] == [f"{y}Q{q}" for y in (2006, 2007)
+                                                                               for q in range(1, 5)]
+    assert exported["quarters"] == ", ".join(published["changed_periods"])
+    assert exported["receipts unchanged"] == 0 and exported["reports written"] == 8
+
+    with duckdb.connect(str(workdir / "warehouse.duckdb")) as con:  # one finding's wording, in 2007Q1
+        con.execute("update marts.compliance_flags set message_zh = ? where flag_id = (select min(flag_id)"
+                    " from marts.compliance_flags where period = '2007Q1')", [NEW_MESSAGE])
+    published, exported = run()
+    assert not published["first_publication"] and published["changed_periods"] == ["2007Q1"]
+    assert exported["quarters"] == "2007Q1, 2007Q4"  # what changed, and the run's own quarter
+    assert exported["receipts written"] == 1 and exported["receipts unchanged"] > 0
+    assert exported["reports written"] == 0  # the report counts findings by rule: the wording is not on it
