@@ -5,7 +5,6 @@ only 2009Q2. The first run publishes every quarter's filing rows, but writes rec
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import duckdb
 import pytest
