@@ -53,11 +53,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     during = reader.execute("select count(*) from marts.submission_versions").fetchone()
     reader.close()
     s2 = snapshot(second.warehouse)
+    rechecked = _stamps(first.marts_dir)
 
     org = _resubmit(inbox)
     third = run_demo(root, inbox, PERIOD)
     return {"s1": s1, "s2": s2, "s3": snapshot(third.warehouse), "before": before, "during": during,
-            "org": org, "run": third}
+            "org": org, "run": third, "published": published, "rechecked": rechecked,
+            "resubmitted": _stamps(first.marts_dir)}
 
 
 def _stamps(folder: Path) -> dict[str, tuple[int, bytes]]:
@@ -82,7 +84,13 @@ def _resubmit(inbox: Path) -> str:
 
 
 def test_rerunning_the_same_quarter_gives_identical_mart_contents(runs) -> None:
-    assert runs["s1"] == runs["s2"]
+    # The forced re-check is logged, one row per re-read file; the same files under the same rules changed nothing.
+    logged = runs["s2"]["submission_rechecks"]
+    assert runs["s1"]["submission_rechecks"] == [] and len(logged) == len(runs["s2"]["submission_versions"])
+    changed = columns(runs["run"].warehouse, "submission_rechecks").index("is_changed")
+    assert not any(row[changed] for row in logged)
+    assert {t: rows for t, rows in runs["s1"].items() if t != "submission_rechecks"} == \
+        {t: rows for t, rows in runs["s2"].items() if t != "submission_rechecks"}
     assert sum(len(rows) for rows in runs["s1"].values()) > 300  # 12 enterprises, one quarter
 
 
@@ -118,6 +126,28 @@ def test_a_resubmission_changes_only_its_enterprise_rows(runs) -> None:
         d16 = con.execute("select severity from marts.compliance_flags where rule_id = 'D16' and org_code = ?"
                           " and period = ?", [org, PERIOD]).fetchall()
         assert d16 == [("info",)]
+
+
+def _exports(stamps: dict[str, tuple[int, bytes]]) -> dict[str, tuple[int, bytes]]:
+    """The receipts and reports among ``stamps``."""
+    return {k: v for k, v in stamps.items() if k.startswith(("receipts/", "report/"))}
+
+
+def test_receipts_and_reports_are_rewritten_only_where_what_they_show_changed(runs) -> None:
+    published, rechecked, resubmitted = (_exports(runs[k]) for k in ("published", "rechecked", "resubmitted"))
+    # the first publication of a run of 2008Q2 exports 2008Q2 only: no receipts for quarters nobody filed in
+    assert {Path(k).parts[1] for k in published} == {PERIOD, f"{PERIOD}.html"}
+    with duckdb.connect(str(runs["run"].warehouse), read_only=True) as con:
+        quarters, filings = con.execute("select count(distinct period), count(*) filter (where period = ?)"
+                                        " from marts.filing_status", [PERIOD]).fetchone()
+    assert quarters > 1 and len([k for k in published if k.startswith("receipts/")]) == filings > 0
+    # --recheck ran the whole graph again on the same files: the marts are equal, so is every receipt and report
+    assert rechecked == published
+    # the resubmission: its enterprise's receipt and the quarter's report are new, every other receipt is kept
+    assert set(resubmitted) == set(published)
+    changed = {k for k in published if resubmitted[k] != published[k]}
+    assert changed == {f"receipts/{PERIOD}/{runs['org']}.xlsx", f"report/{PERIOD}.html"}
+    assert all(resubmitted[k][0] > published[k][0] for k in changed)  # written again, not only different
 
 
 def test_a_resubmission_clears_the_year_flag_it_fixes_and_rewrites_that_receipt(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def workbook(db, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def receipts(db, tmp_path_factory) -> list[Path]:
-    return write_receipts(db, PERIOD, tmp_path_factory.mktemp("receipts"))
+    return write_receipts(db, PERIOD, tmp_path_factory.mktemp("receipts")).paths
 
 
 def _values(ws) -> list[str]:
@@ -220,7 +220,7 @@ def test_receipt_for_rejected_and_resubmitted(receipts):
 
 
 def test_receipts_are_deterministic(db, receipts, tmp_path):
-    again = write_receipts(db, PERIOD, tmp_path)
+    again = write_receipts(db, PERIOD, tmp_path).paths
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in receipts]
 
 
@@ -402,7 +402,7 @@ def test_exports_follow_the_reference_data_of_the_warehouse_they_export(db, tmp_
     ws7 = wb["7 问题清单"]
     h7 = {c.value: i for i, c in enumerate(ws7[1])}
     assert "严重错误" in {r[h7["严重程度"]].value for r in ws7.iter_rows(min_row=2)}
-    receipt = write_receipts(copy, PERIOD, tmp_path / "receipts")
+    receipt = write_receipts(copy, PERIOD, tmp_path / "receipts").paths
     text = " ".join(_values(openpyxl.load_workbook(next(p for p in receipt if p.stem == MODEL_ORG))["回执"]))
     c03 = re.search(r"C03 .*?(年度|本季)", text)
     assert "严重错误" in text and c03 and c03.group(1) == "本季"  # no longer a year-level rule

@@ -4,12 +4,24 @@ An analyst may hold ``warehouse.duckdb`` open read-only while the next run publi
 file is written under a temporary name in the same folder and renamed over the old one
 (``os.replace``, atomic on POSIX): an open reader keeps the old file until it closes, and nobody
 ever sees half a warehouse. Only schemas without personal data are copied.
+
+The exports follow what changed, not what exists. ``publish_warehouse`` names the quarters whose
+receipts and report must be looked at again (see ``_changed_periods``), and within such a quarter a
+receipt or report is rewritten only when the digest of what it shows (:func:`content_digest` of its
+inputs, with :func:`renderer_digest` of the code that draws it) differs from the digest stored in the
+file it would replace.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import importlib
+import json
 import os
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -21,18 +33,35 @@ def _quote(text: str | None) -> str:
     return "'" + (text or "").replace("'", "''") + "'"
 
 
+def periods_with_files(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Quarters for which at least one file was received (``marts.submission_versions``), of the database
+    ``con`` is connected to."""
+    has_versions = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database()"
+        " and schema_name = 'marts' and table_name = 'submission_versions'").fetchone()[0]
+    if not has_versions:
+        return []
+    return [p for (p,) in con.execute(
+        "select distinct period from marts.submission_versions where period is not null order by 1").fetchall()]
+
+
 def _changed_periods(con: duckdb.DuckDBPyConnection, previous: Path | None) -> list[str]:
-    """Periods whose rows in any mart differ from the previous publication (all of them the first time).
+    """Periods whose rows in any mart differ from the previous publication.
 
     A resubmission of 2008Q2 also moves 2008Q3/Q4 year-to-date figures, a year's flags, aggregates: this is
     how the exports know which quarters' receipts and reports to write again.
+
+    The first publication has nothing to differ from, and the marts hold a row for every registered
+    enterprise in every quarter since its ``active_from``: a commission adopting the platform in 2009Q2
+    with a registry starting in 2006Q1 would otherwise get 13 quarters of "not received" receipts for
+    filings nobody could have sent to it. So the first time only the quarters with a received file count
+    (the run's own quarters are added by the exports, files or not).
     """
+    if previous is None or not previous.exists():
+        return periods_with_files(con)
     tables = [t for (t,) in con.execute(
         "select table_name from duckdb_columns() where database_name = current_database()"
         " and schema_name = 'marts' and column_name = 'period'").fetchall()]
-    if previous is None or not previous.exists():
-        union = " union ".join(f'select distinct period from marts."{t}"' for t in tables)
-        return sorted(p for (p,) in con.execute(union).fetchall() if p) if tables else []
     con.execute(f"attach {_quote(str(previous))} as {_PREVIOUS} (read_only)")
     try:
         old = {(t, c) for t, c in con.execute(
@@ -55,14 +84,19 @@ def _changed_periods(con: duckdb.DuckDBPyConnection, previous: Path | None) -> l
         con.execute(f"detach {_PREVIOUS}")
 
 
-def publish_warehouse(
-    work_db: Path, target: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS
-) -> tuple[dict[str, int], list[str]]:
+class Publication(NamedTuple):
+    counts: dict[str, int]  # rows of every published table
+    changed: list[str]  # periods whose mart rows changed since the previous publication (see _changed_periods)
+    first: bool  # there was no previous publication at the target
+
+
+def publish_warehouse(work_db: Path, target: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> Publication:
     """Copy ``schemas`` of ``work_db`` (tables, rows, table and column comments) to ``target``.
 
     Returns the row count of every table and the periods whose mart rows changed since the previous
-    publication at ``target``.
+    publication at ``target`` (on the first publication: the periods with a received file).
     """
+    first = not target.exists()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
@@ -90,9 +124,45 @@ def publish_warehouse(
                 " and schema_name = ? and table_name = ? and comment is not null", [schema, table]).fetchall():
                 con.execute(f'comment on column {schema}."{table}"."{col}" is {_quote(col_comment)}')
         con.execute("detach work")
-        changed = _changed_periods(con, target)
+        changed = _changed_periods(con, None if first else target)
         con.execute("checkpoint")
     finally:
         con.close()
     os.replace(tmp, target)
-    return counts, changed
+    return Publication(counts, changed, first)
+
+
+# --------------------------------------------------------------------------------------------------
+# What an export shows: digests stored in the files, compared before writing
+# --------------------------------------------------------------------------------------------------
+def content_digest(*parts: Any) -> str:
+    """sha256 of ``parts`` as canonical JSON (sorted keys; dates, decimals and the like as their text)."""
+    text = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def display_digest(display: Any) -> str:
+    """Digest of a :class:`pipelines.lib.exports.display.Display` (labels, colours, column comments).
+
+    Its dicts are keyed by tuples (not JSON) and some come in catalogue order: sorted here, except the
+    tones, whose order is the legend's."""
+    return content_digest(
+        [dataclasses.astuple(t) for t in display.tones.values()],
+        [dataclasses.astuple(c) for c in display.codes],
+        sorted(display.rule_levels.items()),
+        [list(b) for b in display.benchmark],
+        sorted([table, column, comment] for (table, column), comment in display.column_comments.items()),
+    )
+
+
+@functools.cache
+def renderer_digest(*modules: str) -> str:
+    """Digest of the source of ``modules`` (and the xlsxwriter version): a new release that draws a
+    receipt or a report differently rewrites them, although their data did not change."""
+    import xlsxwriter
+
+    h = hashlib.sha256(xlsxwriter.__version__.encode())
+    for name in modules:
+        path = importlib.import_module(name).__file__
+        h.update(name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+    return h.hexdigest()

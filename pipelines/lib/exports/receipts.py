@@ -5,15 +5,23 @@ with it and where, and how it stands against the policy.
 groups rows by enterprise in Python and writes ``<out_dir>/<period>/<org_code>.xlsx`` for every
 enterprise in ``filing_status`` for the period plus every enterprise that sent a file. Every text
 goes through :func:`pipelines.lib.excel.write_cell`, so a clerk's ``=HYPERLINK(...)`` stays text.
+
+A receipt is rewritten only when what it shows changed: the digest of its inputs (the rows
+``_write_one`` is given, the display reference, the code that draws it) is stored in the workbook as
+the custom document property ``sasac_inputs_sha256`` and compared with the file already there
+before writing. An enterprise whose rows did not move keeps its file, bytes and modification time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import zipfile
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import duckdb
 
@@ -21,6 +29,7 @@ from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.exports import excel
 from pipelines.lib.exports.display import BOOL_CODE_TEXT, Display, read_display
+from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 
 # Rules judged on the year (ref_rules.level enterprise-year / person-year, Display.year_level_rules) carry
 # period = <year>Q4 and appear on the Q4 receipt. Labels, severities and colours: Display, i.e. the
@@ -228,8 +237,10 @@ class _Receipt:
                 [(v, w) for (v, fmt), w in zip(row, widths, strict=True) if isinstance(v, str) and fmt is not self.hash]))
             self.r += 1
 
-    def close(self, print_title: str) -> None:
+    def close(self, print_title: str, digest: str | None = None) -> None:
         excel.setup_print(self.ws, print_title, total_width=sum(WIDTHS), last_row=self.r - 1, last_col=NCOLS - 1)
+        if digest:
+            self.wb.set_custom_property(DIGEST_PROPERTY, digest)
         self.wb.close()
 
 
@@ -248,7 +259,7 @@ def _recheck_text(rechecks: list[dict], label) -> str:
 
 def _write_one(path: Path, display: Display, period: str, org: str, name: str | None, filing: dict | None,
                versions: list[dict], flags: list[dict], share: dict | None, coverage: dict | None,
-               funds: dict | None, rechecks: list[dict]) -> None:
+               funds: dict | None, rechecks: list[dict], digest: str | None = None) -> None:
     rc = _Receipt(path, display)
     label = display.label
     ws = rc.ws
@@ -377,14 +388,56 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
     rc.r += 1
     rc.line("如何更正", "请按“问题说明及修改要求”修改报表（文件名 组织机构代码_报告期.xlsx），在原报送渠道重新报送；"
                      "以最后受理的版本为准，历次版本均留档。")
-    rc.close(f"{format_org_code(org)}　{period}")
+    rc.close(f"{format_org_code(org)}　{period}", digest)
 
 
 _SAFE_CODE = re.compile(r"[0-9A-Z]{9}")
 
+# The custom document property (docProps/custom.xml) that holds the digest of a receipt's inputs.
+DIGEST_PROPERTY = "sasac_inputs_sha256"
+# The modules whose code decides what a receipt looks like.
+RENDERER_MODULES = ("pipelines.lib.exports.receipts", "pipelines.lib.exports.excel", "pipelines.lib.exports.display",
+                    "pipelines.lib.domain.codes", "pipelines.lib.domain.periods")
+_CUSTOM_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/custom-properties}"
 
-def write_receipts(db_path: Path, period: str, out_dir: Path) -> list[Path]:
-    """Write every receipt for ``period`` under ``out_dir/<period>/``; returns the paths written."""
+
+@dataclass
+class ReceiptsWritten:
+    """What ``write_receipts`` did for one period: receipts written, left as they were, removed."""
+
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every receipt of the period, written or not."""
+        return sorted(self.written + self.unchanged)
+
+
+def stored_digest(path: Path) -> str | None:
+    """The inputs digest a receipt was written with; None when there is no readable receipt or no digest."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            root = ElementTree.fromstring(zf.read("docProps/custom.xml"))
+    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+        return None
+    for prop in root.iter(f"{_CUSTOM_NS}property"):
+        if prop.get("name") == DIGEST_PROPERTY and len(prop):
+            return prop[0].text
+    return None
+
+
+def write_receipts(db_path: Path, period: str, out_dir: Path) -> ReceiptsWritten:
+    """Bring every receipt for ``period`` under ``out_dir/<period>/`` up to date with the warehouse.
+
+    A receipt whose stored inputs digest equals that of the warehouse's rows is left untouched, the others are
+    written; receipts of enterprises no longer listed for the period are removed.
+
+    One process writes them all (~4 ms a receipt): 2 worker processes were measured on the 2-core machine
+    (1,000 receipts, 10 runs each) at 3.9–5.1 s against 3.7–5.6 s serially; starting workers and pickling the
+    rows ate what the second core gave, so the pool was not kept.
+    """
     period = str(Period.parse(period))
     data = _load(Path(db_path), period)
     filing = {r["org_code"]: r for r in data["filing"]}
@@ -399,19 +452,26 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> list[Path]:
 
     target = Path(out_dir) / period
     target.mkdir(parents=True, exist_ok=True)
+    result = ReceiptsWritten()
     keep = {f"{o}.xlsx" for o in orgs}
-    for old in target.glob("*.xlsx"):
+    for old in sorted(target.glob("*.xlsx")):
         if old.name not in keep:
             old.unlink()
-    paths = []
+            result.removed.append(old)
+    display = data["display"]
+    shared = (renderer_digest(*RENDERER_MODULES), display_digest(display))
     for org in orgs:
         fs = filing.get(org)
         name = (fs or {}).get("enterprise_name") or data["names"].get(org)
         path = target / f"{org}.xlsx"
         if path.resolve().parent != target.resolve():
             continue
-        _write_one(path, data["display"], period, org, name, fs, versions.get(org, []), flags.get(org, []), share.get(org),
-                   coverage.get(org), funds.get(org), rechecks.get(org, []))
-        paths.append(path)
-    return paths
-
+        rows = (fs, versions.get(org, []), flags.get(org, []), share.get(org), coverage.get(org), funds.get(org),
+                rechecks.get(org, []))
+        digest = content_digest(*shared, period, org, name, *rows)
+        if stored_digest(path) == digest:
+            result.unchanged.append(path)
+            continue
+        _write_one(path, display, period, org, name, *rows, digest)
+        result.written.append(path)
+    return result

@@ -2,12 +2,17 @@
 
 No CDN, no script, no external fetch: inline CSS and inline SVG charts generated here from the
 published marts (read-only, a handful of queries for the period).
+
+A page is rewritten only when what it shows changed: the digest of its inputs (the rows read for the
+period, the display reference, the code that draws it) sits in ``<meta name="sasac-inputs-sha256">`` at
+the top of the page and is compared with the page already there before writing.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +24,7 @@ from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import POLICY_TITLE
 from pipelines.lib.exports.display import Display, read_display
+from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 
 # Series colours of the charts. Good / needs a look / bad are tones (reference.ref_tones, text_colour):
 # status text is classed by its tone, and bars take their tone's colour.
@@ -269,7 +275,7 @@ def _card(key: str, value: str, detail: str = "", cls: str = "") -> str:
 # ------------------------------------------------------------------------------------------------
 # Page
 # ------------------------------------------------------------------------------------------------
-def render_report(d: dict[str, Any], period: str) -> str:
+def render_report(d: dict[str, Any], period: str, digest: str = "") -> str:
     p = Period.parse(period)
     system_now = next((r for r in d["system"] if r["period"] == period), None)
     filing = {r["status_code"]: r["n"] for r in d["filing"]}
@@ -291,7 +297,8 @@ def render_report(d: dict[str, Any], period: str) -> str:
 
     parts: list[str] = []
     a = parts.append
-    a('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">')
+    a('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+      + (f'<meta name="{DIGEST_META}" content="{_e(digest)}">' if digest else ""))
     a(f"<title>高技能人才工作季度报告 {period}</title><style>{_css(display)}</style></head><body><main>")
     a(f"<h1>市属国有企业高技能人才工作季度报告（{p.year}年第{p.quarter}季度，{_e(period)}）</h1>")
     a(f'<div class="sub">依据{POLICY_TITLE}；'
@@ -457,13 +464,46 @@ def render_report(d: dict[str, Any], period: str) -> str:
     return "\n".join(parts)
 
 
-def write_report(db_path: Path, period: str, out_path: Path) -> Path:
-    """Write the self-contained quarterly HTML report for ``period``; returns ``out_path``."""
+# The <meta> that holds the digest of a page's inputs; it is on the page's first line, read without parsing it.
+DIGEST_META = "sasac-inputs-sha256"
+_DIGEST_RE = re.compile(rf'<meta name="{DIGEST_META}" content="([0-9a-f]{{64}})">')
+# The modules whose code decides what a report looks like.
+RENDERER_MODULES = ("pipelines.lib.exports.report", "pipelines.lib.exports.display", "pipelines.lib.domain.codes",
+                    "pipelines.lib.domain.periods", "pipelines.lib.domain.reference")
+
+
+def stored_digest(path: Path) -> str | None:
+    """The inputs digest a page was written with; None when there is no page or no digest."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    m = _DIGEST_RE.search(head)
+    return m.group(1) if m else None
+
+
+def update_report(db_path: Path, period: str, out_path: Path) -> bool:
+    """Bring the quarterly HTML report for ``period`` at ``out_path`` up to date; True when it was (re)written,
+    False when the page there already shows these inputs (it is left untouched)."""
     period = str(Period.parse(period))
     d = _load(Path(db_path), period)
+    # group_names may hold a NULL code, which JSON cannot sort among text keys: as sorted pairs instead.
+    rows = {k: v for k, v in d.items() if k not in ("display", "group_names")}
+    digest = content_digest(renderer_digest(*RENDERER_MODULES), display_digest(d["display"]), period, rows,
+                            sorted(d["group_names"].items(), key=str))
     out_path = Path(out_path)
+    if stored_digest(out_path) == digest:
+        return False
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(render_report(d, period), encoding="utf-8")
+    tmp.write_text(render_report(d, period, digest), encoding="utf-8")
     tmp.replace(out_path)
-    return out_path
+    return True
+
+
+def write_report(db_path: Path, period: str, out_path: Path) -> Path:
+    """Write the self-contained quarterly HTML report for ``period`` (unless the page there is up to date, see
+    :func:`update_report`); returns ``out_path``."""
+    update_report(db_path, period, out_path)
+    return Path(out_path)
