@@ -77,6 +77,26 @@ def test_clean_xlsx_loads_every_row_with_no_finding(inbox: Path, tmp_path: Path)
         assert con.execute("select count(*) from raw.roster where person_key like 'p_%'").fetchone() == (3,)
 
 
+def test_batches_of_one_file_load_exactly_what_one_batch_loads(inbox: Path, tmp_path: Path) -> None:
+    """The intake commits BATCH_FILES files at a time to bound its memory: batching must not change a row."""
+    write_submission(inbox, clean_submission(ENTERPRISE))
+    write_submission(inbox, clean_submission(OTHER))
+    (inbox / "2008Q2" / "broken_2008Q2.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    tables = ["submissions", "findings", "profiles", "roster", "training", "funds"]
+    contents, reports = {}, {}
+    for batch_files in (1, 1000):
+        db = tmp_path / f"batch{batch_files}.duckdb"
+        with duckdb.connect(str(db)) as con:
+            r = run_intake(inbox, [Period.parse("2008Q2")], con, tmp_path / f"archive{batch_files}", KEY,
+                           batch_files=batch_files)
+            contents[batch_files] = {t: con.execute(f"select * exclude (archive_path) from raw.{t} order by all")
+                                     .fetchall() if t == "submissions" else
+                                     con.execute(f"select * from raw.{t} order by all").fetchall() for t in tables}
+        reports[batch_files] = (r.accepted, r.rejected, r.rows_in, r.rows_loaded, r.findings, r.by_period)
+    assert contents[1] == contents[1000]
+    assert reports[1] == reports[1000] and reports[1][:2] == (2, 1)
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
 def test_csv_folder_in_each_encoding_reads_chinese_without_mojibake(inbox: Path, tmp_path: Path, encoding: str) -> None:
     write_submission(inbox, clean_submission(), fmt="csv", encoding=encoding)

@@ -25,6 +25,7 @@ from pipelines.lib.domain import findings as fd
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.warehouse import FINDINGS_COLUMNS, RECHECKS_COLUMNS, raw_tables
 from pipelines.lib.intake.inbox import Arrival
+from pipelines.lib.intake.limits import BATCH_FILES
 from pipelines.lib.intake.load import insert, transaction
 from pipelines.lib.intake.process import process
 from pipelines.lib.intake.rules_version import RulesVersions
@@ -94,12 +95,20 @@ def _finding_counts(findings: pl.DataFrame) -> pl.DataFrame:
 def recheck(
     con: duckdb.DuckDBPyConnection, registry: pl.DataFrame, key: bytes, rules_version: RulesVersions,
     force_periods: list[Period] | None = None, progress: Callable[[int], None] | None = None,
+    batch_files: int = BATCH_FILES,
 ) -> RecheckReport:
-    """Re-judge every stale held file from the archive; replace its findings and rows in one transaction."""
+    """Re-judge every stale held file from the archive; replace its findings and rows, a transaction a batch."""
     stale = stale_submissions(con, rules_version, force_periods)
     report = RecheckReport()
-    if stale.height == 0:
-        return report
+    for first in range(0, stale.height, batch_files):
+        _recheck_batch(con, stale.slice(first, batch_files), registry, key, rules_version, report, progress)
+    report.periods = sorted(stale["period"].unique().to_list()) if stale.height else []
+    return report
+
+
+def _recheck_batch(con: duckdb.DuckDBPyConnection, stale: pl.DataFrame, registry: pl.DataFrame, key: bytes,
+                   rules_version: RulesVersions, report: RecheckReport,
+                   progress: Callable[[int], None] | None) -> None:
     readable = stale.filter(pl.col("archive_path") != "")
     ids = stale["submission_id"].to_list()
     arrivals = [_arrival(r) for r in readable.iter_rows(named=True)]
@@ -179,13 +188,11 @@ def recheck(
         con.unregister("recheck_after")
         con.unregister("recheck_versions")
         insert(con, "rechecks", log_rows)
-    report.rechecked = len(ids)
-    report.periods = sorted(stale["period"].unique().to_list())
-    report.changes = [
+    report.rechecked += len(ids)
+    report.changes += [
         RecheckChange(r["period"], r["org_code"], r["file_name"], r["outcome_before"], r["outcome_after"],
                       r["findings_before"], r["findings_after"])
         for r in log_rows.filter(pl.col("is_changed")).iter_rows(named=True)]
-    return report
 
 
 _DIGEST_COLUMNS = ("rule_id", "severity", "is_fatal", "sheet", "source_row", "column_name", "observed_value",

@@ -17,6 +17,7 @@ import polars as pl
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.warehouse import create_raw_tables
 from pipelines.lib.intake.inbox import read_registry, scan_period
+from pipelines.lib.intake.limits import BATCH_FILES
 from pipelines.lib.intake.load import archive, audit_rows, existing_ids, insert, load_registry, transaction
 from pipelines.lib.intake.process import process
 from pipelines.lib.intake.recheck import RecheckReport, recheck
@@ -43,6 +44,39 @@ class IntakeReport:
         return self.files_seen - self.already_ingested
 
 
+def _ingest_batch(con: duckdb.DuckDBPyConnection, batch: list, registry: pl.DataFrame, key: bytes, archive_dir: Path,
+                  versions: RulesVersions, report: IntakeReport, progress: Callable[[int], None] | None) -> None:
+    # Archive first, then read the archived copy: what is checked is exactly what was kept, and the inbox
+    # (where a symlink could be swapped in meanwhile) is not opened again.
+    paths = {a.submission_id: archive(a, archive_dir) for a in batch}
+    audit, findings, typed = process(batch, registry, key, paths, progress)
+    audit_table = audit_rows(audit, batch, paths, versions)
+    findings = (
+        findings.join(audit_table.select("submission_id", "period", "org_code", "rules_version"), on="submission_id",
+                      how="left")
+        .sort("submission_id", "sheet", "source_row", "rule_id", "column_name", "message_zh", nulls_last=False)
+    )
+    with transaction(con):
+        insert(con, "submissions", audit_table)
+        insert(con, "findings", findings)
+        for table, frame in typed.items():
+            insert(con, table, frame.sort("submission_id", "source_row"))
+    outcomes = audit_table["outcome"]
+    report.accepted += int((outcomes == "accepted").sum())
+    report.rejected += int((outcomes == "rejected").sum())
+    report.ignored += int((outcomes == "ignored").sum())
+    report.rows_in += int(audit_table["rows_in"].sum())
+    report.rows_loaded += sum(f.height for f in typed.values())
+    report.rows_rejected += int(audit_table.filter(outcomes == "rejected")["rows_in"].sum())
+    report.findings += findings.height
+    for period, rows in audit_table.group_by("period"):
+        counts = report.by_period.setdefault(period[0], {"files": 0, "new": 0, "accepted": 0, "rejected": 0,
+                                                          "ignored": 0})
+        counts["new"] += rows.height
+        for outcome in ("accepted", "rejected", "ignored"):
+            counts[outcome] += int((rows["outcome"] == outcome).sum())
+
+
 def run_intake(
     inbox: Path,
     periods: list[Period],
@@ -51,6 +85,7 @@ def run_intake(
     key: bytes,
     progress: Callable[[int, int], None] | None = None,
     recheck_periods: list[Period] | None = None,
+    batch_files: int = BATCH_FILES,
 ) -> IntakeReport:
     """Ingest every new file of ``periods`` from ``inbox`` into the raw schema of ``con``, then re-judge every
     held file whose period's rules changed since it was judged (and every file of ``recheck_periods``)."""
@@ -63,45 +98,13 @@ def run_intake(
     known = existing_ids(con)
     new = [a for a in arrivals if a.submission_id not in known]
     report.already_ingested = len(arrivals) - len(new)
-    if not new:
-        with transaction(con):
-            load_registry(con, registry)
-        report.by_period = {str(p): {"files": sum(1 for a in arrivals if a.period == p), "new": 0, "accepted": 0,
-                                     "rejected": 0} for p in periods}
-        report.recheck = recheck(con, registry, key, versions, recheck_periods)
-        return report
-    # Archive first, then read the archived copy: what is checked is exactly what was kept, and the inbox
-    # (where a symlink could be swapped in meanwhile) is not opened again.
-    paths = {a.submission_id: archive(a, archive_dir) for a in new}
-    audit, findings, typed = process(new, registry, key, paths,
-                                     (lambda i: progress(i, len(new))) if progress else None)
-    audit_table = audit_rows(audit, new, paths, versions)
-    findings = (
-        findings.join(audit_table.select("submission_id", "period", "org_code", "rules_version"), on="submission_id",
-                      how="left")
-        .sort("submission_id", "sheet", "source_row", "rule_id", "column_name", "message_zh", nulls_last=False)
-    )
     with transaction(con):
         load_registry(con, registry)
-        insert(con, "submissions", audit_table)
-        insert(con, "findings", findings)
-        for table, frame in typed.items():
-            insert(con, table, frame.sort("submission_id", "source_row"))
-    report.accepted = int((audit_table["outcome"] == "accepted").sum())
-    report.rejected = int((audit_table["outcome"] == "rejected").sum())
-    report.ignored = int((audit_table["outcome"] == "ignored").sum())
-    report.rows_in = int(audit_table["rows_in"].sum())
-    report.rows_loaded = sum(f.height for f in typed.values())
-    report.rows_rejected = int(audit_table.filter(pl.col("outcome") == "rejected")["rows_in"].sum())
-    report.findings = findings.height
-    for p in periods:
-        rows = audit_table.filter(pl.col("period") == str(p))
-        report.by_period[str(p)] = {
-            "files": sum(1 for a in arrivals if a.period == p),
-            "new": rows.height,
-            "accepted": int((rows["outcome"] == "accepted").sum()),
-            "rejected": int((rows["outcome"] == "rejected").sum()),
-            "ignored": int((rows["outcome"] == "ignored").sum()),
-        }
-    report.recheck = recheck(con, registry, key, versions, recheck_periods)
+    report.by_period = {str(p): {"files": sum(1 for a in arrivals if a.period == p), "new": 0, "accepted": 0,
+                                 "rejected": 0, "ignored": 0} for p in periods}
+    for first in range(0, len(new), batch_files):
+        batch = new[first:first + batch_files]
+        _ingest_batch(con, batch, registry, key, archive_dir, versions, report,
+                      (lambda i, first=first: progress(first + i, len(new))) if progress else None)
+    report.recheck = recheck(con, registry, key, versions, recheck_periods, batch_files=batch_files)
     return report
