@@ -97,6 +97,25 @@ def test_a_rerun_over_the_hostile_inbox_changes_nothing(tmp_path: Path) -> None:
         assert con.execute("select count(*) from raw.submissions").fetchone()[0] == entries
 
 
+def test_a_forced_recheck_of_the_hostile_quarter_keeps_every_verdict_and_reason(tmp_path: Path) -> None:
+    """Every entry re-judged (issue 15), from the archive where one was kept and as it stands where none was (a
+    link, an over-size file): the same rules give the same outcomes, the same fatal reasons, the same rows."""
+    inbox, expected, _ = build(tmp_path)
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        run_intake(inbox, [Period.parse(PERIOD)], con, tmp_path / "archive", KEY)
+    before = _outcomes(db)
+    with duckdb.connect(str(db)) as con:
+        report = run_intake(inbox, [Period.parse(PERIOD)], con, tmp_path / "archive", KEY,
+                            recheck_periods=[Period.parse(PERIOD)])
+        findings = con.execute("select count(*) from raw.findings where rules_version is null").fetchone()[0]
+    assert report.recheck.rechecked == sum(e.copies for e in expected.values() if e.outcome != "ignored")
+    assert report.recheck.changes == []
+    assert _outcomes(db) == before
+    _assert_as_expected(_outcomes(db), expected)
+    assert findings == 0
+
+
 def test_an_absurd_amount_is_a_finding_and_is_loaded_blank(tmp_path: Path) -> None:
     inbox, _, _ = build(tmp_path)
     db = tmp_path / "warehouse.duckdb"

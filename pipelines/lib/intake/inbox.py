@@ -330,9 +330,13 @@ def _entry(period: Period, path: Path, log_: ArrivalsLog) -> Arrival:
         payload = _read_regular(path)
     except OSError:
         return made(fmt, None, st, UNREADABLE_REASON)
-    if not payload:
-        return made(fmt, payload, st, EMPTY_REASON)
-    return made(fmt, payload, st)
+    return made(fmt, payload, st, archived_problem(len(payload)))
+
+
+def archived_problem(size: int) -> str | None:
+    """What the door says of a kept file before any reader opens it — the same at arrival and at a re-check
+    from the archive (the other problems an entry can have leave nothing in the archive)."""
+    return EMPTY_REASON if size == 0 else None
 
 
 def scan_period(inbox: Path, period: Period) -> list[Arrival]:

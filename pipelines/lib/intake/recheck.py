@@ -24,7 +24,7 @@ from pipelines.lib.domain import contract as c
 from pipelines.lib.domain import findings as fd
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.warehouse import FINDINGS_COLUMNS, RECHECKS_COLUMNS, raw_tables
-from pipelines.lib.intake.inbox import Arrival
+from pipelines.lib.intake.inbox import Arrival, archived_problem
 from pipelines.lib.intake.limits import BATCH_FILES
 from pipelines.lib.intake.load import insert, transaction
 from pipelines.lib.intake.process import process
@@ -79,7 +79,7 @@ def _arrival(row: dict) -> Arrival:
     """The held file as the intake first saw it, its content now read from the archive."""
     return Arrival(period=Period.parse(row["period"]), path=Path(row["file_name"]), fmt=row["file_format"],
                    sha256=row["sha256"], size_bytes=row["size_bytes"], arrived_at=row["arrived_at"], payload=None,
-                   recorded_id=row["submission_id"])
+                   problem=archived_problem(row["size_bytes"]), recorded_id=row["submission_id"])
 
 
 def _finding_counts(findings: pl.DataFrame) -> pl.DataFrame:
@@ -116,10 +116,12 @@ def _recheck_batch(con: duckdb.DuckDBPyConnection, stale: pl.DataFrame, registry
     audit, new_findings, typed = process(arrivals, registry, key, sources, progress) if arrivals else (
         None, fd.empty(), {})
     versions = {r["submission_id"]: rules_version(r["period"]) for r in stale.iter_rows(named=True)}
-    # Lines of the arrivals log about a file are about its arrival, not its content: they stay.
+    # Lines of the arrivals log about a file are about its arrival, not its content: they stay. So do all the
+    # findings of a file that cannot be read again (nothing was archived: a link, an over-size file …).
     kept = _frame(con.execute(
-        "select * from raw.findings where submission_id in (select unnest($ids)) and sheet = $log",
-        {"ids": ids, "log": c.ARRIVALS_FILE}))
+        "select * from raw.findings where submission_id in (select unnest($ids))"
+        " and (sheet = $log or submission_id not in (select unnest($readable)))",
+        {"ids": ids, "log": c.ARRIVALS_FILE, "readable": readable["submission_id"].to_list() or [""]}))
     meta = stale.select("submission_id", "period")
     new_findings = (
         new_findings.join(audit.select("submission_id", "org_code") if audit is not None else
