@@ -79,3 +79,13 @@ def row_findings(
         person.alias("person_key"),
         message.alias("message_zh"),
     )
+
+
+def severity_counts(findings: pl.DataFrame) -> pl.DataFrame:
+    """Per submission: fatal, (non-fatal) error, warning and info counts — the audit table's four columns."""
+    return findings.group_by("submission_id").agg(
+        pl.col("is_fatal").sum().alias("fatal_count"),
+        ((pl.col("severity") == ERROR) & ~pl.col("is_fatal")).sum().alias("error_count"),
+        (pl.col("severity") == WARNING).sum().alias("warning_count"),
+        (pl.col("severity") == INFO).sum().alias("info_count"),
+    )

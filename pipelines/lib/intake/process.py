@@ -181,12 +181,7 @@ def _checked(batch: _Batch, registry: pl.DataFrame, key: bytes
         findings.append(result.findings)
     all_findings = _without_absent_column_noise(pl.concat(findings, how="vertical"), batch)
 
-    counts = all_findings.group_by("submission_id").agg(
-        pl.col("is_fatal").sum().alias("fatal_count"),
-        ((pl.col("severity") == fd.ERROR) & ~pl.col("is_fatal")).sum().alias("error_count"),
-        (pl.col("severity") == fd.WARNING).sum().alias("warning_count"),
-        (pl.col("severity") == fd.INFO).sum().alias("info_count"),
-    )
+    counts = fd.severity_counts(all_findings)
     profile = typed["profiles"].group_by("submission_id").agg(pl.col("org_code").first())
     audit = (
         context.join(counts, on="submission_id", how="left")

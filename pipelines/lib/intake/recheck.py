@@ -82,16 +82,6 @@ def _arrival(row: dict) -> Arrival:
                    problem=archived_problem(row["size_bytes"]), recorded_id=row["submission_id"])
 
 
-def _finding_counts(findings: pl.DataFrame) -> pl.DataFrame:
-    return findings.group_by("submission_id").agg(
-        pl.col("is_fatal").sum().cast(pl.Int32).alias("fatal_count"),
-        ((pl.col("severity") == fd.ERROR) & ~pl.col("is_fatal")).sum().cast(pl.Int32).alias("error_count"),
-        (pl.col("severity") == fd.WARNING).sum().cast(pl.Int32).alias("warning_count"),
-        (pl.col("severity") == fd.INFO).sum().cast(pl.Int32).alias("info_count"),
-        pl.len().cast(pl.Int32).alias("findings_after"),
-    )
-
-
 def recheck(
     con: duckdb.DuckDBPyConnection, registry: pl.DataFrame, key: bytes, rules_version: RulesVersions,
     force_periods: list[Period] | None = None, progress: Callable[[int], None] | None = None,
@@ -132,7 +122,8 @@ def _recheck_batch(con: duckdb.DuckDBPyConnection, stale: pl.DataFrame, registry
     )
     findings = pl.concat([kept.with_columns(pl.col("submission_id").replace_strict(versions, return_dtype=pl.Utf8)
                                             .alias("rules_version")), new_findings], how="diagonal_relaxed")
-    counts = _finding_counts(findings)
+    counts = fd.severity_counts(findings).join(
+        findings.group_by("submission_id").agg(pl.len().cast(pl.Int32).alias("findings_after")), on="submission_id")
     after = stale.select("submission_id").join(counts, on="submission_id", how="left").with_columns(
         pl.col(n).fill_null(0) for n in (*_COUNTS, "findings_after"))
     if audit is not None:
@@ -140,9 +131,9 @@ def _recheck_batch(con: duckdb.DuckDBPyConnection, stale: pl.DataFrame, registry
                            on="submission_id", how="left")
     else:
         after = after.with_columns(pl.lit(None, pl.Utf8).alias(n) for n in ("org_code", "outcome"))
-    before = _frame(con.execute(
-        "select submission_id, count(*)::integer as findings_before from raw.findings"
-        " where submission_id in (select unnest($ids)) group by all", {"ids": ids}))
+    held_findings = _frame(con.execute("select * from raw.findings where submission_id in (select unnest($ids))",
+                                       {"ids": ids}))
+    before = held_findings.group_by("submission_id").agg(pl.len().cast(pl.Int32).alias("findings_before"))
     now = dt.datetime.now().replace(microsecond=0)
     log_rows = (
         stale.select("submission_id", "period", pl.col("org_code").alias("org_code_before"), "file_name",
@@ -159,7 +150,7 @@ def _recheck_batch(con: duckdb.DuckDBPyConnection, stale: pl.DataFrame, registry
             pl.coalesce("org_code_after", "org_code_before").alias("org_code"),
         )
     )
-    digest_before, digest_after = _findings_digest(con, ids), _digest(findings)
+    digest_before, digest_after = _digest(held_findings), _digest(findings)
     findings_changed = [i for i in ids if digest_before.get(i) != digest_after.get(i)]
     log_rows = log_rows.with_columns(
         ((pl.col("outcome_before") != pl.col("outcome_after"))
@@ -210,8 +201,3 @@ def _digest(findings: pl.DataFrame) -> dict[str, int]:
     hashed = findings.select("submission_id", pl.struct(as_text).hash().alias("h"))
     return dict(hashed.group_by("submission_id").agg(pl.col("h").sum()).iter_rows())
 
-
-def _findings_digest(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, int]:
-    before = _frame(con.execute("select * from raw.findings where submission_id in (select unnest($ids))",
-                                {"ids": ids}))
-    return _digest(before)
