@@ -56,15 +56,14 @@ class RecheckReport:
     periods: list[str] = field(default_factory=list)
 
 
-def _frame(result: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return pl.from_arrow(result.to_arrow_table())
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:
+    return pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
 
 
 def stale_submissions(con: duckdb.DuckDBPyConnection, rules_version: RulesVersions,
                       force_periods: list[Period] | None = None) -> pl.DataFrame:
     """Held files judged by rules other than those now in force for their period (all of ``force_periods``)."""
-    held = _frame(con.execute(
-        "select * from raw.submissions where outcome <> 'ignored' order by period, arrived_at, file_name"))
+    held = _frame(con, "select * from raw.submissions where outcome <> 'ignored' order by period, arrived_at, file_name")
     if held.height == 0:
         return held
     current = {p: rules_version(p) for p in held["period"].unique().to_list()}
@@ -108,10 +107,9 @@ def _recheck_batch(con: duckdb.DuckDBPyConnection, stale: pl.DataFrame, registry
     versions = {r["submission_id"]: rules_version(r["period"]) for r in stale.iter_rows(named=True)}
     # Lines of the arrivals log about a file are about its arrival, not its content: they stay. So do all the
     # findings of a file that cannot be read again (nothing was archived: a link, an over-size file …).
-    kept = _frame(con.execute(
-        "select * from raw.findings where submission_id in (select unnest($ids))"
-        " and (sheet = $log or submission_id not in (select unnest($readable)))",
-        {"ids": ids, "log": c.ARRIVALS_FILE, "readable": readable["submission_id"].to_list() or [""]}))
+    kept = _frame(con, "select * from raw.findings where submission_id in (select unnest($ids))"
+                       " and (sheet = $log or submission_id not in (select unnest($readable)))",
+                  {"ids": ids, "log": c.ARRIVALS_FILE, "readable": readable["submission_id"].to_list() or [""]})
     meta = stale.select("submission_id", "period")
     new_findings = (
         new_findings.join(audit.select("submission_id", "org_code") if audit is not None else
@@ -131,8 +129,8 @@ def _recheck_batch(con: duckdb.DuckDBPyConnection, stale: pl.DataFrame, registry
                            on="submission_id", how="left")
     else:
         after = after.with_columns(pl.lit(None, pl.Utf8).alias(n) for n in ("org_code", "outcome"))
-    held_findings = _frame(con.execute("select * from raw.findings where submission_id in (select unnest($ids))",
-                                       {"ids": ids}))
+    held_findings = _frame(con, "select * from raw.findings where submission_id in (select unnest($ids))",
+                           {"ids": ids})
     before = held_findings.group_by("submission_id").agg(pl.len().cast(pl.Int32).alias("findings_before"))
     now = dt.datetime.now().replace(microsecond=0)
     log_rows = (
