@@ -28,7 +28,7 @@ test: install
 	bash scripts/ensure-chromium.sh
 	SASAC_DEMO=1 $(BIN)/pytest -q
 
-# The developer's loop: everything but the whole-graph runs (marked slow).
+# The developer's loop: everything but the whole-graph runs and full dbt builds (marked slow).
 test-fast: install
 	bash scripts/ensure-chromium.sh
 	SASAC_DEMO=1 $(BIN)/pytest -q -m "not slow"

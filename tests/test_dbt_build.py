@@ -11,6 +11,9 @@ import pytest
 
 from tests.dbt_fixture import A, B, C, build_fixture_db, run_dbt
 
+# Full dbt builds of the project: the full tier (make test), not the quick loop.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):

@@ -28,6 +28,9 @@ from tests.dbt_fixture import (
     submit,
 )
 
+# Full dbt builds of the project: the full tier (make test), not the quick loop.
+pytestmark = pytest.mark.slow
+
 E = org("EEEEEEEE")
 
 
