@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 
 from tests.conftest import DEMO_INBOX
+from tests.test_e2e_rerun import snapshot
 
 CLI = str(Path(sys.executable).parent / "sasac-skills")
 
@@ -184,3 +185,8 @@ def test_kill_9_during_dbt_leaves_nothing_behind_and_the_next_run_starts_at_once
     third = cli(*_run_args(work), env={"SASAC_DEMO": "1"})
     assert third.returncode == 0, third.stderr[-2000:]
     assert "完成 2008Q2" in third.stdout
+    # What the killed run left half-done is finished as if it had never been interrupted.
+    clean_work = tmp_path / "clean" / "w"
+    clean = cli(*_run_args(clean_work), env={"SASAC_DEMO": "1"})
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    assert snapshot(work.parent / "marts" / "warehouse.duckdb") == snapshot(clean_work.parent / "marts" / "warehouse.duckdb")

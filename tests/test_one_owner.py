@@ -40,9 +40,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pipelines/lib/forms/template.py", "#ededed"):
         "the blank template's grey for optional columns; the template is written without a warehouse "
         "(no reference schema to read) and the grey marks 'may stay empty', not a status tone",
-    ("pipelines/lib/expectations/flags.py", "severity-codes"):
-        "_SEVERITY_ORDER belongs to the expectations half of issue 9 (pipelines/lib/expectations is "
-        "another engineer's scope); remove this entry when it reads reference.ref_severities",
 }
 
 

@@ -32,8 +32,6 @@ FLAG_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 FLAG_COLUMN_NAMES = tuple(c for c, _ in FLAG_COLUMNS)
 
-_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-
 
 def is_missing(v: Any) -> bool:
     """None, NaN, NaT or pd.NA."""
@@ -97,10 +95,11 @@ def _decimals(x: float, places: int = 2) -> str:
 
 
 def sort_key(row: dict[str, Any]) -> tuple:
+    """A total, deterministic storage order (displays order by reference.ref_severities, not by this)."""
     return (
         row["period"] or "",
         row["rule_id"] or "",
-        _SEVERITY_ORDER.get(row["severity"] or "", 9),
+        row["severity"] or "",
         row["org_code"] or "",
         row["person_key"] or "",
         row["submission_id"] or "",
