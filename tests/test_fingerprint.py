@@ -22,7 +22,8 @@ def test_any_change_of_an_entry_changes_the_digest_and_nothing_else_does(tmp_pat
     first = inbox_digest(tmp_path, [Q])
     assert inbox_digest(tmp_path, [Q]) == first
     (tmp_path / "2008Q3").mkdir()  # a quarter the run does not cover
-    assert inbox_digest(tmp_path, [Q]) == first
+    (tmp_path / "说明.txt").write_text("an operator's note beside the registry", encoding="utf-8")
+    assert inbox_digest(tmp_path, [Q]) == first, "only what the intake reads counts"
 
     seen = {first}
     for change in (lambda: (folder / "b.xlsx").write_bytes(b"z"),

@@ -1,45 +1,23 @@
 """The inbox sensor: a new or changed file in a period folder requests that quarter's run."""
 
-import hashlib
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 
 from pipelines.defs.partitions import range_tags
+from pipelines.lib.domain.fingerprint import period_digest
 from pipelines.lib.domain.periods import Period, is_period
 
 
 def period_fingerprints(inbox: Path) -> dict[str, str]:
-    """A fingerprint per period folder from its entries' names, sizes and modification times.
-
-    Entries are looked at, never followed (a symlink is fingerprinted as itself) and never opened, so no
-    entry of a hostile inbox can stop or mislead the sensor: what it is gets decided by the intake.
-    """
-    out: dict[str, str] = {}
+    """A fingerprint per period folder: the run's own inbox digest (pipelines.lib.domain.fingerprint), so the
+    sensor asks for a run exactly when a run would find something new. Entries are looked at, never followed
+    nor opened: what a hostile entry is gets decided by the intake."""
     if not inbox.is_dir():
-        return out
-    registry = inbox / "registry.csv"
-    try:
-        st = registry.stat()
-        registry_stamp = f"{st.st_size}:{st.st_mtime_ns}"
-    except OSError:
-        registry_stamp = ""
-    for folder in sorted(p for p in inbox.iterdir() if is_period(p.name) and not p.is_symlink() and p.is_dir()):
-        h = hashlib.sha256(registry_stamp.encode())
-        for root, dirs, files in os.walk(folder, followlinks=False):
-            dirs.sort()
-            for name in sorted(files + dirs):
-                entry = Path(root) / name
-                try:
-                    st = os.lstat(entry)
-                except OSError:
-                    continue
-                rel = os.fsencode(entry.relative_to(folder))
-                h.update(rel + f"\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        out[str(Period.parse(folder.name))] = h.hexdigest()[:16]
-    return out
+        return {}
+    folders = sorted(p.name for p in inbox.iterdir() if is_period(p.name) and not p.is_symlink() and p.is_dir())
+    return {str(Period.parse(name)): period_digest(inbox, Period.parse(name))[:16] for name in folders}
 
 
 def changed_periods(previous: dict[str, str], current: dict[str, str]) -> list[str]:

@@ -269,6 +269,7 @@ REGISTRY_COLUMNS: tuple[Column, ...] = (
 
 # Optional per-period arrivals log written by whoever receives the files (portal, mailroom):
 # <inbox>/<period>/收件登记.csv. Git does not keep file times, so the demo inbox relies on it.
+REGISTRY_FILE = "registry.csv"  # the inbox's 名录, beside the period folders (contract §4)
 ARRIVALS_FILE = "收件登记.csv"
 ARRIVALS_COLUMNS: tuple[Column, ...] = (
     Column("文件名", "file_name", TEXT, mandatory=True),

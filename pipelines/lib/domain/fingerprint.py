@@ -1,7 +1,7 @@
 """Whether a run would change anything: a fingerprint of every input that decides its outputs.
 
-Inputs are the inbox as seen by the run (registry, the asked periods' folders: each entry's name, size
-and modification time, as make and rsync judge change), the reference data, the dbt project, the
+Inputs are the inbox as seen by the run (the registry and the asked periods' folders: each entry's name,
+mode, size and modification time, as make and rsync judge change; the inbox sensor watches the same digest), the reference data, the dbt project, the
 expectation suites and the platform's own code. A run whose fingerprint equals that of the last
 successful run into the same working area, with the published warehouse still the file it wrote,
 has nothing to do: it leaves every output untouched (same bytes, same modification times).
@@ -15,6 +15,7 @@ import os
 import stat
 from pathlib import Path
 
+from pipelines.lib.domain.contract import REGISTRY_FILE
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import DBT_PROJECT_DIR, REPO_ROOT
 
@@ -54,18 +55,18 @@ def _listing(folder: Path) -> list[Path]:
         return []
 
 
-def inbox_digest(inbox: Path, periods: list[Period]) -> str:
-    h = hashlib.sha256()
-    for path in _listing(inbox):
-        if stat.S_ISREG(path.lstat().st_mode) and not path.name.startswith("."):  # registry.csv and the like
+def period_digest(inbox: Path, period: Period | str) -> str:
+    """One period as the intake would see it: the registry and every entry of the period's folder."""
+    h = hashlib.sha256(_entry_stamp(inbox / REGISTRY_FILE) + b"\n")
+    folder = inbox / str(period)
+    if folder.is_dir() and not folder.is_symlink():
+        for path in _listing(folder):
             h.update(_entry_stamp(path) + b"\n")
-    for p in periods:
-        folder = inbox / str(p)
-        h.update(f"[{p}]\n".encode())
-        if folder.is_dir() and not folder.is_symlink():
-            for path in _listing(folder):
-                h.update(_entry_stamp(path) + b"\n")
     return h.hexdigest()
+
+
+def inbox_digest(inbox: Path, periods: list[Period]) -> str:
+    return hashlib.sha256("".join(f"[{p}]{period_digest(inbox, p)}" for p in periods).encode()).hexdigest()
 
 
 def code_digest(roots: tuple[Path, ...] = CODE_AND_RULES) -> str:

@@ -19,7 +19,7 @@ from pipelines.lib.generator.registry import build_enterprises, write_registry
 from pipelines.lib.generator.render import Rendered, WriteTask, render, write_task
 from pipelines.lib.generator.simulate import QuarterData, Simulation
 
-REGISTRY_FILE = "registry.csv"
+REGISTRY_FILE = contract.REGISTRY_FILE
 _PERIOD_DIR = re.compile(r"^\d{4}Q[1-4]$")
 
 

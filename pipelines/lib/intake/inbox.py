@@ -25,7 +25,7 @@ from pipelines.lib.intake.values import normalize_header, normalized, parse_code
 
 log = logging.getLogger(__name__)
 
-REGISTRY_FILE = "registry.csv"
+REGISTRY_FILE = c.REGISTRY_FILE
 _FILE_CODE_RE = re.compile(r"^([0-9A-Za-z]{8}-?[0-9Xx])(?:[_\-\s]|$)")
 
 
