@@ -54,6 +54,16 @@ class DemoRun:
         return self.workdir / "warehouse.duckdb"
 
 
+def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every mart's rows, ordered: two warehouses with equal snapshots hold the same marts."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = [t for (t,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1").fetchall()]
+        return {t: con.execute(f"select * from marts.{t} order by all").fetchall() for t in tables}
+
+
 def run_demo(root: Path, inbox: Path = DEMO_INBOX, period: str | None = None, recheck: bool = False) -> DemoRun:
     from pipelines.lib.domain.periods import Period
     from pipelines.run import run_quarters

@@ -11,8 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import DEMO_INBOX
-from tests.test_e2e_rerun import snapshot
+from tests.conftest import DEMO_INBOX, snapshot
 
 CLI = str(Path(sys.executable).parent / "sasac-skills")
 

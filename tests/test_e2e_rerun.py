@@ -11,19 +11,12 @@ import openpyxl
 import pytest
 
 from pipelines.lib.domain.codes import normalize_org_code
-from tests.conftest import DEMO_INBOX, DemoRun, run_demo
+from tests.conftest import DEMO_INBOX, DemoRun, run_demo, snapshot
 
 # Each test here runs the whole quarterly graph (intake, dbt, GX, exports): the full tier, not the quick loop.
 pytestmark = pytest.mark.slow
 
 PERIOD = "2008Q2"
-
-
-def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = [t for (t,) in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1").fetchall()]
-        return {t: con.execute(f"select * from marts.{t} order by all").fetchall() for t in tables}
 
 
 def columns(warehouse: Path, table: str) -> list[str]:
