@@ -30,7 +30,11 @@ class _Batch:
     file_findings: list[fd.Finding]
 
 
-def _read_all(arrivals: Iterable[Arrival], sources: dict[str, Path], progress: Callable[[int], None] | None) -> _Batch:
+Reader = Callable[[list[tuple[str, Path, str]]], Iterable[tuple[str, str, object]]]
+
+
+def _read_all(arrivals: Iterable[Arrival], sources: dict[str, Path], progress: Callable[[int], None] | None,
+              reader: Reader = read_many) -> _Batch:
     """Read every arrival that is a candidate submission, from its archived copy, in child processes.
 
     Nothing a file holds reaches the log: a failure is logged by file name and exception type only.
@@ -39,7 +43,7 @@ def _read_all(arrivals: Iterable[Arrival], sources: dict[str, Path], progress: C
     jobs = [(a.submission_id, sources[a.submission_id], "csv_zip" if a.fmt == "csv_dir" else a.fmt)
             for a in batch.arrivals if not a.ignored and not a.problem]  # a folder is read from its archived zip
     results: dict[str, tuple[str, object]] = {}
-    for done, (sid, status, value) in enumerate(read_many(jobs), 1):
+    for done, (sid, status, value) in enumerate(reader(jobs), 1):
         results[sid] = (status, value)
         if progress:
             progress(done)
@@ -136,11 +140,14 @@ def _attributed_org_code(registry: pl.DataFrame) -> pl.Expr:
 
 def process(
     arrivals: list[Arrival], registry: pl.DataFrame, key: bytes, sources: dict[str, Path],
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, reader: Reader = read_many,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame]]:
     """Read and check ``arrivals`` (from ``sources``, their archived copies by submission id): (submissions
-    audit rows, findings, typed rows of accepted ones by table)."""
-    batch = _read_all(arrivals, sources, progress)
+    audit rows, findings, typed rows of accepted ones by table).
+
+    ``reader`` reads the files in child processes; the filing portal passes its own long-lived readers
+    (pipelines/portal/validation.py) so an upload does not pay for starting one."""
+    batch = _read_all(arrivals, sources, progress, reader)
     try:
         return _checked(batch, registry, key)
     except Exception as exc:  # noqa: BLE001 - one file's content must never stop the quarter
