@@ -94,13 +94,13 @@ class Client:
     port: int
     cookies: dict[str, str] = field(default_factory=dict)
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> Reply:
+    def request(self, method: str, path: str, body=None, headers: dict | None = None) -> Reply:
         con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         try:
             h = dict(headers or {})
             if self.cookies:
                 h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-            con.request(method, path, body=body, headers=h)
+            con.request(method, path, body=body, headers=h, encode_chunked=not isinstance(body, bytes | None))
             r = con.getresponse()
             data = r.read()
             set_cookies = r.headers.get_all("set-cookie") or []
