@@ -169,7 +169,9 @@ def test_an_enterprise_reaches_nothing_of_another_by_any_route(portal: Portal, t
         shutil.copyfile(portal.settings.inbox / PERIOD / f"{format_org_code(ENTERPRISE)}_{PERIOD}.xlsx",
                         receipts / f"{code}.xlsx")
     assert a.get(f"/receipts/{PERIOD}/{ENTERPRISE}").status == 200
-    assert a.get(f"/submissions/{accepted}/file").status == 200
+    assert a.get(f"/submissions/{accepted}/file").body == (portal.settings.inbox / PERIOD / f"{format_org_code(ENTERPRISE)}_{PERIOD}.xlsx").read_bytes()
+    template = a.get("/template")
+    assert template.status == 200 and template.body[:2] == b"PK" and "filename*=UTF-8''" in template.headers["content-disposition"]
 
     not_found = b.get("/submissions/no-such-upload-id-0000000")
     assert not_found.status == 404
@@ -200,7 +202,7 @@ def test_an_enterprise_reaches_nothing_of_another_by_any_route(portal: Portal, t
     denied = [e for e in audit.entries(portal.settings.db_path) if e["event"] == "denied"]
     assert len(denied) >= len(routes)
     downloads = {e["outcome"] for e in audit.entries(portal.settings.db_path) if e["event"] == "download"}
-    assert downloads >= {"receipt", "file"}
+    assert downloads >= {"receipt", "file", "template"}
 
 
 def test_a_workbook_naming_another_enterprise_is_not_forwarded(portal: Portal, tmp_path: Path) -> None:
