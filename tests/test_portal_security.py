@@ -19,7 +19,7 @@ from pipelines.portal import accounts, audit, sessions
 from pipelines.portal.sessions import COOKIE
 from tests.factories import ENTERPRISE, OTHER, clean_submission, write_submission
 from tests.hostile_corpus import CANARY_ID, CANARY_NAME, PERIOD, build
-from tests.portal_harness import PASSWORD, Client, Portal, signed_in, start_portal
+from tests.portal_harness import CLOCK, PASSWORD, Client, Portal, signed_in, start_portal
 
 CLI = str(Path(sys.executable).parent / "sasac-skills")
 
@@ -225,6 +225,8 @@ def test_path_names_in_uploads_never_become_paths(portal: Portal, tmp_path: Path
         assert "校验通过" in reply.text, name
     expected = [f"{format_org_code(ENTERPRISE)}_{PERIOD}{v}.xlsx" for v in ["", *(f"_v{n}" for n in range(2, 7))]]
     assert _inbox_files(portal) == sorted([*expected, "收件登记.csv"])
+    register = (portal.settings.inbox / PERIOD / "收件登记.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert register == ["文件名,收到时间", *(f"{name},{CLOCK:%Y-%m-%d %H:%M:%S}" for name in expected)]
     everything = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
     assert not any("cron" in p or "passwd" in p or "windows" in p for p in everything)
     assert all(re.fullmatch(r"[0-9a-f]{32}\.xlsx", p.name) for p in portal.settings.storage.glob("*.xlsx"))
@@ -324,3 +326,20 @@ def test_html_in_every_field_is_escaped(portal: Portal, tmp_path: Path) -> None:
     for reply in pages:
         assert "<script" not in reply.text.lower() and "<img" not in reply.text.lower()
     assert "&lt;script&gt;" in pages[0].text  # the user's name and the file name, shown as text
+
+
+def test_the_inbox_sensor_sees_a_forwarded_file_and_the_intake_reads_it_as_filed(portal: Portal, tmp_path: Path) -> None:
+    from pipelines.defs.ingest.sensors import changed_periods, period_fingerprints
+    from pipelines.lib.domain.periods import Period
+    from pipelines.lib.intake.inbox import scan_period
+
+    client = signed_in(portal, ENTERPRISE)
+    before = period_fingerprints(portal.settings.inbox)
+    client.upload(PERIOD, "a.xlsx", _clean_bytes(tmp_path, period="2008Q1"))  # rejected: not forwarded
+    assert period_fingerprints(portal.settings.inbox) == before
+    client.upload(PERIOD, "a.xlsx", _clean_bytes(tmp_path))
+    after = period_fingerprints(portal.settings.inbox)
+    assert changed_periods(before, after) == [PERIOD]
+    assert changed_periods(after, period_fingerprints(portal.settings.inbox)) == []
+    [arrival] = scan_period(portal.settings.inbox, Period.parse(PERIOD))
+    assert arrival.arrived_at == CLOCK and arrival.fmt == "xlsx" and not arrival.problem and not arrival.notes
