@@ -343,3 +343,37 @@ def test_the_inbox_sensor_sees_a_forwarded_file_and_the_intake_reads_it_as_filed
     assert changed_periods(after, period_fingerprints(portal.settings.inbox)) == []
     [arrival] = scan_period(portal.settings.inbox, Period.parse(PERIOD))
     assert arrival.arrived_at == CLOCK and arrival.fmt == "xlsx" and not arrival.problem and not arrival.notes
+
+
+def test_a_reader_child_killed_between_uploads_costs_no_upload(portal: Portal, tmp_path: Path) -> None:
+    """The portal's readers live as long as the server; one that dies (OOM killer, an operator) is replaced
+    before the next file, which is judged on its merits."""
+    import os
+    import signal
+    import time
+
+    client = signed_in(portal, ENTERPRISE)
+    data = _clean_bytes(tmp_path)
+    assert "校验通过" in client.get(f"/submissions/{_upload_id(client.upload(PERIOD, 'a.xlsx', data))}").text
+
+    def readers() -> list[int]:
+        out = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                cmdline = (stat.parent / "cmdline").read_bytes()
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == os.getpid() and b"pipelines.lib.intake.worker" in cmdline:
+                out.append(int(stat.parent.name))
+        return out
+
+    killed = readers()
+    assert killed
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    for _ in range(3):
+        page = client.get(f"/submissions/{_upload_id(client.upload(PERIOD, 'a.xlsx', data))}").text
+        assert "校验通过" in page
+    assert not set(readers()) & set(killed)

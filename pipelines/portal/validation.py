@@ -26,6 +26,16 @@ from pipelines.lib.intake.readers import classify
 from pipelines.lib.intake.worker import ReaderProcess
 
 
+class _LongLivedReader(ReaderProcess):
+    """A reader that waits between uploads for as long as the server runs: one that died while idle (the OOM
+    killer, an operator) is replaced before the next file, which must not be rejected for it."""
+
+    def send(self, path: Path, fmt: str) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            self._stop()
+        return super().send(path, fmt)
+
+
 class ReaderPool:
     """``size`` long-lived reader children; ``read_many`` has the signature process() expects of a reader."""
 
@@ -37,7 +47,7 @@ class ReaderPool:
             t.start()
 
     def _serve(self) -> None:
-        with ReaderProcess() as reader:
+        with _LongLivedReader() as reader:
             while True:
                 job = self._jobs.get()
                 if job is None:
