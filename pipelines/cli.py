@@ -140,7 +140,23 @@ def portal_add_user(org: str | None, staff: bool, name: str, login: str | None, 
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"账户已创建  登录名: {user.login}  单位: {user.org_display}")
+    if user.org_code:
+        _warn_if_unregistered(user.org_code)
     click.echo(f"一次性密码: {password}   (首次登录后必须修改；请当面或电话告知，勿用邮件发送)")
+
+
+def _warn_if_unregistered(org_code: str) -> None:
+    """An account may be opened before the registry lists the enterprise, but its uploads would be refused."""
+    from pipelines.lib.intake.inbox import InboxError, read_registry
+    from pipelines.portal.settings import Settings
+
+    inbox = Settings.from_env().inbox
+    try:
+        known = set(read_registry(inbox)["org_code"].to_list())
+    except InboxError:
+        return
+    if org_code not in known:
+        click.echo(f"注意：收件箱 {inbox} 的名录中没有该单位，名录补录之前其上传的报表将被退回", err=True)
 
 
 @portal.command("disable-user")
