@@ -30,8 +30,11 @@ class ReadBatch:
     file_findings: list[fd.Finding]
 
 
+Reader = Callable[[list[tuple[str, Path, str]]], Iterable[tuple[str, str, object]]]
+
+
 def read_batch(arrivals: Iterable[Arrival], sources: dict[str, Path],
-               progress: Callable[[int], None] | None = None) -> ReadBatch:
+               progress: Callable[[int], None] | None = None, reader: Reader = read_many) -> ReadBatch:
     """Read every arrival that is a candidate submission, from its archived copy, in child processes.
 
     Nothing a file holds reaches the log: a failure is logged by file name and exception type only.
@@ -40,7 +43,7 @@ def read_batch(arrivals: Iterable[Arrival], sources: dict[str, Path],
     jobs = [(a.submission_id, sources[a.submission_id], "csv_zip" if a.fmt == "csv_dir" else a.fmt)
             for a in batch.arrivals if not a.ignored and not a.problem]  # a folder is read from its archived zip
     results: dict[str, tuple[str, object]] = {}
-    for done, (sid, status, value) in enumerate(read_many(jobs), 1):
+    for done, (sid, status, value) in enumerate(reader(jobs), 1):
         results[sid] = (status, value)
         if progress:
             progress(done)
@@ -137,11 +140,14 @@ def _attributed_org_code(registry: pl.DataFrame) -> pl.Expr:
 
 def process(
     arrivals: list[Arrival], registry: pl.DataFrame, key: bytes, sources: dict[str, Path],
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, reader: Reader = read_many,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame]]:
     """Read and check ``arrivals`` (from ``sources``, their archived copies by submission id): (submissions
-    audit rows, findings, typed rows of accepted ones by table)."""
-    return check_batch(read_batch(arrivals, sources, progress), registry, key)
+    audit rows, findings, typed rows of accepted ones by table).
+
+    ``reader`` reads the files in child processes; the filing portal passes its own long-lived readers
+    (pipelines/portal/validation.py) so an upload does not pay for starting one."""
+    return check_batch(read_batch(arrivals, sources, progress, reader), registry, key)
 
 
 def check_batch(batch: ReadBatch, registry: pl.DataFrame, key: bytes
