@@ -331,7 +331,8 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
     write_number, write_string = ws.write_number, ws.write_string
     plan = []
     for c in columns:
-        fmt = formats.wrap if c.wrap and c.kind in (TEXT, ORG) else formats.fmt(c.kind)
+        # folded text wraps: it never spills out of its hidden column onto the printed page
+        fmt = formats.wrap if (c.wrap or c.folded) and c.kind in (TEXT, ORG) else formats.fmt(c.kind)
         if c.kind in NUMBER_KINDS:
             rounder = AS_DISPLAYED.get(c.kind)
             conv = c.convert if rounder is None else rounder if c.convert is None else (
@@ -379,4 +380,7 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
                 write_cell(ws, r, i, v, fmt)
     n = r - first_row
     ws.autofilter(first_row, 0, max(r, first_row), len(columns) - 1)
+    if print_title is not None and any(c.folded for c in columns):
+        # only the unfolded columns print: a folded cell's text must not spill onto the page beside them
+        ws.print_area(0, 0, max(r, first_row), max(i for i, c in enumerate(columns) if not c.folded))
     return n
