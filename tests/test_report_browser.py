@@ -199,3 +199,29 @@ def test_reports_index_lists_every_quarter_and_renders(report, tmp_path):
     assert len(colours) > 20 and any(sum(c) < 200 for c in colours)
     dom = _chromium(tmp_path, "--dump-dom", index.as_uri()).stdout
     assert dom.count("<tr>") >= 4 and "2007Q4" in dom
+
+
+def test_data_docs_render_offline_with_failing_rows_by_enterprise_and_period(tmp_path):
+    """The run's Data Docs on the hand-built warehouse (column comments and reference data as published)."""
+    from pipelines.lib.expectations import run_expectations
+
+    db = build_marts_fixture(tmp_path / "warehouse.duckdb")
+    run = run_expectations(db, [PERIOD], tmp_path / "data_docs")
+    found = {name: s for name, s in run.suites.items() if s.failing_count}
+    assert found, "the fixture has findings"
+    for page in (run.docs_index, *(run.docs_pages[name] for name in found)):
+        shot = tmp_path / f"{page.stem}.png"
+        res = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1200", page.as_uri())
+        assert shot.exists(), res.stderr[-2000:]
+        width, _, rows = read_png(shot, max_rows=500)
+        bpp = len(rows[0]) // width
+        colours = {r[i:i + 3] for r in rows[::3] for i in range(0, len(r), bpp * 3)}
+        assert len(colours) > 20 and any(sum(c) < 200 for c in colours), page.name  # text on a styled page
+        dom = _chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+        assert "<script" not in dom and "未通过" not in dom and "Clear Filters" not in dom
+        if page != run.docs_index:
+            assert re.search(r"集市表 <code>marts\.\w+</code>", dom)  # the page names its mart
+            assert "组织机构代码" in dom or "统计对象代码" in dom  # failing rows by their keys, in Chinese
+            assert "报告期" in dom and re.search(r"<td class=\"c\">[0-9A-Z]{8}-[0-9A-Z]</td>", dom)
+    index = run.docs_index.read_text(encoding="utf-8")
+    assert all(f"发现{s.failing_count:,}条问题" in index for s in found.values() if not s.errors)
