@@ -81,7 +81,7 @@ _pct, _pp = pct, pp  # the report's wording: one way to write a share and a diff
 
 
 # Findings whose observed value and threshold are ratios (shown as percentages on the receipt).
-RATIO_RULES = frozenset({"C02", "C03", "C04", "C09", "C11", "D12"})
+RATIO_RULES = frozenset({"C02", "C03", "C04", "C05", "C09", "C11", "D12"})
 # Findings of the submission itself (ref_rules level ``submission``: late, missing, superseded) have the
 # flag as observed value (true): the message says it all.
 FLAG_ONLY_LEVEL = "submission"
