@@ -110,6 +110,17 @@ def _ticks(vmin: float, vmax: float, n: int = 5) -> list[float]:
     return [vmin + (vmax - vmin) * i / n for i in range(n + 1)]
 
 
+# How many steps divide a _nice_max evenly into round numbers, by its leading digits (2.5% -> 0.5% steps).
+_STEPS = {1: 5, 1.2: 4, 1.5: 5, 2: 4, 2.5: 5, 3: 6, 4: 4, 5: 5, 6: 6, 8: 4, 10: 5}
+
+
+def _round_steps(vmax: float) -> int:
+    if vmax <= 0:
+        return 5
+    mantissa = round(vmax / 10 ** math.floor(math.log10(vmax)), 6)
+    return _STEPS.get(mantissa, 5)
+
+
 def _integer_axis(vmax: float, n: int = 5) -> tuple[float, list[float]]:
     """An axis of counts: whole-number ticks 1, 2 or 5 × 10^k apart, at most ``n`` steps, and its upper end."""
     vmax, exp = max(vmax, 1.0), 0
@@ -144,7 +155,7 @@ def line_chart(title: str, x_labels: list[str], series: list[dict], y_label: str
         return top + ph * (1 - v / ymax)
 
     out = _svg_open(w, h, title)
-    for t in _ticks(0, ymax):
+    for t in _ticks(0, ymax, _round_steps(ymax)):
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#e5e5e5"/>')
         out.append(f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" font-size="11">{pct(t, 0)}</text>')
     step = max(1, math.ceil(len(x_labels) / 14))
@@ -215,7 +226,7 @@ def hbar_chart(title: str, bars: list[Bar], x_label: str, ref: tuple[float, str]
         vmin = -vmax if diverging and any(v < 0 for v in vals) else 0.0
         if diverging and vmin == 0 and vals and max(vals) <= 0:
             vmin, vmax = -vmax, 0.0
-        ticks = _ticks(vmin, vmax, 4)
+        ticks = _ticks(vmin, vmax, 4 if vmin < 0 else _round_steps(vmax))
 
     def x(v: float) -> float:
         return label_w + pw * (v - vmin) / (vmax - vmin)
