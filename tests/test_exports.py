@@ -482,11 +482,13 @@ def test_demo_exports_take_headers_and_benchmark_from_the_published_warehouse(de
     wb = openpyxl.load_workbook(demo_run.marts_dir / "target_tracking.xlsx")
     for s in TRACKING_SHEETS:
         ws = wb[s.name]
-        keys = [c for (t, c) in comments if t == s.table]
+        # the mart's columns, and the columns a sheet joins in (the enterprise name of a finding, from dim_enterprises)
+        keys = [(s.table, c) for (t, c) in comments if t == s.table] + ([("dim_enterprises", "enterprise_name")]
+                                                                        if s.extra else [])
         headers = [c.value for c in ws[1]]
         assert len(headers) == len(keys)
-        assert all(comments[(s.table, k)] for k in keys)
-        assert sorted(headers) == sorted(column_label(comments[(s.table, k)], k) for k in keys)
+        assert all(comments[k] for k in keys)
+        assert sorted(headers) == sorted(column_label(comments[(t, k)], k) for t, k in keys)
         assert all(re.search(r"[\u4e00-\u9fff]", h) and re.fullmatch(r"[^（：]+(（[^（）]{1,3}）)?", h) for h in headers), headers
     readme = " ".join(_values(wb["说明"]))
     assert sources and all(src in readme for src in sources)
