@@ -26,11 +26,13 @@ run: install
 
 test: install
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-office.sh
 	SASAC_DEMO=1 $(BIN)/pytest -q
 
 # The developer's loop: everything but the whole-graph runs and full dbt builds (marked slow).
 test-fast: install
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-office.sh
 	SASAC_DEMO=1 $(BIN)/pytest -q -m "not slow"
 
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml

@@ -190,16 +190,16 @@ def build_marts_fixture(path: Path, n_enterprises: int = 6, seed: int = 8) -> Pa
                  "身份证号", person="p_" + "0" * 20, sid=sid)
         if i % 2 == 1:
             flag("C05", "warning", code, ps, "高技能人才占比低于达到北京市平均水平之上的进度线",
-                 f"{f['high_skill_share']:.3f}", "进度线", source="compliance_suite", sid=sid)
+                 f"{f['high_skill_share']:.3f}", "进度线", source="high_skill_ratio", sid=sid)
         if i % 3 == 2:
             for _ in range(2):
                 flag("D12", "warning", code, ps, "人才信息库“技师”人数与基本情况不一致", "12", "15（允许偏差5%）",
-                     "人才信息库", None, "技能等级", sid=sid, source="roster_suite")
+                     "人才信息库", None, "技能等级", sid=sid, source="data_quality")
         if ps.endswith("Q4") and i % 2 == 0:
             flag("C03", "error", code, ps, "本年度教育培训经费提取额低于职工工资总额的1.5%", "1.2%", "1.5%",
-                 source="funds_suite", sid=sid)
+                 source="funds", sid=sid)
             flag("C01", "error", code, ps, "该高技能人才本年度未参加培训", "0", "1", person=f"p_{_sha(code)[:20]}",
-                 source="training_suite", sid=sid)
+                 source="training", sid=sid)
     flag("D15", "error", missing_org, last, "截至报送截止日未收到本期报表，请尽快报送", None, "2008-01-15")
     rej = [v for v in rows["submission_versions"] if v["org_code"] == rejected_org and v["period"] == last][0]
     flag("D01", "error", rejected_org, last, "缺少必填工作表“人才信息库”，请补齐后重新报送", None, "必填工作表",

@@ -46,7 +46,9 @@ def test_every_output_is_written(demo_run: DemoRun) -> None:
     assert demo_run.warehouse.is_file()
     assert (marts / "target_tracking.xlsx").is_file()
     periods = sorted(p.name for p in demo_run.inbox.iterdir() if p.is_dir())
-    assert sorted(p.stem for p in (marts / "report").glob("*.html")) == periods
+    assert sorted(p.stem for p in (marts / "report").glob("*.html")) == [*periods, "index"]
+    index_page = (marts / "report" / "index.html").read_text(encoding="utf-8")
+    assert all(f'href="{p}.html"' in index_page for p in periods)  # the reports index lists every quarter
     for period in ("2006Q1", "2010Q4"):
         expected = _query(demo_run.warehouse, "select count(*) from marts.filing_status where period = ?", [period])[0][0]
         assert len(list((marts / "receipts" / period).glob("*.xlsx"))) == expected > 0

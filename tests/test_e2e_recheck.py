@@ -14,6 +14,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from pipelines.lib.exports.receipts import receipt_name
 from tests.factories import ENTERPRISE, OTHER, clean_submission, org, registry_csv, write_submission
 from tests.test_recheck import set_threshold
 
@@ -69,7 +70,7 @@ def test_a_tightened_bound_reaches_the_summary_the_marts_and_the_receipt(tmp_pat
     assert flagged == [("2009Q1",)], "2008Q4 keeps the rules of 2008"
 
     def receipt_text(period: str) -> str:
-        ws = openpyxl.load_workbook(tmp_path / "marts" / "receipts" / period / f"{ENTERPRISE}.xlsx").active
+        ws = openpyxl.load_workbook(tmp_path / "marts" / "receipts" / period / receipt_name(ENTERPRISE)).active
         return "\n".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
 
     assert "更新了报表核对规则" in receipt_text("2009Q1")

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
+from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.exports import excel
 from pipelines.lib.exports.display import column_label
 from pipelines.lib.exports.receipts import write_receipts
@@ -41,6 +42,11 @@ def receipts(db, tmp_path_factory) -> list[Path]:
 
 def _values(ws) -> list[str]:
     return [str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None]
+
+
+def _hidden(ws, i: int) -> bool:
+    """Whether the column ``i`` (0-based) is hidden (openpyxl groups neighbouring columns of one format)."""
+    return any(d.hidden for d in ws.column_dimensions.values() if d.min <= i + 1 <= d.max)
 
 
 def _fill(cell) -> str | None:
@@ -116,12 +122,59 @@ def test_workbook_sheets_headers_and_freeze(workbook, db):
     for s in TRACKING_SHEETS:
         ws = wb[s.name]
         headers = [c.value for c in ws[1]]
-        # the header is the head of the column's comment (its dbt description), and every one is Chinese
-        assert headers == [column_label(comments[(s.table, k)], k) for k, _ in SCHEMAS[s.table]]
+        # the header is the head of the column's comment (its dbt description), and every one is Chinese;
+        # the columns people read come first (TrackingSheet.shown), the others follow, folded
+        keys = [k for k, _ in SCHEMAS[s.table]] + (["enterprise_name"] if s.extra else [])
+        order = [k for k in s.shown if k in keys] + [k for k in keys if k not in s.shown]
+        table = {k: ("dim_enterprises" if s.extra and k == "enterprise_name" else s.table) for k in keys}
+        assert headers == [column_label(comments[(table[k], k)], k) for k in order]
         assert all(re.search(r"[\u4e00-\u9fff]", h) and re.fullmatch(r"[^（：]+(（[^（）]{1,3}）)?", h) for h in headers), headers
+        hidden = [_hidden(ws, i) for i in range(len(order))]
+        assert hidden == [k not in s.shown for k in order], s.name
         assert ws.freeze_panes == "A2"
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
         assert ws.max_row > 1
+
+
+def test_workbook_shows_people_no_hashes_codes_or_raw_floats(workbook, db):
+    """What is read and printed (the unfolded columns): no hex ids, no English codes, numbers as displayed."""
+    wb = openpyxl.load_workbook(workbook)
+    with duckdb.connect(str(db), read_only=True) as con:
+        sources = dict(con.execute("select status_code, label_zh from reference.ref_statuses "
+                                   "where domain = 'flag_source'").fetchall())
+        names = {format_org_code(o): n for o, n in con.execute(
+            "select org_code, enterprise_name from marts.dim_enterprises").fetchall()}
+    for s in TRACKING_SHEETS:
+        ws = wb[s.name]
+        shown = [i for i in range(ws.max_column) if not _hidden(ws, i)]
+        for row in ws.iter_rows(min_row=2):
+            for i in shown:
+                c = row[i]
+                if isinstance(c.value, str):
+                    assert not re.fullmatch(r"[0-9a-f]{12,}", c.value), (s.name, c.value)  # a hash
+                    assert not re.fullmatch(r"[a-z]+(_[a-z]+)+|system|group|enterprise|sector", c.value), (s.name, c.value)
+                elif isinstance(c.value, float) and "%" in c.number_format:
+                    assert c.value == round(c.value, 3), (s.name, c.value, c.number_format)
+                elif isinstance(c.value, float):
+                    assert c.value == round(c.value, 2), (s.name, c.value, c.number_format)
+    ws7 = wb["7 问题清单"]
+    h = {c.value: i for i, c in enumerate(ws7[1])}
+    rows = list(ws7.iter_rows(min_row=2, values_only=True))
+    assert {r[h["来源"]] for r in rows} <= set(sources.values()) and len({r[h["来源"]] for r in rows}) > 1
+    named = [r for r in rows if r[h["组织机构代码"]] in names]
+    assert named and all(r[h["企业名称"]] == names[r[h["组织机构代码"]]] for r in named)
+    for r in rows:  # observed values and thresholds as the receipt shows them, never 0.9259163134
+        for k in ("实际值（文本）", "阈值或期望值"):
+            assert not re.fullmatch(r"\d+\.\d{3,}", str(r[h[k]] or "")), r[h[k]]
+
+
+def test_workbook_prints_legibly_on_a4_landscape(workbook):
+    wb = openpyxl.load_workbook(workbook)
+    for ws in wb.worksheets:
+        assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "landscape", ws.title
+        printed = sum(d.width * (min(d.max, ws.max_column) - d.min + 1) for d in ws.column_dimensions.values()
+                      if not d.hidden and d.width and d.min <= ws.max_column)
+        assert printed <= 210, (ws.title, printed)  # one A4 page wide at ≥ 70 %: 7 pt for the 10 pt text
 
 
 def test_workbook_formats_org_codes_and_status_colours(workbook, db):
@@ -178,12 +231,12 @@ def test_one_receipt_per_filing_status_row(receipts, db):
         orgs = {r[0] for r in con.execute("select org_code from marts.filing_status where period = ?",
                                           [PERIOD]).fetchall()}
     assert len(receipts) == len(orgs)
-    assert {p.stem for p in receipts} == orgs
+    assert {p.stem for p in receipts} == {format_org_code(o) for o in orgs}  # the display form, 10117472-0
     assert all(p.parent.name == PERIOD and p.stat().st_size > 0 for p in receipts)
 
 
 def test_missing_enterprise_receipt_says_not_received(receipts):
-    path = next(p for p in receipts if p.stem == MISSING_ORG)
+    path = next(p for p in receipts if p.stem == format_org_code(MISSING_ORG))
     text = " ".join(_values(openpyxl.load_workbook(path)["回执"]))
     assert "回执" in text and "未收到" in text and "重新报送" in text
     assert f"{MISSING_ORG[:8]}-{MISSING_ORG[8]}" in text and PERIOD in text
@@ -191,7 +244,7 @@ def test_missing_enterprise_receipt_says_not_received(receipts):
 
 
 def test_receipt_lists_versions_findings_and_standing(receipts, db):
-    path = next(p for p in receipts if p.stem == MODEL_ORG)
+    path = next(p for p in receipts if p.stem == format_org_code(MODEL_ORG))
     ws = openpyxl.load_workbook(path)["回执"]
     text = " ".join(_values(ws))
     assert "北京第一机床厂" in text and "MA62K026-0" in text
@@ -200,7 +253,8 @@ def test_receipt_lists_versions_findings_and_standing(receipts, db):
                                  "and period = ?", [MODEL_ORG, PERIOD]).fetchone()
         msgs = [r[0] for r in con.execute("select message_zh from marts.compliance_flags where org_code = ? and "
                                           "period = ?", [MODEL_ORG, PERIOD]).fetchall()]
-    assert sha in text and fname in text and "采用" in text
+    assert fname in text and "采用" in text
+    assert all(sha[i:i + 8] in text for i in range(0, 64, 8))  # the SHA-256 in readable groups of 8
     for m in msgs:
         assert m in text
     assert "C03" in text and "年度" in text  # year-level flag on the Q4 receipt
@@ -212,9 +266,9 @@ def test_receipt_lists_versions_findings_and_standing(receipts, db):
 
 
 def test_receipt_for_rejected_and_resubmitted(receipts):
-    rej = " ".join(_values(openpyxl.load_workbook(next(p for p in receipts if p.stem == REJECTED_ORG))["回执"]))
+    rej = " ".join(_values(openpyxl.load_workbook(next(p for p in receipts if p.stem == format_org_code(REJECTED_ORG)))["回执"]))
     assert "被退回" in rej and "需重新报送" in rej and "人才信息库" in rej
-    resub = openpyxl.load_workbook(next(p for p in receipts if p.stem == make_code(1)))["回执"]
+    resub = openpyxl.load_workbook(next(p for p in receipts if p.stem == format_org_code(make_code(1))))["回执"]
     text = " ".join(_values(resub))
     assert "已被更新版本替代" in text and "以第2版" in text
 
@@ -289,13 +343,18 @@ def test_workbook_shows_codes_in_chinese_and_signed_differences(workbook):
     rows = list(ws.iter_rows(min_row=2))
     assert {r[col["期间类型"]].value for r in rows} == {"季度", "年度"}
     assert {r[col["北京市平均水平数据状态"]].value for r in rows} <= {"已公布", "假设值", None}
-    assert rows[0][col["与北京市平均水平的差距"]].number_format == excel.SIGNED_RATIO_FMT
-    assert {r[col["统计口径代码"]].value for r in rows} >= {"enterprise"}  # code columns stay codes
+    gap = rows[0][col["与北京市平均水平的差距"]]
+    assert gap.number_format == excel.SIGNED_PP_FMT and "百分点" in gap.number_format  # the report's wording
+    assert gap.value == round(gap.value, 1) and abs(gap.value) > 0.5  # percentage points, rounded as shown
+    assert rows[0][col["达到目标每年还需提高的占比"]].number_format == excel.SIGNED_PP_YEAR_FMT
+    code = col["统计口径代码"]
+    assert {r[code].value for r in rows} >= {"enterprise"}  # code columns stay codes, folded
+    assert _hidden(ws, code)
     ws7 = wb["7 问题清单"]
     h7 = {c.value: i for i, c in enumerate(ws7[1])}
     severities = {r[h7["严重程度"]].value for r in ws7.iter_rows(min_row=2)}
     assert severities <= {"错误", "警告", "提示"} and "错误" in severities
-    assert ws7.column_dimensions[openpyxl.utils.get_column_letter(h7["问题说明"] + 1)].width >= 40
+    assert ws7.column_dimensions[openpyxl.utils.get_column_letter(h7["问题说明"] + 1)].width >= 30  # wrapped
 
 
 def test_workbook_good_news_is_not_red(workbook, db):
@@ -325,7 +384,7 @@ def test_receipt_prints_as_one_official_page(receipts):
 
 def test_receipt_rows_are_tall_enough_for_their_text(receipts):
     from pipelines.lib.exports.receipts import WIDTHS
-    path = next(p for p in receipts if p.stem == MODEL_ORG)
+    path = next(p for p in receipts if p.stem == format_org_code(MODEL_ORG))
     ws = openpyxl.load_workbook(path)["回执"]
     message_col = next(c.column for row in ws.iter_rows() for c in row if c.value == "问题说明及修改要求")
     width = sum(WIDTHS[message_col - 1:])  # the message spans the last columns
@@ -354,7 +413,7 @@ def test_receipt_shows_values_a_clerk_understands(receipts, db):
     assert fv("C05", "achieved/on_track") == "已达标/进度正常"
     assert fv("D15", "true") is None
     assert fv("D05", INJECTION_VALUE) == INJECTION_VALUE and fv("D09", "-1") == "-1"
-    text = " ".join(_values(openpyxl.load_workbook(next(p for p in receipts if p.stem == MISSING_ORG))["回执"]))
+    text = " ".join(_values(openpyxl.load_workbook(next(p for p in receipts if p.stem == format_org_code(MISSING_ORG)))["回执"]))
     assert re.search(r"\d{4}-\d{2}-\d{2} 24:00", text)  # the deadline as the clerk reads it
     assert "seriously_lagging" not in text and "true" not in text
 
@@ -372,7 +431,7 @@ def test_unexpected_filer_is_coloured_in_workbook_receipt_and_report(workbook, r
     codes = [r[h["报送状态代码"]] for r in ws.iter_rows(min_row=2) if r[h["报送状态代码"]].value == "unexpected"]
     assert codes and all(_fill(c) == fill.upper() for c in codes)
     outsider = make_code(999999, "MB")
-    rc = openpyxl.load_workbook(next(p for p in receipts if p.stem == outsider))["回执"]
+    rc = openpyxl.load_workbook(next(p for p in receipts if p.stem == format_org_code(outsider)))["回执"]
     status = [c for row in rc.iter_rows() for c in row if c.value == label]
     assert status and _fill(status[0]) == fill.upper()
     page = report.read_text(encoding="utf-8")
@@ -403,7 +462,7 @@ def test_exports_follow_the_reference_data_of_the_warehouse_they_export(db, tmp_
     h7 = {c.value: i for i, c in enumerate(ws7[1])}
     assert "严重错误" in {r[h7["严重程度"]].value for r in ws7.iter_rows(min_row=2)}
     receipt = write_receipts(copy, PERIOD, tmp_path / "receipts").paths
-    text = " ".join(_values(openpyxl.load_workbook(next(p for p in receipt if p.stem == MODEL_ORG))["回执"]))
+    text = " ".join(_values(openpyxl.load_workbook(next(p for p in receipt if p.stem == format_org_code(MODEL_ORG)))["回执"]))
     c03 = re.search(r"C03 .*?(年度|本季)", text)
     assert "严重错误" in text and c03 and c03.group(1) == "本季"  # no longer a year-level rule
     page = write_report(copy, PERIOD, tmp_path / "r.html").read_text(encoding="utf-8")
@@ -423,11 +482,13 @@ def test_demo_exports_take_headers_and_benchmark_from_the_published_warehouse(de
     wb = openpyxl.load_workbook(demo_run.marts_dir / "target_tracking.xlsx")
     for s in TRACKING_SHEETS:
         ws = wb[s.name]
-        keys = [c for (t, c) in comments if t == s.table]
+        # the mart's columns, and the columns a sheet joins in (the enterprise name of a finding, from dim_enterprises)
+        keys = [(s.table, c) for (t, c) in comments if t == s.table] + ([("dim_enterprises", "enterprise_name")]
+                                                                        if s.extra else [])
         headers = [c.value for c in ws[1]]
         assert len(headers) == len(keys)
-        assert all(comments[(s.table, k)] for k in keys)
-        assert sorted(headers) == sorted(column_label(comments[(s.table, k)], k) for k in keys)
+        assert all(comments[k] for k in keys)
+        assert sorted(headers) == sorted(column_label(comments[(t, k)], k) for t, k in keys)
         assert all(re.search(r"[\u4e00-\u9fff]", h) and re.fullmatch(r"[^（：]+(（[^（）]{1,3}）)?", h) for h in headers), headers
     readme = " ".join(_values(wb["说明"]))
     assert sources and all(src in readme for src in sources)
@@ -444,7 +505,10 @@ def test_receipt_version_table_and_report_use_the_column_comments(receipts, repo
                                     "and table_name = 'submission_versions'").fetchall())
         status = con.execute("select comment from duckdb_columns() where schema_name = 'marts' "
                              "and table_name = 'filing_status' and column_name = 'status'").fetchone()[0]
-    ws = openpyxl.load_workbook(next(p for p in receipts if p.stem == MODEL_ORG))["回执"]
+    ws = openpyxl.load_workbook(next(p for p in receipts if p.stem == format_org_code(MODEL_ORG)))["回执"]
     header_row = next(row for row in ws.iter_rows() if row[0].value == column_label(comments["version_no"], "version_no"))
-    assert [c.value for c in header_row] == [column_label(comments[c], c) for c in VERSION_COLUMNS]
+    expected = [column_label(comments[c], c) for c in VERSION_COLUMNS]
+    expected[5:5] = [f"{label}（条）" for (label,) in duckdb.connect(str(db), read_only=True).execute(
+        "select label_zh from reference.ref_severities order by sort_order").fetchall()]
+    assert [c.value for c in header_row if c.value is not None] == expected
     assert f"<th>{column_label(status, 'status')}</th>" in report.read_text(encoding="utf-8")

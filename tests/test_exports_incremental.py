@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from pipelines.lib.exports.publish import publish_warehouse
-from pipelines.lib.exports.receipts import stored_digest, write_receipts
+from pipelines.lib.exports.receipts import receipt_name, stored_digest, write_receipts
 from pipelines.lib.exports.report import update_report
 from tests.marts_fixture import build_marts_fixture, make_code
 
@@ -62,11 +62,11 @@ def test_receipts_written_again_only_where_their_rows_changed(db, tmp_path):
     copy = _copy(db, tmp_path / "changed")
     _change_one_flag(copy)
     third = write_receipts(copy, PERIOD, out)
-    assert [p.stem for p in third.written] == [MODEL_ORG]
+    assert [p.name for p in third.written] == [receipt_name(MODEL_ORG)]
     assert len(third.unchanged) == len(first.paths) - 1
     after = _stamps(third.paths)
-    assert {name for name in before if after[name] != before[name]} == {f"{MODEL_ORG}.xlsx"}
-    assert NEW_MESSAGE in _receipt_text(out / PERIOD / f"{MODEL_ORG}.xlsx")
+    assert {name for name in before if after[name] != before[name]} == {receipt_name(MODEL_ORG)}
+    assert NEW_MESSAGE in _receipt_text(out / PERIOD / receipt_name(MODEL_ORG))
 
 
 def test_a_receipt_without_a_matching_digest_is_written_again(db, tmp_path):
@@ -91,7 +91,7 @@ def test_receipts_of_enterprises_no_longer_listed_are_removed(db, tmp_path):
         for table in ("filing_status", "submission_versions"):
             con.execute(f"delete from marts.{table} where org_code = ? and period = ?", [gone, PERIOD])
     result = write_receipts(copy, PERIOD, out)
-    assert result.removed == [out / PERIOD / f"{gone}.xlsx"] and not result.removed[0].exists()
+    assert result.removed == [out / PERIOD / receipt_name(gone)] and not result.removed[0].exists()
     assert result.written == []
 
 

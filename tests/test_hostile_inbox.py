@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import zipfile
 from pathlib import Path
@@ -159,7 +160,7 @@ def test_the_whole_quarter_runs_over_the_hostile_inbox(tmp_path: Path, capfd: py
     outputs = {workdir, warehouse.parent}
     assert {p for p in _tree(tmp_path) - before if p not in outputs and not (outputs & set(p.parents))} == set()
     receipts = sorted((warehouse.parent / "receipts" / PERIOD).iterdir())
-    assert receipts and all(len(p.stem) == 9 and p.stem.isalnum() and p.suffix == ".xlsx" for p in receipts)
+    assert receipts and all(re.fullmatch(r"[0-9A-Z]{8}-[0-9A-Z]\.xlsx", p.name) for p in receipts)
     # No canary in any published file: text and the members of every xlsx.
     for path in warehouse.parent.rglob("*"):
         if not path.is_file() or path.suffix == ".duckdb":

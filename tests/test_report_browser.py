@@ -1,10 +1,13 @@
 """The quarterly report as a leader sees it: rendered by Debian's chromium, headless, offline.
 
-chromium is installed by scripts/ensure-chromium.sh (called from `make test`).
+chromium is installed by scripts/ensure-chromium.sh, pdftotext by scripts/ensure-office.sh (both called
+from `make test`).
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import struct
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lib.exports.report import write_report
+from pipelines.lib.exports.report import update_report_index, write_report
 from tests.marts_fixture import build_marts_fixture
 
 PERIOD = "2007Q4"
@@ -107,3 +110,118 @@ def test_dump_dom_has_rendered_svg_charts(report, tmp_path):
     assert len(re.findall(r'<rect class="bar"', dom)) >= 10
     assert len(re.findall(r'<polyline class="series"', dom)) == 2
     assert "<title>" in dom and "报告期" in dom and "北京市平均" in dom and "2010年目标" in dom
+
+
+def print_to_pdf(tmp_path: Path, page: Path) -> Path:
+    """The page as chromium prints it (its own @page size, no browser header or footer)."""
+    pdf = tmp_path / (page.stem + ".pdf")
+    res = _chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
+    assert pdf.exists(), res.stderr[-2000:]
+    return pdf
+
+
+def pdf_pages(pdf: Path) -> list[str]:
+    """The text of every page (pdftotext, reading order)."""
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    return out.split("\f")[:-1] if out.endswith("\f") else out.split("\f")
+
+
+def test_report_prints_on_a4_with_every_heading_kept_with_its_content(report, tmp_path):
+    pdf = print_to_pdf(tmp_path, report)
+    data = pdf.read_bytes()
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
+    assert boxes and all(abs(float(w) - 595) < 2 and abs(float(h) - 842) < 2 for w, h in boxes), boxes[:3]  # A4
+    pages = pdf_pages(pdf)
+    assert len(pages) == len(boxes)
+    assert 2 <= len(pages) <= 3, f"{len(pages)} pages"  # 6 enterprises: a short report, not 4 pages
+    headings = re.compile(r"^[一二三四五]、")
+    for i, text in enumerate(pages, start=1):
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        assert lines and not headings.match(lines[-1]), f"page {i} ends with the heading {lines[-1]!r}"
+    # every section heading is printed, each once
+    seen = [line.strip() for text in pages for line in text.splitlines() if headings.match(line.strip())]
+    assert [h[0] for h in seen] == list("一二三四五"), seen
+
+
+_MEASURE = """<script>
+const out = {clipped: [], overlaps: [], ticks: []};
+for (const svg of document.querySelectorAll("svg")) {
+  const title = svg.querySelector("text").getBBox();
+  for (const t of svg.querySelectorAll("text.label")) {
+    const b = t.getBBox();
+    if (b.x < 0 || b.x + b.width > svg.viewBox.baseVal.width) out.clipped.push(t.textContent);
+  }
+  for (const t of svg.querySelectorAll("text.ref-label")) {
+    const b = t.getBBox();
+    if (b.y < title.y + title.height && b.x < title.x + title.width && title.x < b.x + b.width)
+      out.overlaps.push(t.textContent);
+  }
+  out.ticks.push([...svg.querySelectorAll("text.tick")].map(t => t.textContent));
+}
+document.body.insertAdjacentHTML("beforeend", "<pre id=measured>" + JSON.stringify(out) + "</pre>");
+</script>"""
+
+
+def test_chart_labels_are_inside_their_charts_and_clear_of_the_titles(report, tmp_path):
+    """Measured by chromium's layout (getBBox) on a copy of the page with a measuring script added."""
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    dom = _chromium(tmp_path, "--dump-dom", probe.as_uri()).stdout
+    m = re.search(r"<pre id=\"measured\">(.*?)</pre>", dom, re.S)
+    assert m, dom[-500:]
+    measured = json.loads(html.unescape(m.group(1)))
+    assert measured["clipped"] == [], measured["clipped"]
+    assert measured["overlaps"] == [], measured["overlaps"]
+    for ticks in measured["ticks"]:
+        assert len(ticks) == len(set(ticks)), f"repeated tick labels {ticks}"  # "0 0 1 1 1"
+
+
+def test_reports_index_lists_every_quarter_and_renders(report, tmp_path):
+    for period in ("2007Q2", "2007Q3"):
+        write_report(report.parent.parent / "warehouse.duckdb", period, report.parent / f"{period}.html")
+    db = report.parent.parent / "warehouse.duckdb"
+    assert update_report_index(db, report.parent) in (True, False)
+    assert not update_report_index(db, report.parent)  # nothing changed: left as it is
+    index = report.parent / "index.html"
+    page = index.read_text(encoding="utf-8")
+    assert [m for m in re.findall(r'href="(\d{4}Q\d)\.html"', page)] == ["2007Q4", "2007Q3", "2007Q2"]
+    (report.parent / "enterprises").mkdir(exist_ok=True)
+    (report.parent / "enterprises" / "index.html").write_text("<html></html>", encoding="utf-8")
+    assert update_report_index(db, report.parent)  # the enterprise pages appeared: the index links them
+    assert 'href="enterprises/index.html"' in index.read_text(encoding="utf-8")
+    shot = tmp_path / "index.png"
+    res = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,900", index.as_uri())
+    assert shot.exists(), res.stderr[-2000:]
+    width, height, rows = read_png(shot, max_rows=400)
+    bpp = len(rows[0]) // width
+    colours = {r[i:i + 3] for r in rows[::3] for i in range(0, len(r), bpp * 3)}
+    assert len(colours) > 20 and any(sum(c) < 200 for c in colours)
+    dom = _chromium(tmp_path, "--dump-dom", index.as_uri()).stdout
+    assert dom.count("<tr>") >= 4 and "2007Q4" in dom
+
+
+def test_data_docs_render_offline_with_failing_rows_by_enterprise_and_period(tmp_path):
+    """The run's Data Docs on the hand-built warehouse (column comments and reference data as published)."""
+    from pipelines.lib.expectations import run_expectations
+
+    db = build_marts_fixture(tmp_path / "warehouse.duckdb")
+    run = run_expectations(db, [PERIOD], tmp_path / "data_docs")
+    found = {name: s for name, s in run.suites.items() if s.failing_count}
+    assert found, "the fixture has findings"
+    for page in (run.docs_index, *(run.docs_pages[name] for name in found)):
+        shot = tmp_path / f"{page.stem}.png"
+        res = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1200", page.as_uri())
+        assert shot.exists(), res.stderr[-2000:]
+        width, _, rows = read_png(shot, max_rows=500)
+        bpp = len(rows[0]) // width
+        colours = {r[i:i + 3] for r in rows[::3] for i in range(0, len(r), bpp * 3)}
+        assert len(colours) > 20 and any(sum(c) < 200 for c in colours), page.name  # text on a styled page
+        dom = _chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+        assert "<script" not in dom and "未通过" not in dom and "Clear Filters" not in dom
+        if page != run.docs_index:
+            assert re.search(r"集市表 <code>marts\.\w+</code>", dom)  # the page names its mart
+            assert "组织机构代码" in dom or "统计对象代码" in dom  # failing rows by their keys, in Chinese
+            assert "报告期" in dom and re.search(r"<td class=\"c\">[0-9A-Z]{8}-[0-9A-Z]</td>", dom)
+    index = run.docs_index.read_text(encoding="utf-8")
+    assert all(f"发现{s.failing_count:,}条问题" in index for s in found.values() if not s.errors)

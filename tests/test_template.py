@@ -204,3 +204,36 @@ def test_skill_level_drop_down_lists_the_seed_levels(template, tmp_path):
     levels = skill_levels(changed)
     assert levels.all[-1] == "特级技师" and levels.technician[-1] == "特级技师"
     assert levels.all[:-1] == contract.SKILL_LEVELS
+
+
+def test_instructions_give_an_example_row_for_every_sheet(template):
+    """The 示例 column: a value for every column of every sheet, typed as the template expects it, and
+    figures that pass the contract's own relations (levels within the skilled workers, the fund split)."""
+    import datetime as dt
+
+    from pipelines.lib.domain.reference import thresholds_for
+    from pipelines.lib.forms.template import EXAMPLE, example_value
+    ws = openpyxl.load_workbook(template)[INSTRUCTIONS_SHEET]
+    header = next(row for row in ws.iter_rows() if row[0].value == "工作表" and row[-1].value == "示例")
+    examples = {(r[0].value, r[1].value): r[len(header) - 1].value for r in ws.iter_rows(min_row=header[0].row + 1)}
+    for sheet in contract.SHEETS:
+        for column in sheet.columns:
+            value = examples.get((sheet.name, column.header))
+            assert value and value == example_value(column), (sheet.name, column.header)
+            if column.enum:
+                assert value in column.enum
+            elif column.type == contract.BOOL:
+                assert value in ("是", "否")
+            elif column.type == contract.DATE:
+                dt.date.fromisoformat(value)
+            elif column.type in (contract.INT, contract.AMOUNT, contract.YUAN, contract.NUMBER):
+                assert float(value.replace(",", "")) >= 0
+            elif column.type == contract.ID_NUMBER:
+                assert not any(ch.isdigit() for ch in value)  # a placeholder, never a number that looks real
+    n = {c.key: float(example_value(c).replace(",", "")) for s in contract.SHEETS for c in s.columns
+         if c.type in (contract.INT, contract.AMOUNT)}
+    levels = [n[k] for k in n if k.startswith("level")]
+    assert sum(levels) <= n["skilled_workers"] <= n["employees_total"]
+    limits = thresholds_for(EXAMPLE["period"])  # the policy's limits of the example's quarter (the seed's)
+    assert n["fund_extracted"] >= limits["fund_ratio_min"] * n["payroll"]
+    assert n["fund_spent_frontline"] >= limits["frontline_share_min"] * n["fund_spent"]

@@ -58,7 +58,7 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
 
         from pipelines.lib.exports.publish import periods_with_files
         from pipelines.lib.exports.receipts import write_receipts
-        from pipelines.lib.exports.report import update_report
+        from pipelines.lib.exports.report import update_report, update_report_index
         from pipelines.lib.exports.workbook import write_tracking_workbook
 
         db, out = platform.warehouse_path, platform.marts_dir
@@ -80,12 +80,14 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
             result = write_receipts(db, str(period), out / "receipts")
             written, unchanged, removed = (written + len(result.written), unchanged + len(result.unchanged),
                                            removed + len(result.removed))
+        update_report_index(db, out / "report")  # every quarter's report, on one page
         context.log.info(f"exported {len(periods)} quarters ({', '.join(map(str, periods))}): receipts "
                          f"{written} written, {unchanged} unchanged, {removed} removed; reports "
                          f"{len(reports_written)} written, {len(periods) - len(reports_written)} unchanged")
         return dg.MaterializeResult(metadata={
             "workbook": dg.MetadataValue.path(str(workbook)),
             "report": dg.MetadataValue.path(str(out / "report" / f"{periods[-1]}.html")) if periods else "",
+            "reports index": dg.MetadataValue.path(str(out / "report" / "index.html")),
             "quarters": ", ".join(map(str, periods)),
             "reports written": len(reports_written),
             "reports unchanged": len(periods) - len(reports_written),

@@ -10,7 +10,8 @@ resolves a threshold. Order of work (the working DB admits one writer, so it is 
 3. turn every unexpected row of an expectation that has a ``rule_id`` into a flag row (its value and
    limit read from the row's own columns), sort them;
 4. open the DB read-write and replace the periods' rows of ``flags.expectation_flags``;
-5. optionally build GX Data Docs and make them work offline (pipelines.lib.expectations.docs).
+5. optionally write the run's Data Docs: plain offline pages from these validation results, failing rows
+   identified by their key columns (pipelines.lib.expectations.docs).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pipelines.lib.expectations.flags import display_text, is_missing, replace_f
 from pipelines.lib.expectations.suites import MART_SCHEMA, ExpectationSpec, Group, load_suites
 
 ROW_ID = "_row"  # row number of the batch (its RangeIndex label)
-DOCS_SAMPLE = 20  # unexpected rows kept per expectation in the Data Docs copy of a result
+DOCS_SAMPLE = 20  # failing rows listed per expectation in the Data Docs
 SAMPLE_SIZE = 10
 FLOAT_DECIMALS = 10  # as dbt's verdict macros round: a message never shows 0.014999999999999998
 _PERCENT_SUFFIXES = ("share", "ratio", "coverage", "average", "to_beijing")
@@ -81,6 +82,7 @@ class ExpectationRun:
     flag_count: int
     docs_index: Path | None
     timings: dict[str, float]
+    docs_pages: dict[str, Path] = field(default_factory=dict)  # suite -> its Data Docs page
 
     @property
     def success(self) -> bool:
@@ -110,19 +112,12 @@ def _context(gx: Any, docs_dir: Path | None) -> Any:
         ProgressBarsConfig,
     )
 
-    sites = {}
-    if docs_dir is not None:
-        sites["offline"] = {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        }
+    # No GX site: the Data Docs are written from the results (pipelines.lib.expectations.docs).
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
         progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
         analytics_enabled=False,
-        data_docs_sites=sites,
+        data_docs_sites={},
     )
     return gx.get_context(mode="ephemeral", project_config=config)
 
@@ -286,40 +281,26 @@ def _row_number(item: Any) -> int:
     return int(item)
 
 
-def _store_for_docs(context: Any, validator: Any, suite_name: str, outcome: Any) -> None:
-    """Keep a trimmed copy of a validation result in the context's store for Data Docs.
-
-    Validating through ``ValidationDefinition.run`` would serialise every COMPLETE result into the
-    store (measured: seconds for 10k failing rows); Data Docs only need a sample of each.
-    """
-    import datetime as dt
-
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-
-    for r in outcome.results:
-        for k in ("unexpected_list", "unexpected_index_list", "partial_unexpected_index_list"):
-            if isinstance((r.result or {}).get(k), list):
-                r.result[k] = r.result[k][:DOCS_SAMPLE]
-    run_id = RunIdentifier(run_time=dt.datetime.now(dt.UTC))
-    outcome.meta.update(
-        {
-            "run_id": run_id,
-            "validation_time": run_id.run_time,
-            "batch_parameters": {"dataframe": "<DATAFRAME>"},
-        }
-    )
-    suite_id = ExpectationSuiteIdentifier(name=suite_name)
-    context.validation_results_store.store_validation_results(
-        suite_validation_result=outcome,
-        suite_validation_result_identifier=ValidationResultIdentifier(
-            batch_identifier=validator.active_batch_id, expectation_suite_identifier=suite_id, run_id=run_id
-        ),
-        expectation_suite_identifier=suite_id,
-    )
+def _docs_reference(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple[str, str], str], dict[str, str], dict[Any, str]]:
+    """For the Data Docs: the marts' column comments, tone colours, and the Chinese labels of the severities
+    (keyed by code) and of the period types (keyed by ("period_type", code)), from the reference schema."""
+    comments = {(t, c): m for t, c, m in con.execute(
+        "select table_name, column_name, comment from duckdb_columns() where database_name = current_database()"
+        " and schema_name = ? and comment is not null", [MART_SCHEMA]).fetchall()}
+    tables = {(s, t) for s, t in con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database()").fetchall()}
+    tones: dict[str, str] = {}
+    severities: dict[str, str] = {}
+    if ("reference", "ref_tones") in tables:
+        colour = dict(con.execute("select tone, text_colour from reference.ref_tones").fetchall())
+        # the classes of docs._outcome: nothing found (ok), findings to follow up (warn), a check that broke (bad)
+        tones = {cls: colour[t] for cls, t in (("ok", "ok"), ("found", "warn"), ("error", "bad")) if t in colour}
+    if ("reference", "ref_severities") in tables:
+        severities = dict(con.execute("select severity, label_zh from reference.ref_severities").fetchall())
+    if ("reference", "ref_statuses") in tables:  # period_type year -> 年度, as the row filters and keys read
+        severities.update({("period_type", c): label for c, label in con.execute(
+            "select status_code, label_zh from reference.ref_statuses where domain = 'period_type'").fetchall()})
+    return comments, tones, severities
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -347,6 +328,7 @@ def run_expectations(
     t0 = time.perf_counter()
     with duckdb.connect(str(db_path), read_only=True) as con:
         frames = _load_frames(con, groups, periods)
+        docs_reference = _docs_reference(con) if docs_dir is not None else None
     timings["load"] = time.perf_counter() - t0
 
     # 2. validate
@@ -359,6 +341,7 @@ def run_expectations(
     timings["gx_context"] = time.perf_counter() - t0
 
     results = {s.name: SuiteResult(s.name, s.tables) for s in suites}
+    docs: dict[str, list[Any]] = {s.name: [] for s in suites}  # docs.BatchDoc per validated group
     flags: list[dict[str, Any]] = []
     samples: dict[str, list[tuple]] = {s.name: [] for s in suites}
     for suite in suites:
@@ -376,16 +359,26 @@ def run_expectations(
             batch_def = datasource.add_dataframe_asset(group.name).add_batch_definition_whole_dataframe(
                 "rows"
             )
-            # lean batch (this group's columns only); its RangeIndex is the row number GX reports rows by
+            # lean batch (this group's columns only) plus the row number, which GX returns for each failing
+            # row with the group's key columns (organisation, period, person): how the flags and the Data
+            # Docs find the row again
             df = frame[group.columns()].reset_index(drop=True)
+            df[ROW_ID] = range(len(df))
             res.rows_evaluated += len(df)
+            batch_doc = None
+            if docs_dir is not None:
+                from pipelines.lib.expectations.docs import BatchDoc
+
+                batch_doc = BatchDoc(group.table, group.where, len(df))
+                docs[suite.name].append(batch_doc)
             if df.empty:
                 res.expectations_evaluated += len(specs)
                 continue
             validator = Validator(
                 batch_definition=batch_def,
                 batch_parameters={"dataframe": df},
-                result_format={"result_format": "COMPLETE"},
+                result_format={"result_format": "COMPLETE",
+                               "unexpected_index_column_names": [ROW_ID, *group.keys]},
             )
             outcome = validator.validate_expectation_suite(gx_suite)
             columns = {c: df[c].tolist() for c in df.columns}
@@ -397,6 +390,8 @@ def run_expectations(
                     res.errors.append(
                         f"{group.name} #{spec.index} {spec.type}: {exc.get('exception_message')}"
                     )
+                if batch_doc is not None:
+                    batch_doc.expectations.append(_expectation_doc(spec, r))
                 if r.success:
                     continue
                 res.expectations_failed += 1
@@ -418,8 +413,6 @@ def run_expectations(
                     if spec.rule_id:
                         flags.append(_flag(spec, row))
                         res.flag_count += 1
-            if docs_dir is not None:
-                _store_for_docs(context, validator, gx_suite.name, outcome)
         res.success = res.success and res.expectations_failed == 0 and not res.errors
         top = sorted(samples[suite.name])[:SAMPLE_SIZE]
         res.sample_failing_keys = [
@@ -442,27 +435,38 @@ def run_expectations(
         replace_flags(con, periods, flags, keep_sources=not_run)
     timings["write_flags"] = time.perf_counter() - t0
 
-    docs_index = None
+    docs_index, docs_pages = None, {}
     if docs_dir is not None:
-        from pipelines.lib.expectations.docs import build_offline_docs
+        from pipelines.lib.expectations.docs import SuiteDoc, suite_page, write_data_docs
 
         t0 = time.perf_counter()
-        for s in suites:  # the whole suites too, so the index lists each by its own name
-            context.suites.add(_gx_suite(gx, s.name, list(s.expectations), s.meta))
-        summary = [
-            {
-                "name": s.name,
-                "description_zh": s.meta.get("description_zh"),
-                "tables": s.tables,
-                "success": results[s.name].success,
-                "failing_count": results[s.name].failing_count,
-            }
-            for s in suites
-        ]
-        docs_index = build_offline_docs(context, Path(docs_dir), summary)
+        comments, tones, severities = docs_reference
+        docs_index = write_data_docs(Path(docs_dir), periods, [
+            SuiteDoc(s.name, s.meta.get("description_zh") or "", s.tables, results[s.name].failing_count,
+                     results[s.name].errors, docs[s.name]) for s in suites], comments, tones, severities)
+        docs_pages = {s.name: suite_page(Path(docs_dir), s.name) for s in suites}
         timings["data_docs"] = time.perf_counter() - t0
 
     timings["total"] = time.perf_counter() - t_start
     return ExpectationRun(
-        periods=periods, suites=results, flag_count=len(flags), docs_index=docs_index, timings=timings
+        periods=periods, suites=results, flag_count=len(flags), docs_index=docs_index, timings=timings,
+        docs_pages=docs_pages,
+    )
+
+
+def _expectation_doc(spec: ExpectationSpec, r: Any) -> Any:
+    """What the Data Docs show of one expectation's result: its failing rows by their key columns (and the
+    values judged), as GX returned them, the row number left out."""
+    from pipelines.lib.expectations.docs import ExpectationDoc
+
+    result = r.result or {}
+    items = result.get("unexpected_index_list") or []
+    rows = [{**{k: item.get(k) for k in spec.keys if k in item},
+             **{k: v for k, v in item.items() if k != ROW_ID and k not in spec.keys}}
+            for item in items[:DOCS_SAMPLE] if isinstance(item, dict)]
+    exc = r.exception_info or {}
+    return ExpectationDoc(
+        meta=dict(spec.meta), type=spec.type, kwargs=dict(spec.kwargs), success=bool(r.success),
+        unexpected_count=int(result.get("unexpected_count") or len(items)), rows=rows,
+        error=exc.get("exception_message") if exc.get("raised_exception") else None,
     )

@@ -35,13 +35,32 @@ def column_label(comment: str | None, column: str) -> str:
     return head or column
 
 
+def pct(v: Any, digits: int = 1) -> str:
+    """A share as people read it: 0.1234 -> "12.3%" (a rounded zero never shows as "-0.0%")."""
+    return "—" if v is None else f"{round(v * 100, digits) + 0.0:.{digits}f}%"
+
+
+# The one wording for a difference of shares, everywhere a person reads one (report, receipts, workbook).
+PP_UNIT = "百分点"
+PP_PER_YEAR_UNIT = "百分点/年"
+
+
+def pp(v: Any, unit: str = PP_UNIT) -> str:
+    """A difference of shares in percentage points, signed: 0.019 -> "+1.9百分点"; a rounded zero is "0.0"."""
+    if v is None:
+        return "—"
+    x = round(v * 100, 1) + 0.0
+    return f"{x:+.1f}{unit}" if x else f"0.0{unit}"
+
+
 @dataclass(frozen=True)
 class Tone:
     tone: str
     fill_colour: str  # Excel cell fill
     text_colour: str  # HTML text and chart colour
-    label_zh: str  # colour name for legends (绿色 …)
+    label_zh: str  # name of the fill colour, for the workbook's and receipts' legends (绿色 …)
     description_zh: str
+    text_label_zh: str  # name of the text/chart colour, for the report's legends (橙色 …)
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,7 @@ class Display:
     tones: dict[str, Tone]
     codes: tuple[Code, ...]
     rule_levels: dict[str, str]  # ref_rules: rule_id -> level (file, row, …, enterprise-year)
+    rule_titles: dict[str, str]  # ref_rules: rule_id -> title_zh
     benchmark: tuple[tuple[int, float, str, str], ...]  # (year, share, source, status) of ref_beijing_benchmark
     column_comments: dict[tuple[str, str], str]  # (table of marts or reference, column) -> comment
 
@@ -112,14 +132,20 @@ class Display:
                     raise ValueError(f"参考数据矛盾：“{key}”在不同所属中色调不同（ref_statuses / ref_severities）")
         return out
 
-    def legend(self, domains: tuple[str, ...]) -> str:
-        """"绿色：已达标/进度正常/按时；黄色：…" for the statuses of ``domains``, in tone order."""
+    def legend(self, domains: tuple[str, ...], text: bool = False) -> str:
+        """"绿色：已达标/进度正常/按时；黄色：…" for the statuses of ``domains``, in tone order; named by
+        the fill colour (cells) or, with ``text``, by the text and chart colour (the HTML report)."""
         parts = []
         for tone in self.tones.values():
             names = [c.label_zh for d in domains for c in self.domain(d) if c.tone == tone.tone]
             if names:
-                parts.append(f"{tone.label_zh}：{'/'.join(dict.fromkeys(names))}")
+                parts.append(f"{tone.text_label_zh if text else tone.label_zh}：{'/'.join(dict.fromkeys(names))}")
         return "；".join(parts)
+
+    def rule_title(self, rule_id: str) -> str:
+        """"C05 高技能人才占比…": a rule's id with its title (ref_rules.title_zh)."""
+        title = self.rule_titles.get(rule_id)
+        return f"{rule_id} {title}" if title else rule_id
 
     # -- columns ------------------------------------------------------------------------------------
     def column_label(self, table: str, column: str) -> str:
@@ -130,19 +156,21 @@ def read_display(con: duckdb.DuckDBPyConnection) -> Display:
     """The display reference of the warehouse ``con`` is connected to (schemas ``reference``, ``marts``)."""
     q = con.execute
     tones = {r[0]: Tone(*r) for r in q(
-        "select tone, fill_colour, text_colour, label_zh, description_zh from reference.ref_tones "
+        "select tone, fill_colour, text_colour, label_zh, description_zh, text_label_zh from reference.ref_tones "
         "order by case tone when 'ok' then 0 when 'warn' then 1 when 'bad' then 2 else 3 end, tone").fetchall()}
     codes = tuple(Code(*r) for r in q("""
         select domain, status_code, label_zh, tone, sort_order, description_zh from reference.ref_statuses
         union all
         select 'severity', severity, label_zh, tone, sort_order, description_zh from reference.ref_severities
         order by 1, 5, 2""").fetchall())
-    rule_levels = dict(q("select rule_id, level from reference.ref_rules").fetchall())
+    rules = q("select rule_id, level, title_zh from reference.ref_rules order by rule_id").fetchall()
+    rule_levels = {r: level for r, level, _ in rules}
+    rule_titles = {r: title for r, _, title in rules if title}
     benchmark = tuple(q("select year, high_skill_share, source, status from reference.ref_beijing_benchmark "
                         "order by year").fetchall())
     comments = {(t, c): m for t, c, m in q(
         "select table_name, column_name, comment from duckdb_columns() where database_name = current_database() "
         "and schema_name in ('marts', 'reference') and comment is not null").fetchall()}
-    display = Display(tones, codes, rule_levels, benchmark, comments)
+    display = Display(tones, codes, rule_levels, rule_titles, benchmark, comments)
     display.tone_of("")  # fail early on contradicting reference rows
     return display

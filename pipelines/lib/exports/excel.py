@@ -26,7 +26,7 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from pipelines.lib.exports.display import BOOL_TEXT, Display
+from pipelines.lib.exports.display import BOOL_TEXT, PP_PER_YEAR_UNIT, PP_UNIT, Display
 
 # Fixed document time: the same data gives the same file, byte for byte.
 FIXED_CREATED = dt.datetime(2008, 6, 2, 0, 0, 0)
@@ -40,15 +40,31 @@ DATETIME_FMT = "yyyy-mm-dd hh:mm:ss"
 # Differences (gap to the Beijing average, yearly gain, change of an income gap) carry their sign.
 SIGNED_RATIO_FMT = "+0.0%;-0.0%;0.0%"
 SIGNED_AMOUNT_FMT = "+#,##0.00;-#,##0.00;0.00"
+# A difference of shares in percentage points (the cell holds 1.9 for +1.9百分点), and the same per year.
+SIGNED_PP_FMT = f'+0.0"{PP_UNIT}";-0.0"{PP_UNIT}";0.0"{PP_UNIT}"'
+SIGNED_PP_YEAR_FMT = f'+0.0"{PP_PER_YEAR_UNIT}";-0.0"{PP_PER_YEAR_UNIT}";0.0"{PP_PER_YEAR_UNIT}"'
 
 # Cell kinds a column can have; each maps to one number format.
 TEXT, RATIO, AMOUNT, COUNT, DECIMAL, DATE, DATETIME, BOOL, ORG, STATUS = (
     "text", "ratio", "amount", "count", "decimal", "date", "datetime", "bool", "org", "status",
 )
 SIGNED_RATIO, SIGNED_AMOUNT = "signed_ratio", "signed_amount"
+SIGNED_PP, SIGNED_PP_YEAR = "signed_pp", "signed_pp_year"
 # 是/否 columns where 是 is the bad news (逾期, 未报送 …) and where neither answer is (是否最新 …).
 BOOL_BAD, BOOL_PLAIN = "bool_bad", "bool_plain"
-NUMBER_KINDS = frozenset({RATIO, AMOUNT, COUNT, DECIMAL, SIGNED_RATIO, SIGNED_AMOUNT})
+NUMBER_KINDS = frozenset({RATIO, AMOUNT, COUNT, DECIMAL, SIGNED_RATIO, SIGNED_AMOUNT, SIGNED_PP, SIGNED_PP_YEAR})
+
+
+def _rounder(scale: float, digits: int) -> Callable[[float], float]:
+    # "+ 0.0" turns a rounded -0.0 into 0.0, which no format shows as "-0.0"
+    return lambda v: round(v * scale, digits) + 0.0 if type(v) in (int, float) else v
+
+
+# A number as its format shows it: what the cell holds is what a person reads (no 0.9259163134 behind 92.6%).
+AS_DISPLAYED: dict[str, Callable[[float], float]] = {
+    RATIO: _rounder(1, 3), SIGNED_RATIO: _rounder(1, 3), AMOUNT: _rounder(1, 2), SIGNED_AMOUNT: _rounder(1, 2),
+    DECIMAL: _rounder(1, 2), SIGNED_PP: _rounder(100, 1), SIGNED_PP_YEAR: _rounder(100, 1),
+}
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _INF, _NINF = float("inf"), float("-inf")
@@ -110,6 +126,8 @@ class Formats:
             DATETIME: add({**base, "num_format": DATETIME_FMT}),
             SIGNED_RATIO: add({**base, "num_format": SIGNED_RATIO_FMT}),
             SIGNED_AMOUNT: add({**base, "num_format": SIGNED_AMOUNT_FMT}),
+            SIGNED_PP: add({**base, "num_format": SIGNED_PP_FMT}),
+            SIGNED_PP_YEAR: add({**base, "num_format": SIGNED_PP_YEAR_FMT}),
         }
         self.by_kind[BOOL_BAD] = self.by_kind[BOOL_PLAIN] = self.by_kind[BOOL]
         self.fills = {t.tone: add({**base, "bg_color": t.fill_colour, "align": "center"})
@@ -162,7 +180,7 @@ def display_width(text: str) -> int:
 # Points per line of 10-pt text, and what fits on a landscape page at 100 % (in character units).
 LINE_HEIGHT = 13.5
 A4_LANDSCAPE_WIDTH = 150
-PAPER_A4, PAPER_A3 = 9, 8
+PAPER_A4 = 9
 
 
 def text_lines(text: str, width: float, font_size: float = 10) -> int:
@@ -196,7 +214,7 @@ def setup_print(ws: Worksheet, title: str = "", *, total_width: float = 0, repea
                 landscape: bool = True, last_row: int | None = None, last_col: int | None = None) -> None:
     """The print setup every deliverable shares, so a printed table or receipt looks official.
 
-    Landscape, one page wide (A3 when the columns would shrink below about 60 % on A4), centred,
+    Landscape, A4, one page wide (the sheets show few enough columns to stay legible), centred,
     ``repeat_row`` repeated on every page, and a page header (北京市国资委 · sheet name · ``title``)
     and footer (第 N 页，共 M 页). ``last_row``/``last_col`` set the print area.
     """
@@ -204,7 +222,7 @@ def setup_print(ws: Worksheet, title: str = "", *, total_width: float = 0, repea
         ws.set_landscape()
     else:
         ws.set_portrait()
-    ws.set_paper(PAPER_A3 if total_width > A4_LANDSCAPE_WIDTH * 1.6 else PAPER_A4)
+    ws.set_paper(PAPER_A4)
     ws.fit_to_pages(1, 0)
     ws.center_horizontally()
     ws.set_margins(left=0.4, right=0.4, top=0.75, bottom=0.6)
@@ -222,6 +240,8 @@ def _sample_text(value: Any, kind: str) -> str:
         return ""
     if kind in (RATIO, SIGNED_RATIO) and isinstance(value, int | float):
         return f"{value * 100:+.1f}%"
+    if kind in (SIGNED_PP, SIGNED_PP_YEAR) and isinstance(value, int | float):
+        return f"{value * 100:+.1f}" + (PP_PER_YEAR_UNIT if kind == SIGNED_PP_YEAR else PP_UNIT)
     if kind in (AMOUNT, COUNT, SIGNED_AMOUNT) and isinstance(value, int | float):
         return f"{value:+,.2f}" if kind != COUNT else f"{value:,.0f}"
     if kind == DATETIME:
@@ -257,6 +277,9 @@ def autosize_widths(headers: Sequence[str], kinds: Sequence[str], rows: Sequence
     return [float(max(min_width, min(max_width, w))) for w in widths]
 
 
+HEADER_LINES = 4
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     key: str
@@ -265,6 +288,7 @@ class ColumnSpec:
     convert: Callable[[Any], Any] | None = None  # e.g. org code display form
     width: float | None = None  # fixed width instead of the sized one (long texts)
     wrap: bool = False  # wrap the text and grow the row to show it whole
+    folded: bool = False  # hidden in a collapsed column group (codes, ids): not read, not printed
 
 
 def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], rows: Iterable[Sequence[Any]],
@@ -281,16 +305,25 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
     headers = [c.label for c in columns]
     kinds = [c.kind for c in columns]
     sample = list(widths_from or [])
-    widths = autosize_widths(headers, kinds, sample, header_lines=2)
+    # Headers wrap on up to HEADER_LINES lines, so a column of 是/否 or short numbers stays narrow and a sheet
+    # prints one page wide on A4 at a legible size.
+    widths = autosize_widths(headers, kinds, sample, header_lines=HEADER_LINES)
     widths = [c.width if c.width else w for c, w in zip(columns, widths, strict=True)]
     for i, w in enumerate(widths):
-        ws.set_column(i, i, w)
-    ws.set_row(first_row, 30)
+        if columns[i].folded:
+            ws.set_column(i, i, w, None, {"level": 1, "hidden": True})
+        else:
+            ws.set_column(i, i, w)
+    if any(c.folded for c in columns):
+        ws.set_column(len(columns), len(columns), None, None, {"collapsed": True})
+        ws.outline_settings(True, False, False, False)  # the "+" sits left of the folded group
+    ws.set_row(first_row, row_height([(h, w) for h, w in zip(headers, widths, strict=True)], min_lines=2))
     for i, h in enumerate(headers):
         ws.write_string(first_row, i, h, formats.header)
     ws.freeze_panes(first_row + 1, 0)
     if print_title is not None:
-        setup_print(ws, print_title, total_width=sum(widths), repeat_row=first_row)
+        setup_print(ws, print_title, total_width=sum(w for c, w in zip(columns, widths, strict=True) if not c.folded),
+                    repeat_row=first_row)
     wrapped = [(i, widths[i]) for i, c in enumerate(columns) if c.wrap]
 
     # One writer per column, chosen once by kind: the inner loop is the hot path of every export
@@ -298,9 +331,13 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
     write_number, write_string = ws.write_number, ws.write_string
     plan = []
     for c in columns:
-        fmt = formats.wrap if c.wrap and c.kind in (TEXT, ORG) else formats.fmt(c.kind)
+        # folded text wraps: it never spills out of its hidden column onto the printed page
+        fmt = formats.wrap if (c.wrap or c.folded) and c.kind in (TEXT, ORG) else formats.fmt(c.kind)
         if c.kind in NUMBER_KINDS:
-            plan.append((0, fmt, c.convert))
+            rounder = AS_DISPLAYED.get(c.kind)
+            conv = c.convert if rounder is None else rounder if c.convert is None else (
+                lambda v, f=c.convert, r=rounder: r(f(v)))
+            plan.append((0, fmt, conv))
         elif c.kind == STATUS:
             plan.append((1, fmt, c.convert))
         elif c.kind == BOOL:
@@ -343,4 +380,7 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
                 write_cell(ws, r, i, v, fmt)
     n = r - first_row
     ws.autofilter(first_row, 0, max(r, first_row), len(columns) - 1)
+    if print_title is not None and any(c.folded for c in columns):
+        # only the unfolded columns print: a folded cell's text must not spill onto the page beside them
+        ws.print_area(0, 0, max(r, first_row), max(i for i, c in enumerate(columns) if not c.folded))
     return n

@@ -150,6 +150,7 @@ def display_digest(display: Any) -> str:
         [dataclasses.astuple(t) for t in display.tones.values()],
         [dataclasses.astuple(c) for c in display.codes],
         sorted(display.rule_levels.items()),
+        sorted(display.rule_titles.items()),
         [list(b) for b in display.benchmark],
         sorted([table, column, comment] for (table, column), comment in display.column_comments.items()),
     )

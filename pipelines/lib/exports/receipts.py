@@ -2,7 +2,8 @@
 with it and where, and how it stands against the policy.
 
 ``write_receipts`` reads the published marts read-only with one query per table for the period,
-groups rows by enterprise in Python and writes ``<out_dir>/<period>/<org_code>.xlsx`` for every
+groups rows by enterprise in Python and writes ``<out_dir>/<period>/<XXXXXXXX-X>.xlsx`` (the organisation
+code in its display form, :func:`pipelines.lib.domain.codes.format_org_code`) for every
 enterprise in ``filing_status`` for the period plus every enterprise that sent a file. Every text
 goes through :func:`pipelines.lib.excel.write_cell`, so a clerk's ``=HYPERLINK(...)`` stays text.
 
@@ -28,7 +29,7 @@ import duckdb
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.exports import excel
-from pipelines.lib.exports.display import BOOL_CODE_TEXT, Display, read_display
+from pipelines.lib.exports.display import BOOL_CODE_TEXT, PP_PER_YEAR_UNIT, Display, pct, pp, read_display
 from pipelines.lib.exports.forked import map_forked
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 
@@ -77,16 +78,11 @@ def _by(rows: list[dict], key: str = "org_code") -> dict[str, list[dict]]:
     return out
 
 
-def _pct(v: Any) -> str:
-    return "—" if v is None else f"{v * 100:.1f}%"
-
-
-def _pp(v: Any) -> str:
-    return "—" if v is None else f"{v * 100:+.1f}个百分点"
+_pct, _pp = pct, pp  # the report's wording: one way to write a share and a difference of shares
 
 
 # Findings whose observed value and threshold are ratios (shown as percentages on the receipt).
-RATIO_RULES = frozenset({"C02", "C03", "C04", "C09", "C11", "D12"})
+RATIO_RULES = frozenset({"C02", "C03", "C04", "C05", "C09", "C11", "D12"})
 # Findings of the submission itself (ref_rules level ``submission``: late, missing, superseded) have the
 # flag as observed value (true): the message says it all.
 FLAG_ONLY_LEVEL = "submission"
@@ -144,9 +140,10 @@ def _deadline_text(deadline: Any) -> Any:
     return deadline
 
 
-# The columns of marts.submission_versions the receipt lists for every version, in its order.
-VERSION_COLUMNS = ("version_no", "file_name", "outcome", "arrived_at", "is_late", "fatal_count", "error_count",
-                   "warning_count", "is_current", "sha256")
+# The columns of marts.submission_versions the receipt lists for every version, in its order; between
+# is_late and is_current, one count per severity (ref_severities) of the findings listed below for that
+# version, so the counts and the rows' 严重程度 are one source (compliance_flags) and always agree.
+VERSION_COLUMNS = ("version_no", "file_name", "outcome", "arrived_at", "is_late", "is_current", "sha256")
 
 # The receipt's grid (character units, A4 landscape): the three tables merge neighbouring columns.
 WIDTHS = (8.0, 28.0, 10.0, 19.0, 9.0, 9.0, 9.0, 14.0, 16.0, 44.0)
@@ -175,7 +172,8 @@ class _Receipt:
         self.center = add({**cell, "align": "center", "text_wrap": True})
         self.when = add({**cell, "align": "center", "num_format": excel.DATETIME_FMT})
         self.count = add({**cell, "align": "center", "num_format": excel.COUNT_FMT})
-        self.hash = add({**cell, "text_wrap": True, "font_name": "Courier New", "font_size": 8})
+        # the file's SHA-256 in a monospace font at the body size, in groups of 8 on two lines (see _hash_text)
+        self.hash = add({**cell, "text_wrap": True, "font_name": "Liberation Mono", "font_size": 9})
         self.fills = {t.tone: add({**cell, "align": "center", "bg_color": t.fill_colour})
                       for t in display.tones.values()}
         self.title = add({"font_name": "宋体", "font_size": 16, "bold": True, "align": "center", "valign": "vcenter"})
@@ -219,7 +217,8 @@ class _Receipt:
         self._span(self.r, 0, NCOLS - 1, text, self.subtitle)
         self.r += 1
 
-    def table(self, headers: list[str], spans: list[int], rows: list[list[tuple[Any, Any]]]) -> None:
+    def table(self, headers: list[str], spans: list[int], rows: list[list[tuple[Any, Any]]],
+              min_lines: int = 1) -> None:
         """A bordered table; logical column i covers ``spans[i]`` grid columns, rows are (value, format) pairs."""
         assert sum(spans) == NCOLS and len(headers) == len(spans)
         bounds, first = [], 0
@@ -235,7 +234,8 @@ class _Receipt:
             for (a, b), (v, fmt) in zip(bounds, row, strict=True):
                 self._span(self.r, a, b, v, fmt or self.cell)
             self.ws.set_row(self.r, excel.row_height(
-                [(v, w) for (v, fmt), w in zip(row, widths, strict=True) if isinstance(v, str) and fmt is not self.hash]))
+                [(v, w) for (v, fmt), w in zip(row, widths, strict=True) if isinstance(v, str) and fmt is not self.hash],
+                min_lines=min_lines))
             self.r += 1
 
     def close(self, print_title: str, digest: str | None = None) -> None:
@@ -297,7 +297,8 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
         if any(fl["severity"] == "error" and fl["rule_id"].startswith("D") for fl in flags):
             conclusion += "报表数据存在须改正的错误，请按下列说明更正，在下期报送时一并改正或重新报送本期报表。"
         if any(fl["rule_id"].startswith("C") and fl["severity"] in ("error", "warning") for fl in flags):
-            conclusion += "部分指标未达到政策要求（见“发现的问题”中以C开头的规则），请对照政策条款改进工作；如数据本身填报有误，方可更正后重新报送。"
+            conclusion += (f"部分指标未达到政策要求（见“发现的问题”中处理方式为“{IMPROVE}”的各项），请对照政策条款改进工作，"
+                           "这类问题无须修改报表；只有数据本身填报有误时，才需更正后重新报送。")
     if status_code == "unexpected":
         status = filing.get("status") or label("filing", "unexpected")
         conclusion = "本单位不在报送名录中，报表未被受理；如属应报送单位，请联系市国资委更新名录。"
@@ -311,6 +312,11 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
     # --- 一、收到的文件 ---------------------------------------------------------------------------
     rc.heading("一、收到的文件（每个版本）")
     if versions:
+        severities = display.domain("severity")
+        found: dict[tuple[str, str], int] = defaultdict(int)
+        for fl in flags:
+            if fl.get("submission_id"):
+                found[(fl["submission_id"], fl["severity"])] += 1
         rows = []
         for v in versions:
             if v.get("is_current"):
@@ -325,10 +331,14 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
             late = v["is_late"]
             rows.append([(v["version_no"], center), (v["file_name"], cell), (outcome, rc.status(outcome)),
                          (v["arrived_at"], rc.when), (late, rc.status("late") if late else center),
-                         (v["fatal_count"], rc.count), (v["error_count"], rc.count), (v["warning_count"], rc.count),
-                         (counts, center), (v["sha256"], rc.hash)])
-        # headers: the column comments of marts.submission_versions (its dbt descriptions)
-        rc.table([display.column_label("submission_versions", c) for c in VERSION_COLUMNS], [1] * NCOLS, rows)
+                         *((found[(v["submission_id"], sev.code)], rc.count) for sev in severities),
+                         (counts, center), (_hash_text(v["sha256"]), rc.hash)])
+        # headers: the column comments of marts.submission_versions (its dbt descriptions) and the severities
+        head = [display.column_label("submission_versions", c) for c in VERSION_COLUMNS]
+        head[5:5] = [f"{sev.label_zh}（条）" for sev in severities]
+        spans = [1] * len(head)
+        spans[1] = NCOLS - (len(head) - 1)  # the file name takes what the severities leave
+        rc.table(head, spans, rows, min_lines=2)
     else:
         rc.line(None, "未收到本期任何文件。", rc.status("not_received"))
 
@@ -340,11 +350,12 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
             sev, rule = fl["severity"], fl["rule_id"]
             sev_zh = label("severity", sev)
             scope = label("period_type", "year") if rule in display.year_level_rules else "本季"
+            action = f"{IMPROVE}（{scope}）" if rule.startswith("C") else f"{CORRECT}（{scope}）"
             rows.append([(rule, center), (_where(fl), cell), (sev_zh, rc.status(sev_zh)),
                          (flag_value(rule, fl.get("observed_value"), display), cell),
-                         (flag_value(rule, fl.get("threshold"), display), cell), (scope, center), (fl.get("clause"), center),
-                         (fl.get("message_zh") or "", cell)])
-        rc.table(["规则", "位置（工作表 行 列）", "严重程度", "填报值", "标准", "范围", "政策条款", "问题说明及修改要求"],
+                         (flag_value(rule, fl.get("threshold"), display), cell), (action, center),
+                         (fl.get("clause"), center), (fl.get("message_zh") or "", cell)])
+        rc.table(["规则", "位置（工作表 行 列）", "严重程度", "填报值", "标准", "处理方式", "政策条款", "问题说明及修改要求"],
                  [1, 1, 1, 1, 2, 1, 1, 2], rows)
         persons = sorted({fl["person_key"] for fl in flags if fl.get("person_key")})
         if persons:
@@ -363,9 +374,9 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
                          ("北京市平均水平\n" + _pct(share.get("beijing_average")) +
                           ("（假设值）" if share.get("benchmark_status") == "assumed" else ""), cell),
                          ("差距 " + _pp(share.get("gap_to_beijing")), cell), (status, rc.status(status)),
-                         (f"2010年预计 {_pct(share.get('projected_target_year_share'))}，目标 "
-                          f"{_pct(share.get('target_share'))}；达标每年需提高 "
-                          f"{_pp(share.get('required_gain_per_year'))}", cell)])
+                         (f"{share.get('target_year') or ''}年预计 {_pct(share.get('projected_target_year_share'))}，"
+                          f"目标 {_pct(share.get('target_share'))}；{_gain_text(share.get('required_gain_per_year'))}",
+                          cell)])
         if coverage:
             cov, mn = coverage.get("coverage"), coverage.get("coverage_min")
             ok = cov is not None and mn is not None and cov >= mn
@@ -393,6 +404,29 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
 
 
 _SAFE_CODE = re.compile(r"[0-9A-Z]{9}")
+# What a clerk does about a finding: a data error (D rules) is corrected in the form; a shortfall against the
+# policy (C rules) is remedied in the work, the figures stay as they are.
+CORRECT, IMPROVE = "更正报表", "改进工作"
+
+
+def _hash_text(sha256: Any) -> Any:
+    """A SHA-256 a person can read aloud and compare: 8 groups of 8 hex digits, 4 to a line."""
+    if not isinstance(sha256, str) or len(sha256) != 64:
+        return sha256
+    groups = [sha256[i:i + 8] for i in range(0, 64, 8)]
+    return " ".join(groups[:4]) + "\n" + " ".join(groups[4:])
+
+
+def _gain_text(gain: Any) -> str:
+    """What reaching the target takes a year: "达标每年需提高 +1.2百分点/年", or that nothing more is needed."""
+    if gain is None:
+        return "达标每年需提高 —"
+    return "已达到目标，无需提高" if round(gain * 100, 1) <= 0 else f"达标每年需提高 {pp(gain, PP_PER_YEAR_UNIT)}"
+
+
+def receipt_name(org: str) -> str:
+    """A receipt's file name: the organisation code as people read it, 10117472-0.xlsx."""
+    return f"{format_org_code(org)}.xlsx"
 
 # The custom document property (docProps/custom.xml) that holds the digest of a receipt's inputs.
 DIGEST_PROPERTY = "sasac_inputs_sha256"
@@ -452,7 +486,7 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> ReceiptsWritten
     target = Path(out_dir) / period
     target.mkdir(parents=True, exist_ok=True)
     result = ReceiptsWritten()
-    keep = {f"{o}.xlsx" for o in orgs}
+    keep = {receipt_name(o) for o in orgs}
     for old in sorted(target.glob("*.xlsx")):
         if old.name not in keep:
             old.unlink()
@@ -463,7 +497,7 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> ReceiptsWritten
     def bring_up_to_date(org: str) -> tuple[Path, bool] | None:
         fs = filing.get(org)
         name = (fs or {}).get("enterprise_name") or data["names"].get(org)
-        path = target / f"{org}.xlsx"
+        path = target / receipt_name(org)
         if path.resolve().parent != target.resolve():
             return None
         rows = (fs, versions.get(org, []), flags.get(org, []), share.get(org), coverage.get(org), funds.get(org),

@@ -10,9 +10,11 @@ the top of the page and is compared with the page already there before writing.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ import duckdb
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import POLICY_TITLE
-from pipelines.lib.exports.display import Display, read_display
+from pipelines.lib.exports.display import PP_PER_YEAR_UNIT, PP_UNIT, Display, pct, pp, read_display
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 
 # Series colours of the charts. Good / needs a look / bad are tones (reference.ref_tones, text_colour):
@@ -42,13 +44,28 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;border-left:5px solid #2f6db5
 .card .k{color:#666;font-size:13px}.card .v{font-size:26px;font-weight:bold;margin:4px 0}.card .d{font-size:12px;color:#666}
 section{background:#fff;border-radius:6px;padding:14px 18px;box-shadow:0 1px 3px rgba(0,0,0,.08);margin-bottom:14px}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e3e6ea;padding:4px 6px;text-align:left}
-th{background:#eef3fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eef3fa}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.c{white-space:nowrap}
 .status{font-weight:bold}
 .note{font-size:12px;color:#8a6d3b;background:#fcf8e3;border:1px solid #faebcc;padding:6px 10px;border-radius:4px;margin:8px 0}
-.charts{display:grid;grid-template-columns:repeat(3,1fr);gap:10px}
+.charts{display:grid;grid-template-columns:1fr;gap:6px}
 svg{max-width:100%;height:auto}svg text{font-family:inherit}
 details summary{cursor:pointer;color:#2f6db5;margin:6px 0}
 footer{color:#888;font-size:12px;margin-top:20px}
+.nav{font-size:13px;margin-bottom:8px}.nav a{color:#2f6db5}
+.block{margin-bottom:14px}
+@page{size:A4;margin:14mm 12mm}
+@media print{
+ body{background:#fff;font-size:11px}main{max-width:none;padding:0}.nav{display:none}
+ h1{font-size:20px}h2{font-size:15px;margin:10px 0 6px;break-after:avoid;page-break-after:avoid}
+ .cards{grid-template-columns:repeat(4,1fr);gap:6px}.card{box-shadow:none;border:1px solid #ccd;padding:6px 8px}
+ .card .v{font-size:18px}
+ section{box-shadow:none;padding:4px 0;margin-bottom:6px}
+ .block.keep,svg,.card,.note,tr{break-inside:avoid;page-break-inside:avoid}
+ thead{display:table-header-group}
+ table{font-size:9.5px}th,td{padding:2px 3px}td.n,td.c,th{white-space:nowrap}th{white-space:normal}
+ details>summary{display:none}
+ *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+}
 """
 
 
@@ -56,13 +73,18 @@ def _e(v: Any) -> str:
     return html.escape("" if v is None else str(v))
 
 
-def pct(v: Any, digits: int = 1) -> str:
-    return "—" if v is None else f"{v * 100:.{digits}f}%"
+def text_px(text: str, size: float = 11) -> float:
+    """Width in pixels of ``text`` at ``size`` px: a CJK or full-width glyph is one em, others about 0.6 em."""
+    return sum(size if unicodedata.east_asian_width(ch) in "WF" else size * 0.6 for ch in text)
 
 
-def pp(v: Any) -> str:
-    """A difference of shares in percentage points, signed."""
-    return "—" if v is None else f"{v * 100:+.1f}个百分点"
+def clip(text: str, max_px: float, size: float = 11) -> str:
+    """``text`` shortened with "…" to fit ``max_px`` (the full text stays in the bar's tooltip)."""
+    if text_px(text, size) <= max_px:
+        return text
+    while text and text_px(text + "…", size) > max_px:
+        text = text[:-1]
+    return text + "…"
 
 
 def _q(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -88,6 +110,29 @@ def _ticks(vmin: float, vmax: float, n: int = 5) -> list[float]:
     return [vmin + (vmax - vmin) * i / n for i in range(n + 1)]
 
 
+# How many steps divide a _nice_max evenly into round numbers, by its leading digits (2.5% -> 0.5% steps).
+_STEPS = {1: 5, 1.2: 4, 1.5: 5, 2: 4, 2.5: 5, 3: 6, 4: 4, 5: 5, 6: 6, 8: 4, 10: 5}
+
+
+def _round_steps(vmax: float) -> int:
+    if vmax <= 0:
+        return 5
+    mantissa = round(vmax / 10 ** math.floor(math.log10(vmax)), 6)
+    return _STEPS.get(mantissa, 5)
+
+
+def _integer_axis(vmax: float, n: int = 5) -> tuple[float, list[float]]:
+    """An axis of counts: whole-number ticks 1, 2 or 5 × 10^k apart, at most ``n`` steps, and its upper end."""
+    vmax, exp = max(vmax, 1.0), 0
+    while True:
+        step = next((m * 10 ** exp for m in (1, 2, 5) if math.ceil(vmax / (m * 10 ** exp)) <= n), None)
+        if step:
+            break
+        exp += 1
+    top = step * math.ceil(vmax / step)
+    return float(top), [float(t) for t in range(0, top + 1, step)]
+
+
 def _svg_open(w: int, h: int, title: str, desc: str = "") -> list[str]:
     return [f'<svg role="img" width="{w}" height="{h}" viewBox="0 0 {w} {h}">',
             f"<title>{_e(title)}</title>" + (f"<desc>{_e(desc)}</desc>" if desc else ""),
@@ -110,7 +155,7 @@ def line_chart(title: str, x_labels: list[str], series: list[dict], y_label: str
         return top + ph * (1 - v / ymax)
 
     out = _svg_open(w, h, title)
-    for t in _ticks(0, ymax):
+    for t in _ticks(0, ymax, _round_steps(ymax)):
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#e5e5e5"/>')
         out.append(f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" font-size="11">{pct(t, 0)}</text>')
     step = max(1, math.ceil(len(x_labels) / 14))
@@ -156,46 +201,63 @@ class Bar:
 
 
 def hbar_chart(title: str, bars: list[Bar], x_label: str, ref: tuple[float, str] | None = None,
-               w: int = 560, label_w: int = 170, fmt=pct, diverging: bool = False, ref_colour: str = ORANGE) -> str:
-    """Horizontal bars, one per row; ``ref`` draws a dashed reference line (value, label) in ``ref_colour``."""
-    row_h, top, bottom, right = 20, 34, 46, 70
+               w: int = 560, label_w: int | None = None, fmt=pct, diverging: bool = False, ref_colour: str = ORANGE,
+               integer: bool = False) -> str:
+    """Horizontal bars, one per row; ``ref`` draws a dashed reference line (value, label) in ``ref_colour``.
+
+    The label column is as wide as the longest label (at most 45 % of the chart; longer ones end in "…",
+    whole in the bar's tooltip), so no name runs off the left edge. A reference label gets its own line
+    under the title. ``integer``: counts, whole-number ticks.
+    """
+    row_h, bottom, right = 20, 46, 90
+    top = 52 if ref else 34
     h = top + bottom + row_h * max(1, len(bars))
+    max_label = w * 0.45
+    labels = [clip(b.label, max_label) for b in bars]
+    if label_w is None:
+        label_w = int(min(max_label, max([text_px(t) for t in labels] or [40])) + 12)
     pw = w - label_w - right
     vals = [b.value for b in bars if b.value is not None] + ([ref[0]] if ref else [])
-    vmax = _nice_max(max([abs(v) for v in vals] or [1]) * 1.05)
-    vmin = -vmax if diverging and any(v < 0 for v in vals) else 0.0
-    if diverging and vmin == 0 and vals and max(vals) <= 0:
-        vmin, vmax = -vmax, 0.0
+    if integer:
+        vmax, ticks = _integer_axis(max(vals or [1]))
+        vmin = 0.0
+    else:
+        vmax = _nice_max(max([abs(v) for v in vals] or [1]) * 1.05)
+        vmin = -vmax if diverging and any(v < 0 for v in vals) else 0.0
+        if diverging and vmin == 0 and vals and max(vals) <= 0:
+            vmin, vmax = -vmax, 0.0
+        ticks = _ticks(vmin, vmax, 4 if vmin < 0 else _round_steps(vmax))
 
     def x(v: float) -> float:
         return label_w + pw * (v - vmin) / (vmax - vmin)
 
     out = _svg_open(w, h, title)
-    for t in _ticks(vmin, vmax, 4):
+    for t in ticks:
         out.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{h - bottom}" stroke="#eee"/>')
-        out.append(f'<text x="{x(t):.1f}" y="{h - bottom + 14}" text-anchor="middle" font-size="10">{fmt(t)}</text>')
+        out.append(f'<text class="tick" x="{x(t):.1f}" y="{h - bottom + 14}" text-anchor="middle" font-size="10">'
+                   f'{_e(fmt(t))}</text>')
     out.append(f'<text x="{label_w + pw / 2:.0f}" y="{h - 10}" text-anchor="middle" font-size="12">{_e(x_label)}</text>')
     zero = x(0)
-    for i, b in enumerate(bars):
+    for i, (b, lab) in enumerate(zip(bars, labels, strict=True)):
         yy = top + i * row_h
-        lab = b.label if len(b.label) <= 12 else b.label[:11] + "…"
-        out.append(f'<text x="{label_w - 6}" y="{yy + 14}" text-anchor="end" font-size="11">{_e(lab)}</text>')
+        out.append(f'<text class="label" x="{label_w - 6}" y="{yy + 14}" text-anchor="end" font-size="11">'
+                   f'<title>{_e(b.label)}</title>{_e(lab)}</text>')
         if b.value is None:
             out.append(f'<text x="{zero + 4:.1f}" y="{yy + 14}" font-size="11" fill="#999">无数据</text>')
             continue
         x0, x1 = sorted((zero, x(b.value)))
         out.append(f'<rect class="bar" x="{x0:.1f}" y="{yy + 3}" width="{max(x1 - x0, 1):.1f}" height="{row_h - 6}" '
                    f'fill="{b.colour}"><title>{_e(b.label)}：{_e(b.text or fmt(b.value))}</title></rect>')
-        tx = x1 + 4 if b.value >= 0 else x0 - 4
-        anchor = "start" if b.value >= 0 else "end"
-        out.append(f'<text x="{tx:.1f}" y="{yy + 14}" font-size="10" text-anchor="{anchor}">'
-                   f'{_e(b.text or fmt(b.value))}</text>')
+        # a negative bar's value goes beside the zero line, never over the names at the left
+        tx = x1 + 4 if b.value >= 0 else zero + 4
+        out.append(f'<text x="{tx:.1f}" y="{yy + 14}" font-size="10">{_e(b.text or fmt(b.value))}</text>')
     out.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{top}" y2="{h - bottom}" stroke="#333"/>')
     if ref:
         out.append(f'<line class="ref" x1="{x(ref[0]):.1f}" x2="{x(ref[0]):.1f}" y1="{top - 4}" y2="{h - bottom}" '
                    f'stroke="{ref_colour}" stroke-width="2" stroke-dasharray="6 3"/>')
-        out.append(f'<text x="{x(ref[0]):.1f}" y="{top - 6}" text-anchor="middle" font-size="10" fill="{ref_colour}">'
-                   f'{_e(ref[1])}</text>')
+        anchor = "end" if x(ref[0]) > label_w + pw * 0.7 else "start" if x(ref[0]) < label_w + pw * 0.3 else "middle"
+        out.append(f'<text class="ref-label" x="{x(ref[0]):.1f}" y="{top - 8}" text-anchor="{anchor}" font-size="10" '
+                   f'fill="{ref_colour}">{_e(ref[1])}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -241,6 +303,10 @@ def _load(db_path: Path, period: str) -> dict[str, Any]:
             "where grain = 'group' and entity_name is not null group by 1").fetchall()})
         d["group_names"] = names
         d["horizon"] = con.execute("select max(period) from marts.filing_status").fetchone()[0]
+        # The data cut-off: the last file received for this quarter or an earlier one (the report's figures
+        # cannot move without a later file or a rule change).
+        d["cutoff"] = con.execute("select max(arrived_at) from marts.submission_versions where period <= ?",
+                                  [period]).fetchone()[0]
         return d
     finally:
         con.close()
@@ -275,7 +341,12 @@ def _card(key: str, value: str, detail: str = "", cls: str = "") -> str:
 # ------------------------------------------------------------------------------------------------
 # Page
 # ------------------------------------------------------------------------------------------------
-def render_report(d: dict[str, Any], period: str, digest: str = "") -> str:
+def _block(title: str, keep: bool = True) -> str:
+    """A heading with its section: ``keep`` blocks are small and never split over two printed pages."""
+    return f'<div class="block{" keep" if keep else ""}"><h2>{title}</h2><section>'
+
+
+def render_report(d: dict[str, Any], period: str, digest: str = "", generated: dt.date | None = None) -> str:
     p = Period.parse(period)
     system_now = next((r for r in d["system"] if r["period"] == period), None)
     filing = {r["status_code"]: r["n"] for r in d["filing"]}
@@ -300,9 +371,12 @@ def render_report(d: dict[str, Any], period: str, digest: str = "") -> str:
     a('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
       + (f'<meta name="{DIGEST_META}" content="{_e(digest)}">' if digest else ""))
     a(f"<title>高技能人才工作季度报告 {period}</title><style>{_css(display)}</style></head><body><main>")
+    a('<div class="nav"><a href="index.html">← 全部季度报告</a></div>')
     a(f"<h1>市属国有企业高技能人才工作季度报告（{p.year}年第{p.quarter}季度，{_e(period)}）</h1>")
-    a(f'<div class="sub">依据{POLICY_TITLE}；'
-      f"数据来源：已发布数据库（截至 {_e(d['horizon'])}）。</div>")
+    cutoff = d.get("cutoff")
+    a(f'<div class="sub">依据{POLICY_TITLE}；数据来源：已发布数据库（报告期至 {_e(d["horizon"])}）；'
+      f"数据截止：{_e(f'{cutoff:%Y-%m-%d %H:%M}' if cutoff else '—')}（最后收到报表时间）；"
+      f"生成日期：{_e(f'{generated or dt.date.today():%Y-%m-%d}')}。</div>")
 
     # headline -----------------------------------------------------------------------------------
     a('<div class="cards">')
@@ -337,7 +411,7 @@ def render_report(d: dict[str, Any], period: str, digest: str = "") -> str:
     a("</div>")
 
     # share over time --------------------------------------------------------------------------
-    a("<h2>一、全系统高技能人才占比与北京市平均水平</h2><section>")
+    a(_block("一、全系统高技能人才占比与北京市平均水平"))
     if d["system"]:
         labels = [r["period"] for r in d["system"]]
         target = d["system"][-1].get("target_share")
@@ -354,33 +428,39 @@ def render_report(d: dict[str, Any], period: str, digest: str = "") -> str:
               f"为假设值（{_e(src)}），差距与进度判断须谨慎解读。</div>")
     else:
         a("<p>暂无数据。</p>")
-    a("</section>")
+    a("</section></div>")
 
     # ranking ------------------------------------------------------------------------------------
-    a(f"<h2>二、各企业与北京市平均水平的差距（{_e(period)}）</h2><section>")
+    a(_block(f"二、各企业与北京市平均水平的差距（{_e(period)}）", keep=len(d["enterprises"]) <= 15))
     if ents:
-        worst = [r for r in ents if r["gap_to_beijing"] is not None][:TOP_N]
+        ranked = [r for r in ents if r["gap_to_beijing"] is not None]
+        worst = ranked[:TOP_N]
         bars = [Bar(r["name"] or format_org_code(r["entity_code"]), r["gap_to_beijing"],
-                    bad if r["gap_to_beijing"] < 0 else ok, pp(r["gap_to_beijing"]).replace("个百分点", "pp"))
-                for r in worst]
-        a(hbar_chart(f"差距最大的{len(bars)}家企业（占比 − 北京市平均水平）", bars, "差距（百分点）", w=1100,
-                     label_w=230, diverging=True, fmt=lambda v: f"{v * 100:+.0f}"))
-        a(f"<details{' open' if len(ents) <= 40 else ''}><summary>全部 {len(ents):,} 家企业排名（按差距从大到小）</summary>")
+                    bad if r["gap_to_beijing"] < 0 else ok, pp(r["gap_to_beijing"])) for r in worst]
+        caption = (f"全部{len(bars)}家企业" if len(bars) == len(ents) else
+                   f"差距最大的{len(bars)}家企业（共{len(ents):,}家）")
+        a(hbar_chart(f"{caption}：高技能人才占比 − 北京市平均水平", bars, f"差距（{PP_UNIT}）", w=1100,
+                     diverging=True, fmt=lambda v: f"{round(v * 100) + 0:+.0f}" if round(v * 100) else "0"))
+        a(f"<details{' open' if len(ents) <= 40 else ''}><summary>全部 {len(ents):,} 家企业排名"
+          "（按差距从小到大：落后北京市平均水平最多的在前）</summary>")
         a("<table><thead><tr><th>排名</th><th>组织机构代码</th><th>企业名称</th><th>所属集团</th><th>高技能人才占比</th>"
-          "<th>北京市平均</th><th>差距</th><th>达标每年需提高</th><th>2010年预计</th><th>状态</th></tr></thead><tbody>")
+          f"<th>北京市平均</th><th>差距</th><th>达标每年需提高（{PP_PER_YEAR_UNIT}）</th>"
+          f"<th>{_e(ents[0]['target_year'] or '')}年预计</th><th>状态</th></tr></thead><tbody>")
         for i, r in enumerate(ents, start=1):
-            a(f"<tr><td class=n>{i}</td><td>{_e(format_org_code(r['entity_code']))}</td><td>{_e(r['name'])}</td>"
+            gain = r["required_gain_per_year"]
+            gain_text = "—" if gain is None else "无需提高" if round(gain * 100, 1) <= 0 else pp(gain, "")
+            a(f"<tr><td class=n>{i}</td><td class=c>{_e(format_org_code(r['entity_code']))}</td><td>{_e(r['name'])}</td>"
               f"<td>{_e(gn.get(r['group_org_code'], format_org_code(r['group_org_code'] or '')))}</td>"
               f"<td class=n>{pct(r['high_skill_share'])}</td><td class=n>{pct(r['beijing_average'])}</td>"
-              f"<td class=n>{pp(r['gap_to_beijing'])}</td><td class=n>{pct(r['required_gain_per_year'])}</td>"
-              f"<td class=n>{pct(r['projected_target_year_share'])}</td><td>{_status_span(r['status'], display)}</td></tr>")
+              f"<td class=n>{pp(r['gap_to_beijing'])}</td><td class=n>{gain_text}</td>"
+              f"<td class=n>{pct(r['projected_target_year_share'])}</td><td class=c>{_status_span(r['status'], display)}</td></tr>")
         a("</tbody></table></details>")
     else:
         a("<p>本期无已受理报表。</p>")
-    a("</section>")
+    a("</section></div>")
 
     # by group -----------------------------------------------------------------------------------
-    a("<h2>三、培训覆盖与经费使用（按集团，年初至今）</h2><section>")
+    a(_block("三、培训覆盖与经费使用（按集团，年初至今）"))
     cov = [r for r in d["coverage"] if r["grain"] == "group"]
     funds = [r for r in d["funds"] if r["grain"] == "group"]
 
@@ -392,22 +472,20 @@ def render_report(d: dict[str, Any], period: str, digest: str = "") -> str:
         mn = cov[0]["coverage_min"]
         a(hbar_chart("高技能人才培训覆盖率", [Bar(gname(r["entity_code"]), r["coverage"],
                                                ok if (r["coverage"] or 0) >= (mn or 1) else warn) for r in cov],
-                     "覆盖率", ref=(mn, f"要求 {pct(mn, 0)}") if mn is not None else None, w=380, label_w=110,
-                     ref_colour=bad))
+                     "覆盖率", ref=(mn, f"要求 {pct(mn, 0)}") if mn is not None else None, w=1100,
+                     ref_colour=bad, fmt=lambda v: pct(v, 0)))
     if funds:
         mn = funds[0]["fund_ratio_min"]
         a(hbar_chart("经费提取比例", [Bar(gname(r["entity_code"]), r["extraction_ratio"],
                                        ok if (r["extraction_ratio"] or 0) >= (mn or 0) else bad,
                                        pct(r["extraction_ratio"], 2)) for r in funds],
-                     "提取额 / 工资总额", ref=(mn, f"下限 {pct(mn)}") if mn is not None else None, w=380, label_w=110,
-                     ref_colour=bad,
-                     fmt=lambda v: pct(v, 1)))
+                     "提取额 / 工资总额", ref=(mn, f"下限 {pct(mn)}") if mn is not None else None, w=1100,
+                     ref_colour=bad, fmt=lambda v: pct(v, 1)))
         mn2 = funds[0]["frontline_share_min"]
         a(hbar_chart("一线职工经费占比", [Bar(gname(r["entity_code"]), r["frontline_share"],
                                          ok if (r["frontline_share"] or 0) >= (mn2 or 0) else bad) for r in funds],
-                     "一线职工使用额 / 使用额", ref=(mn2, f"下限 {pct(mn2, 0)}") if mn2 is not None else None, w=380,
-                     ref_colour=bad,
-                     label_w=110))
+                     "一线职工使用额 / 使用额", ref=(mn2, f"下限 {pct(mn2, 0)}") if mn2 is not None else None, w=1100,
+                     ref_colour=bad, fmt=lambda v: pct(v, 0)))
     a("</div>")
     if cov or funds:
         fby = {r["entity_code"]: r for r in funds}
@@ -426,27 +504,33 @@ def render_report(d: dict[str, Any], period: str, digest: str = "") -> str:
         excl = sum((r.get("quarters_excluded_unit_error") or 0) for r in funds)
         if excl:
             a(f'<div class="note">汇总时剔除了 {excl} 个疑似单位错误（元误填为万元）的企业季度。</div>')
-    a("</section>")
+    a("</section></div>")
 
     # flags ------------------------------------------------------------------------------------------
-    a(f"<h2>四、问题数量（按规则，{_e(period)}）</h2><section>")
+    a(_block(f"四、问题数量（按规则，{_e(period)}）"))
     if d["flags_by_rule"]:
-        bars = [Bar(f"{r['rule_id']} {r['clause'] or ''}".strip(), float(r["n"]),
+        bars = [Bar(display.rule_title(r["rule_id"]), float(r["n"]),
                     display.text_colour(display.tone_of(r["severity"]) or "muted"),
                     f"{r['n']:,} 条 / {r['orgs']:,} 家") for r in d["flags_by_rule"]]
-        a(hbar_chart("各规则问题条数", bars, "问题条数", w=1100, label_w=160,
-                     fmt=lambda v: f"{v:,.0f}"))
-        a(f'<p class="muted">{_e(display.legend(("severity",)))}。年度规则（{_e(rule_ranges(display.year_level_rules))}）'
-          "的问题记在第四季度。</p>")
+        a(hbar_chart("各规则问题条数", bars, "问题条数", w=1100, integer=True, fmt=lambda v: f"{v:,.0f}"))
+        a(f'<p class="muted">条形颜色表示严重程度：{_e(display.legend(("severity",), text=True))}。'
+          f"年度规则（{_e(rule_ranges(display.year_level_rules))}）的问题记在第四季度。</p>")
+        a("<table><thead><tr><th>规则</th><th>内容</th><th>政策条款</th><th>严重程度</th><th>问题条数</th><th>涉及企业</th>"
+          "</tr></thead><tbody>")
+        for r in d["flags_by_rule"]:
+            a(f"<tr><td>{_e(r['rule_id'])}</td><td>{_e(display.rule_titles.get(r['rule_id'], ''))}</td>"
+              f"<td>{_e(r['clause'] or '')}</td><td>{_status_span(display.label('severity', r['severity']), display)}</td>"
+              f"<td class=n>{r['n']:,}</td><td class=n>{r['orgs']:,}</td></tr>")
+        a("</tbody></table>")
     else:
         a("<p>本期未发现问题。</p>")
-    a("</section>")
+    a("</section></div>")
 
     # non filers ---------------------------------------------------------------------------------
     nf = d["not_filed"]
     n_outside = sum(1 for r in nf if r["status_code"] == "unexpected")
-    a(f"<h2>五、未报送或被退回的企业（{_e(period)}，共 {len(nf) - n_outside:,} 家）"
-      + (f"及名录外来件（{n_outside:,} 家）" if n_outside else "") + "</h2><section>")
+    a(_block(f"五、未报送或被退回的企业（{_e(period)}，共 {len(nf) - n_outside:,} 家）"
+             + (f"及名录外来件（{n_outside:,} 家）" if n_outside else ""), keep=len(nf) <= 15))
     if nf:
         head = [display.column_label("filing_status", c) for c in ("org_code", "enterprise_name")] + ["所属集团"] + [
             display.column_label("filing_status", c) for c in ("status", "versions_received", "reasons_zh")]
@@ -458,8 +542,9 @@ def render_report(d: dict[str, Any], period: str, digest: str = "") -> str:
         a("</tbody></table>")
     else:
         a('<p class="ok">本期应报企业均已报送并被受理。</p>')
-    a("</section>")
-    a("<footer>本报告由数据平台根据已发布数据库自动生成，不含个人身份信息；比例为占比，金额单位万元。</footer>")
+    a("</section></div>")
+    a("<footer>本报告由数据平台根据已发布数据库自动生成，不含个人身份信息；比例为占比，"
+      f"占比之差以{PP_UNIT}表示，金额单位万元；组织机构代码显示为 XXXXXXXX-X 形式。</footer>")
     a("</main></body></html>")
     return "\n".join(parts)
 
@@ -507,3 +592,105 @@ def write_report(db_path: Path, period: str, out_path: Path) -> Path:
     :func:`update_report`); returns ``out_path``."""
     update_report(db_path, period, out_path)
     return Path(out_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# The reports index: every quarter's report on one page
+# ------------------------------------------------------------------------------------------------
+INDEX_NAME = "index.html"
+# Issue 12's per-enterprise inspection pages, beside the quarterly reports.
+ENTERPRISES_DIR = "enterprises"
+_REPORT_NAME = re.compile(r"^(\d{4}Q[1-4])\.html$")
+
+
+def _index_rows(db_path: Path, periods: list[str]) -> tuple[Display, dict[str, dict[str, Any]]]:
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        display = read_display(con)
+        if not periods:
+            return display, {}
+        marks = ", ".join("?" for _ in periods)
+        rows = {r["period"]: r for r in _q(con, f"""
+            select period, high_skill_share, beijing_average, gap_to_beijing, status
+            from marts.high_skill_share_tracking
+            where grain = 'system' and period_type = 'quarter' and period in ({marks})""", periods)}
+        for r in _q(con, f"""select period, count(*) filter (where status_code <> 'unexpected') as expected,
+                                    count(*) filter (where status_code in ('on_time', 'late')) as received,
+                                    count(*) filter (where status_code in ('missing', 'rejected')) as not_filed
+                             from marts.filing_status where period in ({marks}) group by period""", periods):
+            rows.setdefault(r["period"], {"period": r["period"]}).update(r)
+        for r in _q(con, f"""select period, count(*) as flags from marts.compliance_flags
+                             where period in ({marks}) group by period""", periods):
+            rows.setdefault(r["period"], {"period": r["period"]}).update(r)
+        return display, rows
+    finally:
+        con.close()
+
+
+def render_index(display: Display, periods: list[str], rows: dict[str, dict[str, Any]], enterprise_pages: list[str],
+                 digest: str = "", generated: dt.date | None = None) -> str:
+    """The page that lists every quarter's report (newest first), with the quarter's headline figures."""
+    parts: list[str] = []
+    a = parts.append
+    a('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+      + (f'<meta name="{DIGEST_META}" content="{_e(digest)}">' if digest else ""))
+    a(f"<title>高技能人才工作季度报告 目录</title><style>{_css(display)}</style></head><body><main>")
+    a("<h1>市属国有企业高技能人才工作季度报告 · 目录</h1>")
+    a(f'<div class="sub">依据{POLICY_TITLE}；共 {len(periods)} 个季度；'
+      f"生成日期：{_e(f'{generated or dt.date.today():%Y-%m-%d}')}。</div>")
+    a('<div class="block"><h2>各季度报告</h2><section>')
+    if periods:
+        a("<table><thead><tr><th>报告期</th><th>应报企业</th><th>已受理</th><th>未报送 / 被退回</th>"
+          "<th>全系统高技能人才占比</th><th>北京市平均</th><th>差距</th><th>进度状态</th><th>问题条数</th>"
+          "</tr></thead><tbody>")
+        for period in sorted(periods, reverse=True):
+            r = rows.get(period, {})
+            status = r.get("status")
+            a(f'<tr><td><a href="{_e(period)}.html">{_e(period)}</a></td>'
+              f"<td class=n>{r.get('expected') or 0:,}</td><td class=n>{r.get('received') or 0:,}</td>"
+              f"<td class=n>{r.get('not_filed') or 0:,}</td><td class=n>{pct(r.get('high_skill_share'))}</td>"
+              f"<td class=n>{pct(r.get('beijing_average'))}</td><td class=n>{pp(r.get('gap_to_beijing'))}</td>"
+              f"<td>{_status_span(status, display) if status else '—'}</td><td class=n>{r.get('flags') or 0:,}</td></tr>")
+        a("</tbody></table>")
+    else:
+        a("<p>尚无季度报告。</p>")
+    a("</section></div>")
+    a(f'<div class="block" id="{ENTERPRISES_DIR}"><h2>各企业页面</h2><section>')
+    if enterprise_pages:
+        a("<ul>" + "".join(f'<li><a href="{ENTERPRISES_DIR}/{_e(name)}">{_e(title)}</a></li>'
+                           for name, title in enterprise_pages) + "</ul>")
+    else:
+        a(f"<p>各企业的逐季检查页面生成后列在此处（目录 {ENTERPRISES_DIR}/）。</p>")
+    a("</section></div>")
+    a("<footer>本目录由数据平台在每次发布时自动更新，不含个人身份信息。</footer>")
+    a("</main></body></html>")
+    return "\n".join(parts)
+
+
+def _enterprise_pages(report_dir: Path) -> list[tuple[str, str]]:
+    """(file under enterprises/, link text): the directory's own index when it has one, else each page."""
+    folder = report_dir / ENTERPRISES_DIR
+    if not folder.is_dir():
+        return []
+    if (folder / INDEX_NAME).is_file():
+        return [(INDEX_NAME, "全部企业（企业页面目录）")]
+    return [(p.name, format_org_code(p.stem.replace("-", "")) if len(p.stem.replace("-", "")) == 9 else p.stem)
+            for p in sorted(folder.glob("*.html"))]
+
+
+def update_report_index(db_path: Path, report_dir: Path) -> bool:
+    """Bring ``report_dir/index.html`` up to date with the quarterly reports beside it; True when (re)written."""
+    report_dir = Path(report_dir)
+    periods = sorted(m.group(1) for p in report_dir.glob("*.html") if (m := _REPORT_NAME.match(p.name)))
+    display, rows = _index_rows(Path(db_path), periods)
+    pages = _enterprise_pages(report_dir)
+    digest = content_digest(renderer_digest(*RENDERER_MODULES), display_digest(display), periods,
+                            [rows.get(p) for p in periods], pages)
+    out_path = report_dir / INDEX_NAME
+    if stored_digest(out_path) == digest:
+        return False
+    report_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_text(render_index(display, periods, rows, pages, digest), encoding="utf-8")
+    tmp.replace(out_path)
+    return True

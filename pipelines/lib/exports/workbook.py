@@ -1,9 +1,14 @@
-"""十一五目标跟踪表: the analysts' workbook, one sheet per table of RULES.md.
+"""十一五目标跟踪表: the analysts' workbook, one sheet per tracking table of the policy.
 
 Reads the published warehouse (schema ``marts``) read-only, one query per table, and writes an
 xlsx with Chinese headers, frozen header rows, autofilters, number formats and coloured status
-cells, printable (landscape, one page wide, header row on every page, sheet name and page
+cells, printable (A4 landscape, one page wide, header row on every page, sheet name and page
 numbers in the page header and footer). The file is deterministic: the same marts give the same bytes.
+
+What a person reads comes first: each sheet shows the columns of ``TrackingSheet.shown`` (in that
+order); every other column of the mart — codes, hex ids, details — follows them, folded (outline level 1,
+hidden; the "+" above the columns opens them) and not printed. Values are written rounded as
+their number format shows them, so a cell never holds 0.9259163134 behind "92.6%".
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import duckdb
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.reference import POLICY_TITLE
 from pipelines.lib.exports import excel
-from pipelines.lib.exports.display import Display, read_display
+from pipelines.lib.exports.display import PP_PER_YEAR_UNIT, PP_UNIT, Display, read_display
+from pipelines.lib.exports.receipts import flag_value
 
 EXCEL_MAX_ROWS = 1_048_576
 
@@ -44,20 +50,22 @@ AMOUNT_COLUMNS = frozenset({
 ORG_COLUMNS = frozenset({"org_code", "group_org_code"})
 STATUS_COLUMNS = frozenset({"status", "status_code", "severity"})
 TEXT_COLUMNS = frozenset({"year", "quarter", "target_year", "source_row", "version_no"})  # no thousands separator
-# Differences carry their sign (+1.9% above the Beijing average, -0.4% a year).
+# Differences of shares are percentage points with their sign (+1.9百分点 above the Beijing average), the
+# yearly ones per year (+0.4百分点/年): the report's and the receipts' wording.
 SIGNED_RATIO_COLUMNS = frozenset({"gap_to_beijing", "current_pace_per_year", "required_gain_per_year"})
+PER_YEAR_COLUMNS = frozenset({"current_pace_per_year", "required_gain_per_year"})
 SIGNED_AMOUNT_COLUMNS = frozenset({"income_gap_change"})
 # 是/否 columns where 是 is the bad news (highlighted), and is_* columns where neither answer is.
 BAD_WHEN_TRUE_COLUMNS = frozenset({"is_late", "is_missing", "is_rejected", "is_duplicate"})
 # Long texts: wrapped in a column of this width (the row grows), or cut at this width (repeated texts).
-WRAP_WIDTHS = {"message_zh": 50.0, "reasons_zh": 40.0}
+WRAP_WIDTHS = {"message_zh": 34.0, "reasons_zh": 36.0, "observed_value": 11.0, "threshold": 11.0, "column_name": 11.0}
 FIXED_WIDTHS = {"benchmark_source": 24.0, "flag_id": 12.0, "submission_id": 14.0, "current_submission_id": 14.0,
                 "latest_submission_id": 14.0}
 
 # Codes shown in Chinese where the column is not itself a code column (状态代码, 统计口径代码 stay codes):
 # column -> domain of reference.ref_statuses / ref_severities.
 DISPLAY_DOMAINS = {"period_type": "period_type", "benchmark_status": "benchmark",
-                   "target_benchmark_status": "benchmark", "severity": "severity"}
+                   "target_benchmark_status": "benchmark", "severity": "severity", "source": "flag_source"}
 # Observed values and thresholds of the findings that are codes rather than what a clerk typed.
 FINDING_VALUE_COLUMNS = frozenset({"observed_value", "threshold"})
 
@@ -103,20 +111,34 @@ def _converter(key: str, display: Display) -> Callable[[Any], Any] | None:
     if key in DISPLAY_DOMAINS:
         words = display.labels(DISPLAY_DOMAINS[key])
         return lambda v: words.get(v, v) if isinstance(v, str) else v
-    if key in FINDING_VALUE_COLUMNS:
-        return display.finding_value
     return None
 
 
-def column_specs(table: str, cols: list[tuple[str, str]], display: Display) -> list[excel.ColumnSpec]:
+def column_specs(table: str, cols: list[tuple[str, str]], display: Display,
+                 shown: tuple[str, ...] | None = None) -> list[excel.ColumnSpec]:
+    """The sheet's columns: ``shown`` first in its order, then the others folded (all shown when None)."""
+    names = [k for k, _ in cols]
+    order = ([k for k in shown if k in names] + [k for k in names if k not in shown]) if shown else names
+    types = dict(cols)
     specs = []
-    for key, duck_type in cols:
-        kind = column_kind(key, duck_type)
+    for key in order:
+        kind = column_kind(key, types[key])
         convert = _display_org if kind == excel.ORG else _converter(key, display)
+        if kind == excel.SIGNED_RATIO:
+            kind = excel.SIGNED_PP_YEAR if key in PER_YEAR_COLUMNS else excel.SIGNED_PP
         width = WRAP_WIDTHS.get(key) or FIXED_WIDTHS.get(key)
-        specs.append(excel.ColumnSpec(key, display.column_label(table, key), kind, convert, width=width,
-                                      wrap=key in WRAP_WIDTHS))
+        specs.append(excel.ColumnSpec(key, display.column_label(_comment_table(table, key), key), kind, convert,
+                                      width=width, wrap=key in WRAP_WIDTHS,
+                                      folded=bool(shown) and key not in shown))
     return specs
+
+
+# Columns a sheet adds to its mart (joined), whose headers are the comments of the table they come from.
+EXTRA_COLUMN_TABLES = {"enterprise_name": "dim_enterprises"}
+
+
+def _comment_table(table: str, key: str) -> str:
+    return EXTRA_COLUMN_TABLES.get(key, table) if table == "compliance_flags" else table
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,6 +157,8 @@ class TrackingSheet:
     description: str  # {trajectory}, {filing}: the status names of reference.ref_statuses
     order_by: str
     join: str = ""
+    shown: tuple[str, ...] = ()  # the columns people read and print, in order; the rest are folded
+    extra: str = ""  # more select items from ``join`` (e.g. the enterprise name of a finding)
 
 
 TRACKING_SHEETS: tuple[TrackingSheet, ...] = (
@@ -142,28 +166,61 @@ TRACKING_SHEETS: tuple[TrackingSheet, ...] = (
                   "C05（§二）：企业、集团、重点领域、全系统按季度和年度的高技能人才占比，与北京市平均水平的差距，"
                   "基期值，达到目标年目标每年需提高多少，按当前速度目标年预计占比，以及状态"
                   "（{trajectory}）。年度行的报告期记为当年Q4。",
-                  f"period_type desc, period, {_GRAIN_ORDER}, entity_code"),
+                  f"period_type desc, period, {_GRAIN_ORDER}, entity_code",
+                  shown=("grain_zh", "entity_code", "entity_name", "period_type", "period", "enterprises_reported",
+                         "high_skill_share", "beijing_average", "gap_to_beijing", "target_share", "required_gain_per_year", "projected_target_year_share", "status", "c05_ok")),
     TrackingSheet("2 培训覆盖跟踪", "training_coverage_tracking",
                   "C01/C02（§三.1 每年培训1次）：高技能人才人数、本年已培训至少1次人数、覆盖率，全部高技能人才及按技能等级分列。",
-                  f"period_type desc, period, {_GRAIN_ORDER}, entity_code, {_LEVEL_ORDER}", _LEVEL_JOIN),
+                  f"period_type desc, period, {_GRAIN_ORDER}, entity_code, {_LEVEL_ORDER}", _LEVEL_JOIN,
+                  shown=("grain_zh", "entity_code", "entity_name", "period_type", "period", "skill_level",
+                         "enterprises_reported", "headcount", "trained", "coverage", "coverage_min", "c02_ok")),
     TrackingSheet("3 经费提取使用跟踪", "fund_tracking",
                   "C03/C04（§四.2）：工资总额、教育培训经费提取额及提取比例（与提取比例下限比较）、使用额及用于一线职工的比例"
                   "（与一线职工比例下限比较）。季度行为年初至本季累计；汇总行剔除疑似单位错误的企业季度。",
-                  f"period_type desc, period, {_GRAIN_ORDER}, entity_code"),
+                  f"period_type desc, period, {_GRAIN_ORDER}, entity_code",
+                  shown=("grain_zh", "entity_code", "entity_name", "period_type", "period", "payroll", "fund_extracted", "extraction_ratio", "fund_ratio_min", "c03_ok", "fund_spent",
+                         "fund_spent_frontline", "frontline_share", "frontline_share_min", "c04_ok")),
     TrackingSheet("4 制度建设落实", "governance_matrix",
                   "C06–C08、C12、C13：领导小组、培养规划、信息库、职代会报告、首席技师制度、个人培训账户、技师研修与后备梯队制度，逐企业矩阵。",
-                  "period_type desc, period, org_code"),
+                  "period_type desc, period, org_code",
+                  shown=("org_code", "enterprise_name", "period_type", "period", "has_leading_group", "has_training_plan",
+                         "has_talent_database", "c06_ok", "c07_ok", "c08_ok", "c12_ok", "c13_ok",
+                         "in_manager_assessment")),
     TrackingSheet("5 激励待遇", "incentives_tracking",
                   "C09–C11（§三.4）：高技能人才与同级专业技术人员收入比、与一般技能人才收入差距的变化、劳动模范评选向高技能人才倾斜情况，逐企业逐年。",
-                  "year, org_code"),
+                  "year, org_code",
+                  shown=("org_code", "enterprise_name", "year", "avg_income_high_skill", "avg_income_professional",
+                         "equal_treatment_ratio", "equal_treatment_ratio_min", "c09_ok", "income_gap",
+                         "income_gap_change", "c10_ok", "model_worker_high_skill_share", "workforce_high_skill_share",
+                         "c11_ok")),
     TrackingSheet("6 报送情况", "filing_status",
                   "名录内每家企业每个报告期的报送情况（{filing}），收到版本数、首次收到时间和原因。",
-                  "period, case when group_org_code is null then 1 else 0 end, group_org_code, org_code"),
+                  "period, case when group_org_code is null then 1 else 0 end, group_org_code, org_code",
+                  shown=("org_code", "enterprise_name", "period", "deadline_at", "status", "versions_received",
+                         "first_arrived_at", "first_accepted_arrived_at", "reasons_zh")),
     TrackingSheet("7 问题清单", "compliance_flags",
                   "每一条问题：规则编号、政策条款、严重程度、企业、报告期、人员代号（已脱敏）、填报值、标准和中文说明；"
                   "工作表/行号/列名指向报表中的位置。",
-                  "period, org_code, rule_id, sheet, source_row, column_name, person_key, flag_id"),
+                  "period, org_code, rule_id, sheet, source_row, column_name, person_key, flag_id",
+                  "left join marts.dim_enterprises e on e.org_code = t.org_code",
+                  shown=("org_code", "enterprise_name", "period", "rule_id", "clause", "severity", "person_key", "source_row",
+                         "column_name", "observed_value", "threshold", "message_zh", "source"),
+                  extra="e.enterprise_name"),
 )
+
+
+def _finding_values(specs: list[excel.ColumnSpec], display: Display) -> Callable[[tuple], tuple]:
+    """A finding's observed value and threshold as the receipt shows them (96.3%, 是, 严重滞后)."""
+    keys = [s.key for s in specs]
+    rule, cols = keys.index("rule_id"), [keys.index(k) for k in FINDING_VALUE_COLUMNS if k in keys]
+
+    def convert(row: tuple) -> tuple:
+        row = list(row)
+        for i in cols:
+            row[i] = flag_value(row[rule], row[i], display)
+        return row
+
+    return convert
 
 
 def _description(sheet: TrackingSheet, display: Display) -> str:
@@ -208,7 +265,9 @@ def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str
     r += 1
     pair(r, "生成说明", "由已发布数据库 data/marts/warehouse.duckdb（marts 模式；状态名称、颜色、北京市平均水平取自其 reference 模式，列名取自列注释）自动生成；同一数据重复生成结果完全一致。"
                     "比例以百分比显示（差距、年均提高带正负号），金额单位万元（收入为元），"
-                    "组织机构代码显示为 XXXXXXXX-X 形式。每个工作表首行冻结并可筛选；打印时横向、按页宽缩放，每页重复表头。")
+                    f"占比之差以{PP_UNIT}表示（每年的以{PP_PER_YEAR_UNIT}），单元格中的数值即显示的数值（已按显示位数取整）；"
+                    "组织机构代码显示为 XXXXXXXX-X 形式。每个工作表首行冻结并可筛选；各表只展开阅读和打印所需的列，"
+                    "代码、编号等其余列折叠在右侧（点击列标上方的“+”展开）。打印时A4横向、按页宽缩放，每页重复表头。")
     r += 2
     excel.write_cell(ws, r, 0, "工作表", fmts.header)
     ws.merge_range(r, 1, r, 2, "", fmts.header)
@@ -269,8 +328,13 @@ def write_tracking_workbook(db_path: Path, out_path: Path) -> Path:
         _write_readme(wb, fmts, horizon, counts, truncated)
         for s in TRACKING_SHEETS:
             cols = _table_columns(con, s.table)
-            specs = column_specs(s.table, cols, fmts.display)
-            cur = con.execute(f"select t.* from marts.{s.table} t {s.join} order by {s.order_by} "
+            if s.extra:
+                cols.insert(next(i for i, (k, _) in enumerate(cols) if k == "org_code") + 1, ("enterprise_name", "VARCHAR"))
+            specs = column_specs(s.table, cols, fmts.display, s.shown or None)
+            select = ", ".join(s.extra if spec.key == "enterprise_name" and s.extra else f't."{spec.key}"'
+                               for spec in specs)
+            order = s.order_by if not s.extra else ", ".join(f"t.{c.strip()}" for c in s.order_by.split(","))
+            cur = con.execute(f"select {select} from marts.{s.table} t {s.join} order by {order} "
                               f"limit {EXCEL_MAX_ROWS - 1}")
             ws = wb.add_worksheet(s.name)
             head = cur.fetchmany(2000)
@@ -281,7 +345,8 @@ def write_tracking_workbook(db_path: Path, out_path: Path) -> Path:
                     yield from batch
 
             excel.write_table(ws, fmts, specs, stream(), widths_from=head,
-                              print_title=f"十一五目标跟踪表（数据截至{horizon or '—'}）")
+                              print_title=f"十一五目标跟踪表（数据截至{horizon or '—'}）",
+                              row_convert=_finding_values(specs, fmts.display) if s.table == "compliance_flags" else None)
     finally:
         con.close()
     wb.close()

@@ -67,8 +67,50 @@ PRINT_TITLE = f"高技能人才工作季度报表 填报模板（报表版本 {c
 MANDATORY_FILL, OPTIONAL_FILL = "#DDEBF7", "#EDEDED"
 INPUT_FILL = "#FFFDE7"  # the one data row of single-row sheets: where to type
 
-# Instructions sheet: 工作表 | 列名 | 类型 | 填写 | 填写要求 | 依据
-INSTRUCTION_WIDTHS = (12.0, 28.0, 22.0, 9.0, 58.0, 11.0)
+# Instructions sheet: 工作表 | 列名 | 类型 | 填写 | 填写要求 | 依据 | 示例
+INSTRUCTION_WIDTHS = (12.0, 24.0, 20.0, 8.0, 50.0, 11.0, 20.0)
+
+# One example row per sheet (an invented enterprise; the figures agree with each other and with the policy:
+# levels add up, 1.5 % extracted, 60 % of the spending on front-line workers). Values by column key; enum
+# columns take a choice from the contract (``EXAMPLE_CHOICE``), personal data is shown as a placeholder.
+EXAMPLE: dict[str, object] = {
+    "org_code": "MA62K026-0", "enterprise_name": "北京某某机床有限公司", "period": "2008Q2",
+    "group_org_code": "MA62K026-0", "industry_code": "C34", "employees_total": 1200, "frontline_workers": 800,
+    "skilled_workers": 900, "level5_junior": 300, "level4_intermediate": 350, "level3_senior": 180,
+    "level2_technician": 50, "level1_senior_technician": 20, "chief_technicians": 5, "key_trainees": 40,
+    "training_accounts": 40, "preparer": "（填报人姓名）", "phone": "010-12345678", "submitted_on": dt.date(2008, 7, 10),
+    "payroll": 5000.00, "fund_extracted": 75.00, "fund_spent": 60.00, "fund_spent_frontline": 40.00,
+    "fund_spent_high_skill": 20.00, "fund_school_enterprise": 8.00, "innovation_rewards": 5.00,
+    "congress_report_date": dt.date(2008, 6, 20),
+    "avg_income_high_skill": 65000, "avg_income_general_skill": 48000, "avg_income_professional": 62000,
+    "model_workers_total": 10, "model_workers_high_skill": 4, "cadres_from_high_skill": 2,
+    "party_members_from_high_skill": 3, "deputies_from_high_skill": 1,
+    "suggestions": 120, "innovations": 15, "best_practices": 6, "new_records": 2, "participants": 300,
+    "id_number": "（身份证号，十八位）", "name": "（姓名）", "birth_date": dt.date(1975, 3, 12), "occupation": "数控车工",
+    "cert_no": "0811000000123", "cert_date": dt.date(2006, 11, 30),
+    "course_name": "数控加工技师研修班", "start_date": dt.date(2008, 4, 7), "end_date": dt.date(2008, 4, 18),
+    "hours": 80, "cost": 3500, "provider": "北京市某职业技能培训学校",
+}
+# Which choice of an enum column's list the example takes (default the first): a senior worker on a
+# technicians' course.
+EXAMPLE_CHOICE = {"skill_level": 2, "training_type": 1}
+EXAMPLE_BOOL = {"is_chief_technician": False, "certified": False}  # every other 是/否 column: 是
+
+
+def example_value(column: Column) -> str:
+    """The example row's value of ``column``, as a clerk would type it."""
+    if column.enum:
+        return column.enum[min(EXAMPLE_CHOICE.get(column.key, 0), len(column.enum) - 1)]
+    if column.type == contract.BOOL:
+        return "是" if EXAMPLE_BOOL.get(column.key, True) else "否"
+    value = EXAMPLE.get(column.key)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if column.type == contract.AMOUNT and isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and column.type in (contract.YUAN, contract.INT):
+        return f"{value:,}" if column.type == contract.YUAN else str(value)
+    return "" if value is None else str(value)
 
 # Narrowest sensible column by type (what a typical value needs), before the header is considered.
 _MIN_WIDTH = {contract.ID_NUMBER: 21, contract.CODE9: 13, contract.DATE: 12, contract.TEXT: 16, contract.PERIOD: 10,
@@ -169,9 +211,9 @@ def _write_instructions(wb, formats: SheetFormats) -> None:
 
     row += 1
     ws.set_row(row, 21)
-    span(row, 0, last, "各列填写要求（表头为蓝色的列必填）", section)
+    span(row, 0, last, "各列填写要求及示例（表头为蓝色的列必填；“示例”一列自上而下即各表的一行示例数据，为虚构企业）", section)
     row += 1
-    for i, text in enumerate(("工作表", "列名", "类型", "填写", "填写要求", "政策依据")):
+    for i, text in enumerate(("工作表", "列名", "类型", "填写", "填写要求", "政策依据", "示例")):
         span(row, i, i, text, header)
     rules_header = row
     row += 1
@@ -185,7 +227,10 @@ def _write_instructions(wb, formats: SheetFormats) -> None:
             span(row, 3, 3, need, must if need == "必填" else may)
             span(row, 4, 4, text, cell)
             span(row, 5, 5, column.clause or "—", centre)
-            height(row, [(column.header, widths[1]), (text, widths[4]), (_TYPE_ZH[column.type], widths[2])])
+            example = example_value(column)
+            span(row, 6, 6, example, cell)
+            height(row, [(column.header, widths[1]), (text, widths[4]), (_TYPE_ZH[column.type], widths[2]),
+                         (example, widths[6])])
             row += 1
     excel.setup_print(ws, PRINT_TITLE, total_width=sum(widths), last_row=row - 1, last_col=last,
                       repeat_row=rules_header)
