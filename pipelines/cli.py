@@ -1,4 +1,5 @@
-"""``sasac-skills``: run the quarterly graph, write the template, generate synthetic submissions.
+"""``sasac-skills``: run the quarterly graph, write the template, generate synthetic submissions, look up a
+pseudonym, write an enterprise's inspection page.
 
 Every failure a person can fix (a wrong period, a missing inbox, a locked warehouse, a missing
 key) is one line and a non-zero exit, never a traceback.
@@ -73,6 +74,42 @@ def template(out: Path) -> None:
 
     write_template(out)
     click.echo(f"模板已生成 template written: {out}")
+
+
+@main.command()
+def pseudonym() -> None:
+    """Print the pseudonym (person_key) of 身份证号 read from stdin, one per line, or typed at a hidden prompt.
+
+    Only the key holder (SASAC_HMAC_KEY, as for the intake) gets the pseudonyms the warehouse holds. The ID
+    is never echoed, logged or written; there is no reverse lookup.
+    """
+    from pipelines.lib.domain.codes import id_number_problem
+    from pipelines.lib.intake.pseudonym import (
+        MissingKeyError,
+        canonical_id,
+        load_key,
+        person_key_of_canonical,
+    )
+
+    try:
+        key = load_key()
+    except MissingKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if sys.stdin.isatty():
+        lines = [click.prompt("身份证号（输入不显示）", hide_input=True, err=True)]
+    else:
+        lines = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    invalid = 0
+    for n, line in enumerate(lines, start=1):
+        canonical = canonical_id(line)
+        if id_number_problem(canonical) is not None:
+            invalid += 1
+            click.echo("-")
+            click.echo(f"第{n}行：身份证号无效（请核对位数、出生日期和校验位），未生成假名", err=True)
+            continue
+        click.echo(person_key_of_canonical(canonical, key))
+    if invalid:
+        sys.exit(1)
 
 
 def _generator_command() -> click.Command:

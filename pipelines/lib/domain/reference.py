@@ -138,3 +138,16 @@ def skill_levels(path: Path | None = None) -> SkillLevels:
         high_skill=tuple(r["skill_level"].strip() for r in rows if _truthy(r["is_high_skill"])),
         technician=tuple(r["skill_level"].strip() for r in rows if _truthy(r["is_technician"])),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Retirement ages by sex (ref_retirement_ages.csv): the talent-flow mart judges "reached retirement
+# age" by it, and the generator retires its synthetic people by the same rows.
+# ---------------------------------------------------------------------------------------------
+RETIREMENT_AGES_CSV = SEEDS_DIR / "ref_retirement_ages.csv"
+
+
+@functools.cache
+def retirement_ages(path: Path | None = None) -> dict[str, int]:
+    with open(path or RETIREMENT_AGES_CSV, encoding="utf-8-sig", newline="") as fh:
+        return {r["sex"].strip(): int(r["retirement_age"]) for r in csv.DictReader(fh)}
