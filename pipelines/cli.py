@@ -112,6 +112,37 @@ def pseudonym() -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.argument("org_code")
+@click.option("--period", callback=_period, help="As of this quarter (default: the warehouse's latest).")
+@click.option("--group", "is_group", is_flag=True, help="The group with this code: its enterprises side by side.")
+@click.option("--warehouse", type=click.Path(path_type=Path), envvar="SASAC_WAREHOUSE",
+              default="data/marts/warehouse.duckdb", show_default=True, help="Published DuckDB file. Env: SASAC_WAREHOUSE")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Where to write the page (default: report/enterprises/<code>[_<period>].html beside the warehouse).")
+def enterprise(org_code: str, period: Period | None, is_group: bool, warehouse: Path, out: Path | None) -> None:
+    """Write the inspection page (检查页) of one enterprise, or of a group: one self-contained HTML, A4 printable."""
+    from pipelines.lib.domain.codes import normalize_org_code
+    from pipelines.lib.exports.inspection import (
+        ENTERPRISE_DIR,
+        GROUP_DIR,
+        UnknownEntityError,
+        write_inspection_page,
+    )
+
+    if not warehouse.is_file():
+        raise click.ClickException(f"找不到发布库 {warehouse}：请先运行 sasac-skills run，或用 --warehouse 指定")
+    code = normalize_org_code(org_code)
+    if out is None:
+        folder = warehouse.parent / "report" / (GROUP_DIR if is_group else ENTERPRISE_DIR)
+        out = folder / (f"{code}_{period}.html" if period else f"{code}.html")
+    try:
+        path = write_inspection_page(warehouse, code, out, str(period) if period else None, group=is_group)
+    except UnknownEntityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"检查页已生成 inspection page written: {path}")
+
+
 def _generator_command() -> click.Command:
     from pipelines.lib.generator.__main__ import main as generate_command
 

@@ -369,7 +369,8 @@ def render_report(d: dict[str, Any], period: str, digest: str = "") -> str:
         a("<table><thead><tr><th>排名</th><th>组织机构代码</th><th>企业名称</th><th>所属集团</th><th>高技能人才占比</th>"
           "<th>北京市平均</th><th>差距</th><th>达标每年需提高</th><th>2010年预计</th><th>状态</th></tr></thead><tbody>")
         for i, r in enumerate(ents, start=1):
-            a(f"<tr><td class=n>{i}</td><td>{_e(format_org_code(r['entity_code']))}</td><td>{_e(r['name'])}</td>"
+            a(f"<tr><td class=n>{i}</td><td><a href=\"enterprises/{_e(r['entity_code'])}.html\">"
+              f"{_e(format_org_code(r['entity_code']))}</a></td><td>{_e(r['name'])}</td>"
               f"<td>{_e(gn.get(r['group_org_code'], format_org_code(r['group_org_code'] or '')))}</td>"
               f"<td class=n>{pct(r['high_skill_share'])}</td><td class=n>{pct(r['beijing_average'])}</td>"
               f"<td class=n>{pp(r['gap_to_beijing'])}</td><td class=n>{pct(r['required_gain_per_year'])}</td>"

@@ -160,7 +160,7 @@ class Simulation:
             for person in self.staff[e.org_code]:
                 # Nobody moves in the quarter they retire: the move would never show on a roster.
                 if (person.level in HIGH and not person.pinned and not person.retires_by(p.end)
-                        and self.rng.random() < _MOVE_RATE):
+                        and self.rng.random() < _MOVE_RATE and person.id_number not in self._events["moved"]):
                     pool = elsewhere if elsewhere and self.rng.random() < _CROSS_GROUP_SHARE else targets
                     dest = self.rng.choice(pool)
                     self._events["moved"][person.id_number] = (e.org_code, dest.org_code)
@@ -233,7 +233,9 @@ class Simulation:
                     self._events["retired"][x.id_number] = org
         # Leavers and outside hires (never at a lagging enterprise, whose flat headcount is the planted C05).
         if t and not e.lagging:
-            leaving = [x for x in staff if x.level in HIGH and not x.pinned and rng.random() < _LEAVE_RATE]
+            # Someone who moved here this quarter does not also leave in it: the move would show on no roster.
+            leaving = [x for x in staff if x.level in HIGH and not x.pinned and rng.random() < _LEAVE_RATE
+                       and x.id_number not in self._events["moved"]]
             for x in leaving:
                 self._events["left"][x.id_number] = org
             gone = {id(x) for x in leaving}
