@@ -15,6 +15,7 @@ quarterly report).
 
 from __future__ import annotations
 
+import functools
 import html
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -101,6 +102,19 @@ class Inspection:
     enterprises: dict[str, dict[str, Any]]  # org_code -> dim_enterprises row
     rules: dict[str, dict[str, Any]]  # rule_id -> ref_rules row
     rows: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)  # part -> entity -> rows
+
+    @functools.cached_property
+    def members(self) -> dict[str, list[str]]:
+        """group org_code -> its enterprises, sorted."""
+        out: dict[str, list[str]] = defaultdict(list)
+        for org in sorted(self.enterprises):
+            out[self.enterprises[org]["group_org_code"]].append(org)
+        return out
+
+    @functools.cached_property
+    def base_digest(self) -> str:
+        """What every page shares: the drawing code and the display reference."""
+        return content_digest(renderer_digest(*RENDERER_MODULES), display_digest(self.display))
 
     def of(self, part: str, entity: str) -> list[dict[str, Any]]:
         return self.rows.get(part, {}).get(entity, [])
@@ -406,7 +420,7 @@ def render_enterprise(d: Inspection, org: str, digest: str = "") -> str:
 
 
 def members_of(d: Inspection, group: str) -> list[str]:
-    return sorted(o for o, e in d.enterprises.items() if e["group_org_code"] == group)
+    return d.members.get(group, [])
 
 
 def render_group(d: Inspection, group: str, digest: str = "") -> str:
@@ -483,7 +497,7 @@ def _write_if_changed(path: Path, digest: str, render) -> bool:
 
 def write_page(d: Inspection, org: str, path: Path, group: bool = False) -> bool:
     """Write one enterprise's (or group's) page at ``path`` unless it already shows these inputs."""
-    digest = content_digest(renderer_digest(*RENDERER_MODULES), display_digest(d.display), _page_rows(d, org, group))
+    digest = content_digest(d.base_digest, _page_rows(d, org, group))
     if group:
         return _write_if_changed(path, digest, lambda dg: render_group(d, org, dg))
     return _write_if_changed(path, digest, lambda dg: render_enterprise(d, org, dg))

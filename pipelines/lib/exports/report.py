@@ -453,7 +453,10 @@ def render_report(d: dict[str, Any], period: str, digest: str = "") -> str:
             display.column_label("filing_status", c) for c in ("status", "versions_received", "reasons_zh")]
         a("<table><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>")
         for r in nf:
-            a(f"<tr><td>{_e(format_org_code(r['org_code']))}</td><td>{_e(r['enterprise_name'])}</td>"
+            code = _e(format_org_code(r['org_code']))
+            if r["org_code"] in gn:  # registered: it has an inspection page
+                code = f'<a href="enterprises/{_e(r["org_code"])}.html">{code}</a>'
+            a(f"<tr><td>{code}</td><td>{_e(r['enterprise_name'])}</td>"
               f"<td>{_e(gname(r['group_org_code']) if r['group_org_code'] else '')}</td><td>{_status_span(r['status'], display)}</td>"
               f"<td class=n>{r['versions_received'] or 0}</td><td>{_e(r['reasons_zh'])}</td></tr>")
         a("</tbody></table>")
