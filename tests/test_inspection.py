@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lib.exports.inspection import write_inspection_page, write_inspection_pages
+from pipelines.lib.domain.periods import Period, period_range
+from pipelines.lib.exports.inspection import period_runs, write_inspection_page, write_inspection_pages
 from tests.mart_tables import insert_rows
 from tests.marts_fixture import build_marts_fixture, make_code
 from tests.test_report_browser import _chromium, read_png
@@ -43,6 +44,15 @@ def rendered(page: Path, tmp_path: Path) -> tuple[str, int, Path]:
 
 def fields(dom: str) -> dict[tuple[str, str], str]:
     return {(f, p): html.unescape(v or "") for f, p, v in FIELD.findall(dom)}
+
+
+def expand_runs(text: str) -> list[str]:
+    """"2006Q2–2006Q4、2008Q1" -> every quarter it names."""
+    out = []
+    for part in html.unescape(text).split("、"):
+        first, _, last = part.partition("–")
+        out += [str(p) for p in period_range(Period.parse(first), Period.parse(last or first))]
+    return out
 
 
 def _close(text: str, value: float | None) -> bool:
@@ -96,7 +106,17 @@ def check_enterprise_figures(db: Path, org: str, dom: str, as_of: str) -> int:
                             [org, as_of]).fetchone()[0]
         filings = con.execute("select period, status from marts.filing_status where org_code = ? and period <= ?",
                               [org, as_of]).fetchall()
-    assert len(re.findall(r'data-field="flag"', dom)) == flags
+    # every flag is on the page: one row per rule, with all its quarters and the latest one's value
+    rows = re.findall(r'data-field="flag" data-rule="([A-Z]\d\d)" data-count="(\d+)" data-period="([^"]*)"'
+                      r' data-value="([^"]*)"[^>]*>.*?<td class="periods">([^<]*)</td>', dom)
+    assert sum(int(r[1]) for r in rows) == flags
+    with duckdb.connect(str(db), read_only=True) as con:
+        for rule, count, period, value, periods in rows:
+            have = con.execute("select period, observed_value from marts.compliance_flags where org_code = ?"
+                               " and rule_id = ? and period <= ?", [org, rule, as_of]).fetchall()
+            assert int(count) == len(have) and period == max(p for p, _ in have)
+            assert html.unescape(value) in {str(v) if v is not None else "" for p, v in have if p == period}
+            assert set(expand_runs(periods)) == {p for p, _ in have}
     shown = dict(re.findall(r'data-field="filing" data-period="(\d{4}Q\d)"[^>]*>([^<]+)<', dom))
     assert shown == dict(filings)
     return n
@@ -216,3 +236,9 @@ def test_the_run_writes_a_page_per_enterprise_and_group_linked_from_the_report(d
         assert any(k[0].startswith("flows_") for k in fields(dom))
     dom, n_pages, _ = rendered(report_dir / "groups" / f"{sorted(groups)[0]}.html", tmp_path)
     assert 1 <= n_pages <= A4_PAGES_MAX
+
+
+def test_period_runs_merge_consecutive_quarters() -> None:
+    assert period_runs(["2006Q3", "2006Q2", "2006Q4", "2008Q1", "2006Q3"]) == "2006Q2–2006Q4、2008Q1"
+    assert period_runs(["2009Q4", "2010Q1"]) == "2009Q4–2010Q1"
+    assert expand_runs(period_runs(["2006Q2", "2007Q1", "2007Q2"])) == ["2006Q2", "2007Q1", "2007Q2"]

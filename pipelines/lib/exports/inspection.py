@@ -53,7 +53,7 @@ th{background:#eef3fa;font-weight:600}td.n,th.n{text-align:right;font-variant-nu
 td.c,th.c{text-align:center}
 .kv td{border:none;padding:1px 8px 1px 0}.kv td.k{color:#666;white-space:nowrap}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:8px}
-.status{font-weight:bold}
+.status{font-weight:bold;white-space:nowrap}
 .note{font-size:11px;color:#666;margin:4px 0}
 svg{max-width:100%;height:auto}svg text{font-family:inherit}
 footer{color:#888;font-size:11px;margin-top:8px}
@@ -354,12 +354,25 @@ def _checklist_section(d: Inspection, org: str) -> list[str]:
     return out
 
 
+def period_runs(periods: Iterable[str]) -> str:
+    """2006Q2, 2006Q3, 2006Q4, 2008Q1 -> "2006Q2–2006Q4、2008Q1": consecutive quarters as one run."""
+    runs: list[list[Period]] = []
+    for p in sorted({Period.parse(x) for x in periods}):
+        if runs and runs[-1][-1].next() == p:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return "、".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+
+
 def _flags_section(d: Inspection, org: str) -> list[str]:
+    """Every flag, one row per rule (so the page stays within three A4 pages whatever the history): the
+    quarters it was raised in, how many, and the latest one's value, threshold and explanation."""
     flags = d.of("flags", org)
     year_rules = d.display.year_level_rules
     latest_year = d.last_year_end
     # A rule is open when it is still flagged in the latest period it can be judged for (the as-of quarter,
-    # or the latest complete year for the year-level rules).
+    # or the latest complete year for the year-level rules); else its flags are closed.
     still = {f["rule_id"] for f in flags
              if f["period"] == (latest_year if f["rule_id"] in year_rules else d.as_of)}
     state = {code: d.display.label("flag_state", code) for code in ("open", "closed")}
@@ -368,20 +381,29 @@ def _flags_section(d: Inspection, org: str) -> list[str]:
     if not flags:
         return [*out, "<p>未发现问题。</p></section>"]
     sev_order = d.display.order("severity")
-    flags = sorted(flags, key=lambda f: (f["rule_id"] not in still, f["period"], f["rule_id"],
-                                         sev_order.get(f["severity"], 9), f["source_row"] or 0))
-    out.append("<table><thead><tr><th>状态</th><th>报告期</th><th>规则</th><th>条款</th><th>规则说明</th><th>严重程度</th>"
-               "<th>实际值</th><th>阈值</th><th>说明</th></tr></thead><tbody>")
-    for f in flags:
-        st = state["open"] if f["rule_id"] in still else state["closed"]
-        rule = d.rules.get(f["rule_id"], {})
-        out.append(f'<tr data-field="flag" data-period="{_e(f["period"])}" data-rule="{_e(f["rule_id"])}">'
-                   f"<td>{_status(st, d.display)}</td><td>{_e(f['period'])}</td><td>{_e(f['rule_id'])}</td>"
-                   f"<td>{_e(f['clause'])}</td><td>{_e(rule.get('title_zh'))}</td>"
-                   f"<td>{_status(d.display.label('severity', f['severity']), d.display)}</td>"
-                   f"<td>{_e(d.display.finding_value(f['observed_value']))}</td><td>{_e(f['threshold'])}</td>"
-                   f"<td>{_e(f['message_zh'])}</td></tr>")
-    out.append("</tbody></table></section>")
+    by_rule = _by(flags, "rule_id")
+    out.append("<table><thead><tr><th>状态</th><th>规则</th><th>条款</th><th>规则说明</th><th>严重程度</th>"
+               '<th>报告期</th><th class="n">条数</th><th>最近一条：实际值</th><th>阈值</th><th>说明</th></tr></thead><tbody>')
+    for rule_id in sorted(by_rule, key=lambda r: (r not in still, r)):
+        rows = sorted(by_rule[rule_id], key=lambda f: (f["period"], sev_order.get(f["severity"], 9),
+                                                       f["source_row"] or 0, f["flag_id"]))
+        latest = max(rows, key=lambda f: f["period"])
+        in_latest = sum(1 for f in rows if f["period"] == latest["period"])
+        worst = min((f["severity"] for f in rows), key=lambda v: sev_order.get(v, 9))
+        rule = d.rules.get(rule_id, {})
+        more = f"（该期共 {in_latest} 条）" if in_latest > 1 else ""
+        st = state["open"] if rule_id in still else state["closed"]
+        out.append(f'<tr data-field="flag" data-rule="{_e(rule_id)}" data-count="{len(rows)}"'
+                   f' data-period="{_e(latest["period"])}" data-value="{_e(latest["observed_value"])}">'
+                   f"<td>{_status(st, d.display)}</td><td>{_e(rule_id)}</td><td>{_e(latest['clause'])}</td>"
+                   f"<td>{_e(rule.get('title_zh'))}</td>"
+                   f"<td>{_status(d.display.label('severity', worst), d.display)}</td>"
+                   f'<td class="periods">{_e(period_runs(f["period"] for f in rows))}</td>'
+                   f'<td class="n">{len(rows)}</td>'
+                   f"<td>{_e(d.display.finding_value(latest['observed_value']))}</td><td>{_e(latest['threshold'])}</td>"
+                   f"<td>{_e(latest['message_zh'])}{_e(more)}</td></tr>")
+    out.append('</tbody></table><div class="note">每条规则一行：列出该规则出现问题的全部报告期和条数，以及最近一条的'
+               "实际值、阈值和说明；逐条明细见发布库 marts.compliance_flags。</div></section>")
     return out
 
 
