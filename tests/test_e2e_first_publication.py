@@ -41,5 +41,6 @@ def test_a_mid_plan_first_run_exports_its_own_quarter_only(mid_plan_run: DemoRun
     marts = mid_plan_run.marts_dir
     assert sorted(p.name for p in (marts / "receipts").iterdir()) == [PERIOD]
     assert len(list((marts / "receipts" / PERIOD).glob("*.xlsx"))) == filings >= 12
-    assert sorted(p.name for p in (marts / "report").iterdir()) == [f"{PERIOD}.html"]
+    # the quarter's report, and the inspection pages (one per enterprise and group, as of the latest quarter)
+    assert sorted(p.name for p in (marts / "report").iterdir()) == [f"{PERIOD}.html", "enterprises", "groups"]
     assert (marts / "target_tracking.xlsx").is_file()

@@ -498,8 +498,11 @@ def render_group(d: Inspection, group: str, digest: str = "") -> str:
 
 
 def _page_rows(d: Inspection, org: str, group: bool) -> list[Any]:
-    keys = [org, f"enterprise:{org}", f"group:{org}"]
+    # A group's code is also its head office's org code: an enterprise page depends on the enterprise's rows
+    # only, a group page on the group's and its members'.
+    keys = [org, f"enterprise:{org}"]
     if group:
+        keys = [f"group:{org}"]
         for m in members_of(d, org):
             keys += [m, f"enterprise:{m}"]
     return [d.as_of, group, sorted(keys), {part: {k: rows.get(k, []) for k in keys} for part, rows in d.rows.items()},
