@@ -1,4 +1,5 @@
-"""``sasac-skills``: run the quarterly graph, write the template, generate synthetic submissions.
+"""``sasac-skills``: run the quarterly graph, write the template, generate synthetic submissions, look up a
+pseudonym, write an enterprise's inspection page.
 
 Every failure a person can fix (a wrong period, a missing inbox, a locked warehouse, a missing
 key) is one line and a non-zero exit, never a traceback.
@@ -73,6 +74,70 @@ def template(out: Path) -> None:
 
     write_template(out)
     click.echo(f"模板已生成 template written: {out}")
+
+
+@main.command()
+def pseudonym() -> None:
+    """Print the pseudonym (person_key) of 身份证号 read from stdin, one per line, or typed at a hidden prompt.
+
+    Only the key holder (SASAC_HMAC_KEY, as for the intake) gets the pseudonyms the warehouse holds. The ID
+    is never echoed, logged or written; there is no reverse lookup.
+    """
+    from pipelines.lib.domain.codes import id_number_problem
+    from pipelines.lib.intake.pseudonym import (
+        MissingKeyError,
+        canonical_id,
+        load_key,
+        person_key_of_canonical,
+    )
+
+    try:
+        key = load_key()
+    except MissingKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if sys.stdin.isatty():
+        lines = [click.prompt("身份证号（输入不显示）", hide_input=True, err=True)]
+    else:
+        lines = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    invalid = 0
+    for n, line in enumerate(lines, start=1):
+        canonical = canonical_id(line)
+        if id_number_problem(canonical) is not None:
+            invalid += 1
+            click.echo("-")
+            click.echo(f"第{n}行：身份证号无效（请核对位数、出生日期和校验位），未生成假名", err=True)
+            continue
+        click.echo(person_key_of_canonical(canonical, key))
+    if invalid:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("org_code")
+@click.option("--period", callback=_period, help="As of this quarter (default: the warehouse's latest).")
+@click.option("--group", "is_group", is_flag=True, help="The group with this code: its enterprises side by side.")
+@click.option("--warehouse", type=click.Path(path_type=Path), envvar="SASAC_WAREHOUSE",
+              default="data/marts/warehouse.duckdb", show_default=True, help="Published DuckDB file. Env: SASAC_WAREHOUSE")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Where to write the page (default: report/enterprises/<XXXXXXXX-X>[_<period>].html beside the warehouse).")
+def enterprise(org_code: str, period: Period | None, is_group: bool, warehouse: Path, out: Path | None) -> None:
+    """Write the inspection page (检查页) of one enterprise, or of a group: one self-contained HTML, A4 printable."""
+    from pipelines.lib.domain.codes import normalize_org_code
+    from pipelines.lib.exports.inspection import UnknownEntityError, write_inspection_page
+    from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
+
+    if not warehouse.is_file():
+        raise click.ClickException(f"找不到发布库 {warehouse}：请先运行 sasac-skills run，或用 --warehouse 指定")
+    code = normalize_org_code(org_code)
+    if out is None:
+        folder = warehouse.parent / "report" / (GROUP_DIR if is_group else ENTERPRISE_DIR)
+        name = page_name(code)
+        out = folder / (f"{Path(name).stem}_{period}.html" if period else name)
+    try:
+        path = write_inspection_page(warehouse, code, out, str(period) if period else None, group=is_group)
+    except UnknownEntityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"检查页已生成 inspection page written: {path}")
 
 
 def _generator_command() -> click.Command:

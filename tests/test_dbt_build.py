@@ -67,7 +67,7 @@ def test_marts_and_columns_carry_chinese_comments(con):
         "dim_enterprises", "submission_versions", "submission_rechecks", "filing_status", "enterprise_quarter_facts",
         "high_skill_share_tracking", "training_person_years", "training_events", "training_coverage_tracking",
         "fund_tracking", "governance_matrix", "incentives_tracking", "compliance_flags",
-        "compliance_flags_summary"])
+        "compliance_flags_summary", "talent_flows", "person_quarters"])
     missing = con.execute(
         "select table_name, column_name from duckdb_columns() where schema_name = 'marts' "
         "and (comment is null or comment = '')").fetchall()

@@ -41,5 +41,7 @@ def test_a_mid_plan_first_run_exports_its_own_quarter_only(mid_plan_run: DemoRun
     marts = mid_plan_run.marts_dir
     assert sorted(p.name for p in (marts / "receipts").iterdir()) == [PERIOD]
     assert len(list((marts / "receipts" / PERIOD).glob("*.xlsx"))) == filings >= 12
-    assert sorted(p.name for p in (marts / "report").iterdir()) == [f"{PERIOD}.html", "index.html"]
+    # the quarter's report, the reports index and the inspection pages (one per enterprise and group)
+    assert sorted(p.name for p in (marts / "report").iterdir()) == [f"{PERIOD}.html", "enterprises", "groups",
+                                                                    "index.html"]
     assert (marts / "target_tracking.xlsx").is_file()

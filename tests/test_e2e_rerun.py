@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 
 from pipelines.lib.domain.codes import normalize_org_code
+from pipelines.lib.exports.pages import page_name
 from pipelines.lib.exports.receipts import receipt_name
 from tests.conftest import DEMO_INBOX, DemoRun, run_demo, snapshot
 
@@ -130,7 +131,7 @@ def _exports(stamps: dict[str, tuple[int, bytes]]) -> dict[str, tuple[int, bytes
 def test_receipts_and_reports_are_rewritten_only_where_what_they_show_changed(runs) -> None:
     published, rechecked, resubmitted = (_exports(runs[k]) for k in ("published", "rechecked", "resubmitted"))
     # the first publication of a run of 2008Q2 exports 2008Q2 only: no receipts for quarters nobody filed in
-    assert {Path(k).parts[1] for k in published} == {PERIOD, f"{PERIOD}.html", "index.html"}  # + the reports index
+    assert {Path(k).parts[1] for k in published} == {PERIOD, f"{PERIOD}.html", "index.html", "enterprises", "groups"}
     with duckdb.connect(str(runs["run"].warehouse), read_only=True) as con:
         quarters, filings = con.execute("select count(distinct period), count(*) filter (where period = ?)"
                                         " from marts.filing_status", [PERIOD]).fetchone()
@@ -140,8 +141,14 @@ def test_receipts_and_reports_are_rewritten_only_where_what_they_show_changed(ru
     # the resubmission: its enterprise's receipt and the quarter's report are new, every other receipt is kept
     assert set(resubmitted) == set(published)
     changed = {k for k in published if resubmitted[k] != published[k]}
-    # (the reports index shows the quarter's headline figures: it follows them when they move)
-    assert changed - {"report/index.html"} == {f"receipts/{PERIOD}/{receipt_name(runs['org'])}", f"report/{PERIOD}.html"}
+    with duckdb.connect(str(runs["run"].warehouse), read_only=True) as con:
+        group = con.execute("select group_org_code from marts.dim_enterprises where org_code = ?",
+                            [runs["org"]]).fetchone()[0]
+    # ... the inspection pages of the enterprise and of its group (the reports index shows the quarter's
+    # headline figures: it follows them when they move)
+    assert changed - {"report/index.html"} == {
+        f"receipts/{PERIOD}/{receipt_name(runs['org'])}", f"report/{PERIOD}.html",
+        f"report/enterprises/{page_name(runs['org'])}", f"report/groups/{page_name(group)}"}
     assert all(resubmitted[k][0] > published[k][0] for k in changed)  # written again, not only different
 
 

@@ -56,3 +56,22 @@
     {%- set next_month = "cast((" ~ next_index ~ " - 4 * floor(" ~ next_index ~ " / 4)) * 3 + 1 as integer)" -%}
     cast({{ dbt.dateadd('day', 1, make_date_from_parts(next_year, next_month, "cast(" ~ deadline_day ~ " as integer)")) }} as timestamp)
 {%- endmacro %}
+
+{#- last day of the quarter with this period_index -#}
+{% macro period_end_date(index) -%}
+    {%- set next_index = "((" ~ index ~ ") + 1)" -%}
+    {%- set next_year = "cast(floor(" ~ next_index ~ " / 4) as integer)" -%}
+    {%- set next_month = "cast((" ~ next_index ~ " - 4 * floor(" ~ next_index ~ " / 4)) * 3 + 1 as integer)" -%}
+    cast({{ dbt.dateadd('day', -1, make_date_from_parts(next_year, next_month, "1")) }} as date)
+{%- endmacro %}
+
+{#- completed years of age on a date -#}
+{% macro age_on(birth_date, on_date) -%}
+    (cast(extract(year from {{ on_date }}) as integer) - cast(extract(year from {{ birth_date }}) as integer)
+        - case
+            when extract(month from {{ on_date }}) * 100 + extract(day from {{ on_date }})
+                < extract(month from {{ birth_date }}) * 100 + extract(day from {{ birth_date }})
+                then 1
+            else 0
+        end)
+{%- endmacro %}

@@ -52,10 +52,11 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
 
     @dg.asset(key=EXPORTS_KEY, deps=[PUBLISHED_KEY], partitions_def=quarterly_partitions, group_name="publish",
               kinds={"excel", "html"}, backfill_policy=dg.BackfillPolicy.single_run(),
-              description="十一五目标跟踪表（Excel）、季度报告（HTML）与各企业回执（Excel）")
+              description="十一五目标跟踪表（Excel）、季度报告（HTML）、各企业与集团检查页（HTML）与各企业回执（Excel）")
     def analyst_exports(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
         import duckdb
 
+        from pipelines.lib.exports.inspection import write_inspection_pages
         from pipelines.lib.exports.publish import periods_with_files
         from pipelines.lib.exports.receipts import write_receipts
         from pipelines.lib.exports.report import update_report, update_report_index
@@ -84,6 +85,11 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
         context.log.info(f"exported {len(periods)} quarters ({', '.join(map(str, periods))}): receipts "
                          f"{written} written, {unchanged} unchanged, {removed} removed; reports "
                          f"{len(reports_written)} written, {len(periods) - len(reports_written)} unchanged")
+        # The inspection pages (one per enterprise and group, as of the warehouse's latest quarter), linked from
+        # the quarterly reports: rewritten only where their inputs changed.
+        pages = write_inspection_pages(db, out / "report")
+        context.log.info(f"inspection pages: {pages.written} written, {pages.unchanged} unchanged, "
+                         f"{pages.removed} removed")
         return dg.MaterializeResult(metadata={
             "workbook": dg.MetadataValue.path(str(workbook)),
             "report": dg.MetadataValue.path(str(out / "report" / f"{periods[-1]}.html")) if periods else "",
@@ -94,6 +100,8 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
             "receipts written": written,
             "receipts unchanged": unchanged,
             "receipts removed": removed,
+            "inspection pages written": pages.written,
+            "inspection pages unchanged": pages.unchanged,
         })
 
     return [published_warehouse, analyst_exports]

@@ -146,3 +146,16 @@ def seed_rows(name: str, seeds_dir: Path | None = None) -> tuple[dict[str, str],
     (the filing portal's labels, order and colours of severities, statuses and tones)."""
     with open((seeds_dir or SEEDS_DIR) / f"{name}.csv", encoding="utf-8-sig", newline="") as fh:
         return tuple({k: (v or "").strip() for k, v in r.items()} for r in csv.DictReader(fh))
+
+
+# ---------------------------------------------------------------------------------------------
+# Retirement ages by sex (ref_retirement_ages.csv): the talent-flow mart judges "reached retirement
+# age" by it, and the generator retires its synthetic people by the same rows.
+# ---------------------------------------------------------------------------------------------
+RETIREMENT_AGES_CSV = SEEDS_DIR / "ref_retirement_ages.csv"
+
+
+@functools.cache
+def retirement_ages(path: Path | None = None) -> dict[str, int]:
+    with open(path or RETIREMENT_AGES_CSV, encoding="utf-8-sig", newline="") as fh:
+        return {r["sex"].strip(): int(r["retirement_age"]) for r in csv.DictReader(fh)}

@@ -26,6 +26,7 @@ from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import POLICY_TITLE
 from pipelines.lib.exports.display import PP_PER_YEAR_UNIT, PP_UNIT, Display, pct, pp, read_display
+from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 
 # Series colours of the charts. Good / needs a look / bad are tones (reference.ref_tones, text_colour):
@@ -449,7 +450,7 @@ def render_report(d: dict[str, Any], period: str, digest: str = "", generated: d
         for i, r in enumerate(ents, start=1):
             gain = r["required_gain_per_year"]
             gain_text = "—" if gain is None else "无需提高" if round(gain * 100, 1) <= 0 else pp(gain, "")
-            a(f"<tr><td class=n>{i}</td><td class=c>{_e(format_org_code(r['entity_code']))}</td><td>{_e(r['name'])}</td>"
+            a(f"<tr><td class=n>{i}</td><td class=c><a href=\"{ENTERPRISE_DIR}/{_e(page_name(r['entity_code']))}\">{_e(format_org_code(r['entity_code']))}</a></td><td>{_e(r['name'])}</td>"
               f"<td>{_e(gn.get(r['group_org_code'], format_org_code(r['group_org_code'] or '')))}</td>"
               f"<td class=n>{pct(r['high_skill_share'])}</td><td class=n>{pct(r['beijing_average'])}</td>"
               f"<td class=n>{pp(r['gap_to_beijing'])}</td><td class=n>{gain_text}</td>"
@@ -536,7 +537,10 @@ def render_report(d: dict[str, Any], period: str, digest: str = "", generated: d
             display.column_label("filing_status", c) for c in ("status", "versions_received", "reasons_zh")]
         a("<table><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>")
         for r in nf:
-            a(f"<tr><td>{_e(format_org_code(r['org_code']))}</td><td>{_e(r['enterprise_name'])}</td>"
+            code = _e(format_org_code(r['org_code']))
+            if r["org_code"] in gn:  # registered: it has an inspection page
+                code = f'<a href="{ENTERPRISE_DIR}/{_e(page_name(r["org_code"]))}">{code}</a>'
+            a(f"<tr><td>{code}</td><td>{_e(r['enterprise_name'])}</td>"
               f"<td>{_e(gname(r['group_org_code']) if r['group_org_code'] else '')}</td><td>{_status_span(r['status'], display)}</td>"
               f"<td class=n>{r['versions_received'] or 0}</td><td>{_e(r['reasons_zh'])}</td></tr>")
         a("</tbody></table>")
@@ -599,7 +603,6 @@ def write_report(db_path: Path, period: str, out_path: Path) -> Path:
 # ------------------------------------------------------------------------------------------------
 INDEX_NAME = "index.html"
 # Issue 12's per-enterprise inspection pages, beside the quarterly reports.
-ENTERPRISES_DIR = "enterprises"
 _REPORT_NAME = re.compile(r"^(\d{4}Q[1-4])\.html$")
 
 
@@ -655,12 +658,12 @@ def render_index(display: Display, periods: list[str], rows: dict[str, dict[str,
     else:
         a("<p>尚无季度报告。</p>")
     a("</section></div>")
-    a(f'<div class="block" id="{ENTERPRISES_DIR}"><h2>各企业页面</h2><section>')
+    a(f'<div class="block" id="{ENTERPRISE_DIR}"><h2>各企业与集团检查页</h2><section>')
     if enterprise_pages:
-        a("<ul>" + "".join(f'<li><a href="{ENTERPRISES_DIR}/{_e(name)}">{_e(title)}</a></li>'
+        a("<ul>" + "".join(f'<li><a href="{_e(name)}">{_e(title)}</a></li>'
                            for name, title in enterprise_pages) + "</ul>")
     else:
-        a(f"<p>各企业的逐季检查页面生成后列在此处（目录 {ENTERPRISES_DIR}/）。</p>")
+        a(f"<p>各企业的检查页生成后列在此处（目录 {ENTERPRISE_DIR}/、{GROUP_DIR}/）。</p>")
     a("</section></div>")
     a("<footer>本目录由数据平台在每次发布时自动更新，不含个人身份信息。</footer>")
     a("</main></body></html>")
@@ -668,14 +671,14 @@ def render_index(display: Display, periods: list[str], rows: dict[str, dict[str,
 
 
 def _enterprise_pages(report_dir: Path) -> list[tuple[str, str]]:
-    """(file under enterprises/, link text): the directory's own index when it has one, else each page."""
-    folder = report_dir / ENTERPRISES_DIR
-    if not folder.is_dir():
-        return []
-    if (folder / INDEX_NAME).is_file():
-        return [(INDEX_NAME, "全部企业（企业页面目录）")]
-    return [(p.name, format_org_code(p.stem.replace("-", "")) if len(p.stem.replace("-", "")) == 9 else p.stem)
-            for p in sorted(folder.glob("*.html"))]
+    """(path under report_dir, link text) of every group's and enterprise's inspection page, groups first.
+
+    The pages are named by organisation code as people read it (pages.page_name): the name is the text."""
+    pages = []
+    for folder, kind in ((GROUP_DIR, "集团"), (ENTERPRISE_DIR, "企业")):
+        if (report_dir / folder).is_dir():
+            pages += [(f"{folder}/{p.name}", f"{kind} {p.stem}") for p in sorted((report_dir / folder).glob("*.html"))]
+    return pages
 
 
 def update_report_index(db_path: Path, report_dir: Path) -> bool:

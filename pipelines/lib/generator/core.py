@@ -13,6 +13,7 @@ from pathlib import Path
 from pipelines.lib.domain import contract
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.generator.config import VIOLATION_KINDS, GeneratorConfig
+from pipelines.lib.generator.flows import FLOWS_FILE, write_flows
 from pipelines.lib.generator.ground_truth import GROUND_TRUTH_FILE, GroundTruth, TruthRow
 from pipelines.lib.generator.plan import Plan, load_reference, make_plan
 from pipelines.lib.generator.registry import build_enterprises, write_registry
@@ -25,7 +26,7 @@ _PERIOD_DIR = re.compile(r"^\d{4}Q[1-4]$")
 
 def _clear(out_dir: Path) -> None:
     """Remove only what a previous run of the generator wrote."""
-    for name in (REGISTRY_FILE, GROUND_TRUTH_FILE):
+    for name in (REGISTRY_FILE, GROUND_TRUTH_FILE, FLOWS_FILE):
         (out_dir / name).unlink(missing_ok=True)
     for child in out_dir.iterdir():
         if child.is_dir() and _PERIOD_DIR.match(child.name):
@@ -151,4 +152,5 @@ def generate(out_dir: Path, config: GeneratorConfig | None = None) -> GroundTrut
     _violation_truth(plan, sim, slots, truth)
     truth = truth.sorted()
     truth.write(out_dir)
+    write_flows(out_dir, sim.flows)
     return truth

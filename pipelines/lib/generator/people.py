@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 
 from pipelines.lib.domain.codes import id_check_char
+from pipelines.lib.domain.reference import retirement_ages
 
 # 北京 districts dominate; the rest come from neighbouring provinces (migrant skilled workers).
 REGIONS = (
@@ -24,8 +25,8 @@ SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋�
 GIVEN_MALE = "伟强军磊勇杰涛斌刚明超辉鹏华建国平志新海波峰亮林东文宏立军永春雷宇浩凯"
 GIVEN_FEMALE = "芳娜敏静丽艳娟霞玲燕红梅琳雪慧颖洁婷玉兰英萍晶秀凤琴云莉"
 
-# Retirement ages for workers (China, 2000s): men 60, women 50.
-RETIREMENT_AGE = {"男": 60, "女": 50}
+# Retirement ages by sex: the seed ref_retirement_ages (the talent-flow mart reads the same rows).
+RETIREMENT_AGE = retirement_ages()
 
 
 @dataclass

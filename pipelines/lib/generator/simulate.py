@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pipelines.lib.domain import contract
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
+from pipelines.lib.generator.flows import FlowRow
 from pipelines.lib.generator.people import Person, PersonFactory, random_day
 from pipelines.lib.generator.plan import Plan, Reference
 from pipelines.lib.generator.registry import Enterprise
@@ -33,6 +34,9 @@ _HIGH_SKILL_MIX = (70, 22, 8)
 # The share margin clean enterprises keep above the trajectory line and the Beijing average.
 SHARE_MARGIN = 0.012
 _MOVE_RATE = 0.004  # per person and quarter
+_CROSS_GROUP_SHARE = 0.25  # of moves: to an enterprise of another group (a transfer between groups)
+_LEAVE_RATE = 0.002  # high-skill person leaves the system (not retirement), per person and quarter
+_HIRE_RATE = 0.15  # per enterprise and quarter: one experienced high-skill worker hired from outside
 _PROMOTE = {"初级工": ("中级工", 0.05, 1), "中级工": ("高级工", 0.03, 2), "高级工": ("技师", 0.025, 3),
             "技师": ("高级技师", 0.015, 3)}
 _COURSES = {
@@ -85,6 +89,10 @@ class Simulation:
         self.pinned: dict[tuple[str, int], Person] = {}  # (org, year) -> planted untrained person
         self.prev_ids: dict[str, frozenset[str]] = {}
         self.income: dict[tuple[str, int], tuple[int, int, int]] = {}
+        # Talent flows (ground_truth_flows.csv): the quarter's true events, then one row per person changed.
+        self.flows: list[FlowRow] = []
+        self._events: dict[str, dict] = {}
+        self.train_periods: dict[str, set[int]] = {}  # id -> period indexes with a training in a loaded file
         first = plan.periods[0]
         base_periods = [p for p in plan.periods if p.year == ref.baseline_year]
         self.baseline_period = base_periods[0] if base_periods else first
@@ -147,10 +155,15 @@ class Simulation:
                 t for t in movable if t.org_code != e.org_code]
             if not targets:
                 continue
+            elsewhere = [t for t in movable if t.group_code != e.group_code]
             stay = []
             for person in self.staff[e.org_code]:
-                if person.level in HIGH and not person.pinned and self.rng.random() < _MOVE_RATE:
-                    dest = self.rng.choice(targets)
+                # Nobody moves in the quarter they retire: the move would never show on a roster.
+                if (person.level in HIGH and not person.pinned and not person.retires_by(p.end)
+                        and self.rng.random() < _MOVE_RATE and person.id_number not in self._events["moved"]):
+                    pool = elsewhere if elsewhere and self.rng.random() < _CROSS_GROUP_SHARE else targets
+                    dest = self.rng.choice(pool)
+                    self._events["moved"][person.id_number] = (e.org_code, dest.org_code)
                     person.org_code = dest.org_code
                     person.is_chief = person.is_key_trainee = False
                     self.staff[dest.org_code].append(person)
@@ -161,17 +174,78 @@ class Simulation:
     # ---- one quarter ----------------------------------------------------------------------------
     def run(self) -> Iterator[list[QuarterData]]:
         for t, p in enumerate(self.plan.periods):
+            before = {org: {x.id_number: x.level for x in staff} for org, staff in self.staff.items()}
+            self._events = {"moved": {}, "hired": set(), "retired": {}, "left": {}}
             if t:
                 self._moves(p)
-            yield [self._step(e, p, t) for e in self.enterprises]
+            quarter = [self._step(e, p, t) for e in self.enterprises]
+            if t:
+                self._record_flows(p, before)
+            yield quarter
+
+    def _record_flows(self, p: Period, before: dict[str, dict[str, str]]) -> None:
+        """Each enterprise's high-skill roster now against last quarter's, every change with its true cause."""
+        ev = self._events
+        window = range(p.index - 3, p.index + 1)
+        for e in self.enterprises:
+            org = e.org_code
+            prev = before[org]
+            prev_high = {i: lvl for i, lvl in prev.items() if lvl in HIGH}
+            now_high = {x.id_number: x.level for x in self.staff[org] if x.level in HIGH}
+
+            def add(flow: str, id_number: str, counterpart: str = "", before_level: str = "",
+                    trained: bool = False, _org: str = org, _now: dict = now_high) -> None:
+                self.flows.append(FlowRow(str(p), _org, flow, id_number, counterpart, before_level,
+                                          _now.get(id_number, ""), trained))
+
+            for i in sorted(now_high.keys() - prev_high.keys()):
+                moved = ev["moved"].get(i)
+                if moved and moved[1] == org:
+                    add("transfer_in", i, moved[0], before[moved[0]][i])
+                elif i in ev["hired"]:
+                    add("new_in", i)
+                else:
+                    trained = any(k in window for k in self.train_periods.get(i, ()))
+                    add("promoted_in", i, before_level=prev.get(i, ""), trained=trained)
+            for i in sorted(prev_high.keys() - now_high.keys()):
+                moved = ev["moved"].get(i)
+                if moved and moved[0] == org:
+                    add("transfer_out", i, moved[1], prev_high[i])
+                elif ev["retired"].get(i) == org:
+                    add("retired", i, before_level=prev_high[i])
+                elif ev["left"].get(i) == org:
+                    add("left", i, before_level=prev_high[i])
+                else:
+                    raise AssertionError(f"{org} {p}: a high-skill person vanished without a cause")
+            for i in sorted(prev_high.keys() & now_high.keys()):
+                if prev_high[i] != now_high[i]:
+                    add("upgraded", i, before_level=prev_high[i])
 
     def _step(self, e: Enterprise, p: Period, t: int) -> QuarterData:
         rng = self.rng
         org = e.org_code
         skilled = max(60, round(e.employees0 * e.skilled_ratio * (1 + e.skilled_growth) ** t))
         staff = [x for x in self.staff[org] if x.pinned or not x.retires_by(p.end)] if t else []
+        if t:
+            kept = {id(x) for x in staff}
+            for x in self.staff[org]:
+                if id(x) not in kept:
+                    self._events["retired"][x.id_number] = org
+        # Leavers and outside hires (never at a lagging enterprise, whose flat headcount is the planted C05).
+        if t and not e.lagging:
+            # Someone who moved here this quarter does not also leave in it: the move would show on no roster.
+            leaving = [x for x in staff if x.level in HIGH and not x.pinned and rng.random() < _LEAVE_RATE
+                       and x.id_number not in self._events["moved"]]
+            for x in leaving:
+                self._events["left"][x.id_number] = org
+            gone = {id(x) for x in leaving}
+            staff = [x for x in staff if id(x) not in gone]
         for person in staff:
             self._promote(person, p, e.lagging)
+        if t and not e.lagging and org in self.base and rng.random() < _HIRE_RATE:
+            hired = self._new_person(e, rng.choices(contract.HIGH_SKILL_LEVELS, _HIGH_SKILL_MIX)[0], p, False)
+            self._events["hired"].add(hired.id_number)
+            staff.append(hired)
         if t == 0:
             n_high = math.ceil(skilled * e.base_share)
             for _ in range(n_high):
@@ -304,6 +378,7 @@ class Simulation:
             events.append(self._event(e, p, person))
             if loaded:
                 self.trained.setdefault(person.id_number, set()).add(p.year)
+                self.train_periods.setdefault(person.id_number, set()).add(p.index)
         return events
 
     def _event(self, e: Enterprise, p: Period, person: Person) -> dict:

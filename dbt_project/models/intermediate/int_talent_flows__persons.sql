@@ -1,0 +1,244 @@
+{#-
+  Every high-skill person of a tracking entity at either end of an interval (int_talent_flows__members),
+  with the flow that explains a change. Relative to the entity: a person coming from, or going to, an
+  enterprise outside the entity's compared enterprises is a transfer; one moving between two of them is
+  no flow at all (a move within a group vanishes at group level, every move vanishes at system level).
+
+  In (high-skill at the end, not at the start), first rule that applies:
+    promoted_in  listed in the entity at the start at a lower level (a key trainee promoted)
+    transfer_in  listed at the start by an enterprise outside the entity
+    promoted_in  the certificate of the level is dated inside the interval (rosters list lower levels only
+                 for key trainees: a worker promoted from the unlisted levels first appears as high-skill)
+    new_in       otherwise: new to the system
+  Out (high-skill at the start, not at the end):
+    transfer_out listed at the end by an enterprise outside the entity
+    retired      not listed, and of retirement age (ref_retirement_ages, by sex) at the interval's end
+    left         otherwise (also: still listed, below high-skill)
+  upgraded: high-skill at both ends, a higher level at the end (高级工 → 技师 → 高级技师); not an in-flow.
+  promoted_trained: a promoted person with a training filed (any enterprise) in the four quarters up to
+  the interval's end.
+-#}
+
+with
+
+members as (
+
+    select * from {{ ref('int_talent_flows__members') }}
+
+),
+
+persons as (
+
+    select * from {{ ref('int_roster__person_quarters') }}
+
+),
+
+retirement as (
+
+    select * from {{ ref('ref_retirement_ages') }}
+
+),
+
+trainings as (
+
+    select * from {{ ref('int_training__events') }}
+
+),
+
+listed as (
+
+    select
+        m.grain,
+        m.entity_code,
+        m.period_type,
+        m.period,
+        m.start_index,
+        m.end_index,
+        m.start_date_exclusive,
+        m.end_date,
+        p.person_key,
+        p.period_index = m.start_index as at_start,
+        p.level_no,
+        p.is_high_skill,
+        p.is_technician,
+        p.sex,
+        p.birth_date,
+        p.cert_date
+    from members as m
+    inner join persons as p
+        on
+            m.org_code = p.org_code
+            and (m.start_index = p.period_index or m.end_index = p.period_index)
+
+),
+
+entity_people as (
+
+    select
+        grain,
+        entity_code,
+        period_type,
+        period,
+        start_index,
+        end_index,
+        start_date_exclusive,
+        end_date,
+        person_key,
+        bool_or(at_start) as listed_at_start,
+        bool_or(not at_start) as listed_at_end,
+        min(case when at_start and is_high_skill then level_no end) as start_level_no,
+        min(case when not at_start and is_high_skill then level_no end) as end_level_no,
+        bool_or(at_start and is_high_skill and is_technician) as start_is_technician,
+        bool_or(not at_start and is_high_skill and is_technician) as end_is_technician,
+        max(case when at_start then sex end) as sex,
+        max(case when at_start then birth_date end) as birth_date,
+        max(case when not at_start and is_high_skill then cert_date end) as end_cert_date
+    from listed
+    group by
+        grain, entity_code, period_type, period, start_index, end_index, start_date_exclusive, end_date, person_key
+    having bool_or(is_high_skill)
+
+),
+
+changed as (
+
+    select * from entity_people
+    where (start_level_no is null) <> (end_level_no is null)
+
+),
+
+entity_orgs as (
+
+    select distinct
+        grain,
+        entity_code,
+        period_type,
+        period,
+        org_code
+    from members
+
+),
+
+-- Where a changed person is listed outside the entity: at the start (came from) or at the end (went to).
+outside as (
+
+    select
+        c.grain,
+        c.entity_code,
+        c.period_type,
+        c.period,
+        c.person_key,
+        min(case when p.period_index = c.start_index then p.org_code end) as came_from,
+        min(case when p.period_index = c.end_index then p.org_code end) as went_to
+    from changed as c
+    inner join persons as p
+        on
+            c.person_key = p.person_key
+            and (
+                (c.end_level_no is not null and c.start_index = p.period_index)
+                or (c.start_level_no is not null and c.end_index = p.period_index)
+            )
+    left join entity_orgs as o
+        on
+            c.grain = o.grain
+            and c.entity_code = o.entity_code
+            and c.period_type = o.period_type
+            and c.period = o.period
+            and p.org_code = o.org_code
+    where o.org_code is null
+    group by c.grain, c.entity_code, c.period_type, c.period, c.person_key
+
+),
+
+trained as (
+
+    select
+        c.grain,
+        c.entity_code,
+        c.period_type,
+        c.period,
+        c.person_key
+    from changed as c
+    inner join trainings as t
+        on
+            c.person_key = t.person_key
+            and t.period_index between c.end_index - 3 and c.end_index
+    where c.end_level_no is not null
+    group by c.grain, c.entity_code, c.period_type, c.period, c.person_key
+
+),
+
+classified as (
+
+    select
+        e.grain,
+        e.entity_code,
+        e.period_type,
+        e.period,
+        e.person_key,
+        e.start_level_no is not null as is_high_skill_at_start,
+        e.end_level_no is not null as is_high_skill_at_end,
+        case
+            when e.start_level_no is null and e.listed_at_start then 'promoted_in'
+            when e.start_level_no is null and o.came_from is not null then 'transfer_in'
+            when
+                e.start_level_no is null
+                and e.end_cert_date > e.start_date_exclusive
+                and e.end_cert_date <= e.end_date
+                then 'promoted_in'
+            when e.start_level_no is null then 'new_in'
+            when e.end_level_no is null and e.listed_at_end then 'left'
+            when e.end_level_no is null and o.went_to is not null then 'transfer_out'
+            when
+                e.end_level_no is null
+                and {{ age_on('e.birth_date', 'e.end_date') }} >= r.retirement_age
+                then 'retired'
+            when e.end_level_no is null then 'left'
+            when e.end_level_no < e.start_level_no then 'upgraded'
+        end as flow,
+        case
+            when e.start_level_no is null then o.came_from
+            when e.end_level_no is null then o.went_to
+        end as counterpart_org_code,
+        e.start_is_technician,
+        e.end_is_technician,
+        t.person_key is not null as is_trained_prior_4q
+    from entity_people as e
+    left join outside as o
+        on
+            e.grain = o.grain
+            and e.entity_code = o.entity_code
+            and e.period_type = o.period_type
+            and e.period = o.period
+            and e.person_key = o.person_key
+    left join trained as t
+        on
+            e.grain = t.grain
+            and e.entity_code = t.entity_code
+            and e.period_type = t.period_type
+            and e.period = t.period
+            and e.person_key = t.person_key
+    left join retirement as r on e.sex = r.sex
+
+),
+
+final as (
+
+    select
+        grain,
+        entity_code,
+        period_type,
+        period,
+        person_key,
+        is_high_skill_at_start,
+        is_high_skill_at_end,
+        flow,
+        case when flow in ('transfer_in', 'transfer_out') then counterpart_org_code end as counterpart_org_code,
+        coalesce(flow = 'upgraded' and end_is_technician and not start_is_technician, false)
+            as is_upgrade_to_technician,
+        coalesce(flow = 'promoted_in' and is_trained_prior_4q, false) as is_promoted_trained
+    from classified
+
+)
+
+select * from final
