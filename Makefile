@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+DEV_PORT ?= 3000
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
@@ -37,8 +38,11 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp deploy/dagster.yaml $@
 
+# The schedule and the inbox sensor start stopped here (production turns them on: deploy/production.env), so
+# opening the UI runs nothing. Ctrl-C stops it within seconds (scripts/dagster-dev.sh).
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	DAGSTER_HOME=$(DAGSTER_HOME) SASAC_DEMO=1 $(BIN)/dagster dev -m pipelines.definitions
+	DAGSTER_HOME=$(DAGSTER_HOME) SASAC_DEMO=1 exec bash scripts/dagster-dev.sh $(BIN)/dagster \
+		-m pipelines.definitions -h 127.0.0.1 -p $(DEV_PORT)
 
 lint: install
 	$(BIN)/ruff check pipelines tests benchmarks
