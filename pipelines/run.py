@@ -23,6 +23,7 @@ import duckdb
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.fingerprint import record_successful_run, run_fingerprint, unchanged_since_last_run
 from pipelines.lib.domain.periods import Period, period_range
+from pipelines.lib.domain.reference import default_plan_periods
 from pipelines.lib.intake.inbox import InboxError, inbox_periods, read_registry
 from pipelines.lib.intake.pseudonym import MissingKeyError, load_key
 
@@ -151,11 +152,15 @@ def _check_inputs(inbox: Path, period: Period | None) -> list[Period]:
         found = inbox_periods(inbox)
     except (InboxError, MissingKeyError) as exc:
         raise RunError(str(exc)) from None
-    if period is not None:
-        return [period]
-    if not found:
+    if period is None and not found:
         raise RunError(f"收件箱 {inbox} 中没有任何报告期文件夹（如 2008Q2/）")
-    return period_range(found[0], found[-1])
+    periods = [period] if period is not None else period_range(found[0], found[-1])
+    plan = set(default_plan_periods())
+    outside = [str(p) for p in periods if p not in plan]
+    if outside:
+        raise RunError(f"报告期 {'、'.join(outside)} 不在参考数据的任何规划期内：请先在 ref_policy_thresholds.csv 中"
+                       "加入该规划的 baseline_year 与 target_year 行")
+    return periods
 
 
 def _check_not_locked(work_db: Path) -> None:
