@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test test-fast dev lint bench clean
+.PHONY: install run test test-fast dev docs lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,14 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) SASAC_DEMO=1 exec bash scripts/dagster-dev.sh $(BIN)/dagster \
 		-m pipelines.definitions -h 127.0.0.1 -p $(DEV_PORT)
+
+# dbt's documentation site (column comments, lineage) for the warehouse `make run` built: generated offline
+# from a copy of the working database, served on http://127.0.0.1:$(DOCS_PORT)/ until Ctrl-C.
+DOCS_PORT ?= 8080
+
+docs: install
+	bash scripts/dbt-docs.sh generate
+	DOCS_PORT=$(DOCS_PORT) exec bash scripts/dbt-docs.sh serve
 
 lint: install
 	$(BIN)/ruff check pipelines tests benchmarks

@@ -30,7 +30,7 @@ from pipelines.lib.intake.pseudonym import MissingKeyError, load_key
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANALYST_GUIDE = REPO_ROOT / "docs" / "analyst-guide.md"
 # Lists longer than this end with where the rest is, so the summary stays one screen.
-SUMMARY_LIST_MAX = 8
+SUMMARY_LIST_MAX = 6
 
 
 class RunError(Exception):
@@ -61,7 +61,7 @@ class RunDetails:
             out += [f"    {rule} {title}：{n}" for rule, title, n in self.by_rule[:SUMMARY_LIST_MAX]]
             if len(self.by_rule) > SUMMARY_LIST_MAX:
                 rest = sum(n for *_, n in self.by_rule[SUMMARY_LIST_MAX:])
-                out.append(f"    … 其余 {len(self.by_rule) - SUMMARY_LIST_MAX} 条规则 {rest} 个问题"
+                out.append(f"    … 其余 {len(self.by_rule) - SUMMARY_LIST_MAX} 条规则 {rest} 个问题，"
                            "见 marts.compliance_flags_summary")
         return out
 
