@@ -148,7 +148,10 @@ class _Display:
             console = Console(file=terminal, force_terminal=True, highlight=False)
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30),
                                      TextColumn("{task.fields[count]}"), TimeElapsedColumn(),
-                                     TextColumn("{task.fields[note]}"), console=console, transient=False)
+                                     TextColumn("{task.fields[note]}"), console=console, transient=False,
+                                     # rich would swap sys.stdout/err for its own, and the logs would be back
+                                     # on the terminal: they stay on the descriptors, i.e. in the log file.
+                                     redirect_stdout=False, redirect_stderr=False)
             self.progress.start()
 
     def update(self, stage: Stage) -> None:

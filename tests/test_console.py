@@ -109,3 +109,47 @@ def test_verbose_streams_the_logs_and_keeps_the_file(tmp_path: Path) -> None:
     for line in ("python stdout line", "python stderr line", "a child process line"):
         assert line in terminal and line in log.read_text(encoding="utf-8")
     assert "\x1b[" not in terminal  # not a TTY: no colour codes
+
+
+_ROUTED_TTY = r"""
+import sys
+from pathlib import Path
+from pipelines.console import routed_output
+sys.path.insert(0, sys.argv[2])
+from tests.test_console import dagster
+with routed_output(Path(sys.argv[1]), "progress"):
+    print(dagster("raw_submissions", "", "STEP_START"), flush=True)
+    print("python stdout line", flush=True)
+    print(dagster("raw_submissions", "intake: 3/3 files read"), file=sys.stderr, flush=True)
+    print(dagster("raw_submissions", "", "STEP_SUCCESS"), flush=True)
+print("after")
+"""
+
+
+def test_on_a_terminal_the_progress_is_live_and_coloured_and_the_logs_still_stay_in_the_file(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    repo = Path(__file__).resolve().parents[1]
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", _ROUTED_TTY, str(tmp_path), str(repo)], stdin=follower,
+                            stdout=follower, stderr=follower, cwd=repo)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(leader)
+    terminal = b"".join(chunks).decode("utf-8", errors="replace")
+    assert proc.returncode == 0, terminal
+    assert "收件" in terminal and "3/3 个文件" in terminal and "after" in terminal
+    assert "python stdout line" not in terminal and "STEP_START" not in terminal
+    assert "\x1b[" in terminal  # a TTY: rich draws (and colours) the line
+    log = next((tmp_path / "logs").glob("run-*.log")).read_text(encoding="utf-8")
+    assert "python stdout line" in log and "STEP_SUCCESS" in log

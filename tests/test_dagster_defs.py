@@ -123,14 +123,22 @@ def test_each_suite_check_links_to_its_data_docs_page(tmp_path: Path) -> None:
     docs = tmp_path / "data_docs"
     (docs / "index.html").parent.mkdir(parents=True)
     (docs / "index.html").write_text("index", encoding="utf-8")
-    assert suite_docs_page(docs, "fund") == docs / "index.html"
+    assert suite_docs_page(docs, "funds") == docs / "index.html"
     (docs / "expectations").mkdir()
-    (docs / "expectations" / "fund.html").write_text("suite", encoding="utf-8")
-    assert suite_docs_page(docs, "fund") == docs / "expectations" / "fund.html"
-    page = docs / "validations" / "fund" / "20261129T000000Z" / "batch.html"
-    page.parent.mkdir(parents=True)
-    page.write_text("validation", encoding="utf-8")
-    assert suite_docs_page(docs, "fund") == page
+    (docs / "expectations" / "funds.html").write_text("suite", encoding="utf-8")
+    assert suite_docs_page(docs, "funds") == docs / "expectations" / "funds.html"
+
+    def validation(folder: str) -> Path:
+        page = docs / "validations" / folder / "__none__" / "20261129T174610.360896Z" / f"marts-{folder}.html"
+        page.parent.mkdir(parents=True)
+        page.write_text("validation", encoding="utf-8")
+        return page
+
+    one = validation("funds__fund_tracking__grain=enterprise__period_type=year")
+    validation("funds_extra__fund_tracking")  # another suite whose name starts alike
+    assert suite_docs_page(docs, "funds") == one  # one batch validated: its page
+    validation("funds__fund_tracking__grain=group__period_type=year")
+    assert suite_docs_page(docs, "funds") == docs / "expectations" / "funds.html"  # several: the suite's page
     assert suite_docs_page(docs, "other") == docs / "index.html"
 
 

@@ -40,21 +40,35 @@ def _target(suite) -> dg.AssetKey:
     return _mart_key(suite.tables[0])
 
 
+def suite_validation_pages(docs_dir: Path, suite_name: str) -> list[Path]:
+    """The suite's validation pages in the run's Data Docs: GX names their folders ``<suite>__<batch>``."""
+    root = docs_dir / "validations"
+    if not root.is_dir():
+        return []
+    folders = [f for f in root.iterdir() if f.is_dir() and f.name.split("__")[0] == suite_name]
+    return sorted(p for f in folders for p in f.rglob("*.html"))
+
+
 def suite_docs_page(docs_dir: Path, suite_name: str) -> Path:
-    """The Data Docs page a person opens from a suite's check: its newest validation page, else the suite's
-    page, else the site's index (the site is rebuilt by every run, so the newest page is this run's)."""
-    validations = sorted((p for p in (docs_dir / "validations" / suite_name).rglob("*.html")),
-                         key=lambda p: (p.stat().st_mtime, str(p)))
-    if validations:
-        return validations[-1]
+    """The Data Docs page a person opens from a suite's check: its validation page when the suite validated one
+    batch, else the suite's own page (its rules; the site's index lists each batch's results), else the index.
+    The site is rebuilt by every run, so these are this run's pages."""
+    validations = suite_validation_pages(docs_dir, suite_name)
+    if len(validations) == 1:
+        return validations[0]
     suite_page = docs_dir / "expectations" / f"{suite_name}.html"
     return suite_page if suite_page.exists() else docs_dir / "index.html"
 
 
 def _docs_links(docs_dir: Path, suite_name: str) -> dict[str, dg.MetadataValue]:
     page = suite_docs_page(docs_dir, suite_name)
-    return {"data_docs": dg.MetadataValue.url(page.resolve().as_uri()),
-            "data_docs_path": dg.MetadataValue.path(str(page))}
+    links = {"data_docs": dg.MetadataValue.url(page.resolve().as_uri()),
+             "data_docs_path": dg.MetadataValue.path(str(page))}
+    validations = suite_validation_pages(docs_dir, suite_name)
+    if len(validations) > 1:
+        links["data_docs_validations"] = dg.MetadataValue.md(
+            "\n".join(f"- [{v.parent.parent.parent.name}]({v.resolve().as_uri()})" for v in validations))
+    return links
 
 
 def _check_result(suite_name: str, target: dg.AssetKey, success: bool, failing: int, meta: dict,
