@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test test-fast dev docs lint bench clean
+.PHONY: install run test test-fast dev docs lint bench clean portal
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,6 +52,17 @@ docs: install
 	bash scripts/dbt-docs.sh generate
 	DOCS_PORT=$(DOCS_PORT) exec bash scripts/dbt-docs.sh serve
 
+# The filing portal on http://127.0.0.1:8040 (docs/portal.md). Demo: its own inbox in the working area, holding
+# a copy of the demo registry, so uploads never land in the committed data/raw; `sasac-skills run --inbox
+# data/work/inbox --period …` then processes them. Accounts: `sasac-skills portal add-user …`.
+PORTAL_INBOX ?= data/work/inbox
+PORTAL_PORT ?= 8040
+
+portal: install
+	mkdir -p $(PORTAL_INBOX)
+	test -f $(PORTAL_INBOX)/registry.csv || cp data/raw/registry.csv $(PORTAL_INBOX)/registry.csv
+	SASAC_DEMO=1 SASAC_INBOX=$(PORTAL_INBOX) $(BIN)/sasac-skills portal serve --host 127.0.0.1 --port $(PORTAL_PORT)
+
 lint: install
 	$(BIN)/ruff check pipelines tests benchmarks
 	$(BIN)/sqlfluff lint dbt_project/models
@@ -67,6 +78,7 @@ bench: install
 	SASAC_DEMO=1 $(BIN)/python -m benchmarks.bench_hostile
 	SASAC_DEMO=1 $(BIN)/python -m benchmarks.bench_quarterly_run $(BENCH_CACHE_ARG) \
 		--enterprises $(BENCH_ENTERPRISES)
+	SASAC_DEMO=1 $(BIN)/python -m benchmarks.bench_portal
 
 clean:
 	rm -rf data/work data/marts/warehouse.duckdb data/marts/report data/marts/receipts data/marts/data_docs \

@@ -96,5 +96,107 @@ def _generator_command() -> click.Command:
 main.add_command(_generator_command(), name="generate")
 
 
+@main.group()
+def portal() -> None:
+    """The filing portal: enterprise accounts, and the web server clerks upload to (docs/portal.md)."""
+
+
+def _portal_db(db: Path | None) -> Path:
+    from pipelines.portal import db as portal_db
+    from pipelines.portal.settings import Settings
+
+    path = db or Settings.from_env().db_path
+    portal_db.init(path)
+    return path
+
+
+_DB_OPTION = click.option("--db", type=click.Path(path_type=Path), default=None,
+                          help="Portal database (default: $SASAC_PORTAL_DB, else <workdir>/portal.sqlite).")
+
+
+@portal.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8040, show_default=True, type=int)
+@click.option("--proxy", default=None, help="Address of the reverse proxy whose X-Forwarded-* headers to trust.")
+@click.option("--insecure-cookies", is_flag=True,
+              help="Session cookie without the Secure flag: only for plain HTTP on a test network.")
+def portal_serve(host: str, port: int, proxy: str | None, insecure_cookies: bool) -> None:
+    """Start the portal (inbox, warehouse and working area as for `run`: SASAC_INBOX, SASAC_WAREHOUSE, SASAC_WORKDIR)."""
+    from pipelines.lib.intake.pseudonym import MissingKeyError, load_key
+    from pipelines.portal.server import serve
+    from pipelines.portal.settings import Settings
+
+    try:
+        load_key()
+    except MissingKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    overrides = {"secure_cookies": False} if insecure_cookies else {}
+    settings = Settings.from_env(**overrides)
+    click.echo(f"报送平台 http://{host}:{port}  收件箱 {settings.inbox}  数据库 {settings.db_path}")
+    serve(settings, host, port, proxy)
+
+
+@portal.command("add-user")
+@click.option("--org", help="组织机构代码 of the enterprise the account files for, e.g. 10117472-0.")
+@click.option("--staff", is_flag=True, help="A commission staff account: sees every enterprise.")
+@click.option("--name", required=True, help="Who uses the account (shown to them; never logged).")
+@click.option("--login", default=None, help="Login name (default: <org code>-01, -02 … or staff-01 …).")
+@_DB_OPTION
+def portal_add_user(org: str | None, staff: bool, name: str, login: str | None, db: Path | None) -> None:
+    """Create an account; prints its one-time password, to be changed at first login."""
+    from pipelines.portal.accounts import AccountError, add_user
+
+    try:
+        user, password = add_user(_portal_db(db), name, org=org, staff=staff, login=login)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"账户已创建  登录名: {user.login}  单位: {user.org_display}")
+    if user.org_code:
+        _warn_if_unregistered(user.org_code)
+    click.echo(f"一次性密码: {password}   (首次登录后必须修改；请当面或电话告知，勿用邮件发送)")
+
+
+def _warn_if_unregistered(org_code: str) -> None:
+    """An account may be opened before the registry lists the enterprise, but its uploads would be refused."""
+    from pipelines.lib.intake.inbox import InboxError, read_registry
+    from pipelines.portal.settings import Settings
+
+    inbox = Settings.from_env().inbox
+    try:
+        known = set(read_registry(inbox)["org_code"].to_list())
+    except InboxError:
+        return
+    if org_code not in known:
+        click.echo(f"注意：收件箱 {inbox} 的名录中没有该单位，名录补录之前其上传的报表将被退回", err=True)
+
+
+@portal.command("disable-user")
+@click.argument("login")
+@_DB_OPTION
+def portal_disable_user(login: str, db: Path | None) -> None:
+    """Disable an account now (its sessions end at once)."""
+    from pipelines.portal.accounts import AccountError, disable_user
+
+    try:
+        disable_user(_portal_db(db), login)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"账户 {login} 已停用")
+
+
+@portal.command("reset-password")
+@click.argument("login")
+@_DB_OPTION
+def portal_reset_password(login: str, db: Path | None) -> None:
+    """A new one-time password (lifts a lock-out, re-enables the account, ends its sessions)."""
+    from pipelines.portal.accounts import AccountError, reset_password
+
+    try:
+        password = reset_password(_portal_db(db), login)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"账户 {login} 的新一次性密码: {password}   (登录后必须修改)")
+
+
 if __name__ == "__main__":
     main()

@@ -50,13 +50,14 @@ create table if not exists flags.expectation_flags (
 """
 
 
-def run_dbt(db: Path, work: Path, *args: str, project: Path = PROJECT):
+def run_dbt(db: Path, work: Path, *args: str, project: Path = PROJECT, period_to: str = ""):
     """Invoke dbt in-process against ``db``; target/ and logs/ go to ``work`` (parallel-safe).
 
     ``project``: the dbt project directory (a copy, for policy what-ifs on the seeds)."""
     from dbt.cli.main import dbtRunner
 
-    env = {"SASAC_BUILD_DB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
+    env = {"SASAC_BUILD_DB": str(db), "SASAC_PERIOD_TO": period_to, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+           "DO_NOT_TRACK": "1"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.defs import groups
 from pipelines.defs.dbt.translator import asset_description
-from pipelines.defs.dbt.vars import dbt_build_args, dbt_vars
+from pipelines.defs.dbt.vars import dbt_build_args, dbt_env
 from pipelines.defs.expectations.assets import suite_docs_page
 from pipelines.defs.ingest.sensors import build_inbox_sensor, changed_periods, period_fingerprints
 from pipelines.defs.partitions import quarterly_partitions, range_periods, range_tags
@@ -41,18 +41,17 @@ def definitions() -> dg.Definitions:
 
 
 def test_production_builds_leave_unit_tests_to_the_test_suite() -> None:
-    args = dbt_build_args([Period(2008, 2), Period(2008, 3)])
-    assert args[0] == "build" and json.loads(args[args.index("--vars") + 1]) == {
-        "period_from": "2008Q2", "period_to": "2008Q3"}
-    assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
+    args = dbt_build_args()
+    assert args[0] == "build" and args[args.index("--exclude-resource-type") + 1] == "unit_test"
+    # no --vars: a var that changes every quarter would make dbt parse the whole project every run
+    assert "--vars" not in args
 
 
-def test_dbt_vars_cover_the_run_quarters() -> None:
-    assert dbt_vars([Period(2008, 2)]) == {"period_from": "2008Q2", "period_to": "2008Q2"}
-    assert dbt_vars([Period(2007, 3), Period(2006, 1), Period(2010, 4)]) == {
-        "period_from": "2006Q1", "period_to": "2010Q4"}
+def test_dbt_env_carries_the_run_last_quarter() -> None:
+    assert dbt_env([Period(2008, 2)]) == {"SASAC_PERIOD_TO": "2008Q2"}
+    assert dbt_env([Period(2007, 3), Period(2006, 1), Period(2010, 4)]) == {"SASAC_PERIOD_TO": "2010Q4"}
     with pytest.raises(ValueError):
-        dbt_vars([])
+        dbt_env([])
 
 
 def test_partitions_are_the_quarters_of_the_plans_in_the_reference_data() -> None:
@@ -221,3 +220,25 @@ def test_job_schedule_and_sensor_are_registered(definitions: dg.Definitions) -> 
                                                repository_def=definitions.get_repository_def())
     assert schedule.evaluate_tick(after_the_plan).run_requests == []  # 2011Q1: no plan in the reference data yet
     assert definitions.resolve_sensor_def("inbox_sensor") is not None
+
+
+@pytest.mark.slow
+def test_a_fresh_working_area_parses_only_what_the_new_quarter_changes(tmp_path) -> None:
+    """The run's dbt target starts from the project's parse state; a new quarter is no reason to re-parse all."""
+    from dbt.cli.main import dbtRunner
+
+    from pipelines.defs.dbt.project import DBT_DIR, PARTIAL_PARSE_FILE, seeded_target
+
+    target = seeded_target(tmp_path / "dbt_target")
+    assert (target / PARTIAL_PARSE_FILE).exists()
+    events: list[str] = []
+    os.environ["SASAC_PERIOD_TO"] = "2009Q1"
+    try:
+        res = dbtRunner(callbacks=[lambda e: events.append(e.info.name)]).invoke(
+            ["parse", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target-path", str(target),
+             "--log-path", str(tmp_path / "logs")])
+    finally:
+        os.environ.pop("SASAC_PERIOD_TO")
+    assert res.success
+    assert "UnableToPartialParse" not in events
+    assert "PartialParsingEnabled" in events

@@ -21,7 +21,7 @@ def built(tmp_path_factory):
     db = work / "warehouse.duckdb"
     build_fixture_db(db)
     started = time.perf_counter()
-    res = run_dbt(db, work, "build", "--vars", '{"period_from": "2008Q1", "period_to": "2008Q1"}')
+    res = run_dbt(db, work, "build", period_to="2008Q1")
     elapsed = time.perf_counter() - started
     print(f"\ndbt build on the fixture: {elapsed:.1f}s wall")
     return {"db": db, "work": work, "res": res, "elapsed": elapsed}

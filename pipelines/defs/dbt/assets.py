@@ -6,9 +6,9 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from pipelines.defs.dbt.project import dbt_cli, dbt_project
+from pipelines.defs.dbt.project import dbt_cli, dbt_project, seeded_target
 from pipelines.defs.dbt.translator import SasacDbtTranslator
-from pipelines.defs.dbt.vars import dbt_build_args
+from pipelines.defs.dbt.vars import dbt_build_args, dbt_env
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 
@@ -17,13 +17,14 @@ FLAGS_SELECT = "tag:flags"
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformConfig):
-    # The profile reads the working database path from the environment (dbt runs as a subprocess).
+    # The profile reads the working database path, and int_periods the run's last quarter, from the
+    # environment (dbt runs as a subprocess that inherits it).
     os.environ["SASAC_BUILD_DB"] = str(platform.work_db)
-    args = dbt_build_args(periods_of(context))
+    os.environ.update(dbt_env(periods_of(context)))
     # One target folder in the working area, reused run after run (partial parsing), instead of a new
     # folder per invocation piling up inside the repository.
-    target = Path(platform.workdir) / "dbt_target"
-    yield from dbt.cli(args, context=context, target_path=target).stream()
+    target = seeded_target(Path(platform.workdir) / "dbt_target")
+    yield from dbt.cli(dbt_build_args(), context=context, target_path=target).stream()
 
 
 def build_dbt_assets() -> list[dg.AssetsDefinition]:

@@ -159,3 +159,11 @@ def skill_levels(path: Path | None = None) -> SkillLevels:
         high_skill=tuple(r["skill_level"].strip() for r in rows if _truthy(r["is_high_skill"])),
         technician=tuple(r["skill_level"].strip() for r in rows if _truthy(r["is_technician"])),
     )
+
+
+@functools.cache
+def seed_rows(name: str, seeds_dir: Path | None = None) -> tuple[dict[str, str], ...]:
+    """The rows of one seed file, for Python that shows reference data without a warehouse to read it from
+    (the filing portal's labels, order and colours of severities, statuses and tones)."""
+    with open((seeds_dir or SEEDS_DIR) / f"{name}.csv", encoding="utf-8-sig", newline="") as fh:
+        return tuple({k: (v or "").strip() for k, v in r.items()} for r in csv.DictReader(fh))

@@ -24,22 +24,26 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class _Batch:
+class ReadBatch:
     arrivals: list[Arrival]
     workbooks: dict[str, Workbook]  # by submission_id, readable ones
     file_findings: list[fd.Finding]
 
 
-def _read_all(arrivals: Iterable[Arrival], sources: dict[str, Path], progress: Callable[[int], None] | None) -> _Batch:
+Reader = Callable[[list[tuple[str, Path, str]]], Iterable[tuple[str, str, object]]]
+
+
+def read_batch(arrivals: Iterable[Arrival], sources: dict[str, Path],
+               progress: Callable[[int], None] | None = None, reader: Reader = read_many) -> ReadBatch:
     """Read every arrival that is a candidate submission, from its archived copy, in child processes.
 
     Nothing a file holds reaches the log: a failure is logged by file name and exception type only.
     """
-    batch = _Batch(list(arrivals), {}, [])
+    batch = ReadBatch(list(arrivals), {}, [])
     jobs = [(a.submission_id, sources[a.submission_id], "csv_zip" if a.fmt == "csv_dir" else a.fmt)
             for a in batch.arrivals if not a.ignored and not a.problem]  # a folder is read from its archived zip
     results: dict[str, tuple[str, object]] = {}
-    for done, (sid, status, value) in enumerate(read_many(jobs), 1):
+    for done, (sid, status, value) in enumerate(reader(jobs), 1):
         results[sid] = (status, value)
         if progress:
             progress(done)
@@ -67,7 +71,7 @@ def _read_all(arrivals: Iterable[Arrival], sources: dict[str, Path], progress: C
     return batch
 
 
-def _context(batch: _Batch) -> pl.DataFrame:
+def _context(batch: ReadBatch) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "submission_id": [a.submission_id for a in batch.arrivals],
@@ -87,7 +91,7 @@ def _limits_by_period(periods: set) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"filed_period": pl.Utf8, **{k: pl.Float64 for k in LIMIT_KEYS}})
 
 
-def _sheet_text(batch: _Batch, sheet: c.Sheet) -> pl.DataFrame:
+def _sheet_text(batch: ReadBatch, sheet: c.Sheet) -> pl.DataFrame:
     """One sheet of every readable submission, normalised, blank rows dropped."""
     frames = [
         wb.sheets[sheet.key].frame.with_columns(pl.lit(sid).alias("submission_id"))
@@ -99,13 +103,13 @@ def _sheet_text(batch: _Batch, sheet: c.Sheet) -> pl.DataFrame:
     return clean_rows(pl.concat([base, *frames], how="diagonal"), [col.key for col in sheet.columns])
 
 
-def _single_row_candidates(batch: _Batch, sheet: c.Sheet) -> list[str]:
+def _single_row_candidates(batch: ReadBatch, sheet: c.Sheet) -> list[str]:
     """Submissions whose single-row sheet is there with all its columns (else D01/D02 already said so)."""
     return [sid for sid, wb in batch.workbooks.items()
             if sheet.key in wb.sheets and not wb.sheets[sheet.key].missing]
 
 
-def _without_absent_column_noise(findings: pl.DataFrame, batch: _Batch) -> pl.DataFrame:
+def _without_absent_column_noise(findings: pl.DataFrame, batch: ReadBatch) -> pl.DataFrame:
     """Drop per-row "未填写" findings for a column the file lacks: its D02 finding already says so."""
     absent = pl.DataFrame(
         [(sid, data.sheet.name, header) for sid, wb in batch.workbooks.items() for data in wb.sheets.values()
@@ -136,11 +140,19 @@ def _attributed_org_code(registry: pl.DataFrame) -> pl.Expr:
 
 def process(
     arrivals: list[Arrival], registry: pl.DataFrame, key: bytes, sources: dict[str, Path],
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, reader: Reader = read_many,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame]]:
     """Read and check ``arrivals`` (from ``sources``, their archived copies by submission id): (submissions
-    audit rows, findings, typed rows of accepted ones by table)."""
-    batch = _read_all(arrivals, sources, progress)
+    audit rows, findings, typed rows of accepted ones by table).
+
+    ``reader`` reads the files in child processes; the filing portal passes its own long-lived readers
+    (pipelines/portal/validation.py) so an upload does not pay for starting one."""
+    return check_batch(read_batch(arrivals, sources, progress, reader), registry, key)
+
+
+def check_batch(batch: ReadBatch, registry: pl.DataFrame, key: bytes
+                ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame]]:
+    """Check a batch already read: (submissions audit rows, findings, typed rows of accepted ones by table)."""
     try:
         return _checked(batch, registry, key)
     except Exception as exc:  # noqa: BLE001 - one file's content must never stop the quarter
@@ -150,7 +162,7 @@ def process(
         if sid not in batch.workbooks:
             continue
         try:
-            _checked(_Batch([a], {sid: batch.workbooks[sid]}, []), registry, key)
+            _checked(ReadBatch([a], {sid: batch.workbooks[sid]}, []), registry, key)
         except Exception as exc:  # noqa: BLE001
             log.warning("submission %s cannot be checked (%s)", a.name, type(exc).__name__)
             del batch.workbooks[sid]
@@ -163,7 +175,7 @@ def process(
 CHECK_FAILED_REASON = "内容含有无法按报表模板核对的数值或文字，请检查各单元格后重新报送"
 
 
-def _checked(batch: _Batch, registry: pl.DataFrame, key: bytes
+def _checked(batch: ReadBatch, registry: pl.DataFrame, key: bytes
              ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame]]:
     context = _context(batch)
     typed: dict[str, pl.DataFrame] = {}

@@ -7,7 +7,7 @@ nothing. Every version stays in the audit table; the marts pick the latest accep
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from pipelines.lib.domain.warehouse import create_raw_tables
 from pipelines.lib.intake.inbox import read_registry, scan_period
 from pipelines.lib.intake.limits import BATCH_FILES
 from pipelines.lib.intake.load import archive, audit_rows, existing_ids, insert, load_registry, transaction
-from pipelines.lib.intake.process import process
+from pipelines.lib.intake.process import ReadBatch, check_batch, read_batch
+from pipelines.lib.intake.read_ahead import read_ahead
 from pipelines.lib.intake.recheck import RecheckReport, recheck
 from pipelines.lib.intake.rules_version import RulesVersions
 
@@ -44,12 +45,20 @@ class IntakeReport:
         return self.files_seen - self.already_ingested
 
 
-def _ingest_batch(con: duckdb.DuckDBPyConnection, batch: list, registry: pl.DataFrame, key: bytes, archive_dir: Path,
-                  versions: RulesVersions, report: IntakeReport, progress: Callable[[int], None] | None) -> None:
-    # Archive first, then read the archived copy: what is checked is exactly what was kept, and the inbox
-    # (where a symlink could be swapped in meanwhile) is not opened again.
-    paths = {a.submission_id: archive(a, archive_dir) for a in batch}
-    audit, findings, typed = process(batch, registry, key, paths, progress)
+def _read_batches(new: list, archive_dir: Path, batch_files: int, progress: Callable[[int, int], None] | None
+                  ) -> Iterator[tuple[ReadBatch, dict[str, Path | None]]]:
+    for first in range(0, len(new), batch_files):
+        batch = new[first:first + batch_files]
+        # Archive first, then read the archived copy: what is checked is exactly what was kept, and the inbox
+        # (where a symlink could be swapped in meanwhile) is not opened again.
+        paths = {a.submission_id: archive(a, archive_dir) for a in batch}
+        yield read_batch(batch, paths, (lambda i, first=first: progress(first + i, len(new))) if progress else None), paths
+
+
+def _ingest_batch(con: duckdb.DuckDBPyConnection, read: ReadBatch, paths: dict[str, Path | None],
+                  registry: pl.DataFrame, key: bytes, versions: RulesVersions, report: IntakeReport) -> None:
+    batch = read.arrivals
+    audit, findings, typed = check_batch(read, registry, key)
     audit_table = audit_rows(audit, batch, paths, versions)
     findings = (
         findings.join(audit_table.select("submission_id", "period", "org_code", "rules_version"), on="submission_id",
@@ -102,9 +111,7 @@ def run_intake(
         load_registry(con, registry)
     report.by_period = {str(p): {"files": sum(1 for a in arrivals if a.period == p), "new": 0, "accepted": 0,
                                  "rejected": 0, "ignored": 0} for p in periods}
-    for first in range(0, len(new), batch_files):
-        batch = new[first:first + batch_files]
-        _ingest_batch(con, batch, registry, key, archive_dir, versions, report,
-                      (lambda i, first=first: progress(first + i, len(new))) if progress else None)
+    for read, paths in read_ahead(_read_batches(new, archive_dir, batch_files, progress)):
+        _ingest_batch(con, read, paths, registry, key, versions, report)
     report.recheck = recheck(con, registry, key, versions, recheck_periods, batch_files=batch_files)
     return report

@@ -1,0 +1,442 @@
+"""The portal's web application (Starlette + Jinja2, served by uvicorn): pages, uploads and downloads.
+
+Every object is looked up together with the enterprise of the session; what belongs to another enterprise
+answers exactly like what does not exist (404). Forms carry the session's CSRF token; pages are plain HTML
+without script, for old office browsers.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import json
+import secrets
+import shutil
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from pipelines.lib.domain.codes import format_org_code
+from pipelines.lib.domain.periods import Period, PeriodError
+from pipelines.lib.domain.reference import seed_rows
+from pipelines.lib.intake.inbox import display_name
+from pipelines.lib.intake.limits import LIMITS, too_big_reason
+from pipelines.lib.intake.pseudonym import load_key
+from pipelines.portal import accounts, audit, db, sessions, status
+from pipelines.portal.forward import forward
+from pipelines.portal.settings import Settings
+from pipelines.portal.validation import ReaderPool, refused, validate
+
+HERE = Path(__file__).resolve().parent
+UPLOAD_SUFFIXES = (".xlsx", ".zip")  # contract §1: the workbook, or the CSV zip
+# The multipart envelope around the file: boundaries, headers, the small fields.
+FORM_OVERHEAD = 64 * 1024
+TEMPLATE_NAME = "高技能人才工作季度报表模板.xlsx"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class Throttle:
+    """Failed logins per client address within a window (the per-account lock-out is in the database)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, collections.deque] = {}
+        self._lock = threading.Lock()
+
+    def _live(self, key: str, now: float) -> collections.deque:
+        q = self._failures.setdefault(key, collections.deque())
+        while q and now - q[0] > self.window:
+            q.popleft()
+        return q
+
+    def blocked(self, key: str) -> bool:
+        with self._lock:
+            return len(self._live(key, time.monotonic())) >= self.limit
+
+    def fail(self, key: str) -> None:
+        with self._lock:
+            self._live(key, time.monotonic()).append(time.monotonic())
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    env.globals["org_display"] = lambda code: format_org_code(code) if code else ""
+    return Jinja2Templates(env=env)
+
+
+def _labels() -> dict[str, dict[str, dict[str, str]]]:
+    """Severity and status labels, order and tone, from the seeds that own them."""
+    out: dict[str, dict[str, dict[str, str]]] = {"severity": {r["severity"]: r for r in seed_rows("ref_severities")}}
+    for r in seed_rows("ref_statuses"):
+        out.setdefault(r["domain"], {})[r["status_code"]] = r
+    return out
+
+
+def tones_css() -> str:
+    return "".join(f".tone-{r['tone']}{{background:{r['fill_colour']};color:{r['text_colour']}}}\n"
+                   for r in seed_rows("ref_tones"))
+
+
+def create_app(settings: Settings) -> Starlette:
+    db.init(settings.db_path)
+    settings.storage.mkdir(parents=True, exist_ok=True)
+    key = load_key()
+    templates = _templates()
+    labels = _labels()
+    throttle = Throttle(settings.ip_failures, settings.ip_window_seconds)
+    validations = threading.BoundedSemaphore(settings.validations)
+    state: dict[str, ReaderPool] = {}
+    template_lock = threading.Lock()
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def page(request: Request, name: str, session: sessions.Session | None, user: accounts.User | None,
+             status_code: int = 200, **context: object) -> Response:
+        context.update(user=user, csrf=session.csrf if session else "", labels=labels)
+        return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+    def set_cookie(response: Response, session: sessions.Session) -> Response:
+        response.set_cookie(sessions.COOKIE, session.raw_id, httponly=True, secure=settings.secure_cookies,
+                            samesite="strict", path="/")
+        return response
+
+    def current(request: Request) -> tuple[sessions.Session | None, accounts.User | None]:
+        session = sessions.load(settings.db_path, request.cookies.get(sessions.COOKIE),
+                                settings.session_idle_seconds, settings.session_max_seconds)
+        user = accounts.user_by_id(settings.db_path, session.user_id) if session and session.user_id else None
+        return session, user
+
+    def signed_in(request: Request) -> tuple[sessions.Session, accounts.User]:
+        """The session and its user, or a redirect: to the login page, or to the password page while the
+        one-time password is unchanged."""
+        session, user = current(request)
+        if session is None or user is None:
+            raise HTTPException(303, headers={"Location": "/login"})
+        if user.must_change and request.url.path not in ("/password", "/logout"):
+            raise HTTPException(303, headers={"Location": "/password"})
+        return session, user
+
+    async def form_with_csrf(request: Request, session: sessions.Session | None, **limits: int):
+        form = await request.form(max_files=limits.get("max_files", 0), max_fields=limits.get("max_fields", 8))
+        if not sessions.csrf_ok(session, form.get("csrf")):
+            await form.close()
+            raise HTTPException(403, "页面已过期或表单来源不明，请刷新页面后重试")
+        return form
+
+    def not_found(user: accounts.User | None, obj: str) -> HTTPException:
+        audit.record(settings.db_path, "denied", "not_found", user.id if user else None,
+                     user.org_code if user else None, obj)
+        return HTTPException(404)
+
+    def may_see(user: accounts.User, org_code: str) -> bool:
+        return user.is_staff or user.org_code == org_code
+
+    def upload_row(upload_id: str, user: accounts.User) -> dict:
+        if len(upload_id) > 64:
+            raise not_found(user, "upload")
+        with db.connect(settings.db_path) as con:
+            row = con.execute("select * from uploads where id = ?", (upload_id,)).fetchone()
+        if row is None or not may_see(user, row["org_code"]):
+            raise not_found(user, f"upload:{upload_id}")
+        return dict(row)
+
+    def history(org_code: str | None) -> list[dict]:
+        with db.connect(settings.db_path) as con:
+            if org_code:
+                rows = con.execute("select * from uploads where org_code = ? order by uploaded_at desc, rowid desc"
+                                   " limit 500", (org_code,)).fetchall()
+            else:
+                rows = con.execute("select * from uploads order by uploaded_at desc, rowid desc limit 500").fetchall()
+        rows = [dict(r) for r in rows]
+        run = status.run_statuses(settings.warehouse, org_code, sorted({r["period"] for r in rows}))
+        for r in rows:
+            r["run"] = run.get((r["period"], r["inbox_name"])) if r["inbox_name"] else None
+            r["stage"] = ("rejected" if r["outcome"] == "rejected" else "processed" if r["run"] else "received")
+        return rows
+
+    # -- pages --------------------------------------------------------------------------------------
+    async def login_page(request: Request) -> Response:
+        session, user = current(request)
+        if user is not None:
+            return RedirectResponse("/", 303)
+        session = session or sessions.create(settings.db_path, None)
+        return set_cookie(page(request, "login.html", session, None, error=None), session)
+
+    async def login(request: Request) -> Response:
+        session, _ = current(request)
+        form = await form_with_csrf(request, session)
+        login_name, password = str(form.get("login") or "").strip(), str(form.get("password") or "")
+        client = request.client.host if request.client else "?"
+        if throttle.blocked(client):
+            audit.record(settings.db_path, "login", "throttled")
+            return page(request, "login.html", session, None, 429,
+                        error="登录失败次数过多，请15分钟后再试")
+        user, outcome, uid = await run_in_threadpool(
+            accounts.authenticate, settings.db_path, login_name, password, settings.max_failures,
+            settings.lock_seconds)
+        audit.record(settings.db_path, "login", outcome, uid, user.org_code if user else None)
+        if user is None:
+            throttle.fail(client)
+            return page(request, "login.html", session, None, 400,
+                        error="登录名或密码不正确，或账户已被暂时锁定。连续输错多次后账户将锁定15分钟。")
+        new = sessions.rotate(settings.db_path, session, user.id)
+        return set_cookie(RedirectResponse("/password" if user.must_change else "/", 303), new)
+
+    async def logout(request: Request) -> Response:
+        session, user = current(request)
+        await form_with_csrf(request, session)
+        sessions.delete(settings.db_path, session)
+        audit.record(settings.db_path, "logout", "ok", user.id if user else None, user.org_code if user else None)
+        response = RedirectResponse("/login", 303)
+        response.delete_cookie(sessions.COOKIE, path="/", secure=settings.secure_cookies, httponly=True,
+                               samesite="strict")
+        return response
+
+    async def password_page(request: Request) -> Response:
+        session, user = signed_in(request)
+        return page(request, "password.html", session, user, error=None)
+
+    async def change_password(request: Request) -> Response:
+        session, user = signed_in(request)
+        form = await form_with_csrf(request, session)
+        current_pw, new, repeat = (str(form.get(k) or "") for k in ("current", "new", "repeat"))
+        problem = await run_in_threadpool(accounts.password_problem, user.id, settings.db_path, current_pw, new,
+                                          repeat)
+        if problem:
+            audit.record(settings.db_path, "password", "refused", user.id, user.org_code)
+            return page(request, "password.html", session, user, 400, error=problem)
+        await run_in_threadpool(accounts.set_password, settings.db_path, user.id, new)
+        audit.record(settings.db_path, "password", "changed", user.id, user.org_code)
+        return set_cookie(RedirectResponse("/", 303), sessions.rotate(settings.db_path, session, user.id))
+
+    async def home(request: Request) -> Response:
+        session, user = signed_in(request)
+        if user.is_staff:
+            return page(request, "staff.html", session, user, uploads=history(None))
+        return enterprise_page(request, session, user, user.org_code)
+
+    def enterprise_page(request: Request, session: sessions.Session, user: accounts.User, org: str,
+                        error: str | None = None, status_code: int = 200) -> Response:
+        now = settings.clock()
+        quarters = status.open_quarters(now, settings.late_quarters)
+        return page(request, "home.html", session, user, status_code, org=org, uploads=history(org), error=error,
+                    quarters=[(q, q.is_late(now)) for q in quarters],
+                    receipts=status.receipts_for(settings.receipts_dir, org),
+                    max_mb=LIMITS.max_file_bytes // (1024 * 1024))
+
+    async def history_page(request: Request) -> Response:
+        session, user = signed_in(request)
+        org = request.path_params["org"]
+        if not may_see(user, org):
+            raise not_found(user, f"history:{org[:20]}")
+        return enterprise_page(request, session, user, org)
+
+    async def upload(request: Request) -> Response:
+        session, user = signed_in(request)
+        if user.is_staff or not user.org_code:
+            raise not_found(user, "upload:new")
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            raise HTTPException(411, "请通过页面上的表单上传文件")
+        if int(length) > LIMITS.max_file_bytes + FORM_OVERHEAD:
+            audit.record(settings.db_path, "upload", "too_large", user.id, user.org_code)
+            raise HTTPException(413, too_big_reason(int(length)))
+        form = await form_with_csrf(request, session, max_files=1, max_fields=4)
+        try:
+            return await receive(request, session, user, form)
+        finally:
+            await form.close()
+
+    async def receive(request: Request, session: sessions.Session, user: accounts.User, form) -> Response:
+        now = settings.clock()
+        quarters = {str(q.period): q for q in status.open_quarters(now, settings.late_quarters)}
+        period_text, file = str(form.get("period") or ""), form.get("file")
+        error = None
+        if period_text not in quarters:
+            error = "请选择开放报送的报告期"
+        elif not isinstance(file, UploadFile) or not file.filename:
+            error = "请选择要上传的报表文件"
+        elif Path(file.filename.replace("\\", "/")).suffix.lower() not in UPLOAD_SUFFIXES:
+            error = "只接受Excel工作簿（.xlsx）或按模板导出的CSV压缩包（.zip），请用模板填报后上传"
+        if error:
+            audit.record(settings.db_path, "upload", "refused", user.id, user.org_code)
+            return enterprise_page(request, session, user, user.org_code, error=error, status_code=400)
+        ext = Path(file.filename.replace("\\", "/")).suffix.lower()
+        client_name = display_name(Path(file.filename.replace("\\", "/")).name)[-120:]
+        upload_id = secrets.token_urlsafe(16)
+        stored = settings.storage / f"{secrets.token_hex(16)}{ext}"
+        size, digest = await run_in_threadpool(_store, file, stored)
+        period = quarters[period_text].period
+        contract_name = f"{format_org_code(user.org_code)}_{period}{ext}"
+        if size > LIMITS.max_file_bytes:
+            stored.unlink(missing_ok=True)
+            verdict = None
+        else:
+            verdict = await run_in_threadpool(checked, stored, contract_name, period, now)
+        if verdict is None:
+            verdict = refused(too_big_reason(size), time.monotonic())
+        inbox_name = None
+        if verdict.outcome == "accepted":
+            inbox_name = await run_in_threadpool(forward, settings.inbox, period, user.org_code, stored, ext, now)
+        else:
+            stored.unlink(missing_ok=True)  # a refused file is not kept: the clerk still has it
+        with db.connect(settings.db_path) as con:
+            con.execute(
+                "insert into uploads (id, user_id, org_code, period, client_name, stored_name, file_format, size_bytes,"
+                " sha256, uploaded_at, outcome, inbox_name, fatal_count, error_count, warning_count, seconds,"
+                " findings_json) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (upload_id, user.id, user.org_code, str(period), client_name,
+                 stored.name if inbox_name else None, ext.lstrip("."), size, digest,
+                 now.strftime("%Y-%m-%d %H:%M:%S"), verdict.outcome, inbox_name, verdict.fatal_count,
+                 verdict.error_count, verdict.warning_count, round(verdict.seconds, 3),
+                 json.dumps(verdict.findings, ensure_ascii=False, default=str)))
+        audit.record(settings.db_path, "upload", verdict.outcome, user.id, user.org_code, f"upload:{upload_id}")
+        return RedirectResponse(f"/submissions/{upload_id}", 303)
+
+    def checked(stored: Path, contract_name: str, period: Period, now):
+        with validations:
+            if "pool" not in state:
+                with template_lock:
+                    state.setdefault("pool", ReaderPool(settings.readers))
+            return validate(stored, contract_name, period, settings.inbox, key, state["pool"], now)
+
+    async def submission(request: Request) -> Response:
+        session, user = signed_in(request)
+        row = upload_row(request.path_params["upload_id"], user)
+        rows = [r for r in history(row["org_code"]) if r["id"] == row["id"]]
+        row = rows[0] if rows else row
+        findings = json.loads(row["findings_json"])
+        return page(request, "submission.html", session, user, upload=row, findings=findings)
+
+    async def submission_file(request: Request) -> Response:
+        _, user = signed_in(request)
+        row = upload_row(request.path_params["upload_id"], user)
+        path = settings.storage / (row["stored_name"] or "")
+        if not row["stored_name"] or not path.is_file():
+            raise not_found(user, f"file:{row['id']}")
+        audit.record(settings.db_path, "download", "file", user.id, row["org_code"], f"upload:{row['id']}")
+        return _download(path, row["inbox_name"])
+
+    async def receipt(request: Request) -> Response:
+        _, user = signed_in(request)
+        period_text, org = request.path_params["period"], request.path_params["org"]
+        try:
+            period = str(Period.parse(period_text))
+        except PeriodError:
+            raise not_found(user, "receipt") from None
+        path = status.receipt_path(settings.receipts_dir, period, org) if may_see(user, org) else None
+        if path is None:
+            raise not_found(user, f"receipt:{period}/{org[:20]}")
+        audit.record(settings.db_path, "download", "receipt", user.id, org, f"receipt:{period}/{org}")
+        return _download(path, f"回执_{format_org_code(org)}_{period}.xlsx")
+
+    async def template(request: Request) -> Response:
+        _, user = signed_in(request)
+        path = settings.storage / "template" / "template.xlsx"
+        if not path.is_file():
+            await run_in_threadpool(_write_template, path, template_lock)
+        audit.record(settings.db_path, "download", "template", user.id, user.org_code)
+        return _download(path, TEMPLATE_NAME)
+
+    async def tones(_request: Request) -> Response:
+        return Response(tones_css(), media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    async def on_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code in (301, 302, 303, 307):
+            return RedirectResponse(exc.headers["Location"], exc.status_code)
+        messages = {404: "页面不存在，或您无权查看该内容", 405: "请求方式不正确",
+                    403: exc.detail, 411: exc.detail, 413: exc.detail}
+        return templates.TemplateResponse(
+            request, "error.html", {"user": None, "csrf": "", "labels": labels, "status": exc.status_code,
+                                    "message": messages.get(exc.status_code, "请求无法处理")},
+            status_code=exc.status_code)
+
+    async def headers(request: Request, call_next):
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette):
+        yield
+        pool = state.pop("pool", None)
+        if pool is not None:
+            await run_in_threadpool(pool.close)
+
+    routes = [
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/password", password_page, methods=["GET"]),
+        Route("/password", change_password, methods=["POST"]),
+        Route("/", home, methods=["GET"]),
+        Route("/history/{org}", history_page, methods=["GET"]),
+        Route("/upload", upload, methods=["POST"]),
+        Route("/submissions/{upload_id}", submission, methods=["GET"]),
+        Route("/submissions/{upload_id}/file", submission_file, methods=["GET"]),
+        Route("/receipts/{period}/{org}", receipt, methods=["GET"]),
+        Route("/template", template, methods=["GET"]),
+        Route("/static/tones.css", tones, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: on_error},
+                     middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)], lifespan=lifespan)
+
+
+def _store(file: UploadFile, target: Path) -> tuple[int, str]:
+    """Copy the upload under the server's name, counting and hashing; stops reading past the size limit."""
+    h, size = hashlib.sha256(), 0
+    file.file.seek(0)
+    with open(target, "xb") as out:
+        while chunk := file.file.read(1 << 20):
+            size += len(chunk)
+            if size > LIMITS.max_file_bytes:
+                break
+            h.update(chunk)
+            out.write(chunk)
+    return size, h.hexdigest()
+
+
+def _write_template(path: Path, lock: threading.Lock) -> None:
+    from pipelines.lib.forms.template import write_template
+
+    with lock:
+        if path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{secrets.token_hex(4)}.xlsx")
+        write_template(tmp)
+        shutil.move(tmp, path)
+
+
+MEDIA_TYPES = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".zip": "application/zip"}
+
+
+def _download(path: Path, filename: str) -> FileResponse:
+    """An attachment, named in ASCII for old browsers and in UTF-8 (RFC 5987) for the rest."""
+    suffix = path.suffix.lower()
+    quoted = urllib.parse.quote(filename)
+    return FileResponse(path, media_type=MEDIA_TYPES.get(suffix, "application/octet-stream"), headers={
+        "Content-Disposition": f"attachment; filename=\"download{suffix}\"; filename*=UTF-8''{quoted}"})

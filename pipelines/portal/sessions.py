@@ -1,0 +1,65 @@
+"""Server-side sessions and CSRF tokens: the cookie holds a random id, the database only its hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.portal import db
+
+COOKIE = "sasac_portal"
+
+
+@dataclass(frozen=True)
+class Session:
+    raw_id: str
+    user_id: str | None
+    csrf: str
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def create(path: Path, user_id: str | None) -> Session:
+    raw, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.time()
+    with db.connect(path) as con:
+        con.execute("insert into sessions (id_hash, user_id, csrf, created, seen) values (?,?,?,?,?)",
+                    (_hash(raw), user_id, csrf, now, now))
+    return Session(raw, user_id, csrf)
+
+
+def load(path: Path, raw: str | None, idle: int, maximum: int) -> Session | None:
+    """The live session this cookie names, or None; an expired one is deleted on sight."""
+    if not raw or len(raw) > 100:
+        return None
+    now = time.time()
+    with db.connect(path) as con:
+        row = con.execute("select * from sessions where id_hash = ?", (_hash(raw),)).fetchone()
+        if row is None:
+            return None
+        if now - row["seen"] > idle or now - row["created"] > maximum:
+            con.execute("delete from sessions where id_hash = ?", (row["id_hash"],))
+            return None
+        con.execute("update sessions set seen = ? where id_hash = ?", (now, row["id_hash"]))
+    return Session(raw, row["user_id"], row["csrf"])
+
+
+def rotate(path: Path, old: Session | None, user_id: str) -> Session:
+    """At login: the pre-login id is dropped and a new one issued, so an id planted before login opens nothing."""
+    if old is not None:
+        delete(path, old)
+    return create(path, user_id)
+
+
+def delete(path: Path, session: Session) -> None:
+    with db.connect(path) as con:
+        con.execute("delete from sessions where id_hash = ?", (_hash(session.raw_id),))
+
+
+def csrf_ok(session: Session | None, token: object) -> bool:
+    return session is not None and isinstance(token, str) and hmac.compare_digest(session.csrf, token)

@@ -1,0 +1,61 @@
+"""Where the portal keeps its state and what it allows: every setting in one place, read from the environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+# The contract's arrivals register records Beijing time (contract.ARRIVALS_COLUMNS), whatever the host's zone.
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def beijing_now() -> dt.datetime:
+    """The server's clock, as the arrivals register and the deadlines read it (naive Beijing time)."""
+    return dt.datetime.now(BEIJING).replace(tzinfo=None, microsecond=0)
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class Settings:
+    inbox: Path  # where accepted files are forwarded: the quarterly run's inbox
+    warehouse: Path  # the published warehouse (read-only); receipts live beside it
+    db_path: Path  # the portal's own SQLite: accounts, sessions, uploads, audit log
+    storage: Path  # uploads as the server names them (restricted, like the raw archive)
+    secure_cookies: bool = True  # off only for plain-HTTP development on a host other than loopback
+    # Quarters open for late filing after the latest ended one (contract §1: late files are accepted, marked late).
+    late_quarters: int = 1
+    max_failures: int = 5  # wrong passwords in a row before an account locks
+    lock_seconds: int = 15 * 60
+    ip_failures: int = 30  # wrong passwords from one address within ip_window before it must wait
+    ip_window_seconds: int = 15 * 60
+    session_idle_seconds: int = 30 * 60
+    session_max_seconds: int = 10 * 3600
+    validations: int = 4  # uploads checked at once; the rest queue (memory stays bounded under a rush)
+    readers: int = 2  # long-lived reader child processes
+    clock: Callable[[], dt.datetime] = field(default=beijing_now)
+
+    @property
+    def receipts_dir(self) -> Path:
+        return self.warehouse.parent / "receipts"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        workdir = Path(os.environ.get("SASAC_WORKDIR", "data/work"))
+        values: dict[str, object] = {
+            "inbox": Path(os.environ.get("SASAC_INBOX", "data/raw")),
+            "warehouse": Path(os.environ.get("SASAC_WAREHOUSE", "data/marts/warehouse.duckdb")),
+            "db_path": Path(os.environ.get("SASAC_PORTAL_DB", workdir / "portal.sqlite")),
+            "storage": Path(os.environ.get("SASAC_PORTAL_STORAGE", workdir / "portal_uploads")),
+            "secure_cookies": _flag("SASAC_PORTAL_SECURE_COOKIES", True),
+        }
+        values.update(overrides)
+        values = {k: (Path(v).resolve() if isinstance(v, Path) else v) for k, v in values.items()}
+        return cls(**values)  # type: ignore[arg-type]

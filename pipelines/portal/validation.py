@@ -1,0 +1,123 @@
+"""An upload checked by the intake's own code: the resource limits (limits.inspect_upload), then the readers in
+child processes and the same checks the quarterly run applies (process.process) — nothing is written to the
+warehouse. The portal keeps its reader children alive between uploads, each owned by one thread for the
+server's life (a child dies with the thread that started it, see worker.die_with_parent)."""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.lib.domain import findings as fd
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.reference import seed_rows
+from pipelines.lib.intake.inbox import Arrival, archived_problem, read_registry
+from pipelines.lib.intake.limits import inspect_upload
+from pipelines.lib.intake.process import process
+from pipelines.lib.intake.readers import classify
+from pipelines.lib.intake.worker import ReaderProcess
+
+
+class _LongLivedReader(ReaderProcess):
+    """A reader that waits between uploads for as long as the server runs: one that died while idle (the OOM
+    killer, an operator) is replaced before the next file, which must not be rejected for it."""
+
+    def send(self, path: Path, fmt: str) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            self._stop()
+        return super().send(path, fmt)
+
+
+class ReaderPool:
+    """``size`` long-lived reader children; ``read_many`` has the signature process() expects of a reader."""
+
+    def __init__(self, size: int) -> None:
+        self._jobs: queue.Queue = queue.Queue()
+        self._threads = [threading.Thread(target=self._serve, name=f"portal-reader-{i}", daemon=True)
+                         for i in range(max(1, size))]
+        for t in self._threads:
+            t.start()
+
+    def _serve(self) -> None:
+        with _LongLivedReader() as reader:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                path, fmt, future = job
+                try:
+                    future.set_result(reader.read(path, fmt))
+                except Exception as exc:  # noqa: BLE001 - the pool outlives any one file
+                    future.set_result(("crash", type(exc).__name__))
+
+    def read_many(self, jobs: list[tuple[str, Path, str]]) -> Iterator[tuple[str, str, object]]:
+        futures = []
+        for key, path, fmt in jobs:
+            future: Future = Future()
+            self._jobs.put((path, fmt, future))
+            futures.append((key, future))
+        for key, future in futures:
+            yield key, *future.result()
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+        for t in self._threads:
+            t.join(timeout=15)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str  # accepted / rejected
+    findings: list[dict]  # severity order: what stops the file first
+    fatal_count: int
+    error_count: int
+    warning_count: int
+    seconds: float
+
+
+def _sorted(findings: pl.DataFrame) -> list[dict]:
+    """Fatal first, then by the severities' order in ref_severities, then where they are in the file."""
+    rank = {r["severity"]: int(r["sort_order"]) for r in seed_rows("ref_severities")}
+    rows = findings.drop("person_key", "submission_id").to_dicts()
+    return sorted(rows, key=lambda r: (0 if r["is_fatal"] else rank.get(r["severity"], 9), r["sheet"] or "",
+                                       r["source_row"] or 0, r["column_name"] or "", r["rule_id"] or ""))
+
+
+def refused(reason: str, started: float) -> Verdict:
+    row = fd.Finding("upload", "D01", fd.ERROR, reason, is_fatal=True)
+    return Verdict("rejected", _sorted(fd.to_frame([row])), 1, 0, 0, time.monotonic() - started)
+
+
+def validate(path: Path, contract_name: str, period: Period, inbox: Path, key: bytes, reader: ReaderPool,
+             arrived_at) -> Verdict:
+    """The verdict of the quarterly intake on this file, had it arrived as ``contract_name`` in ``period``."""
+    started = time.monotonic()
+    reason = inspect_upload(path)
+    if reason:
+        return refused(reason, started)
+    payload = path.read_bytes()
+    fmt = classify(Path(contract_name)).fmt
+    arrival = Arrival(period, Path(contract_name), fmt, hashlib.sha256(payload).hexdigest(), len(payload),
+                      arrived_at, payload, archived_problem(len(payload)))
+    registry = read_registry(inbox)
+    audit, findings, _ = process([arrival], registry, key, {arrival.submission_id: path},
+                                 reader=_as_reader(reader))
+    row = audit.row(0, named=True)
+    return Verdict("rejected" if row["outcome"] == "rejected" else "accepted", _sorted(findings),
+                   int(row["fatal_count"]), int(row["error_count"]), int(row["warning_count"]),
+                   time.monotonic() - started)
+
+
+def _as_reader(pool: ReaderPool):
+    def read(jobs: list[tuple[str, Path, str]]) -> Iterable[tuple[str, str, object]]:
+        return pool.read_many(jobs)
+    return read
