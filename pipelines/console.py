@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import TextIO
 
 LOGS_DIRNAME = "logs"
+# Run logs kept in the working area (the newest; a run a quarter, so years of them).
+LOGS_KEPT = 40
 
 # Steps as the terminal names them, in the order the job runs them; check steps fold into their asset's.
 STAGES: dict[str, tuple[str, str]] = {
@@ -192,6 +194,14 @@ def new_log_path(workdir: Path, now: dt.datetime | None = None) -> Path:
     return workdir / LOGS_DIRNAME / f"run-{stamp}.log"
 
 
+def prune_logs(logs_dir: Path, keep: int = LOGS_KEPT) -> list[Path]:
+    """Remove all but the ``keep`` newest run logs (their names sort by time); return what was removed."""
+    old = sorted(logs_dir.glob("run-*.log"))[:-keep] if keep else sorted(logs_dir.glob("run-*.log"))
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
+
+
 @contextlib.contextmanager
 def routed_output(workdir: Path, mode: str = "progress") -> Iterator[RunOutput]:
     """Send fds 1 and 2 to the run's log file for the block; ``mode``: progress | verbose | quiet.
@@ -200,6 +210,7 @@ def routed_output(workdir: Path, mode: str = "progress") -> Iterator[RunOutput]:
     """
     path = new_log_path(workdir)
     path.parent.mkdir(parents=True, exist_ok=True)
+    prune_logs(path.parent, LOGS_KEPT - 1)
     sys.stdout.flush()
     sys.stderr.flush()
     saved_out, saved_err = os.dup(1), os.dup(2)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipelines.console import ProgressParser, Stage, pad
+from pipelines.console import ProgressParser, Stage, pad, prune_logs
 
 RUN_ID = "3028b62d-fbd7-4ff1-b980-04a4254c05ca"
 
@@ -153,3 +153,13 @@ def test_on_a_terminal_the_progress_is_live_and_coloured_and_the_logs_still_stay
     assert "\x1b[" in terminal  # a TTY: rich draws (and colours) the line
     log = next((tmp_path / "logs").glob("run-*.log")).read_text(encoding="utf-8")
     assert "python stdout line" in log and "STEP_SUCCESS" in log
+
+
+def test_only_the_newest_run_logs_are_kept(tmp_path: Path) -> None:
+    names = [f"run-2026112{d}-0{h}0000.log" for d in range(1, 4) for h in range(1, 4)]
+    for name in reversed(names):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("kept", encoding="utf-8")
+    removed = prune_logs(tmp_path, keep=4)
+    assert [p.name for p in removed] == names[:5]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names[5:], "notes.txt"])
