@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+DEV_PORT ?= 3000
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test test-fast dev lint bench clean portal
+.PHONY: install run test test-fast dev docs lint bench clean portal
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,8 +40,19 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp deploy/dagster.yaml $@
 
+# The schedule and the inbox sensor start stopped here (production turns them on: deploy/production.env), so
+# opening the UI runs nothing. Ctrl-C stops it within seconds (scripts/dagster-dev.sh).
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	DAGSTER_HOME=$(DAGSTER_HOME) SASAC_DEMO=1 $(BIN)/dagster dev -m pipelines.definitions
+	DAGSTER_HOME=$(DAGSTER_HOME) SASAC_DEMO=1 exec bash scripts/dagster-dev.sh $(BIN)/dagster \
+		-m pipelines.definitions -h 127.0.0.1 -p $(DEV_PORT)
+
+# dbt's documentation site (column comments, lineage) for the warehouse `make run` built: generated offline
+# from a copy of the working database, served on http://127.0.0.1:$(DOCS_PORT)/ until Ctrl-C.
+DOCS_PORT ?= 8080
+
+docs: install
+	bash scripts/dbt-docs.sh generate
+	DOCS_PORT=$(DOCS_PORT) exec bash scripts/dbt-docs.sh serve
 
 # The filing portal on http://127.0.0.1:8040 (docs/portal.md). Demo: its own inbox in the working area, holding
 # a copy of the demo registry, so uploads never land in the committed data/raw; `sasac-skills run --inbox

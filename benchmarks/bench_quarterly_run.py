@@ -178,9 +178,8 @@ def inbox_size(inbox: Path, period: str) -> str:
 
 
 def stats_line(m: Measured) -> str:
-    """The run summary's counts (files, accepted, missing filings, …) on one line."""
-    lines = [line.strip() for line in m.output.splitlines() if re.match(r"  \S[^:]*: \d+$", line)]
-    return "; ".join(lines)
+    """The run summary's counts (files, accepted, missing filings, …): one line of the summary."""
+    return next((line.strip() for line in m.output.splitlines() if line.startswith("  文件 files")), "")
 
 
 def peaks(m: Measured) -> str:

@@ -45,22 +45,33 @@ def main() -> None:
               help="Published DuckDB file; exports go beside it. Env: SASAC_WAREHOUSE")
 @click.option("--workdir", type=click.Path(path_type=Path), envvar="SASAC_WORKDIR", default="data/work",
               show_default=True, help="Working database and raw archive (restricted). Env: SASAC_WORKDIR")
-@click.option("--quiet", is_flag=True, help="Only the summary.")
+@click.option("--quiet", is_flag=True, help="Only the summary (the logs still go to the run's log file).")
+@click.option("--verbose", is_flag=True, help="Stream the Dagster and dbt logs instead of the progress lines.")
 @click.option("--recheck", is_flag=True,
               help="Re-judge every held file of the chosen quarters from the archive, even if no rule changed "
                    "(files judged by other rules than those now in force are re-judged by every run anyway).")
 def run(period: Period | None, all_periods: bool, inbox: Path, warehouse: Path, workdir: Path, quiet: bool,
-        recheck: bool) -> None:
-    """Intake → dbt → expectations → publish for the chosen quarters (the Dagster graph, in-process)."""
+        verbose: bool, recheck: bool) -> None:
+    """Intake → dbt → expectations → publish for the chosen quarters (the Dagster graph, in-process).
+
+    The terminal shows one line per stage and the summary; the Dagster and dbt logs go to a log file in the
+    working area (named at the end of the summary).
+    """
+    from pipelines.console import routed_output
     from pipelines.run import RunError, run_quarters
 
     if bool(period) == all_periods:
         raise click.UsageError("请指定 --period YYYYQn 或 --all 之一 (give exactly one of --period or --all)")
+    if quiet and verbose:
+        raise click.UsageError("--quiet 与 --verbose 只能选一个 (give at most one of --quiet and --verbose)")
+    workdir = workdir.resolve()
     try:
-        summary = run_quarters(inbox=inbox.resolve(), warehouse=warehouse.resolve(), workdir=workdir.resolve(),
-                               period=period, quiet=quiet, guard_children=True, recheck=recheck)
+        with routed_output(workdir, "quiet" if quiet else "verbose" if verbose else "progress") as output:
+            summary = run_quarters(inbox=inbox.resolve(), warehouse=warehouse.resolve(), workdir=workdir,
+                                   period=period, quiet=False, guard_children=True, recheck=recheck)
     except RunError as exc:
         raise click.ClickException(str(exc)) from None
+    summary.log_file = output.log_file
     click.echo(summary.text())
     if not summary.success:
         sys.exit(1)

@@ -23,12 +23,77 @@ import duckdb
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.fingerprint import record_successful_run, run_fingerprint, unchanged_since_last_run
 from pipelines.lib.domain.periods import Period, period_range
+from pipelines.lib.domain.reference import default_plan_periods
 from pipelines.lib.intake.inbox import InboxError, inbox_periods, read_registry
 from pipelines.lib.intake.pseudonym import MissingKeyError, load_key
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ANALYST_GUIDE = REPO_ROOT / "docs" / "analyst-guide.md"
+# Lists longer than this end with where the rest is, so the summary stays one screen.
+SUMMARY_LIST_MAX = 6
 
 
 class RunError(Exception):
     """A problem the person running the platform can fix; the message says how."""
+
+
+@dataclass
+class RunDetails:
+    """What the summary lists beyond the counts, read back from the published warehouse (no personal data:
+    enterprises by code and name, flags by rule and severity)."""
+
+    rejected: list[tuple[str, str, str, str]] = field(default_factory=list)  # period, org code, name, reason
+    by_severity: list[tuple[str, int]] = field(default_factory=list)  # label (seed-owned), flags
+    by_rule: list[tuple[str, str, int]] = field(default_factory=list)  # rule id, title (seed-owned), flags
+    reports: int = 0
+    receipts: int = 0
+
+    def lines(self) -> list[str]:
+        out = [f"退回的企业 rejected (被退回且尚未更正): {len(self.rejected)}"]
+        out += [f"  {p} {code} {name}：{reason}" for p, code, name, reason in self.rejected[:SUMMARY_LIST_MAX]]
+        if len(self.rejected) > SUMMARY_LIST_MAX:
+            out.append(f"  … 其余 {len(self.rejected) - SUMMARY_LIST_MAX} 家见 marts.filing_status（is_rejected）")
+        total = sum(n for _, n in self.by_severity)
+        out.append(f"问题 flags: {total}" + ("  按严重程度 by severity: " + "，".join(
+            f"{label} {n}" for label, n in self.by_severity) if self.by_severity else ""))
+        if self.by_rule:
+            out.append("  按规则 by rule:")
+            out += [f"    {rule} {title}：{n}" for rule, title, n in self.by_rule[:SUMMARY_LIST_MAX]]
+            if len(self.by_rule) > SUMMARY_LIST_MAX:
+                rest = sum(n for *_, n in self.by_rule[SUMMARY_LIST_MAX:])
+                out.append(f"    … 其余 {len(self.by_rule) - SUMMARY_LIST_MAX} 条规则 {rest} 个问题，"
+                           "见 marts.compliance_flags_summary")
+        return out
+
+
+def run_details(warehouse: Path, periods: list[Period]) -> RunDetails | None:
+    """The summary's lists, from the published warehouse; labels and titles from its reference schema."""
+    if not warehouse.exists():
+        return None
+    names = [str(p) for p in periods]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rejected = con.sql(
+            "select period, org_code, enterprise_name, coalesce(reasons_zh, status) from marts.filing_status"
+            " where is_rejected and period in (select unnest($periods)) order by period, org_code",
+            params={"periods": names}).fetchall()
+        by_severity = con.sql(
+            "select coalesce(s.label_zh, f.severity), count(*) from marts.compliance_flags f"
+            " left join reference.ref_severities s on s.severity = f.severity"
+            " where f.period in (select unnest($periods))"
+            " group by all order by min(coalesce(s.sort_order, 99)), 1", params={"periods": names}).fetchall()
+        by_rule = con.sql(
+            "select f.rule_id, coalesce(any_value(r.title_zh), ''), count(*) from marts.compliance_flags f"
+            " left join reference.ref_rules r on r.rule_id = f.rule_id"
+            " where f.period in (select unnest($periods))"
+            " group by f.rule_id order by count(*) desc, f.rule_id", params={"periods": names}).fetchall()
+    marts = warehouse.parent
+    return RunDetails(
+        rejected=[(p, format_org_code(code), name or "", reason or "") for p, code, name, reason in rejected],
+        by_severity=[(label, int(n)) for label, n in by_severity],
+        by_rule=[(rule, title, int(n)) for rule, title, n in by_rule],
+        reports=sum(1 for f in (marts / "report").glob("*.html") if f.name != "index.html"),
+        receipts=sum(1 for _ in (marts / "receipts").glob("*/*.xlsx")),
+    )
 
 
 @dataclass
@@ -43,33 +108,40 @@ class RunSummary:
     step_seconds: dict[str, float] = field(default_factory=dict)
     rechecks: list[str] = field(default_factory=list)  # held files whose verdict a rule change moved
     unchanged: bool = False  # nothing changed since the last successful run: nothing was run or rewritten
+    details: RunDetails | None = None
+    log_file: Path | None = None
 
     def text(self) -> str:
         span = f"{self.periods[0]}–{self.periods[-1]}" if len(self.periods) > 1 else str(self.periods[0])
-        lines = [
-            f"{'完成' if self.success else '失败'} {span}  ({self.seconds:.1f} s)",
-            *(f"  {k}: {v}" for k, v in self.stats.items()),
-        ]
+        lines = [f"{'完成' if self.success else '失败'} {span}  ({self.seconds:.1f} s)"]
+        if self.stats:
+            lines.append("  " + "，".join(f"{k} {v}" for k, v in self.stats.items()))
         if self.unchanged:
             lines.append("  收件箱、参考数据和程序自上次成功运行以来均无变化，未重新计算，输出文件保持不变"
                          " (nothing changed since the last successful run: outputs left as they are)")
         if self.rechecks:
             lines.append(f"  规则变更后重新核对，结果有变化的文件 re-checked under new rules, changed: {len(self.rechecks)}")
-            lines += [f"    {line}" for line in self.rechecks[:20]]
-            if len(self.rechecks) > 20:
-                lines.append(f"    … 其余 {len(self.rechecks) - 20} 个见 marts.submission_rechecks")
+            lines += [f"    {line}" for line in self.rechecks[:SUMMARY_LIST_MAX]]
+            if len(self.rechecks) > SUMMARY_LIST_MAX:
+                lines.append(f"    … 其余 {len(self.rechecks) - SUMMARY_LIST_MAX} 个见 marts.submission_rechecks")
         if self.step_seconds:
             lines.append("  步骤耗时 step seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.step_seconds.items()))
         if self.failed_steps:
             lines.append(f"  失败步骤 failed steps: {', '.join(self.failed_steps)}")
-        last = self.periods[-1]
+        if self.details is not None:
+            lines += self.details.lines()
+        d = self.details or RunDetails()
         lines += [
+            "输出 outputs:",
             f"  数据库 warehouse:     {self.warehouse}",
             f"  跟踪表 workbook:      {self.marts_dir / 'target_tracking.xlsx'}",
-            f"  报告 report:          {self.marts_dir / 'report' / f'{last}.html'}",
-            f"  回执 receipts:        {self.marts_dir / 'receipts' / str(last)}",
+            f"  季度报告 reports:     {self.marts_dir / 'report' / 'index.html'}  (各季度报告目录，共 {d.reports} 份)",
+            f"  回执 receipts:        {self.marts_dir / 'receipts'}  (每季度一个文件夹，共 {d.receipts} 份)",
             f"  规则文档 data docs:   {self.marts_dir / 'data_docs' / 'index.html'}",
+            f"  分析指南 guide:       {ANALYST_GUIDE}",
         ]
+        if self.log_file is not None:
+            lines.append(f"  运行日志 log:         {self.log_file}")
         return "\n".join(lines)
 
 
@@ -80,11 +152,15 @@ def _check_inputs(inbox: Path, period: Period | None) -> list[Period]:
         found = inbox_periods(inbox)
     except (InboxError, MissingKeyError) as exc:
         raise RunError(str(exc)) from None
-    if period is not None:
-        return [period]
-    if not found:
+    if period is None and not found:
         raise RunError(f"收件箱 {inbox} 中没有任何报告期文件夹（如 2008Q2/）")
-    return period_range(found[0], found[-1])
+    periods = [period] if period is not None else period_range(found[0], found[-1])
+    plan = set(default_plan_periods())
+    outside = [str(p) for p in periods if p not in plan]
+    if outside:
+        raise RunError(f"报告期 {'、'.join(outside)} 不在参考数据的任何规划期内：请先在 ref_policy_thresholds.csv 中"
+                       "加入该规划的 baseline_year 与 target_year 行")
+    return periods
 
 
 def _check_not_locked(work_db: Path) -> None:
@@ -238,10 +314,11 @@ def run_quarters(inbox: Path, warehouse: Path, workdir: Path, period: Period | N
         last = None if recheck else unchanged_since_last_run(workdir, fp, warehouse)
         if last is not None:
             return RunSummary(periods, True, time.perf_counter() - started, warehouse, warehouse.parent,
-                              stats=last["summary"], unchanged=True)
+                              stats=last["summary"], unchanged=True, details=run_details(warehouse, periods))
         summary = _run_locked(inbox, warehouse, workdir, periods, quiet, recheck)
         if summary.success:
             record_successful_run(workdir, fp, warehouse, summary.stats)
+            summary.details = run_details(warehouse, periods)
         return summary
 
 
@@ -260,7 +337,9 @@ def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Perio
     started = time.perf_counter()
     platform = PlatformConfig(inbox=str(inbox), workdir=str(workdir), warehouse=str(warehouse), recheck=recheck)
     job = build_definitions(platform).resolve_job_def("quarterly_run")
-    level = "WARNING" if quiet else "INFO"
+    # Not quiet, the logs go to the run's log file (pipelines.console): all of it, step events included, which
+    # is also where the terminal's progress is read from.
+    level = "WARNING" if quiet else "DEBUG"
     logging.getLogger("dagster").setLevel(level)
     kwargs = ({"partition_key": periods[0].partition_key} if len(periods) == 1 else {"tags": range_tags(periods)})
     instance = dg.DagsterInstance.ephemeral()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import openpyxl
 import pytest
 
-from tests.conftest import DEMO_INBOX, snapshot
+from pipelines.lib.domain.codes import format_org_code
+from tests.conftest import DEMO_INBOX, REPO, snapshot
 
 CLI = str(Path(sys.executable).parent / "sasac-skills")
 
@@ -34,6 +38,13 @@ def test_a_wrong_period_is_refused_in_one_line(tmp_path: Path) -> None:
     result = cli("run", "--period", "2008Q5", "--inbox", str(DEMO_INBOX), env={"SASAC_DEMO": "1"})
     assert result.returncode == 2
     assert "YYYYQn" in one_line_error(result)
+
+
+def test_a_quarter_outside_every_plan_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = cli("run", "--period", "2011Q1", "--inbox", str(DEMO_INBOX), "--workdir", str(tmp_path / "w"),
+                 env={"SASAC_DEMO": "1"})
+    line = one_line_error(result)
+    assert result.returncode == 1 and "2011Q1" in line and "ref_policy_thresholds" in line
 
 
 def test_period_or_all_is_required() -> None:
@@ -189,3 +200,63 @@ def test_kill_9_during_dbt_leaves_nothing_behind_and_the_next_run_starts_at_once
     clean = cli(*_run_args(clean_work), env={"SASAC_DEMO": "1"})
     assert clean.returncode == 0, clean.stderr[-2000:]
     assert snapshot(work.parent / "marts" / "warehouse.duckdb") == snapshot(clean_work.parent / "marts" / "warehouse.duckdb")
+
+
+# --- what the terminal shows ------------------------------------------------------------------------------
+
+ID_NUMBER = re.compile(r"\b\d{17}[\dXx]\b")
+
+
+def _seed_column(name: str, column: str) -> set[str]:
+    with (REPO / "dbt_project" / "seeds" / f"{name}.csv").open(encoding="utf-8-sig", newline="") as fh:
+        return {row[column] for row in csv.DictReader(fh)}
+
+
+@pytest.mark.slow
+def test_a_whole_run_prints_a_progress_line_per_stage_and_a_summary_of_every_output(tmp_path: Path) -> None:
+    work, warehouse = tmp_path / "work", tmp_path / "marts" / "warehouse.duckdb"
+    args = ["run", "--all", "--inbox", str(DEMO_INBOX), "--workdir", str(work), "--warehouse", str(warehouse)]
+    result = cli(*args, env={"SASAC_DEMO": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    terminal = result.stdout + result.stderr
+    lines = terminal.splitlines()
+    assert len(lines) <= 40, terminal
+    assert "\x1b[" not in terminal  # not a TTY: no colour
+    # one line per stage, with its counts, and no dbt or Dagster log line
+    for stage, count in (("收件", "个文件"), ("dbt 核心模型", "个节点"), ("GX 规则检查", "个规则组"),
+                         ("dbt 问题集市", "个节点"), ("跟踪表、报告与回执", "20/20 个季度")):
+        assert any(line.startswith(f"✓ {stage}") and count in line for line in lines), (stage, terminal)
+    assert not any(word in terminal for word in ("Running with dbt", "START sql", "STEP_START", " - dagster - "))
+    assert "完成 2006Q1–2010Q4" in terminal
+    marts = warehouse.parent
+    # every output: the reports index (every quarter), all receipts, the guide, the log file
+    assert f"{marts / 'report' / 'index.html'}" in terminal and "共 20 份" in terminal
+    assert f"{marts / 'receipts'}" in terminal and str(REPO / "docs" / "analyst-guide.md") in terminal
+    log = Path(re.search(r"运行日志 log:\s+(\S+)", terminal).group(1))
+    assert log.parent == work / "logs"
+    logged = log.read_text(encoding="utf-8")
+    assert "Running with dbt" in logged and "STEP_START" in logged and "\x1b[" not in logged
+    # rejected enterprises with their Chinese reason, flags by severity (the seed's labels) and by rule
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rejected = con.sql("select period, org_code from marts.filing_status where is_rejected").fetchall()
+        rules = [r for (r,) in con.sql("select rule_id from marts.compliance_flags group by 1 order by count(*) desc"
+                                       ).fetchall()]
+    assert rejected and f"退回的企业 rejected (被退回且尚未更正): {len(rejected)}" in terminal
+    period, code = rejected[0]
+    assert any(line.strip().startswith(f"{period} {format_org_code(code)}") and "：" in line for line in lines)
+    severity_line = next(line for line in lines if "按严重程度" in line)
+    assert any(label in severity_line for label in _seed_column("ref_severities", "label_zh"))
+    assert f"    {rules[0]} " in terminal
+    assert not ID_NUMBER.search(terminal)
+
+    # --quiet: only the summary (nothing changed, so nothing ran; the summary still lists everything)
+    quiet = cli(*args, "--quiet", env={"SASAC_DEMO": "1"})
+    assert quiet.returncode == 0 and quiet.stdout.startswith("完成 2006Q1–2010Q4") and quiet.stderr == ""
+    assert "按严重程度" in quiet.stdout and "报告" in quiet.stdout
+
+    # --verbose streams the dbt and Dagster logs
+    verbose = cli("run", "--period", "2008Q2", "--verbose", "--inbox", str(DEMO_INBOX), "--workdir", str(work),
+                  "--warehouse", str(warehouse), env={"SASAC_DEMO": "1"})
+    assert verbose.returncode == 0, verbose.stderr[-2000:]
+    streamed = verbose.stdout + verbose.stderr
+    assert "Running with dbt" in streamed and " of " in streamed and "STEP_START" in streamed

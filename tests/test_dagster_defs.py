@@ -10,11 +10,26 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pipelines.defs import groups
+from pipelines.defs.dbt.translator import asset_description
 from pipelines.defs.dbt.vars import dbt_build_args, dbt_env
+from pipelines.defs.expectations.assets import suite_docs_page
 from pipelines.defs.ingest.sensors import build_inbox_sensor, changed_periods, period_fingerprints
-from pipelines.defs.partitions import quarterly_partitions, range_tags
-from pipelines.defs.schedules import build_schedule, quarter_due, quarterly_job, schedule_cron
-from pipelines.lib.domain.periods import Period
+from pipelines.defs.partitions import quarterly_partitions, range_periods, range_tags
+from pipelines.defs.schedules import (
+    AUTOMATION_ENV,
+    automation_running,
+    build_schedule,
+    default_schedule_status,
+    default_sensor_status,
+    quarter_due,
+    quarterly_job,
+    schedule_cron,
+)
+from pipelines.lib.domain.periods import Period, period_range
+from pipelines.lib.domain.reference import THRESHOLDS_CSV, ThresholdError, load_threshold_rows, plan_periods
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +54,91 @@ def test_dbt_env_carries_the_run_last_quarter() -> None:
         dbt_env([])
 
 
-def test_partition_keys_are_quarter_starts_from_2006q1() -> None:
-    keys = quarterly_partitions.get_partition_keys(current_time=dt.datetime(2011, 1, 2))
-    assert keys[0] == "2006-01-01" and keys[-1] == "2010-10-01" and len(keys) == 20
-    assert [str(Period.from_partition_key(k)) for k in keys[:5]] == ["2006Q1", "2006Q2", "2006Q3", "2006Q4", "2007Q1"]
-    assert Period.parse("2008Q2").partition_key == "2008-04-01"
+def test_partitions_are_the_quarters_of_the_plans_in_the_reference_data() -> None:
+    keys = quarterly_partitions.get_partition_keys()
+    assert keys[0] == "2006Q1" and keys[-1] == "2010Q4" and len(keys) == 20
+    assert keys == [str(p) for p in period_range(Period(2006, 1), Period(2010, 4))]
+    assert Period.parse("2008Q2").partition_key == "2008Q2"
+    assert Period.from_partition_key("2008Q2") == Period(2008, 2)
+    assert range_periods("2009Q3", "2010Q2") == [Period(2009, 3), Period(2009, 4), Period(2010, 1), Period(2010, 2)]
     assert range_tags([Period(2006, 1), Period(2010, 4)]) == {
-        "dagster/asset_partition_range_start": "2006-01-01", "dagster/asset_partition_range_end": "2010-10-01"}
+        "dagster/asset_partition_range_start": "2006Q1", "dagster/asset_partition_range_end": "2010Q4"}
+
+
+def test_a_12th_plan_extends_the_partitions_by_its_reference_rows(tmp_path: Path) -> None:
+    seed = THRESHOLDS_CSV.read_text(encoding="utf-8")
+    extended = tmp_path / "ref_policy_thresholds.csv"
+    extended.write_text(seed + "baseline_year,2011,2011Q1,2015Q4,year,§二,十二五基期年份\n"
+                        "target_year,2015,2011Q1,2015Q4,year,§二,十二五目标年份\n", encoding="utf-8")
+    periods = plan_periods(load_threshold_rows(extended))
+    assert periods[0] == Period(2006, 1) and periods[-1] == Period(2015, 4) and len(periods) == 40
+    assert plan_periods(load_threshold_rows(THRESHOLDS_CSV))[-1] == Period(2010, 4)
+    # a plan with a baseline but no target is a broken seed, said so
+    broken = tmp_path / "broken.csv"
+    broken.write_text(seed + "baseline_year,2011,2011Q1,2015Q4,year,§二,十二五基期年份\n", encoding="utf-8")
+    with pytest.raises(ThresholdError, match="baseline_year"):
+        plan_periods(load_threshold_rows(broken))
+
+
+def test_schedule_and_sensor_start_stopped_unless_the_deployment_turns_them_on(definitions: dg.Definitions) -> None:
+    assert not automation_running({}) and not automation_running({AUTOMATION_ENV: "off"})
+    assert automation_running({AUTOMATION_ENV: "on"}) and automation_running({AUTOMATION_ENV: "1"})
+    assert default_schedule_status({}) == dg.DefaultScheduleStatus.STOPPED
+    assert default_sensor_status({AUTOMATION_ENV: "on"}) == dg.DefaultSensorStatus.RUNNING
+    if not automation_running():
+        assert definitions.resolve_schedule_def("quarterly_schedule").default_status == dg.DefaultScheduleStatus.STOPPED
+        assert definitions.resolve_sensor_def("inbox_sensor").default_status == dg.DefaultSensorStatus.STOPPED
+    assert "nux:\n  enabled: false" in (REPO / "deploy" / "dagster.yaml").read_text(encoding="utf-8")
+
+
+def test_groups_follow_the_data_flow(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    key = dg.AssetKey
+    group = {k: graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert set(group.values()) == set(groups.FLOW)
+    assert list(groups.FLOW) == sorted(groups.FLOW)  # the UI lists groups by name: the same order as the flow
+    # every edge goes from a group to the same or a later one: the graph reads left to right as data flows
+    rank = {g: i for i, g in enumerate(groups.FLOW)}
+    for k in graph.get_all_asset_keys():
+        for parent in graph.get(k).parent_keys:
+            assert rank[group[parent]] <= rank[group[k]], (parent, k)
+    assert group[key(["staging", "stg_flags__expectation_flags"])] == groups.DBT_FLAGS
+    assert group[key(["marts", "compliance_flags"])] == groups.DBT_FLAGS
+    assert group[key(["marts", "filing_status"])] == groups.DBT_MARTS
+    assert group[key(["flags", "expectation_flags"])] == groups.EXPECTATIONS
+
+
+def test_dbt_assets_are_described_in_words_not_sql(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    for k in graph.get_all_asset_keys():
+        description = graph.get(k).description or ""
+        assert description.strip(), k
+        assert "select" not in description.lower() and "{{" not in description and "```" not in description, k
+    assert graph.get(dg.AssetKey(["marts", "dim_enterprises"])).description.startswith("企业维表")
+    assert asset_description({"resource_type": "model", "name": "x", "raw_code": "select 1"}) == "dbt 模型 `x`"
+
+
+def test_each_suite_check_links_to_its_data_docs_page(tmp_path: Path) -> None:
+    docs = tmp_path / "data_docs"
+    (docs / "index.html").parent.mkdir(parents=True)
+    (docs / "index.html").write_text("index", encoding="utf-8")
+    assert suite_docs_page(docs, "funds") == docs / "index.html"
+    (docs / "expectations").mkdir()
+    (docs / "expectations" / "funds.html").write_text("suite", encoding="utf-8")
+    assert suite_docs_page(docs, "funds") == docs / "expectations" / "funds.html"
+
+    def validation(folder: str) -> Path:
+        page = docs / "validations" / folder / "__none__" / "20261129T174610.360896Z" / f"marts-{folder}.html"
+        page.parent.mkdir(parents=True)
+        page.write_text("validation", encoding="utf-8")
+        return page
+
+    one = validation("funds__fund_tracking__grain=enterprise__period_type=year")
+    validation("funds_extra__fund_tracking")  # another suite whose name starts alike
+    assert suite_docs_page(docs, "funds") == one  # one batch validated: its page
+    validation("funds__fund_tracking__grain=group__period_type=year")
+    assert suite_docs_page(docs, "funds") == docs / "expectations" / "funds.html"  # several: the suite's page
+    assert suite_docs_page(docs, "other") == docs / "index.html"
 
 
 def test_schedule_fires_the_day_after_the_deadline_for_the_quarter_just_due() -> None:
@@ -73,15 +166,20 @@ def test_sensor_requests_a_run_for_new_or_changed_period_folders(tmp_path: Path,
     repo = definitions.get_repository_def()
     result = sensor.evaluate_tick(dg.build_sensor_context(cursor=json.dumps(first), repository_def=repo))
     (request,) = result.run_requests  # one run covering both quarters
-    assert request.tags["dagster/asset_partition_range_start"] == "2008-04-01"
-    assert request.tags["dagster/asset_partition_range_end"] == "2008-07-01"
+    assert request.tags["dagster/asset_partition_range_start"] == "2008Q2"
+    assert request.tags["dagster/asset_partition_range_end"] == "2008Q3"
     assert json.loads(result.cursor) == period_fingerprints(inbox)
     # the same state again: nothing to do
     assert sensor.evaluate_tick(dg.build_sensor_context(cursor=result.cursor, repository_def=repo)).run_requests == []
     # a single changed quarter is requested by its partition
     (inbox / "2008Q3" / "b_v2.xlsx").write_bytes(b"4")
     (single,) = sensor.evaluate_tick(dg.build_sensor_context(cursor=result.cursor, repository_def=repo)).run_requests
-    assert single.partition_key == "2008-07-01"
+    assert single.partition_key == "2008Q3"
+    # a folder for a quarter no plan of the reference data covers yet waits for its plan's rows
+    (inbox / "2011Q1").mkdir()
+    (inbox / "2011Q1" / "c.xlsx").write_bytes(b"5")
+    assert sensor.evaluate_tick(dg.build_sensor_context(cursor=result.cursor, repository_def=repo)).run_requests[
+        0].partition_key == "2008Q3"
 
 
 def test_sensor_ignores_a_missing_inbox(tmp_path: Path) -> None:
@@ -117,7 +215,10 @@ def test_job_schedule_and_sensor_are_registered(definitions: dg.Definitions) -> 
     schedule = definitions.resolve_schedule_def("quarterly_schedule")
     ctx = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2008, 7, 16, 6, 0),
                                     repository_def=definitions.get_repository_def())
-    assert [r.partition_key for r in schedule.evaluate_tick(ctx).run_requests] == ["2008-04-01"]
+    assert [r.partition_key for r in schedule.evaluate_tick(ctx).run_requests] == ["2008Q2"]
+    after_the_plan = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2011, 4, 16, 6, 0),
+                                               repository_def=definitions.get_repository_def())
+    assert schedule.evaluate_tick(after_the_plan).run_requests == []  # 2011Q1: no plan in the reference data yet
     assert definitions.resolve_sensor_def("inbox_sensor") is not None
 
 

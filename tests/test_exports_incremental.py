@@ -149,7 +149,7 @@ def test_the_exports_follow_the_quarters_the_publication_recorded(db, tmp_path):
 
     def run() -> tuple[dict, dict]:
         result = dg.materialize(build_publish_assets([]), instance=instance, resources={"platform": platform},
-                                partition_key="2007-10-01")
+                                partition_key="2007Q4")
         assert result.success
         return tuple({k: v.value for k, v in instance.get_latest_materialization_event(key)
                       .asset_materialization.metadata.items()} for key in (PUBLISHED_KEY, EXPORTS_KEY))

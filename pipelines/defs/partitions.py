@@ -1,19 +1,19 @@
-"""Quarterly partitions: one key per reporting period, keyed by the quarter's first day."""
+"""Quarterly partitions: one key per reporting period (``2008Q2``), for every quarter of the plans in the
+reference data — the 12th plan extends them by adding its reference rows, not by code."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from pipelines.lib.domain.periods import Period, period_range
+from pipelines.lib.domain.reference import default_plan_periods
 
-FIRST_PERIOD = Period(2006, 1)  # the 11th Five-Year Plan; later plans only add keys
 
-quarterly_partitions = dg.TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 1 1,4,7,10 *",
-    start=FIRST_PERIOD.start.isoformat(),
-    fmt="%Y-%m-%d",
-    timezone="Asia/Shanghai",
-)
+def partition_keys(periods: list[Period]) -> list[str]:
+    return [p.partition_key for p in periods]
+
+
+quarterly_partitions = dg.StaticPartitionsDefinition(partition_keys(default_plan_periods()))
 
 
 def periods_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[Period]:
@@ -24,9 +24,14 @@ def periods_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext
         tags = op_ctx.run.tags
         start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
         if start and end:
-            return period_range(Period.from_partition_key(start), Period.from_partition_key(end))
+            return range_periods(start, end)
         return [Period.from_partition_key(op_ctx.partition_key)]
-    return period_range(Period.from_partition_key(key_range.start), Period.from_partition_key(key_range.end))
+    return range_periods(key_range.start, key_range.end)
+
+
+def range_periods(start_key: str, end_key: str) -> list[Period]:
+    """The quarters of a partition key range, ends included."""
+    return period_range(Period.from_partition_key(start_key), Period.from_partition_key(end_key))
 
 
 def range_tags(periods: list[Period]) -> dict[str, str]:

@@ -1,11 +1,31 @@
 """The quarterly job, its schedule after the filing deadline, and the inbox sensor."""
 
+import os
+from collections.abc import Mapping
+
 import dagster as dg
 
 from pipelines.defs.ingest.sensors import build_inbox_sensor
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.periods import Period
-from pipelines.lib.domain.reference import thresholds_for
+from pipelines.lib.domain.reference import default_plan_periods, thresholds_for
+
+# Set by the production deployment (deploy/production.env) so the daemon starts the schedule and the sensor on
+# its own; anywhere else (`make dev`, tests) they start stopped and opening the UI runs nothing.
+AUTOMATION_ENV = "SASAC_AUTOMATION"
+
+
+def automation_running(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the schedule and the inbox sensor start running (production) or stopped (everywhere else)."""
+    return environ.get(AUTOMATION_ENV, "").strip().lower() in ("on", "1", "true", "yes")
+
+
+def default_schedule_status(environ: Mapping[str, str] = os.environ) -> dg.DefaultScheduleStatus:
+    return dg.DefaultScheduleStatus.RUNNING if automation_running(environ) else dg.DefaultScheduleStatus.STOPPED
+
+
+def default_sensor_status(environ: Mapping[str, str] = os.environ) -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.RUNNING if automation_running(environ) else dg.DefaultSensorStatus.STOPPED
 
 quarterly_job = dg.define_asset_job(
     "quarterly_run",
@@ -30,14 +50,16 @@ def build_schedule() -> dg.ScheduleDefinition:
     deadline_day = int(thresholds_for(Period(2006, 1))["deadline_day"])
 
     @dg.schedule(job=quarterly_job, cron_schedule=schedule_cron(deadline_day), execution_timezone="Asia/Shanghai",
-                 default_status=dg.DefaultScheduleStatus.RUNNING,
+                 default_status=default_schedule_status(),
                  description="每季度报送截止日次日 06:00 处理上一季度")
     def quarterly_schedule(context: dg.ScheduleEvaluationContext):
         period = quarter_due(Period.from_date(context.scheduled_execution_time.date()))
+        if period not in default_plan_periods():
+            return dg.SkipReason(f"{period} 不在参考数据的规划期内（ref_policy_thresholds：baseline_year、target_year）")
         return dg.RunRequest(partition_key=period.partition_key, tags={"sasac/trigger": "schedule"})
 
     return quarterly_schedule
 
 
 def build_automation(platform: PlatformConfig) -> list:
-    return [build_schedule(), build_inbox_sensor(quarterly_job, platform.inbox_path)]
+    return [build_schedule(), build_inbox_sensor(quarterly_job, platform.inbox_path, default_sensor_status())]

@@ -9,9 +9,11 @@ step, so nothing downstream of the marts — these suites, the flag marts, publi
 """
 
 import json
+from pathlib import Path
 
 import dagster as dg
 
+from pipelines.defs.groups import EXPECTATIONS
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.warehouse import connect
@@ -38,8 +40,39 @@ def _target(suite) -> dg.AssetKey:
     return _mart_key(suite.tables[0])
 
 
-def _check_result(suite_name: str, target: dg.AssetKey, success: bool, failing: int, meta: dict
-                  ) -> dg.AssetCheckResult:
+def suite_validation_pages(docs_dir: Path, suite_name: str) -> list[Path]:
+    """The suite's validation pages in the run's Data Docs: GX names their folders ``<suite>__<batch>``."""
+    root = docs_dir / "validations"
+    if not root.is_dir():
+        return []
+    folders = [f for f in root.iterdir() if f.is_dir() and f.name.split("__")[0] == suite_name]
+    return sorted(p for f in folders for p in f.rglob("*.html"))
+
+
+def suite_docs_page(docs_dir: Path, suite_name: str) -> Path:
+    """The Data Docs page a person opens from a suite's check: its validation page when the suite validated one
+    batch, else the suite's own page (its rules; the site's index lists each batch's results), else the index.
+    The site is rebuilt by every run, so these are this run's pages."""
+    validations = suite_validation_pages(docs_dir, suite_name)
+    if len(validations) == 1:
+        return validations[0]
+    suite_page = docs_dir / "expectations" / f"{suite_name}.html"
+    return suite_page if suite_page.exists() else docs_dir / "index.html"
+
+
+def _docs_links(docs_dir: Path, suite_name: str) -> dict[str, dg.MetadataValue]:
+    page = suite_docs_page(docs_dir, suite_name)
+    links = {"data_docs": dg.MetadataValue.url(page.resolve().as_uri()),
+             "data_docs_path": dg.MetadataValue.path(str(page))}
+    validations = suite_validation_pages(docs_dir, suite_name)
+    if len(validations) > 1:
+        links["data_docs_validations"] = dg.MetadataValue.md(
+            "\n".join(f"- [{v.parent.parent.parent.name}]({v.resolve().as_uri()})" for v in validations))
+    return links
+
+
+def _check_result(suite_name: str, target: dg.AssetKey, success: bool, failing: int, meta: dict,
+                  docs_dir: Path | None = None) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=suite_name,
         asset_key=target,
@@ -52,6 +85,7 @@ def _check_result(suite_name: str, target: dg.AssetKey, success: bool, failing: 
             "rows_evaluated": meta.get("rows_evaluated", 0),
             "tables": meta.get("tables", ""),
             "seconds": meta.get("seconds", 0.0),
+            **(_docs_links(docs_dir, suite_name) if docs_dir is not None else {}),
         },
     )
 
@@ -60,7 +94,7 @@ def build_expectation_defs() -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
     suites = load_suites()
     mart_deps = sorted({_mart_key(t) for s in suites for t in s.tables}, key=lambda k: k.to_user_string())
 
-    @dg.asset(key=FLAGS_KEY, deps=mart_deps, partitions_def=quarterly_partitions, group_name="expectations",
+    @dg.asset(key=FLAGS_KEY, deps=mart_deps, partitions_def=quarterly_partitions, group_name=EXPECTATIONS,
               kinds={"great_expectations", "duckdb"}, backfill_policy=dg.BackfillPolicy.single_run(),
               description="GX 规则检查发现的问题（每条一行，可追溯到规则与政策条款）")
     def expectation_flags(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
@@ -74,6 +108,7 @@ def build_expectation_defs() -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         docs = platform.marts_dir / DOCS_DIRNAME
         run = run_expectations(platform.work_db, sorted({*periods, *held}), docs,
                                suite_names=[s.name for s in suites])
+        context.log.info(f"expectations: {len(run.suites)}/{len(suites)} suites validated, {run.flag_count} flags")
         with connect(platform.work_db) as con:
             con.execute(RESULTS_DDL)
             for name, result in run.suites.items():
@@ -105,6 +140,7 @@ def build_expectation_defs() -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
             if check_key not in context.selected_asset_check_keys:
                 continue
             _, success, failing, meta = found.get(s.name, (s.name, False, 0, "{}"))
-            yield _check_result(s.name, _target(s), bool(success), int(failing), json.loads(meta))
+            yield _check_result(s.name, _target(s), bool(success), int(failing), json.loads(meta),
+                                platform.marts_dir / DOCS_DIRNAME)
 
     return [expectation_flags], [suite_checks]

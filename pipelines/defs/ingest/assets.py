@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pipelines.defs.groups import INTAKE
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.warehouse import connect, raw_tables
@@ -20,7 +21,7 @@ _DESCRIPTIONS = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key, group_name="intake", kinds={"duckdb", "polars"},
+        dg.AssetSpec(key, group_name=INTAKE, kinds={"duckdb", "polars"},
                      description=_DESCRIPTIONS.get(key.path[-1], f"报表工作表原始数据（已假名化）：raw.{key.path[-1]}"))
         for key in RAW_KEYS
     ],

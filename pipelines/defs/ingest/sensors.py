@@ -8,6 +8,7 @@ import dagster as dg
 from pipelines.defs.partitions import range_tags
 from pipelines.lib.domain.fingerprint import period_digest
 from pipelines.lib.domain.periods import Period, is_period
+from pipelines.lib.domain.reference import default_plan_periods
 
 
 def period_fingerprints(inbox: Path) -> dict[str, str]:
@@ -24,13 +25,17 @@ def changed_periods(previous: dict[str, str], current: dict[str, str]) -> list[s
     return sorted(p for p, fp in current.items() if previous.get(p) != fp)
 
 
-def build_inbox_sensor(job, inbox: Path) -> dg.SensorDefinition:
-    @dg.sensor(job=job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+def build_inbox_sensor(job, inbox: Path,
+                       default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED) -> dg.SensorDefinition:
+    @dg.sensor(job=job, minimum_interval_seconds=60, default_status=default_status,
                description="收件箱有新文件或文件变化时，重跑该季度")
     def inbox_sensor(context: dg.SensorEvaluationContext):
         previous = json.loads(context.cursor) if context.cursor else {}
         current = period_fingerprints(inbox)
-        changed = changed_periods(previous, current)
+        # A folder for a quarter outside every plan of the reference data waits until its plan's rows are added.
+        plan = {str(p) for p in default_plan_periods()}
+        changed = [p for p in changed_periods(previous, current) if p in plan]
+        current = {p: fp for p, fp in current.items() if p in plan}
         if changed:
             # One run for everything that changed (every step writes the one working database, and the marts
             # are rebuilt whole anyway): a single quarter by its partition, several as one range run.

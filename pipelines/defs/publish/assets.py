@@ -7,6 +7,7 @@ materialization's metadata, and ``analyst_exports`` reads that event from the Da
 
 import dagster as dg
 
+from pipelines.defs.groups import PUBLISH
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.periods import Period
@@ -34,7 +35,7 @@ def published_changed_periods(instance: dg.DagsterInstance) -> list[str] | None:
 
 
 def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
-    @dg.asset(key=PUBLISHED_KEY, deps=mart_keys, partitions_def=quarterly_partitions, group_name="publish",
+    @dg.asset(key=PUBLISHED_KEY, deps=mart_keys, partitions_def=quarterly_partitions, group_name=PUBLISH,
               kinds={"duckdb"}, backfill_policy=dg.BackfillPolicy.single_run(),
               description="发布给分析人员的只读数据库 data/marts/warehouse.duckdb（原子替换，不含个人信息）")
     def published_warehouse(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
@@ -50,7 +51,7 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
             **{f"rows {name}": n for name, n in counts.items() if name.startswith("marts.")},
         })
 
-    @dg.asset(key=EXPORTS_KEY, deps=[PUBLISHED_KEY], partitions_def=quarterly_partitions, group_name="publish",
+    @dg.asset(key=EXPORTS_KEY, deps=[PUBLISHED_KEY], partitions_def=quarterly_partitions, group_name=PUBLISH,
               kinds={"excel", "html"}, backfill_policy=dg.BackfillPolicy.single_run(),
               description="十一五目标跟踪表（Excel）、季度报告（HTML）、各企业与集团检查页（HTML）与各企业回执（Excel）")
     def analyst_exports(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
@@ -74,14 +75,14 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
                 changed = periods_with_files(con)
         periods = sorted({*periods_of(context), *map(Period.parse, changed)})
         reports_written, written, unchanged, removed = [], 0, 0, 0
-        for period in periods:
+        for done, period in enumerate(periods, start=1):
             path = out / "report" / f"{period}.html"
             if update_report(db, str(period), path):
                 reports_written.append(path)
             result = write_receipts(db, str(period), out / "receipts")
             written, unchanged, removed = (written + len(result.written), unchanged + len(result.unchanged),
                                            removed + len(result.removed))
-        update_report_index(db, out / "report")  # every quarter's report, on one page
+            context.log.info(f"exports: {done}/{len(periods)} quarters exported")
         context.log.info(f"exported {len(periods)} quarters ({', '.join(map(str, periods))}): receipts "
                          f"{written} written, {unchanged} unchanged, {removed} removed; reports "
                          f"{len(reports_written)} written, {len(periods) - len(reports_written)} unchanged")
@@ -90,6 +91,7 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
         pages = write_inspection_pages(db, out / "report")
         context.log.info(f"inspection pages: {pages.written} written, {pages.unchanged} unchanged, "
                          f"{pages.removed} removed")
+        update_report_index(db, out / "report")  # every quarter's report and every page above, on one page
         return dg.MaterializeResult(metadata={
             "workbook": dg.MetadataValue.path(str(workbook)),
             "report": dg.MetadataValue.path(str(out / "report" / f"{periods[-1]}.html")) if periods else "",

@@ -61,12 +61,12 @@ class Period:
 
     @property
     def partition_key(self) -> str:
-        """Dagster time-window partition key (the quarter's first day)."""
-        return self.start.isoformat()
+        """The Dagster partition key: the quarter as people write it (``2008Q2``)."""
+        return str(self)
 
     @classmethod
     def from_partition_key(cls, key: str) -> Period:
-        return cls.from_date(dt.date.fromisoformat(key))
+        return cls.parse(key)
 
 
 def period_range(first: Period, last: Period) -> list[Period]:

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.periods import Period, period_range
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # The dbt project and its seeds (the reference data): the repository's, unless a deployment keeps its own
@@ -99,9 +99,30 @@ def load_rules(path: Path | None = None) -> dict[str, dict[str, str]]:
     return out
 
 
+def plan_periods(rows: list[ThresholdRow]) -> list[Period]:
+    """Every quarter of every five-year plan in the reference data, oldest first.
+
+    A plan is a ``baseline_year`` row and the ``target_year`` row in force from the same quarter: its quarters
+    run from the baseline year's Q1 to the target year's Q4. The 12th plan adds its two rows, and its quarters.
+    """
+    baselines = {r.effective_from: int(r.value) for r in rows if r.key == "baseline_year"}
+    targets = {r.effective_from: int(r.value) for r in rows if r.key == "target_year"}
+    if not baselines or baselines.keys() != targets.keys():
+        raise ThresholdError("ref_policy_thresholds 中每个规划须有生效期相同的 baseline_year 与 target_year 各一行")
+    quarters: set[Period] = set()
+    for since, first_year in baselines.items():
+        quarters.update(period_range(Period(first_year, 1), Period(targets[since], 4)))
+    return sorted(quarters)
+
+
 @functools.cache
 def _default_rows() -> tuple[ThresholdRow, ...]:
     return tuple(load_threshold_rows())
+
+
+def default_plan_periods() -> list[Period]:
+    """The quarters of every plan in the committed seed (Dagster's partitions)."""
+    return plan_periods(list(_default_rows()))
 
 
 def thresholds_for(period: str | Period) -> dict[str, float]:

@@ -29,6 +29,7 @@ from pipelines.lib.domain.codes import format_org_code, normalize_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import POLICY_TITLE
 from pipelines.lib.exports.display import Display, read_display
+from pipelines.lib.exports.forked import map_forked
 from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 from pipelines.lib.exports.report import BLUE, DIGEST_META, ORANGE, line_chart, pct, pp, stored_digest
@@ -569,13 +570,14 @@ def write_inspection_pages(db_path: Path, report_dir: Path) -> PagesWritten:
             return result
         d = load_inspection(con, as_of)
     groups = sorted({e["group_org_code"] for e in d.enterprises.values() if e["group_org_code"]})
+    d.base_digest  # noqa: B018 - computed once here, before the children fork, not once in each
     for folder, codes, is_group in ((ENTERPRISE_DIR, sorted(d.enterprises), False), (GROUP_DIR, groups, True)):
         target = Path(report_dir) / folder
-        for code in codes:
-            if write_page(d, code, target / page_name(code), group=is_group):
-                result.written += 1
-            else:
-                result.unchanged += 1
+        # forked children inherit the loaded marts: ~10 ms a page, 1,250 pages for 1,000 enterprises
+        written = map_forked(lambda code, target=target, is_group=is_group:
+                             write_page(d, code, target / page_name(code), group=is_group), codes)
+        result.written += sum(written)
+        result.unchanged += len(written) - sum(written)
         if target.is_dir():
             names = {page_name(code) for code in codes}
             for stale in target.glob("*.html"):
