@@ -56,3 +56,10 @@
     {%- set next_month = "cast((" ~ next_index ~ " - 4 * floor(" ~ next_index ~ " / 4)) * 3 + 1 as integer)" -%}
     cast({{ dbt.dateadd('day', 1, make_date_from_parts(next_year, next_month, "cast(" ~ deadline_day ~ " as integer)")) }} as timestamp)
 {%- endmacro %}
+
+{#- a 'YYYYQn' text (for tests on the reference data: a loader's 'None' is not a period) -#}
+{% macro is_period_text(period) -%}
+    (length({{ period }}) = 6 and substring({{ period }}, 5, 1) = 'Q'
+     and substring({{ period }}, 6, 1) in ('1', '2', '3', '4')
+     and substring({{ period }}, 1, 4) between '1900' and '2999')
+{%- endmacro %}

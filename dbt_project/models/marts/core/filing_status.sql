@@ -66,7 +66,7 @@ first_accepted as (
         period,
         is_late,
         arrived_at,
-        row_number() over (partition by org_code, period order by version_no) as accepted_rank
+        cast(row_number() over (partition by org_code, period order by version_no) as bigint) as accepted_rank
     from versions
     where outcome = 'accepted'
 
