@@ -32,7 +32,8 @@ $(SPARK_STAMP): $(STAMP)
 run: install
 	SASAC_DEMO=1 $(BIN)/sasac-skills run --all
 
-test: install
+# The full tier includes the Spark check (tests/test_spark_check.py, test_dbt_portability.py): pyspark + Java.
+test: $(SPARK_STAMP)
 	bash scripts/ensure-chromium.sh
 	SASAC_DEMO=1 $(BIN)/pytest -q
 

@@ -187,7 +187,7 @@ derived as (
             abs(roster_level1_count - level1_senior_technician)
             / cast(greatest(level1_senior_technician, 1) as double)
         ) as roster_count_gap_ratio,
-        cast(row_number() over (partition by org_code, year order by period_index desc) as bigint) = 1 as is_year_end_submission,
+        row_number() over (partition by org_code, year order by period_index desc) = 1 as is_year_end_submission,
         count(*) over (partition by org_code, year) as quarters_reported_in_year
     from joined
 
@@ -220,7 +220,8 @@ final as (
         case
             when d.payroll > 0 and h.history_quarters >= 2
                 then greatest(
-                    {{ ratio('d.payroll', 'h.payroll_history_median') }}, {{ ratio('h.payroll_history_median', 'd.payroll') }}
+                    {{ ratio('d.payroll', 'h.payroll_history_median') }},
+                    {{ ratio('h.payroll_history_median', 'd.payroll') }}
                 )
         end as payroll_change_factor
     from derived as d

@@ -72,7 +72,8 @@ def digest(columns: list[str], rows: list[tuple]) -> MartDigest:
 
 
 def _dbt_args(args: list[str], target: str, work: Path) -> list[str]:
-    return [*args, "--target", target, "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
+    project = Path(os.environ.get("SASAC_DBT_PROJECT_DIR", PROJECT))
+    return [*args, "--target", target, "--project-dir", str(project), "--profiles-dir", str(project),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
 
 

@@ -91,7 +91,7 @@ latest_fatal as (
 
     select
         f.submission_id,
-        {{ dbt.listagg('f.message_zh', "'；'", 'order by f.message_zh') }} as fatal_reasons
+        {{ sorted_listagg('f.message_zh', "'；'") }} as fatal_reasons
     from (
         select distinct
             submission_id,
