@@ -8,6 +8,7 @@ are inserted as NULL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,14 @@ import duckdb
 import yaml
 
 MARTS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "marts"
+PROJECT_YML = MARTS_DIR.parents[1] / "dbt_project.yml"
+_VAR = re.compile(r"\{\{\s*var\(\s*'(\w+)'\s*\)\s*\}\}")
+
+
+def _render(data_type: str) -> str:
+    """A contract type may name a project var (money: ``{{ var('money_type') }}``): dbt_project.yml's value."""
+    project_vars = yaml.safe_load(PROJECT_YML.read_text(encoding="utf-8"))["vars"]
+    return _VAR.sub(lambda m: str(project_vars[m.group(1)]), data_type)
 
 
 def mart_contracts(marts_dir: Path = MARTS_DIR) -> dict[str, list[tuple[str, str]]]:
@@ -25,7 +34,7 @@ def mart_contracts(marts_dir: Path = MARTS_DIR) -> dict[str, list[tuple[str, str
         for model in yaml.safe_load(path.read_text(encoding="utf-8")).get("models") or []:
             contract = (model.get("config") or {}).get("contract") or {}
             if contract.get("enforced"):
-                out[model["name"]] = [(c["name"], c["data_type"].upper()) for c in model["columns"]]
+                out[model["name"]] = [(c["name"], _render(c["data_type"]).upper()) for c in model["columns"]]
     return out
 
 

@@ -25,8 +25,13 @@ from pipelines.lib.domain.periods import Period, period_range
 from pipelines.lib.domain.reference import SEEDS_DIR
 from tests.mart_tables import MART_COLUMNS
 
-POLARS_TYPES = {"VARCHAR": pl.String, "BIGINT": pl.Int64, "INTEGER": pl.Int64, "DOUBLE": pl.Float64,
+POLARS_TYPES = {"VARCHAR": pl.String, "STRING": pl.String, "BIGINT": pl.Int64, "INTEGER": pl.Int64, "DOUBLE": pl.Float64,
                 "BOOLEAN": pl.Boolean, "TIMESTAMP": pl.Datetime("us"), "DATE": pl.Date}
+
+def _polars_type(duckdb_type: str) -> pl.DataType:
+    """Money columns (DECIMAL) travel as floats; DuckDB rounds them to the column's scale on insert."""
+    return pl.Float64 if duckdb_type.startswith("DECIMAL") else POLARS_TYPES[duckdb_type]
+
 
 # The real marts' columns and types, from the dbt contracts (one owner: the yml beside the models).
 SCHEMAS: dict[str, list[tuple[str, str]]] = MART_COLUMNS
@@ -433,7 +438,7 @@ def _write(path: Path, rows: dict[str, list[dict]]) -> None:
             data = rows.get(table) or []
             if data:
                 frame = pl.DataFrame([[r.get(c) for c, _ in cols] for r in data],
-                                     schema={c: POLARS_TYPES[t] for c, t in cols}, orient="row")
+                                     schema={c: _polars_type(t) for c, t in cols}, orient="row")
                 con.register("frame", frame)
                 con.execute(f"insert into marts.{table} select * from frame")
                 con.unregister("frame")

@@ -146,3 +146,41 @@ def test_a_broken_key_fails_the_dbt_build_and_nothing_downstream_is_built(tmp_pa
     assert any(name.startswith("unique_combination_of_columns_stg_raw__training") for name in by_status["fail"])
     assert {"training_events", "training_person_years", "training_coverage_tracking"} <= by_status["skipped"]
     assert "fund_tracking" in by_status["success"]  # what does not read the broken table is still built
+
+
+def _failed(res) -> list[str]:
+    return sorted(r.node.name for r in res.result.results if str(r.status) == "fail")
+
+
+def test_blank_seed_cells_loaded_as_text_fail_the_build(tmp_path):
+    """dbt-spark's session loader wrote every blank seed cell as the text 'None' (dbt-adapters#487):
+    each open-ended threshold then matched no period and every verdict went NULL, with all tests green.
+    Planted back here (the seed itself carries 'None'), the reference tests stop the build."""
+    project = _project_copy(tmp_path, [("0.015", "2006Q1", "")])
+    seed = project / "seeds" / "ref_policy_thresholds.csv"
+    with open(seed, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, [{**r, "effective_to": r["effective_to"] or "None"} for r in reader]
+    with open(seed, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    db = tmp_path / "warehouse.duckdb"
+    _raw_2008_2009(db)
+    res = run_dbt(db, tmp_path, "build", "--select", "ref_policy_thresholds", project=project)
+    failed = _failed(res)
+    assert not res.success
+    assert len(failed) == 1 and failed[0].startswith("expression_is_true_ref_policy_thresholds_"), failed
+
+
+def test_a_period_without_a_threshold_fails_the_build(tmp_path):
+    """A threshold NULL for some period (here fund_ratio_min ends 2008Q4 and nothing follows) would leave
+    C03 unjudged for 2009 without a finding; the not-null and range tests on the thresholds stop it."""
+    project = _project_copy(tmp_path, [("0.015", "2006Q1", "2008Q4")])
+    db = tmp_path / "warehouse.duckdb"
+    _raw_2008_2009(db)
+    res = run_dbt(db, tmp_path, "build", "--select", "+int_thresholds_by_period", project=project)
+    failed = _failed(res)
+    assert not res.success
+    assert "not_null_int_thresholds_by_period_fund_ratio_min" in failed, failed
+    assert any(name.startswith("expression_is_true_int_thresholds_by_period_fund_ratio_min") for name in failed)

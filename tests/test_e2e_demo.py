@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import zipfile
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -215,16 +216,18 @@ def test_high_skill_share_and_fund_ratio_of_a_clean_enterprise_match_its_workboo
 
     funds = {p: _sheet_rows(f, "经费情况")[0] for p, f in files.items()}
     year = [funds[f"2008Q{q}"] for q in range(1, 5)]
-    payroll = sum(_num(r["职工工资总额"]) for r in year)
-    extracted = sum(_num(r["教育培训经费提取额"]) for r in year)
-    spent = sum(_num(r["教育培训经费使用额"]) for r in year)
-    frontline = sum(_num(r["其中：一线职工教育培训"]) for r in year)
+    # money is exact (DECIMAL in the marts): the year's sum equals the workbooks' amounts to the cent
+    payroll = sum(Decimal(str(_num(r["职工工资总额"]))) for r in year)
+    extracted = sum(Decimal(str(_num(r["教育培训经费提取额"]))) for r in year)
+    spent = sum(Decimal(str(_num(r["教育培训经费使用额"]))) for r in year)
+    frontline = sum(Decimal(str(_num(r["其中：一线职工教育培训"]))) for r in year)
     (row,) = _query(demo_run.warehouse,
                     "select payroll, fund_extracted, extraction_ratio, frontline_share, quarters_reported"
                     " from marts.fund_tracking where grain = 'enterprise' and entity_code = ?"
                     " and period_type = 'year' and period = '2008Q4'", [org])
-    assert row[0] == pytest.approx(payroll) and row[1] == pytest.approx(extracted)
-    assert row[2] == pytest.approx(extracted / payroll) and row[3] == pytest.approx(frontline / spent)
+    assert row[0] == payroll and row[1] == extracted
+    assert row[2] == pytest.approx(float(extracted) / float(payroll))
+    assert row[3] == pytest.approx(float(frontline) / float(spent))
     assert row[4] == 4
 
 

@@ -181,7 +181,7 @@ def test_a_resubmission_clears_the_year_flag_it_fixes_and_rewrites_that_receipt(
             "select payroll, fund_extracted from marts.fund_tracking where grain = 'enterprise'"
             " and entity_code = ? and period_type = 'year' and period = '2008Q4'", [org]).fetchone()
     # enough to lift the year over 1.5%, little enough for the quarter not to look like 元 typed for 万元
-    extra = round(0.016 * payroll - extracted, 2)
+    extra = round(0.016 * float(payroll) - float(extracted), 2)  # money arrives as Decimal
 
     folder = inbox / "2008Q2"
     original = next(p for p in folder.iterdir() if normalize_org_code(p.name.split("_")[0]) == org)

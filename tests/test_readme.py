@@ -14,8 +14,8 @@ CLI = str(Path(sys.executable).parent / "sasac-skills")
 
 def test_make_targets_in_the_readme_exist() -> None:
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
-    targets = set(re.findall(r"^([a-z]+):", makefile, flags=re.M))
-    shown = set(re.findall(r"`?make ([a-z]+)`?", README))
+    targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, flags=re.M))
+    shown = set(re.findall(r"`?make ([a-z][a-z-]*)`?", README))
     assert {"run", "test"} <= shown
     assert shown <= targets, shown - targets
 

@@ -74,4 +74,10 @@
                 then 1
             else 0
         end)
+
+{#- a 'YYYYQn' text (for tests on the reference data: a loader's 'None' is not a period) -#}
+{% macro is_period_text(period) -%}
+    (length({{ period }}) = 6 and substring({{ period }}, 5, 1) = 'Q'
+     and substring({{ period }}, 6, 1) in ('1', '2', '3', '4')
+     and substring({{ period }}, 1, 4) between '1900' and '2999')
 {%- endmacro %}

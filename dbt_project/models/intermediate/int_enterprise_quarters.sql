@@ -23,7 +23,7 @@ profiles as (
     select * from (
         select
             *,
-            row_number() over (partition by submission_id order by source_row) as row_rank
+            cast(row_number() over (partition by submission_id order by source_row) as bigint) as row_rank
         from {{ ref('stg_raw__profiles') }}
     ) as ranked
     where row_rank = 1
@@ -35,7 +35,7 @@ funds as (
     select * from (
         select
             *,
-            row_number() over (partition by submission_id order by source_row) as row_rank
+            cast(row_number() over (partition by submission_id order by source_row) as bigint) as row_rank
         from {{ ref('stg_raw__funds') }}
     ) as ranked
     where row_rank = 1
@@ -47,7 +47,7 @@ governance as (
     select * from (
         select
             *,
-            row_number() over (partition by submission_id order by source_row) as row_rank
+            cast(row_number() over (partition by submission_id order by source_row) as bigint) as row_rank
         from {{ ref('stg_raw__governance') }}
     ) as ranked
     where row_rank = 1
@@ -59,7 +59,7 @@ incentives as (
     select * from (
         select
             *,
-            row_number() over (partition by submission_id order by source_row) as row_rank
+            cast(row_number() over (partition by submission_id order by source_row) as bigint) as row_rank
         from {{ ref('stg_raw__incentives') }}
     ) as ranked
     where row_rank = 1
@@ -71,7 +71,7 @@ innovation as (
     select * from (
         select
             *,
-            row_number() over (partition by submission_id order by source_row) as row_rank
+            cast(row_number() over (partition by submission_id order by source_row) as bigint) as row_rank
         from {{ ref('stg_raw__innovation') }}
     ) as ranked
     where row_rank = 1
@@ -179,8 +179,8 @@ derived as (
         level3_senior + level2_technician + level1_senior_technician as high_skill_total,
         cast(level3_senior + level2_technician + level1_senior_technician as double)
         / nullif(skilled_workers, 0) as high_skill_share,
-        fund_extracted / nullif(payroll, 0) as fund_ratio_quarter,
-        payroll / nullif(employees_total, 0) as payroll_per_employee,
+        {{ ratio('fund_extracted', 'payroll') }} as fund_ratio_quarter,
+        {{ ratio('payroll', 'employees_total') }} as payroll_per_employee,
         greatest(
             abs(roster_level3_count - level3_senior) / cast(greatest(level3_senior, 1) as double),
             abs(roster_level2_count - level2_technician) / cast(greatest(level2_technician, 1) as double),
@@ -200,7 +200,7 @@ history as (
     select
         d.org_code,
         d.period_index,
-        median(h.payroll) as payroll_history_median,
+        median(cast(h.payroll as double)) as payroll_history_median,
         count(h.payroll) as history_quarters
     from derived as d
     inner join derived as h
@@ -220,7 +220,8 @@ final as (
         case
             when d.payroll > 0 and h.history_quarters >= 2
                 then greatest(
-                    d.payroll / h.payroll_history_median, h.payroll_history_median / d.payroll
+                    {{ ratio('d.payroll', 'h.payroll_history_median') }},
+                    {{ ratio('h.payroll_history_median', 'd.payroll') }}
                 )
         end as payroll_change_factor
     from derived as d

@@ -12,10 +12,10 @@ ranked as (
 
     select
         *,
-        row_number() over (
+        cast(row_number() over (
             partition by org_code
             order by active_from desc, enterprise_name asc
-        ) as row_rank
+        ) as bigint) as row_rank
     from registry
 
 ),

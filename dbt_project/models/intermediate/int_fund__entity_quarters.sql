@@ -55,14 +55,14 @@ final as (
         f.year,
         f.quarter,
         f.period_index,
-        count(*) as quarters_reported,
+        cast(count(*) as bigint) as quarters_reported,
         cast(sum(case when f.is_unit_error then 1 else 0 end) as bigint) as quarters_excluded_unit_error,
-        sum(case when not f.is_unit_error then f.payroll end) as payroll,
-        sum(case when not f.is_unit_error then f.fund_extracted end) as fund_extracted,
-        sum(case when not f.is_unit_error then f.fund_spent end) as fund_spent,
-        sum(case when not f.is_unit_error then f.fund_spent_frontline end) as fund_spent_frontline,
-        sum(case when not f.is_unit_error then f.fund_spent_high_skill end) as fund_spent_high_skill,
-        sum(case when not f.is_unit_error then f.fund_school_enterprise end) as fund_school_enterprise
+        {{ to_money('sum(case when not f.is_unit_error then f.payroll end)') }} as payroll,
+        {{ to_money('sum(case when not f.is_unit_error then f.fund_extracted end)') }} as fund_extracted,
+        {{ to_money('sum(case when not f.is_unit_error then f.fund_spent end)') }} as fund_spent,
+        {{ to_money('sum(case when not f.is_unit_error then f.fund_spent_frontline end)') }} as fund_spent_frontline,
+        {{ to_money('sum(case when not f.is_unit_error then f.fund_spent_high_skill end)') }} as fund_spent_high_skill,
+        {{ to_money('sum(case when not f.is_unit_error then f.fund_school_enterprise end)') }} as fund_school_enterprise
     from flagged as f
     inner join membership as m on f.org_code = m.org_code
     group by

@@ -40,10 +40,10 @@ joined as (
         r.is_chief_technician,
         r.is_key_trainee,
         r.has_training_account,
-        row_number() over (
+        cast(row_number() over (
             partition by r.submission_id, r.person_key
             order by coalesce(l.level_no, 9), r.source_row
-        ) as person_rank
+        ) as bigint) as person_rank
     from roster as r
     inner join versions as v on r.submission_id = v.submission_id
     left join skill_levels as l on r.skill_level = l.skill_level

@@ -27,10 +27,10 @@ numbered as (
 
     select
         *,
-        row_number() over (
+        cast(row_number() over (
             partition by version_group, period
             order by arrived_at, file_name, submission_id
-        ) as version_no,
+        ) as bigint) as version_no,
         count(*) over (partition by version_group, period) as versions_received
     from grouped
 

@@ -66,7 +66,7 @@ first_accepted as (
         period,
         is_late,
         arrived_at,
-        row_number() over (partition by org_code, period order by version_no) as accepted_rank
+        cast(row_number() over (partition by org_code, period order by version_no) as bigint) as accepted_rank
     from versions
     where outcome = 'accepted'
 
@@ -91,7 +91,7 @@ latest_fatal as (
 
     select
         f.submission_id,
-        {{ dbt.listagg('f.message_zh', "'；'", 'order by f.message_zh') }} as fatal_reasons
+        {{ sorted_listagg('f.message_zh', "'；'") }} as fatal_reasons
     from (
         select distinct
             submission_id,

@@ -38,12 +38,12 @@ year_to_date as (
         cur.year,
         cast(sum(ytd.quarters_reported) as bigint) as quarters_reported,
         cast(sum(ytd.quarters_excluded_unit_error) as bigint) as quarters_excluded_unit_error,
-        sum(ytd.payroll) as payroll,
-        sum(ytd.fund_extracted) as fund_extracted,
-        sum(ytd.fund_spent) as fund_spent,
-        sum(ytd.fund_spent_frontline) as fund_spent_frontline,
-        sum(ytd.fund_spent_high_skill) as fund_spent_high_skill,
-        sum(ytd.fund_school_enterprise) as fund_school_enterprise
+        {{ to_money('sum(ytd.payroll)') }} as payroll,
+        {{ to_money('sum(ytd.fund_extracted)') }} as fund_extracted,
+        {{ to_money('sum(ytd.fund_spent)') }} as fund_spent,
+        {{ to_money('sum(ytd.fund_spent_frontline)') }} as fund_spent_frontline,
+        {{ to_money('sum(ytd.fund_spent_high_skill)') }} as fund_spent_high_skill,
+        {{ to_money('sum(ytd.fund_school_enterprise)') }} as fund_school_enterprise
     from entity_quarters as cur
     inner join entity_quarters as ytd
         on
@@ -71,12 +71,12 @@ whole_year as (
         q.year,
         cast(sum(q.quarters_reported) as bigint) as quarters_reported,
         cast(sum(q.quarters_excluded_unit_error) as bigint) as quarters_excluded_unit_error,
-        sum(q.payroll) as payroll,
-        sum(q.fund_extracted) as fund_extracted,
-        sum(q.fund_spent) as fund_spent,
-        sum(q.fund_spent_frontline) as fund_spent_frontline,
-        sum(q.fund_spent_high_skill) as fund_spent_high_skill,
-        sum(q.fund_school_enterprise) as fund_school_enterprise
+        {{ to_money('sum(q.payroll)') }} as payroll,
+        {{ to_money('sum(q.fund_extracted)') }} as fund_extracted,
+        {{ to_money('sum(q.fund_spent)') }} as fund_spent,
+        {{ to_money('sum(q.fund_spent_frontline)') }} as fund_spent_frontline,
+        {{ to_money('sum(q.fund_spent_high_skill)') }} as fund_spent_high_skill,
+        {{ to_money('sum(q.fund_school_enterprise)') }} as fund_school_enterprise
     from entity_quarters as q
     inner join periods as p on {{ year_end_period('q.year') }} = p.period
     where p.is_year_complete
@@ -112,12 +112,12 @@ final as (
         u.fund_spent_frontline,
         u.fund_spent_high_skill,
         u.fund_school_enterprise,
-        u.fund_extracted / nullif(u.payroll, 0) as extraction_ratio,
+        {{ ratio('u.fund_extracted', 'u.payroll') }} as extraction_ratio,
         t.fund_ratio_min,
-        u.fund_spent_frontline / nullif(u.fund_spent, 0) as frontline_share,
+        {{ ratio('u.fund_spent_frontline', 'u.fund_spent') }} as frontline_share,
         t.frontline_share_min,
-        {{ meets_min('u.fund_extracted / nullif(u.payroll, 0)', 't.fund_ratio_min') }} as c03_ok,
-        {{ meets_min('u.fund_spent_frontline / nullif(u.fund_spent, 0)', 't.frontline_share_min') }} as c04_ok
+        {{ meets_min(ratio('u.fund_extracted', 'u.payroll'), 't.fund_ratio_min') }} as c03_ok,
+        {{ meets_min(ratio('u.fund_spent_frontline', 'u.fund_spent'), 't.frontline_share_min') }} as c04_ok
     from unioned as u
     left join thresholds as t on u.period = t.period
 

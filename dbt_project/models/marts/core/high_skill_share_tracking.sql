@@ -65,9 +65,9 @@ baselines as (
             ep.period_index,
             ep.high_skill_share,
             pl.baseline_year,
-            row_number() over (
+            cast(row_number() over (
                 partition by ep.grain, ep.entity_code, pl.baseline_year order by ep.period_index
-            ) as period_rank,
+            ) as bigint) as period_rank,
             count(*) over (partition by ep.grain, ep.entity_code, pl.baseline_year) as plan_quarters
         from entity_periods as ep
         inner join plans as pl
