@@ -74,6 +74,7 @@
                 then 1
             else 0
         end)
+{%- endmacro %}
 
 {#- a 'YYYYQn' text (for tests on the reference data: a loader's 'None' is not a period) -#}
 {% macro is_period_text(period) -%}
