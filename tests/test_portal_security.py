@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.lib.domain.codes import format_org_code
+from pipelines.lib.exports.receipts import receipt_name
 from pipelines.portal import accounts, audit, sessions
 from pipelines.portal.sessions import COOKIE
 from tests.factories import ENTERPRISE, OTHER, clean_submission, write_submission
@@ -167,7 +168,7 @@ def test_an_enterprise_reaches_nothing_of_another_by_any_route(portal: Portal, t
     receipts.mkdir(parents=True)
     for code in (ENTERPRISE, OTHER):
         shutil.copyfile(portal.settings.inbox / PERIOD / f"{format_org_code(ENTERPRISE)}_{PERIOD}.xlsx",
-                        receipts / f"{code}.xlsx")
+                        receipts / receipt_name(code))
     assert a.get(f"/receipts/{PERIOD}/{ENTERPRISE}").status == 200
     assert a.get(f"/submissions/{accepted}/file").body == (portal.settings.inbox / PERIOD / f"{format_org_code(ENTERPRISE)}_{PERIOD}.xlsx").read_bytes()
     template = a.get("/template")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import ThresholdError, load_threshold_rows, thresholds_for_period
+from pipelines.lib.exports.receipts import receipt_name
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def run_statuses(warehouse: Path, org_code: str | None, periods: list[str]) -> d
 
 def receipt_path(receipts_dir: Path, period: str, org_code: str) -> Path | None:
     """The receipt the run wrote for this enterprise and quarter, if any (names are checked, never trusted)."""
-    path = receipts_dir / period / f"{org_code}.xlsx"
+    path = receipts_dir / period / receipt_name(org_code)
     if path.resolve().parent != (receipts_dir / period).resolve() or not path.is_file():
         return None
     return path
