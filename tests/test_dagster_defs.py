@@ -223,22 +223,31 @@ def test_job_schedule_and_sensor_are_registered(definitions: dg.Definitions) -> 
 
 
 @pytest.mark.slow
-def test_a_fresh_working_area_parses_only_what_the_new_quarter_changes(tmp_path) -> None:
-    """The run's dbt target starts from the project's parse state; a new quarter is no reason to re-parse all."""
+def test_a_new_quarter_in_the_same_working_area_parses_only_the_file_that_reads_it(tmp_path) -> None:
+    """The run's last quarter reaches dbt as an env var: a new quarter re-parses int_periods, not the project.
+
+    (A --vars value would make dbt parse everything again; the working database's path is part of dbt's
+    profile check, so a fresh working area pays one full parse, and its later runs do not.)"""
     from dbt.cli.main import dbtRunner
 
-    from pipelines.defs.dbt.project import DBT_DIR, PARTIAL_PARSE_FILE, seeded_target
+    from pipelines.defs.dbt.project import DBT_DIR
 
-    target = seeded_target(tmp_path / "dbt_target")
-    assert (target / PARTIAL_PARSE_FILE).exists()
-    events: list[str] = []
-    os.environ["SASAC_PERIOD_TO"] = "2009Q1"
-    try:
-        res = dbtRunner(callbacks=[lambda e: events.append(e.info.name)]).invoke(
-            ["parse", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target-path", str(target),
-             "--log-path", str(tmp_path / "logs")])
-    finally:
-        os.environ.pop("SASAC_PERIOD_TO")
-    assert res.success
-    assert "UnableToPartialParse" not in events
-    assert "PartialParsingEnabled" in events
+    def parse(period_to: str) -> tuple[list[str], list[str]]:
+        events, reasons = [], []
+        os.environ.update({"SASAC_PERIOD_TO": period_to, "SASAC_BUILD_DB": str(tmp_path / "warehouse.duckdb")})
+        try:
+            res = dbtRunner(callbacks=[lambda e: (events.append(e.info.name), e.info.name.startswith(
+                ("UnableToPartialParse", "PartialParsingFile")) and reasons.append(e.info.msg))]).invoke(
+                ["parse", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+                 "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "logs")])
+        finally:
+            os.environ.pop("SASAC_PERIOD_TO")
+            os.environ.pop("SASAC_BUILD_DB")
+        assert res.success
+        return events, reasons
+
+    events, _ = parse("2008Q2")
+    assert "UnableToPartialParse" in events  # the working area's first run: nothing to start from
+    events, reasons = parse("2009Q1")
+    assert "UnableToPartialParse" not in events, reasons
+    assert "PartialParsingEnabled" in events and len(reasons) == 1 and "int_periods" in reasons[0], reasons

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from pipelines.defs.dbt.project import dbt_cli, dbt_project, seeded_target
+from pipelines.defs.dbt.project import dbt_cli, dbt_project
 from pipelines.defs.dbt.translator import SasacDbtTranslator
 from pipelines.defs.dbt.vars import dbt_build_args, dbt_env
 from pipelines.defs.partitions import periods_of, quarterly_partitions
@@ -23,7 +23,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: Pla
     os.environ.update(dbt_env(periods_of(context)))
     # One target folder in the working area, reused run after run (partial parsing), instead of a new
     # folder per invocation piling up inside the repository.
-    target = seeded_target(Path(platform.workdir) / "dbt_target")
+    target = Path(platform.workdir) / "dbt_target"
     yield from dbt.cli(dbt_build_args(), context=context, target_path=target).stream()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -32,22 +31,6 @@ def ensure_manifest(project: DbtProject) -> Path:
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project.project_dir):
         dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return manifest
-
-
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-
-
-def seeded_target(target: Path) -> Path:
-    """A run's dbt target folder, starting from the project's parse state when it has none of its own.
-
-    A fresh working area would otherwise parse the whole project (~2.5 s of CPU); the state written by
-    ``ensure_manifest`` lets dbt re-parse only what changed since.
-    """
-    state = dbt_project().manifest_path.parent / PARTIAL_PARSE_FILE
-    if not (target / PARTIAL_PARSE_FILE).exists() and state.exists():
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(state, target / PARTIAL_PARSE_FILE)
-    return target
 
 
 @functools.cache
