@@ -32,7 +32,15 @@ from pipelines.lib.exports.display import Display, read_display
 from pipelines.lib.exports.forked import map_forked
 from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
-from pipelines.lib.exports.report import BLUE, DIGEST_META, ORANGE, line_chart, pct, pp, stored_digest
+from pipelines.lib.exports.report import (
+    BLUE,
+    DIGEST_META,
+    ORANGE,
+    line_chart,
+    pct,
+    pp,
+    write_if_changed,
+)
 
 RENDERER_MODULES = ("pipelines.lib.exports.inspection", "pipelines.lib.exports.report",
                     "pipelines.lib.exports.display", "pipelines.lib.domain.codes", "pipelines.lib.domain.periods")
@@ -483,7 +491,7 @@ def render_group(d: Inspection, group: str, digest: str = "") -> str:
         a(f'<tr><td><a href="../{ENTERPRISE_DIR}/{_e(page_name(org))}">{_e(e["enterprise_name"])}</a></td>'
           f"<td>{_status(filing.get('status'), d.display)}</td>"
           f"<td class=n>{_f('member_share', tag, pct(share.get('high_skill_share')), share.get('high_skill_share'))}</td>"
-          f"<td class=n>{pp(share.get('gap_to_beijing')).replace('个百分点', 'pp')}</td>"
+          f"<td class=n>{pp(share.get('gap_to_beijing'))}</td>"
           f"<td>{_status(share.get('status'), d.display)}</td>"
           f"<td class=n>{_num(flow.get('in_total'))}</td><td class=n>{_num(flow.get('out_total'))}</td>"
           f"<td class=n>{pct(cov.get('coverage'))}</td><td class=n>{pct(fund.get('extraction_ratio'), 2)}</td>"
@@ -511,22 +519,12 @@ def _page_rows(d: Inspection, org: str, group: bool) -> list[Any]:
             sorted(d.rules.items())]
 
 
-def _write_if_changed(path: Path, digest: str, render) -> bool:
-    if stored_digest(path) == digest:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render(digest), encoding="utf-8")
-    tmp.replace(path)
-    return True
-
-
 def write_page(d: Inspection, org: str, path: Path, group: bool = False) -> bool:
     """Write one enterprise's (or group's) page at ``path`` unless it already shows these inputs."""
     digest = content_digest(d.base_digest, _page_rows(d, org, group))
     if group:
-        return _write_if_changed(path, digest, lambda dg: render_group(d, org, dg))
-    return _write_if_changed(path, digest, lambda dg: render_enterprise(d, org, dg))
+        return write_if_changed(path, digest, lambda dg: render_group(d, org, dg))
+    return write_if_changed(path, digest, lambda dg: render_enterprise(d, org, dg))
 
 
 class UnknownEntityError(LookupError):

@@ -15,7 +15,7 @@ import html
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -572,6 +572,18 @@ def stored_digest(path: Path) -> str | None:
     return m.group(1) if m else None
 
 
+def write_if_changed(path: Path, digest: str, render: Callable[[str], str]) -> bool:
+    """Write ``render(digest)`` to ``path`` atomically unless the page there already shows these inputs;
+    True when (re)written. The reports, the reports index and the inspection pages all go through here."""
+    if stored_digest(path) == digest:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render(digest), encoding="utf-8")
+    tmp.replace(path)
+    return True
+
+
 def update_report(db_path: Path, period: str, out_path: Path) -> bool:
     """Bring the quarterly HTML report for ``period`` at ``out_path`` up to date; True when it was (re)written,
     False when the page there already shows these inputs (it is left untouched)."""
@@ -581,14 +593,7 @@ def update_report(db_path: Path, period: str, out_path: Path) -> bool:
     rows = {k: v for k, v in d.items() if k not in ("display", "group_names")}
     digest = content_digest(renderer_digest(*RENDERER_MODULES), display_digest(d["display"]), period, rows,
                             sorted(d["group_names"].items(), key=str))
-    out_path = Path(out_path)
-    if stored_digest(out_path) == digest:
-        return False
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(render_report(d, period, digest), encoding="utf-8")
-    tmp.replace(out_path)
-    return True
+    return write_if_changed(Path(out_path), digest, lambda dg: render_report(d, period, dg))
 
 
 def write_report(db_path: Path, period: str, out_path: Path) -> Path:
@@ -689,11 +694,4 @@ def update_report_index(db_path: Path, report_dir: Path) -> bool:
     pages = _enterprise_pages(report_dir)
     digest = content_digest(renderer_digest(*RENDERER_MODULES), display_digest(display), periods,
                             [rows.get(p) for p in periods], pages)
-    out_path = report_dir / INDEX_NAME
-    if stored_digest(out_path) == digest:
-        return False
-    report_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(render_index(display, periods, rows, pages, digest), encoding="utf-8")
-    tmp.replace(out_path)
-    return True
+    return write_if_changed(report_dir / INDEX_NAME, digest, lambda dg: render_index(display, periods, rows, pages, dg))
