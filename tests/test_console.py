@@ -111,6 +111,29 @@ def test_verbose_streams_the_logs_and_keeps_the_file(tmp_path: Path) -> None:
     assert "\x1b[" not in terminal  # not a TTY: no colour codes
 
 
+_OUTLIVED = r"""
+import subprocess, sys
+from pathlib import Path
+from pipelines.console import routed_output
+with routed_output(Path(sys.argv[1]), "quiet") as out:
+    # Like multiprocessing's resource tracker: a child that keeps the block's descriptors after the block.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    print("last line without a newline", end="", flush=True)
+print("drained", out.drained, "child alive", child.poll() is None, out.log_file)
+child.kill()
+"""
+
+
+def test_a_child_that_outlives_the_block_does_not_hold_up_its_end(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-c", _OUTLIVED, str(tmp_path)], capture_output=True, text=True,
+                            timeout=60, check=True)
+    words = result.stdout.split()
+    # Drained while the child still holds the pipe: the block ended on its marker, not on the pipe's end.
+    assert words[:5] == ["drained", "True", "child", "alive", "True"], result.stdout
+    log = Path(words[5]).read_text(encoding="utf-8")
+    assert log.endswith("last line without a newline") and "end of run" not in log
+
+
 _ROUTED_TTY = r"""
 import sys
 from pathlib import Path
