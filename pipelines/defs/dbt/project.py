@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import os
 import sys
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from pipelines.lib.domain.reference import DBT_PROJECT_DIR
 
@@ -40,5 +42,23 @@ def dbt_project() -> DbtProject:
     return project
 
 
+class PlatformDbtCli(DbtCliResource):
+    """dagster-dbt's resource without two start-up costs it pays on every ``cli()`` call and this platform
+    never uses (measured on a 1,000-enterprise quarter: 6.2 s of a run's two dbt steps):
+
+    - ``dbt --version`` in a subprocess (1.8 s) to learn a version the installed package already states;
+    - an in-process dbt adapter (2.2 s per call: dbt's imports, profile and project loading), which only
+      serves ``fetch_row_counts`` / ``fetch_column_metadata``. The assets do not call them; an asset that
+      does gets dagster-dbt's own error saying the adapter is missing.
+    """
+
+    @functools.cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(importlib.metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args):  # noqa: ANN001, ANN202 - dagster-dbt's private hook
+        return None
+
+
 def dbt_cli(project: DbtProject) -> DbtCliResource:
-    return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+    return PlatformDbtCli(project_dir=project, dbt_executable=DBT_EXECUTABLE)
