@@ -333,7 +333,9 @@ def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Perio
     from pipelines.definitions import build_definitions
     from pipelines.defs.partitions import range_tags
     from pipelines.defs.resources import PlatformConfig
+    from pipelines.lib.expectations.runner import import_gx_in_background
 
+    import_gx_in_background()
     started = time.perf_counter()
     platform = PlatformConfig(inbox=str(inbox), workdir=str(workdir), warehouse=str(warehouse), recheck=recheck)
     job = build_definitions(platform).resolve_job_def("quarterly_run")
