@@ -57,6 +57,7 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
     def analyst_exports(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
         import duckdb
 
+        from pipelines.lib.exports.forked import in_background
         from pipelines.lib.exports.inspection import write_inspection_pages
         from pipelines.lib.exports.publish import periods_with_files
         from pipelines.lib.exports.receipts import write_receipts
@@ -64,7 +65,9 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
         from pipelines.lib.exports.workbook import write_tracking_workbook
 
         db, out = platform.warehouse_path, platform.marts_dir
-        workbook = write_tracking_workbook(db, out / WORKBOOK_NAME)
+        # The workbook is one process's work start to end: a forked child writes it while the receipts and the
+        # pages below keep the other core busy.
+        workbook_job = in_background(write_tracking_workbook, db, out / WORKBOOK_NAME)
         # The run's quarters, and every other quarter whose marts the publication changed (a resubmission moves
         # later year-to-date figures and the year's flags): their receipts and reports are looked at again.
         changed = published_changed_periods(context.instance)
@@ -92,6 +95,7 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
         context.log.info(f"inspection pages: {pages.written} written, {pages.unchanged} unchanged, "
                          f"{pages.removed} removed")
         update_report_index(db, out / "report")  # every quarter's report and every page above, on one page
+        workbook = workbook_job.result()
         return dg.MaterializeResult(metadata={
             "workbook": dg.MetadataValue.path(str(workbook)),
             "report": dg.MetadataValue.path(str(out / "report" / f"{periods[-1]}.html")) if periods else "",

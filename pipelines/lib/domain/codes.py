@@ -91,8 +91,12 @@ def id_number_problem(id_number: str) -> str | None:
     return None
 
 
+# What a receipt may show of an ID: the first ID_MASK_HEAD characters (region) and the last ID_MASK_TAIL.
+ID_MASK_HEAD, ID_MASK_TAIL = 4, 2
+
+
 def mask_id_number(id_number: str) -> str:
-    """What a receipt may show of an ID: region and the last two characters."""
     if len(id_number) < 8:
         return "*" * len(id_number)
-    return id_number[:4] + "*" * (len(id_number) - 6) + id_number[-2:]
+    hidden = len(id_number) - ID_MASK_HEAD - ID_MASK_TAIL
+    return id_number[:ID_MASK_HEAD] + "*" * hidden + id_number[-ID_MASK_TAIL:]

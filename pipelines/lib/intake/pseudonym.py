@@ -45,8 +45,14 @@ def canonical_id(id_number: str) -> str:
     return text
 
 
+def person_keys_of_canonical(canonicals: list[str], key: bytes) -> list[str]:
+    """The pseudonym of each canonical ID: ``p_`` and the first 20 hex digits of its HMAC-SHA-256."""
+    digest, sha256 = hmac.digest, hashlib.sha256
+    return ["p_" + digest(key, c.encode(), sha256).hex()[:20] for c in canonicals]
+
+
 def person_key_of_canonical(canonical: str, key: bytes) -> str:
-    return "p_" + hmac.digest(key, canonical.encode(), hashlib.sha256).hex()[:20]
+    return person_keys_of_canonical([canonical], key)[0]
 
 
 def person_key(id_number: str, key: bytes) -> str:
