@@ -333,9 +333,6 @@ def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Perio
     from pipelines.definitions import build_definitions
     from pipelines.defs.partitions import range_tags
     from pipelines.defs.resources import PlatformConfig
-    from pipelines.lib.expectations.runner import import_gx_in_background
-
-    import_gx_in_background()
     started = time.perf_counter()
     platform = PlatformConfig(inbox=str(inbox), workdir=str(workdir), warehouse=str(warehouse), recheck=recheck)
     job = build_definitions(platform).resolve_job_def("quarterly_run")
@@ -344,16 +341,16 @@ def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Perio
     level = "WARNING" if quiet else "DEBUG"
     logging.getLogger("dagster").setLevel(level)
     kwargs = ({"partition_key": periods[0].partition_key} if len(periods) == 1 else {"tags": range_tags(periods)})
-    instance = dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-        **kwargs,
-    )
-    failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]
-    summary = RunSummary(periods, result.success, time.perf_counter() - started, warehouse, warehouse.parent,
-                         failed_steps=failed, step_seconds=_step_seconds(instance, result.run_id))
+    with dg.DagsterInstance.ephemeral() as instance:  # disposed here: its temporary folder too
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+            **kwargs,
+        )
+        failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]
+        summary = RunSummary(periods, result.success, time.perf_counter() - started, warehouse, warehouse.parent,
+                             failed_steps=failed, step_seconds=_step_seconds(instance, result.run_id))
     if result.success:
         summary.stats = _stats(work_db, periods)
         summary.rechecks = _rechecks_since(work_db, wall_start)
