@@ -9,14 +9,14 @@ serially). A forked child already holds them; only the shard's keys go in and sh
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+from pipelines.lib.machine import WORKER_PROCESSES
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-WORKERS = max(1, min(2, os.cpu_count() or 1))
 MIN_ITEMS_PER_WORKER = 100  # below this a fork costs more than it saves
 
 def _run_shard(fn: Callable, shard: Sequence, out) -> None:
@@ -31,7 +31,7 @@ def _run_shard(fn: Callable, shard: Sequence, out) -> None:
         out.close()
 
 
-def map_forked(fn: Callable[[T], R], items: Sequence[T], workers: int = WORKERS) -> list[R]:
+def map_forked(fn: Callable[[T], R], items: Sequence[T], workers: int = WORKER_PROCESSES) -> list[R]:
     """``[fn(item) for item in items]``, in order, split over up to ``workers`` forked children.
 
     Falls back to one process when there is little work or no ``fork`` (a child must not need the parent's

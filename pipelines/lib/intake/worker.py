@@ -22,12 +22,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.lib.intake.readers import ReadError, SubmissionFile, read_submission
+from pipelines.lib.machine import WORKER_PROCESSES
 
 READ_SECONDS = 300  # one file; the limits keep a legitimate one far below this
-READERS = max(1, min(2, os.cpu_count() or 1))  # child readers working side by side
 CRASH_REASON = "读取该文件时读取程序异常终止，文件可能已损坏或含有异常结构，请用Excel重新导出后报送"
 TIMEOUT_REASON = f"读取该文件超过{READ_SECONDS}秒仍未完成，文件可能含有异常结构，请用Excel重新导出后报送"
 _HEADER = struct.Struct("<Q")
+# A reader's frames are one file's: a polars thread pool per child (one thread per core, in each of the readers
+# and in the parent that checks) only adds threads that wait on each other.
+_CHILD_ENV = {"POLARS_MAX_THREADS": "1"}
 PR_SET_PDEATHSIG = 1
 
 
@@ -92,6 +95,7 @@ class ReaderProcess:
         return subprocess.Popen(
             [sys.executable, "-m", "pipelines.lib.intake.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env={**os.environ, **_CHILD_ENV},
             preexec_fn=die_with_parent,  # noqa: PLW1509 - nothing else runs between fork and exec here
         )
 
@@ -146,7 +150,7 @@ class ReaderProcess:
             self.proc = None
 
 
-def read_many(jobs: list[tuple[str, Path, str]], size: int = READERS) -> Iterator[tuple[str, str, object]]:
+def read_many(jobs: list[tuple[str, Path, str]], size: int = WORKER_PROCESSES) -> Iterator[tuple[str, str, object]]:
     """(key, status, value) for every (key, path, format) job, read by ``size`` children side by side, in the
     order they finish. A crash or an overrun costs the job in hand only."""
     readers = [ReaderProcess() for _ in range(max(1, min(size, len(jobs))))]
