@@ -223,31 +223,56 @@ def test_job_schedule_and_sensor_are_registered(definitions: dg.Definitions) -> 
 
 
 @pytest.mark.slow
-def test_a_new_quarter_in_the_same_working_area_parses_only_the_file_that_reads_it(tmp_path) -> None:
-    """The run's last quarter reaches dbt as an env var: a new quarter re-parses int_periods, not the project.
-
-    (A --vars value would make dbt parse everything again; the working database's path is part of dbt's
-    profile check, so a fresh working area pays one full parse, and its later runs do not.)"""
+def _dbt_parse(tmp_path: Path, period_to: str, build_db: Path) -> tuple[list[str], list[str]]:
+    """``dbt parse`` into tmp_path/dbt_target for a working database: dbt's event names, and its reasons for
+    parsing (a file or the whole project) again."""
     from dbt.cli.main import dbtRunner
 
     from pipelines.defs.dbt.project import DBT_DIR
 
-    def parse(period_to: str) -> tuple[list[str], list[str]]:
-        events, reasons = [], []
-        os.environ.update({"SASAC_PERIOD_TO": period_to, "SASAC_BUILD_DB": str(tmp_path / "warehouse.duckdb")})
-        try:
-            res = dbtRunner(callbacks=[lambda e: (events.append(e.info.name), e.info.name.startswith(
-                ("UnableToPartialParse", "PartialParsingFile")) and reasons.append(e.info.msg))]).invoke(
-                ["parse", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-                 "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "logs")])
-        finally:
-            os.environ.pop("SASAC_PERIOD_TO")
-            os.environ.pop("SASAC_BUILD_DB")
-        assert res.success
-        return events, reasons
+    events, reasons = [], []
+    os.environ.update({"SASAC_PERIOD_TO": period_to, "SASAC_BUILD_DB": str(build_db)})
+    try:
+        res = dbtRunner(callbacks=[lambda e: (events.append(e.info.name), e.info.name.startswith(
+            ("UnableToPartialParse", "PartialParsingFile")) and reasons.append(e.info.msg))]).invoke(
+            ["parse", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+             "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "logs")])
+    finally:
+        os.environ.pop("SASAC_PERIOD_TO")
+        os.environ.pop("SASAC_BUILD_DB")
+    assert res.success
+    return events, reasons
 
-    events, _ = parse("2008Q2")
-    assert "UnableToPartialParse" in events  # the working area's first run: nothing to start from
-    events, reasons = parse("2009Q1")
+
+def test_a_new_quarter_in_the_same_working_area_parses_only_the_file_that_reads_it(tmp_path) -> None:
+    """The run's last quarter reaches dbt as an env var: a new quarter re-parses int_periods, not the project.
+
+    (A --vars value would make dbt parse everything again; the working database's path is part of dbt's
+    profile check, so a working area left to itself pays one full parse, and its later runs do not.)"""
+    events, _ = _dbt_parse(tmp_path, "2008Q2", tmp_path / "warehouse.duckdb")
+    assert "UnableToPartialParse" in events  # nothing to start from
+    events, reasons = _dbt_parse(tmp_path, "2009Q1", tmp_path / "warehouse.duckdb")
     assert "UnableToPartialParse" not in events, reasons
     assert "PartialParsingEnabled" in events and len(reasons) == 1 and "int_periods" in reasons[0], reasons
+
+
+def test_a_fresh_working_area_starts_from_the_projects_parse_state(tmp_path) -> None:
+    """What the first dbt step of a working area does (pipelines/defs/dbt/parse_state.py): the project's state
+    with the profile check recomputed for the area's database, so dbt does not parse the project again."""
+    from pipelines.defs.dbt.parse_state import STATE_FILE, start_from_project_state
+    from pipelines.defs.dbt.project import dbt_project
+
+    project = dbt_project()
+    source_target = project.project_dir / project.target_path
+    area = tmp_path / "area"
+    assert start_from_project_state(project.project_dir, source_target, area / "dbt_target",
+                                    str(area / "warehouse.duckdb"))
+    assert not start_from_project_state(project.project_dir, source_target, area / "dbt_target",
+                                        str(area / "warehouse.duckdb"))  # the area's own state is never replaced
+    events, reasons = _dbt_parse(area, "2008Q2", area / "warehouse.duckdb")
+    assert "UnableToPartialParse" not in events and "PartialParsingEnabled" in events, reasons
+    # A database file of another name is another database in the parsed SQL: no state is carried over.
+    other = tmp_path / "other"
+    assert not start_from_project_state(project.project_dir, source_target, other / "dbt_target",
+                                        str(other / "marts.duckdb"))
+    assert not (other / "dbt_target" / STATE_FILE).exists()

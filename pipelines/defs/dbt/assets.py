@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from pipelines.defs.dbt.parse_state import start_from_project_state
 from pipelines.defs.dbt.project import dbt_cli, dbt_project
 from pipelines.defs.dbt.translator import SasacDbtTranslator
 from pipelines.defs.dbt.vars import dbt_build_args, dbt_env
@@ -25,6 +26,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: Pla
     # One target folder in the working area, reused run after run (partial parsing), instead of a new
     # folder per invocation piling up inside the repository.
     target = Path(platform.workdir) / "dbt_target"
+    project = dbt_project()
+    if start_from_project_state(project.project_dir, project.project_dir / project.target_path, target,
+                                os.environ["SASAC_BUILD_DB"]):
+        context.log.info(f"dbt: {target} starts from the project's parse state (pipelines/defs/dbt/parse_state.py)")
     yield from dbt.cli(dbt_build_args(), context=context, target_path=target).stream()
 
 
