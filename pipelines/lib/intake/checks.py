@@ -436,6 +436,9 @@ class SheetResult:
     findings: pl.DataFrame
 
 
+_FAILED, _TYPED = "\x00failed", "\x00typed"  # suffixes no column of the contract can have
+
+
 def check_sheet(
     sheet: c.Sheet, text: pl.DataFrame, context: pl.DataFrame, registry: pl.DataFrame, key: bytes
 ) -> SheetResult:
@@ -447,9 +450,16 @@ def check_sheet(
     text = _with_all_columns(sheet, text)
     parsed = {col.key: parse_column(pl.col(col.key), col) for col in sheet.columns}
     typed_cols = {k: v for k, (v, _) in parsed.items()}
-    failed = text.select(**{k: f for k, (_, f) in parsed.items()})
-    findings = _typing_findings(sheet, text, {k: failed[k] for k in failed.columns})
-    frame = text.with_columns(**typed_cols).join(context, on="submission_id", how="left")
+    # One lazy pass for both: each parser's failure test reuses its cast, and only a lazy query lets polars
+    # compute such a shared part once (eager selects have no common-subexpression elimination).
+    both = text.lazy().with_columns(
+        *(f.alias(f"{k}{_FAILED}") for k, (_, f) in parsed.items()),
+        *(v.alias(f"{k}{_TYPED}") for k, v in typed_cols.items()),
+    ).collect()
+    failed = {k: both[f"{k}{_FAILED}"] for k in parsed}
+    findings = _typing_findings(sheet, text, failed)
+    frame = (both.select("submission_id", "source_row", *(pl.col(f"{k}{_TYPED}").alias(k) for k in typed_cols))
+             .join(context, on="submission_id", how="left"))
     personal = any(col.personal for col in sheet.columns)
     if personal:
         lookup = _id_lookup(frame["id_number"], key)

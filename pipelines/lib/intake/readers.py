@@ -213,10 +213,12 @@ def match_sheet(grid: pl.DataFrame, sheet: c.Sheet, source_name: str) -> SheetDa
 def clean_rows(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Normalise every text cell (NFKC, trimmed, blank -> null) and drop rows left entirely blank."""
     present = [k for k in keys if k in frame.columns]
-    frame = frame.with_columns(normalized(pl.col(k)).alias(k) for k in present)
     if not present:
         return frame.clear()
-    return frame.filter(pl.any_horizontal(pl.col(k).is_not_null() for k in present))
+    # Lazy: polars then computes each cleaned text once (eager with_columns has no common-subexpression
+    # elimination, and normalized() uses its text twice; measured 3x slower).
+    return (frame.lazy().with_columns(normalized(pl.col(k)).alias(k) for k in present)
+            .filter(pl.any_horizontal(pl.col(k).is_not_null() for k in present)).collect())
 
 
 def read_submission(file: SubmissionFile) -> Workbook:
