@@ -169,6 +169,25 @@ def _typing_findings(sheet: c.Sheet, frame: pl.DataFrame, failed: dict[str, pl.S
 _BELOW_HIGH_SKILL = [lvl for lvl in c.SKILL_LEVELS if lvl not in c.HIGH_SKILL_LEVELS]
 
 
+class IdLookups:
+    """``_id_lookup`` for the sheets of one batch: a person on the roster and in the training sheet is looked up
+    (and pseudonymised: one HMAC each) once."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self.known: pl.DataFrame | None = None
+
+    def __call__(self, ids: pl.Series) -> pl.DataFrame:
+        wanted = ids.drop_nulls().unique()
+        if self.known is None:
+            self.known = _id_lookup(wanted, self.key)
+        else:
+            new = wanted.filter(~wanted.is_in(self.known["id_number"].implode()))
+            if len(new):
+                self.known = pl.concat([self.known, _id_lookup(new, self.key)], how="vertical")
+        return self.known.filter(pl.col("id_number").is_in(wanted.implode()))
+
+
 def _id_lookup(ids: pl.Series, key: bytes) -> pl.DataFrame:
     """Per distinct 身份证号: problem, pseudonym, and what the ID says of sex and birth.
 
@@ -441,7 +460,8 @@ _FAILED, _TYPED = "\x00failed", "\x00typed"  # suffixes no column of the contrac
 
 
 def check_sheet(
-    sheet: c.Sheet, text: pl.DataFrame, context: pl.DataFrame, registry: pl.DataFrame, key: bytes
+    sheet: c.Sheet, text: pl.DataFrame, context: pl.DataFrame, registry: pl.DataFrame, key: bytes,
+    id_lookups: IdLookups | None = None,
 ) -> SheetResult:
     """Type and check one sheet concatenated over submissions.
 
@@ -463,7 +483,7 @@ def check_sheet(
              .join(context, on="submission_id", how="left"))
     personal = any(col.personal for col in sheet.columns)
     if personal:
-        lookup = _id_lookup(frame["id_number"], key)
+        lookup = (id_lookups or IdLookups(key))(frame["id_number"])
         frame = frame.join(lookup, on="id_number", how="left")
     if sheet.key == "profile":
         findings += _profile_findings(sheet, frame, registry)

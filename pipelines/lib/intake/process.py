@@ -15,7 +15,7 @@ import polars as pl
 from pipelines.lib.domain import contract as c
 from pipelines.lib.domain import findings as fd
 from pipelines.lib.domain.reference import thresholds_for
-from pipelines.lib.intake.checks import LIMIT_KEYS, check_sheet, file_findings, single_row_findings
+from pipelines.lib.intake.checks import LIMIT_KEYS, IdLookups, check_sheet, file_findings, single_row_findings
 from pipelines.lib.intake.inbox import Arrival
 from pipelines.lib.intake.readers import Workbook, clean_rows
 from pipelines.lib.intake.worker import read_many
@@ -181,6 +181,7 @@ def _checked(batch: ReadBatch, registry: pl.DataFrame, key: bytes
     typed: dict[str, pl.DataFrame] = {}
     findings = [fd.to_frame(batch.file_findings)]
     rows_in: dict[str, int] = {}
+    ids = IdLookups(key)
     for sheet in c.SHEETS:
         text = _sheet_text(batch, sheet)
         counts = dict(text.group_by("submission_id").len().iter_rows())
@@ -188,7 +189,7 @@ def _checked(batch: ReadBatch, registry: pl.DataFrame, key: bytes
             rows_in[sid] = rows_in.get(sid, 0) + n
         if sheet.single_row:
             findings.append(fd.to_frame(single_row_findings(sheet, counts, _single_row_candidates(batch, sheet))))
-        result = check_sheet(sheet, text, context, registry, key)
+        result = check_sheet(sheet, text, context, registry, key, ids)
         typed[sheet.table] = result.typed
         findings.append(result.findings)
     all_findings = _without_absent_column_noise(pl.concat(findings, how="vertical"), batch)
