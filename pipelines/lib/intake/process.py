@@ -93,14 +93,14 @@ def _limits_by_period(periods: set) -> pl.DataFrame:
 
 def _sheet_text(batch: ReadBatch, sheet: c.Sheet) -> pl.DataFrame:
     """One sheet of every readable submission, normalised, blank rows dropped."""
-    frames = [
-        wb.sheets[sheet.key].frame.with_columns(pl.lit(sid).alias("submission_id"))
-        for sid, wb in batch.workbooks.items()
-        if sheet.key in wb.sheets
-    ]
+    parts = [(sid, wb.sheets[sheet.key].frame) for sid, wb in batch.workbooks.items() if sheet.key in wb.sheets]
     base = pl.DataFrame(schema={"submission_id": pl.Utf8, "source_row": pl.Int32,
                                 **{col.key: pl.Utf8 for col in sheet.columns}})
-    return clean_rows(pl.concat([base, *frames], how="diagonal"), [col.key for col in sheet.columns])
+    text = pl.concat([base, *(frame for _, frame in parts)], how="diagonal")
+    # Each file's rows get its submission id after the concat: one column for the batch, not a query per file.
+    owners = [sid for sid, frame in parts for _ in range(frame.height)]
+    text = text.with_columns(pl.Series("submission_id", owners, dtype=pl.Utf8))
+    return clean_rows(text, [col.key for col in sheet.columns])
 
 
 def _single_row_candidates(batch: ReadBatch, sheet: c.Sheet) -> list[str]:
