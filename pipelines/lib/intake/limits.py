@@ -143,13 +143,10 @@ def column_number(letters: str) -> int:
     return n
 
 
-# The r attribute of a row (r="12") or a cell (r="B12"). What Excel and every library write (one space, double
-# quotes) is scanned with a literal start, which is fast; any other spelling XML allows (tabs, newlines,
-# single quotes, spaces around "=") sends the chunk through the general pattern, so none slips past.
-_REF_ROW = re.compile(rb' r="[A-Za-z$]*(\d+)"')
-_REF_COL = re.compile(rb' r="([A-Za-z]+)\d')
+# The r attribute of a row (r="12") or a cell (r="B12"), in every spelling XML allows (tabs, newlines, single
+# quotes, spaces around "="): one pattern for all of them (measured: faster than a literal pattern for what
+# Excel writes plus eight scans for anything else).
 _REF_ANY = re.compile(rb"""\sr\s*=\s*["']([A-Za-z$]*)(\d+)""")
-_UNUSUAL = (b"r='", b"r =", b"r\t", b"r\n", b"r\r", b"\tr", b"\nr", b"\rr")
 
 
 def _sheet_extent(chunks, limits: Limits, sheet: str) -> int:
@@ -168,13 +165,9 @@ def _sheet_extent(chunks, limits: Limits, sheet: str) -> int:
                 end_col, end_row = (m.group(3), m.group(4)) if m.group(3) is not None else (m.group(1), m.group(2))
                 _check_extent(int(end_row or 0), column_number(end_col.decode()), limits, sheet)
             first = False
-        if any(u in data for u in _UNUSUAL):
-            refs = _REF_ANY.findall(data)
-            max_row = max(max_row, max((int(r) for _, r in refs), default=0))
-            max_col = max(max_col, max(map(column_number_bytes, {c for c, _ in refs if c}), default=0))
-        else:
-            max_row = max(max_row, max(map(int, _REF_ROW.findall(data)), default=0))
-            max_col = max(max_col, max(map(column_number_bytes, set(_REF_COL.findall(data))), default=0))
+        refs = _REF_ANY.findall(data)
+        max_row = max(max_row, max((int(r) for _, r in refs), default=0))
+        max_col = max(max_col, max(map(column_number_bytes, {c for c, _ in refs if c}), default=0))
         _check_extent(max_row, max_col, limits, sheet)
         tail = data[-256:]  # a tag cut by the chunk boundary is seen whole next time
     return shared_refs
