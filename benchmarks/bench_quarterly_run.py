@@ -53,6 +53,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.marts_checksum import checksums
 from benchmarks.quarter_inbox import PERIOD, REPO, cached_inbox, cli_command
 
 MIDPLAN_PREVIOUS, MIDPLAN_PERIOD, PLAN_START = "2009Q1", "2009Q2", "2006Q1"
@@ -229,11 +230,17 @@ def whole_vs_floor(n: int, cache: Path | None, floor_runs: int, scratch: Path, r
     # Like the floor, the whole run is timed more than once when asked (each on a fresh working area): this VM's
     # speed drifts by a third within minutes, and the ratio should not be the drift's.
     wholes: list[Measured] = []
+    marts_sums: list[dict[str, tuple[int, str]]] = []
     for i in range(max(1, runs)):
         shutil.rmtree(root, ignore_errors=True)
         wholes.append(measure(cmd, scratch / "run.log"))
         print(f"whole run {i + 1}: {wholes[-1].seconds:.2f} s, {peaks(wholes[-1])}\n  summary: "
               f"{stats_line(wholes[-1])}", flush=True)
+        marts_sums.append(checksums(root / "marts" / "warehouse.duckdb"))
+    if runs > 1:
+        same = all(sums == marts_sums[0] for sums in marts_sums)
+        print(f"marts of the {runs} runs (rows + MD5 per table, benchmarks.marts_checksum): "
+              f"{'identical' if same else 'DIFFERENT'} ({len(marts_sums[0])} tables)", flush=True)
     whole = min(wholes, key=lambda m: m.seconds)
     whole.peak_mib = max(m.peak_mib for m in wholes)
     whole.tree_mib = max(m.tree_mib for m in wholes)
