@@ -34,9 +34,9 @@ from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 from pipelines.lib.exports.report import (
     BLUE,
-    DIGEST_META,
     ORANGE,
     line_chart,
+    page_head,
     pct,
     pp,
     write_if_changed,
@@ -209,9 +209,7 @@ def _f(field_name: str, period: str, text: str, raw: Any = None) -> str:
 
 def _head(d: Inspection, title: str, digest: str) -> list[str]:
     css = CSS + "".join(f".{t.tone}{{color:{t.text_colour}}}" for t in d.display.tones.values())
-    return ['<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
-            + (f'<meta name="{DIGEST_META}" content="{_e(digest)}">' if digest else ""),
-            f"<title>{_e(title)}</title><style>{css}</style></head><body><main>"]
+    return page_head(title, css, digest)
 
 
 def _filing_grid(rows: list[dict[str, Any]], display: Display) -> str:

@@ -369,9 +369,7 @@ def render_report(d: dict[str, Any], period: str, digest: str = "", generated: d
 
     parts: list[str] = []
     a = parts.append
-    a('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
-      + (f'<meta name="{DIGEST_META}" content="{_e(digest)}">' if digest else ""))
-    a(f"<title>高技能人才工作季度报告 {period}</title><style>{_css(display)}</style></head><body><main>")
+    parts += page_head(f"高技能人才工作季度报告 {period}", _css(display), digest)
     a('<div class="nav"><a href="index.html">← 全部季度报告</a></div>')
     a(f"<h1>市属国有企业高技能人才工作季度报告（{p.year}年第{p.quarter}季度，{_e(period)}）</h1>")
     cutoff = d.get("cutoff")
@@ -561,6 +559,13 @@ RENDERER_MODULES = ("pipelines.lib.exports.report", "pipelines.lib.exports.displ
                     "pipelines.lib.domain.periods", "pipelines.lib.domain.reference")
 
 
+def page_head(title: str, css: str, digest: str) -> list[str]:
+    """A page's first two lines: the digest <meta> (where ``stored_digest`` reads it) and the title and style."""
+    return ['<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+            + (f'<meta name="{DIGEST_META}" content="{_e(digest)}">' if digest else ""),
+            f"<title>{_e(title)}</title><style>{css}</style></head><body><main>"]
+
+
 def stored_digest(path: Path) -> str | None:
     """The inputs digest a page was written with; None when there is no page or no digest."""
     try:
@@ -640,9 +645,7 @@ def render_index(display: Display, periods: list[str], rows: dict[str, dict[str,
     """The page that lists every quarter's report (newest first), with the quarter's headline figures."""
     parts: list[str] = []
     a = parts.append
-    a('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
-      + (f'<meta name="{DIGEST_META}" content="{_e(digest)}">' if digest else ""))
-    a(f"<title>高技能人才工作季度报告 目录</title><style>{_css(display)}</style></head><body><main>")
+    parts += page_head("高技能人才工作季度报告 目录", _css(display), digest)
     a("<h1>市属国有企业高技能人才工作季度报告 · 目录</h1>")
     a(f'<div class="sub">依据{POLICY_TITLE}；共 {len(periods)} 个季度；'
       f"生成日期：{_e(f'{generated or dt.date.today():%Y-%m-%d}')}。</div>")
