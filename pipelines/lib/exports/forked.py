@@ -31,6 +31,32 @@ def _run_shard(fn: Callable, shard: Sequence, out) -> None:
         out.close()
 
 
+def _fork(fn: Callable, shard: Sequence) -> tuple:
+    """A forked child running ``fn`` over ``shard``, and the pipe its answer comes back on."""
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    # With fork nothing is pickled on the way in: the child starts as a copy of this process.
+    child = ctx.Process(target=_run_shard, args=(fn, shard, send), daemon=True)
+    child.start()
+    send.close()
+    return child, receive
+
+
+def _answer(child, receive) -> tuple[str, object]:
+    """("ok", results) or ("error", exception) from a child started by ``_fork``, once it has ended."""
+    try:
+        status, value = receive.recv()  # before join: a large result must not fill the pipe and block
+    except EOFError:
+        child.join()
+        status, value = "error", RuntimeError(f"a forked worker died (exit code {child.exitcode})")
+    child.join()
+    return status, value
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def map_forked(fn: Callable[[T], R], items: Sequence[T], workers: int = WORKER_PROCESSES) -> list[R]:
     """``[fn(item) for item in items]``, in order, split over up to ``workers`` forked children.
 
@@ -38,25 +64,13 @@ def map_forked(fn: Callable[[T], R], items: Sequence[T], workers: int = WORKER_P
     threads: ``fn`` should do plain Python and file work). An exception in a child is raised here.
     """
     workers = min(workers, len(items) // MIN_ITEMS_PER_WORKER)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers < 2 or not _can_fork():
         return [fn(item) for item in items]
-    ctx = multiprocessing.get_context("fork")
-    children = []
-    for i in range(workers):
-        receive, send = ctx.Pipe(duplex=False)
-        # With fork nothing is pickled on the way in: the child starts as a copy of this process.
-        child = ctx.Process(target=_run_shard, args=(fn, items[i::workers], send), daemon=True)
-        child.start()
-        send.close()
-        children.append((child, receive))
+    children = [_fork(fn, items[i::workers]) for i in range(workers)]
     out: list[R] = [None] * len(items)  # type: ignore[list-item]
     error: BaseException | None = None
-    for i, (child, receive) in enumerate(children):
-        try:
-            status, value = receive.recv()  # before join: a large result must not fill the pipe and block
-        except EOFError:
-            status, value = "error", RuntimeError(f"a forked worker died (exit code {child.exitcode})")
-        child.join()
+    for i, child in enumerate(children):
+        status, value = _answer(*child)
         if status == "ok":
             out[i::workers] = value
         elif error is None:
@@ -67,39 +81,27 @@ def map_forked(fn: Callable[[T], R], items: Sequence[T], workers: int = WORKER_P
 
 
 class Background:
-    """One call running in a forked child; ``result()`` waits for it and returns its value or raises its error."""
+    """One call running in a forked child; ``result()`` waits for it and returns its value or raises its error.
+
+    Without ``fork`` the call runs when ``result()`` is asked for."""
 
     def __init__(self, fn: Callable[..., R], *args: object) -> None:
-        self._value: list = []
-        if "fork" not in multiprocessing.get_all_start_methods():  # no fork: the call runs here and now
-            self._value = [_call(fn, args)]
-            return
-        ctx = multiprocessing.get_context("fork")
-        self._receive, send = ctx.Pipe(duplex=False)
-        self._child = ctx.Process(target=_run_shard, args=(lambda _: fn(*args), [None], send), daemon=True)
-        self._child.start()
-        send.close()
+        self._call = lambda _: fn(*args)
+        self._child = _fork(self._call, [None]) if _can_fork() else None
+        self._outcome: tuple[str, object] | None = None
 
     def result(self) -> R:
-        if not self._value:
+        if self._outcome is None and self._child:
+            self._outcome = _answer(*self._child)
+        elif self._outcome is None:
             try:
-                status, value = self._receive.recv()
-                value = value[0] if status == "ok" else value
-            except EOFError:
-                status, value = "error", RuntimeError(f"a forked worker died (exit code {self._child.exitcode})")
-            self._child.join()
-            self._value = [(status, value)]
-        status, value = self._value[0]
+                self._outcome = ("ok", [self._call(None)])
+            except Exception as exc:  # noqa: BLE001 - kept, and raised again if asked again, like a child's
+                self._outcome = ("error", exc)
+        status, value = self._outcome
         if status != "ok":
             raise value
-        return value
-
-
-def _call(fn: Callable, args: tuple) -> tuple[str, object]:
-    try:
-        return "ok", fn(*args)
-    except Exception as exc:  # noqa: BLE001 - raised by result(), like a child's
-        return "error", exc
+        return value[0]
 
 
 def in_background(fn: Callable[..., R], *args: object) -> Background:
