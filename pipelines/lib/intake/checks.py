@@ -189,12 +189,13 @@ class IdLookups:
 
 
 def _id_lookup(ids: pl.Series, key: bytes) -> pl.DataFrame:
-    """Per distinct 身份证号: problem, pseudonym, and what the ID says of sex and birth.
+    """Per distinct 身份证号 (``ids``: distinct, no nulls; see IdLookups): problem, pseudonym, and what the ID
+    says of sex and birth.
 
     The common case (18 well-formed characters) is checked vectorised; anything else goes through
     codes.id_number_problem one by one, which also writes the clerk's message.
     """
-    frame = pl.DataFrame({"id_number": ids.drop_nulls().unique().sort()})
+    frame = pl.DataFrame({"id_number": ids.sort()})
     norm = pl.col("id_number").str.replace_all(r"\s", "").str.to_uppercase()
     digits = [norm.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(17)]
     check = pl.sum_horizontal(d * w for d, w in zip(digits, codes.ID_WEIGHTS, strict=True)) % 11
