@@ -6,7 +6,7 @@ import warnings
 
 import dagster as dg
 
-from pipelines.defs.dbt.assets import build_dbt_assets, dbt_resource
+from pipelines.defs.dbt.assets import build_dbt_assets
 from pipelines.defs.expectations.assets import build_expectation_defs
 from pipelines.defs.ingest.assets import raw_submissions
 from pipelines.defs.ingest.checks import intake_reconciles
@@ -30,7 +30,7 @@ def build_definitions(platform: PlatformConfig) -> dg.Definitions:
         jobs=[quarterly_job],
         schedules=[schedule],
         sensors=[sensor],
-        resources={"platform": platform, "dbt": dbt_resource()},
+        resources={"platform": platform},
     )
 
 

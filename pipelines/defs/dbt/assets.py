@@ -4,23 +4,23 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 
+from pipelines.defs.dbt import in_process
 from pipelines.defs.dbt.parse_state import start_from_project_state
-from pipelines.defs.dbt.project import dbt_cli, dbt_project
+from pipelines.defs.dbt.project import dbt_project
 from pipelines.defs.dbt.translator import SasacDbtTranslator
 from pipelines.defs.dbt.vars import dbt_build_args, dbt_env
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
-from pipelines.lib.expectations.runner import import_gx_in_background
 
 CORE_SELECT = "tag:core"
 FLAGS_SELECT = "tag:flags"
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformConfig):
+def _build(context: dg.AssetExecutionContext, platform: PlatformConfig):
     # The profile reads the working database path, and int_periods the run's last quarter, from the
-    # environment (dbt runs as a subprocess that inherits it).
+    # environment (dbt runs in this process: in_process.py).
     os.environ["SASAC_BUILD_DB"] = str(platform.work_db)
     os.environ.update(dbt_env(periods_of(context)))
     # One target folder in the working area, reused run after run (partial parsing), instead of a new
@@ -30,7 +30,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: Pla
     if start_from_project_state(project.project_dir, project.project_dir / project.target_path, target,
                                 os.environ["SASAC_BUILD_DB"]):
         context.log.info(f"dbt: {target} starts from the project's parse state (pipelines/defs/dbt/parse_state.py)")
-    yield from dbt.cli(dbt_build_args(), context=context, target_path=target).stream()
+    yield from in_process.build(context, dbt_build_args(), project, target)
 
 
 def build_dbt_assets() -> list[dg.AssetsDefinition]:
@@ -39,22 +39,13 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
     @dbt_assets(manifest=project.manifest_path, select=CORE_SELECT, name="dbt_core_models",
                 partitions_def=quarterly_partitions, dagster_dbt_translator=SasacDbtTranslator(),
                 backfill_policy=dg.BackfillPolicy.single_run(), project=project)
-    def dbt_core_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformConfig):
-        if context.instance.is_ephemeral:
-            # One process runs every step (the CLI's in-process run): GX's ~2.5 s of imports happen on the
-            # core dbt's subprocess leaves free, not in the GX step that follows. (Started earlier, they held
-            # Python's import lock against Dagster's planning, or took the intake's CPU.)
-            import_gx_in_background()
-        yield from _build(context, dbt, platform)
+    def dbt_core_models(context: dg.AssetExecutionContext, platform: PlatformConfig):
+        yield from _build(context, platform)
 
     @dbt_assets(manifest=project.manifest_path, select=FLAGS_SELECT, name="dbt_flag_models",
                 partitions_def=quarterly_partitions, dagster_dbt_translator=SasacDbtTranslator(),
                 backfill_policy=dg.BackfillPolicy.single_run(), project=project)
-    def dbt_flag_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformConfig):
-        yield from _build(context, dbt, platform)
+    def dbt_flag_models(context: dg.AssetExecutionContext, platform: PlatformConfig):
+        yield from _build(context, platform)
 
     return [dbt_core_models, dbt_flag_models]
-
-
-def dbt_resource() -> DbtCliResource:
-    return dbt_cli(dbt_project())

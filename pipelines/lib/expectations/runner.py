@@ -21,7 +21,6 @@ import logging
 import os
 import string
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,15 +103,6 @@ def import_gx() -> tuple[Any, float]:
     for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
         logging.getLogger(name).setLevel(logging.ERROR)
     return gx, 0.0 if already else time.perf_counter() - t0
-
-
-def import_gx_in_background() -> threading.Thread:
-    """Start importing GX now, on a thread: it takes ~2.5 s (scipy, altair …) and the run needs it only after
-    the intake and the dbt build, which spend their time in child processes and native code. The GX step's
-    own import then waits for this one (Python's import lock) instead of starting over."""
-    thread = threading.Thread(target=import_gx, name="import-gx", daemon=True)
-    thread.start()
-    return thread
 
 
 def _context(gx: Any, docs_dir: Path | None) -> Any:

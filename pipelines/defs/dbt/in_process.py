@@ -1,0 +1,115 @@
+"""dbt run inside the Dagster step's process (dbt's programmatic ``dbtRunner``), not as a subprocess.
+
+Why: a ``dbt build`` subprocess pays Python's start, dbt's imports and a partial parse of the project
+before it runs a node (3–4 s each; the flag build's own work is under 1 s). Measured on a
+1,000-enterprise quarter: the two subprocesses cost 18.8 s, in-process 13.4 s (imports 1.7 s and one parse
+1.2 s, paid once per run; the parsed manifest is handed to the second build).
+
+What stays dagster-dbt's: which nodes a step selects (``get_updated_cli_invocation_params_for_context``) and
+how a dbt result becomes Dagster events (``DbtCoreCliEventMessage.to_default_asset_events``, fed the same
+dict a JSON log line holds). dbt's own log lines go to stdout as before (the run's log file). A failed
+node fails the step after its events are reported, as with the subprocess.
+
+dbt-duckdb keeps its DuckDB database open in a class-level environment until the process exits; it is closed
+after every build, so the steps that follow (GX, publishing) can open the file.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtProject
+from dagster_dbt.asset_utils import (
+    extract_runtime_selection_from_args,
+    get_updated_cli_invocation_params_for_context,
+)
+from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+# The events dagster-dbt turns into Dagster events (DbtCoreCliEventMessage.is_result_event); the rest
+# (thousands of debug events a build) are not converted.
+RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"})
+_DONE = object()
+
+# One parsed project per (run, target folder): the run's second build reuses the first one's parse.
+_parsed: dict[tuple[str, str], Any] = {}
+
+
+def _common_args(project: DbtProject, target_path: Path) -> list[str]:
+    return ["--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),
+            "--target-path", str(target_path), "--log-path", str(target_path), "--no-use-colors"]
+
+
+def _manifest(run_id: str, project: DbtProject, target_path: Path) -> Any:
+    from dbt.cli.main import dbtRunner
+
+    key = (run_id, str(target_path))
+    if key not in _parsed:
+        result = dbtRunner().invoke(["parse", "--quiet", *_common_args(project, target_path)])
+        if not result.success:
+            raise DagsterDbtCliRuntimeError(f"dbt parse failed: {result.exception}") from result.exception
+        _parsed.clear()  # a long-lived process (tests, dagster dev) keeps only the current run's
+        _parsed[key] = result.result
+    return _parsed[key]
+
+
+def _close_duckdb() -> None:
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV  # dbt-duckdb's own handle on the database; no public accessor
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def build(context: dg.AssetExecutionContext, args: Sequence[str], project: DbtProject,
+          target_path: Path) -> Iterator[Any]:
+    """``dbt <args>`` on the nodes this step selects, yielding the Dagster events dagster-dbt would."""
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_dict
+
+    cleaned, selects, excludes = extract_runtime_selection_from_args(list(args))
+    params = get_updated_cli_invocation_params_for_context(
+        context=context, manifest={}, dagster_dbt_translator=None,  # both come from context.assets_def
+        runtime_selects=selects, runtime_excludes=excludes)
+    parsed = _manifest(context.run.run_id, project, target_path)
+    events: queue.Queue = queue.Queue()
+    errors: list[str] = []
+
+    def on_event(msg: Any) -> None:  # on dbt's threads
+        if msg.info.name in RESULT_EVENTS:
+            events.put(msg_to_dict(msg))
+        elif msg.info.level == "error":
+            errors.append(msg.info.msg)
+
+    outcome: dict[str, Any] = {}
+
+    def invoke() -> None:
+        try:
+            outcome["result"] = dbtRunner(manifest=parsed, callbacks=[on_event]).invoke(
+                [*cleaned, *params.selection_args, *_common_args(project, target_path)])
+        except BaseException as exc:  # noqa: BLE001 - reported on the step's thread below
+            outcome["exception"] = exc
+        finally:
+            _close_duckdb()
+            events.put(_DONE)
+
+    context.log.info(f"dbt (in process): {' '.join([*cleaned, *params.selection_args])}")
+    worker = threading.Thread(target=invoke, name="dbt-build", daemon=True)
+    worker.start()
+    while (raw := events.get()) is not _DONE:
+        yield from DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={}).to_default_asset_events(
+            manifest=params.manifest, dagster_dbt_translator=params.dagster_dbt_translator, context=context,
+            target_path=target_path, project=params.dbt_project)
+    worker.join()
+    if "exception" in outcome:
+        raise outcome["exception"]
+    result = outcome["result"]
+    if not result.success:
+        detail = "\n".join(errors) or str(result.exception or "")
+        raise DagsterDbtCliRuntimeError(f"dbt {' '.join(cleaned)} failed:\n{detail}")
