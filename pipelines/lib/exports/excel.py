@@ -30,6 +30,7 @@ from pipelines.lib.exports.display import BOOL_TEXT, PP_PER_YEAR_UNIT, PP_UNIT, 
 
 # Fixed document time: the same data gives the same file, byte for byte.
 FIXED_CREATED = dt.datetime(2008, 6, 2, 0, 0, 0)
+AUTHOR, COMPANY = "北京市国资委 高技能人才数据平台", "北京市国资委"
 
 RATIO_FMT = "0.0%"
 AMOUNT_FMT = "#,##0.00"
@@ -88,7 +89,7 @@ def new_workbook(path: Path, constant_memory: bool = True, in_memory: bool = Fal
             "remove_timezone": True,
         },
     )
-    wb.set_properties({"created": FIXED_CREATED, "author": "北京市国资委 高技能人才数据平台", "company": "北京市国资委"})
+    wb.set_properties({"created": FIXED_CREATED, "author": AUTHOR, "company": COMPANY})
     wb.set_calc_mode("auto")
     return wb
 
@@ -230,9 +231,13 @@ def setup_print(ws: Worksheet, title: str = "", *, total_width: float = 0, repea
         ws.repeat_rows(repeat_row)
     if last_row is not None and last_col is not None:
         ws.print_area(0, 0, last_row, last_col)
-    title = title.replace("&", "&&")
-    ws.set_header(f"&L&9北京市国资委 高技能人才数据平台&C&12&B&A&B&R&9 {title}", margin=0.3)
+    ws.set_header(f"&L&9{AUTHOR}&C&12&B&A&B&R&9 {header_text(title)}", margin=0.3)
     ws.set_footer("&L&9京国资党发〔2008〕8号&C&9第 &P 页，共 &N 页&R&9&A", margin=0.3)
+
+
+def header_text(text: str) -> str:
+    """Text as it is put into a page header or footer, where ``&`` starts a code (``&P`` page number)."""
+    return text.replace("&", "&&")
 
 
 def _sample_text(value: Any, kind: str) -> str:
