@@ -1,6 +1,8 @@
 """Issue 10: the whole quarterly run against the floor, measured in the same sitting, per stage.
 
-For each N in ``--enterprises`` (default 1000 9000) on a clean generated inbox of N enterprises × 2008Q2:
+For each N in ``--enterprises`` (default 1000 9000) on a clean generated inbox of N enterprises × 2008Q2, once
+with the workbooks as the generator wrote them (xlsxwriter) and once with the same workbooks opened and saved
+again by openpyxl, contract workbooks another tool wrote (``--writers``; benchmarks.quarter_inbox.resaved_inbox):
 
 - the floor: ``python floor.py INBOX 2008Q2 OUT.csv`` (the least work that turns the quarter's workbooks
   into four figures per enterprise), run ``--floor-runs`` times (default 3) around the whole run, all but
@@ -34,7 +36,7 @@ a sample). The memory target is checked against the larger of the two.
 Inboxes are cached (see benchmarks.quarter_inbox), so a second run measures without generating.
 
     .venv/bin/python -m benchmarks.bench_quarterly_run [--enterprises 1000 9000] [--cache DIR]
-        [--floor-runs 3] [--skip-midplan] [--skip-demo]
+        [--floor-runs 3] [--writers xlsxwriter openpyxl] [--skip-midplan] [--skip-demo]
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.marts_checksum import checksums
-from benchmarks.quarter_inbox import PERIOD, REPO, cached_inbox, cli_command
+from benchmarks.quarter_inbox import PERIOD, REPO, cached_inbox, cli_command, resaved_inbox
 
 MIDPLAN_PREVIOUS, MIDPLAN_PERIOD, PLAN_START = "2009Q1", "2009Q2", "2006Q1"
 MEMORY_TARGET_MIB = 3 * 1024
@@ -192,9 +194,15 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+# The workbooks of a measured inbox: as the generator wrote them (xlsxwriter), or opened and saved again by
+# openpyxl (contract workbooks another tool wrote: its own shared strings, styles and zip layout).
+WRITERS = ("xlsxwriter", "openpyxl")
+
+
 @dataclass
 class Row:
     enterprises: int
+    writer: str = WRITERS[0]
     floor_s: float = 0.0
     floor_mib: float = 0.0
     run_s: float = 0.0
@@ -209,9 +217,13 @@ class Row:
         return self.run_s / self.floor_s
 
 
-def whole_vs_floor(n: int, cache: Path | None, floor_runs: int, scratch: Path, runs: int = 1) -> Row:
+def whole_vs_floor(n: int, cache: Path | None, floor_runs: int, scratch: Path, runs: int = 1,
+                   writer: str = WRITERS[0]) -> Row:
     inbox = cached_inbox(n, PERIOD, PERIOD, clean=True, cache=cache)
-    print(f"\n== {n} enterprises × {PERIOD} (clean inbox: {inbox_size(inbox, PERIOD)}) ==", flush=True)
+    if writer == "openpyxl":
+        inbox = resaved_inbox(inbox)
+    print(f"\n== {n} enterprises × {PERIOD} (clean inbox, workbooks written by {writer}: "
+          f"{inbox_size(inbox, PERIOD)}) ==", flush=True)
     floor = floor_script()
     floors: list[Measured] = []
 
@@ -249,7 +261,7 @@ def whole_vs_floor(n: int, cache: Path | None, floor_runs: int, scratch: Path, r
               f"{', '.join(f'{m.seconds:.2f}' for m in wholes)}); peaks are the largest of the runs", flush=True)
     if floor_runs > 1:
         run_floor()
-    row = Row(n, min(m.seconds for m in floors), max(m.peak_mib for m in floors), whole.seconds, whole.peak_mib,
+    row = Row(n, writer, min(m.seconds for m in floors), max(m.peak_mib for m in floors), whole.seconds, whole.peak_mib,
               whole.tree_mib, step_seconds(whole.output))
     print(f"stages of the whole run (step seconds from its summary; {n} enterprises × {PERIOD}):")
     for step, seconds in sorted(row.steps.items(), key=lambda kv: -kv[1]):
@@ -335,14 +347,14 @@ def table(rows: list[Row], floor_runs: int, demo_run: Measured | None) -> None:
           f"{floor_runs} runs of floor.py, its peak the largest; run = `sasac-skills run --period {PERIOD} "
           "--quiet` in a child process on a fresh working area; run MiB = largest single process (ru_maxrss), "
           "tree MiB = the whole process tree at once, sampled 5×/s; the memory target holds the larger) ==")
-    head = (f"{'N':>6} {'floor s':>8} {'floor MiB':>9} {'run s':>8} {'run MiB':>8} {'tree MiB':>8} {'ratio':>7}  "
-            f"{'target':<26} result")
+    head = (f"{'N':>6} {'workbooks by':<12} {'floor s':>8} {'floor MiB':>9} {'run s':>8} {'run MiB':>8} "
+            f"{'tree MiB':>8} {'ratio':>7}  {'target':<26} result")
     print(head)
     print("-" * len(head))
     for r in rows:
         goal = ratio_target(r.enterprises)
         ok = r.ratio <= goal and max(r.run_mib, r.run_tree_mib) <= MEMORY_TARGET_MIB
-        print(f"{r.enterprises:>6} {r.floor_s:>8.2f} {r.floor_mib:>9.0f} {r.run_s:>8.2f} {r.run_mib:>8.0f} "
+        print(f"{r.enterprises:>6} {r.writer:<12} {r.floor_s:>8.2f} {r.floor_mib:>9.0f} {r.run_s:>8.2f} {r.run_mib:>8.0f} "
               f"{r.run_tree_mib:>8.0f} {r.ratio:>6.2f}×  {f'≤ {goal:.0f}× floor, ≤ {MEMORY_TARGET_MIB} MiB':<26} "
               f"{verdict(ok)}")
     print()
@@ -356,7 +368,7 @@ def table(rows: list[Row], floor_runs: int, demo_run: Measured | None) -> None:
         if r.nochange:
             seconds, said, untouched, files = r.nochange
             ok = seconds <= NOCHANGE_TARGET * r.floor_s and said and untouched
-            print(f"no-change re-run, {r.enterprises} × {PERIOD}: {seconds:.2f} s = {seconds / r.floor_s:.2f}× floor "
+            print(f"no-change re-run, {r.enterprises} × {PERIOD} ({r.writer}): {seconds:.2f} s = {seconds / r.floor_s:.2f}× floor "
                   f"(target ≤ {NOCHANGE_TARGET}×); 无变化 said: {said}; {files} marts files same bytes and "
                   f"mtimes: {untouched}  {verdict(ok)}")
     if demo_run:
@@ -372,20 +384,23 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, help="where generated inboxes are kept (see benchmarks.quarter_inbox)")
     ap.add_argument("--floor-runs", type=int, default=3)
     ap.add_argument("--runs", type=int, default=2, help="whole runs per size (fresh working area each); the best counts")
+    ap.add_argument("--writers", nargs="+", choices=WRITERS, default=list(WRITERS),
+                    help="whose workbooks: the generator's (xlsxwriter) and/or the same re-saved by openpyxl")
     ap.add_argument("--skip-midplan", action="store_true")
     ap.add_argument("--skip-demo", action="store_true")
     args = ap.parse_args()
     print(f"floor: {floor_script()}; CLI: {' '.join(cli_command())}; {os.cpu_count()} CPUs", flush=True)
     rows = []
     for n in args.enterprises:
-        scratch = Path(tempfile.mkdtemp(prefix=f"bench_run_{n}_"))
-        try:
-            row = whole_vs_floor(n, args.cache, args.floor_runs, scratch, args.runs)
-            if not args.skip_midplan:
-                row.midplan = midplan(n, args.cache, scratch)
-            rows.append(row)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        for writer in args.writers:
+            scratch = Path(tempfile.mkdtemp(prefix=f"bench_run_{n}_"))
+            try:
+                row = whole_vs_floor(n, args.cache, args.floor_runs, scratch, args.runs, writer)
+                if not args.skip_midplan and writer == WRITERS[0]:
+                    row.midplan = midplan(n, args.cache, scratch)
+                rows.append(row)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
     demo_run = None
     if not args.skip_demo:
         scratch = Path(tempfile.mkdtemp(prefix="bench_run_demo_"))

@@ -1,7 +1,7 @@
 """An upload checked by the intake's own code: the resource limits (limits.inspect_upload), then the readers in
 child processes and the same checks the quarterly run applies (process.process) — nothing is written to the
 warehouse. The portal keeps its reader children alive between uploads, each owned by one thread for the
-server's life (a child dies with the thread that started it, see worker.die_with_parent)."""
+server's life (a child dies with the thread that started it, see children.die_with_parent)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from pipelines.defs.dbt.translator import SasacDbtTranslator
 from pipelines.defs.dbt.vars import dbt_build_args, dbt_env
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
+from pipelines.lib.expectations import worker as expectations_worker
 
 CORE_SELECT = "tag:core"
 FLAGS_SELECT = "tag:flags"
@@ -40,6 +41,8 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
                 partitions_def=quarterly_partitions, dagster_dbt_translator=SasacDbtTranslator(),
                 backfill_policy=dg.BackfillPolicy.single_run(), project=project)
     def dbt_core_models(context: dg.AssetExecutionContext, platform: PlatformConfig):
+        if context.instance.is_ephemeral:  # every step in this process (the CLI's run): GX gets ready meanwhile
+            expectations_worker.start_for_run(context.run.run_id)
         yield from _build(context, platform)
 
     @dbt_assets(manifest=project.manifest_path, select=FLAGS_SELECT, name="dbt_flag_models",

@@ -13,55 +13,22 @@ import contextlib
 import os
 import pickle
 import select
-import signal
-import struct
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipelines.lib.children import die_with_parent, receive, send
 from pipelines.lib.intake.readers import ReadError, SubmissionFile, read_submission
 from pipelines.lib.machine import WORKER_PROCESSES
 
 READ_SECONDS = 300  # one file; the limits keep a legitimate one far below this
 CRASH_REASON = "读取该文件时读取程序异常终止，文件可能已损坏或含有异常结构，请用Excel重新导出后报送"
 TIMEOUT_REASON = f"读取该文件超过{READ_SECONDS}秒仍未完成，文件可能含有异常结构，请用Excel重新导出后报送"
-_HEADER = struct.Struct("<Q")
 # A reader's frames are one file's: a polars thread pool per child (one thread per core, in each of the readers
 # and in the parent that checks) only adds threads that wait on each other.
 _CHILD_ENV = {"POLARS_MAX_THREADS": "1"}
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """preexec_fn: the kernel sends SIGKILL to this child when the thread that started it dies."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def _send(fh, obj: object) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    fh.write(_HEADER.pack(len(data)) + data)
-    fh.flush()
-
-
-def _recv_exact(fh, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = fh.read(n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return bytes(buf)
-
-
-def _recv(fh) -> object:
-    (n,) = _HEADER.unpack(_recv_exact(fh, _HEADER.size))
-    return pickle.loads(_recv_exact(fh, n))  # noqa: S301 - our own child, over a private pipe
-
 
 def read_job(path: str, fmt: str) -> tuple[str, object]:
     """("ok", Workbook) or ("error", Chinese reason); anything unexpected names only the exception type."""
@@ -79,10 +46,10 @@ def main() -> None:
     jobs = os.fdopen(0, "rb")
     while True:
         try:
-            job = _recv(jobs)
+            job = receive(jobs)
         except EOFError:
             return
-        _send(out, read_job(*job))
+        send(out, read_job(*job))
 
 
 class ReaderProcess:
@@ -113,7 +80,7 @@ class ReaderProcess:
         if self.proc is None:
             self.proc = self._start()
         try:
-            _send(self.proc.stdin, (str(path), fmt))
+            send(self.proc.stdin, (str(path), fmt))
             return True
         except OSError:
             self._stop()
@@ -121,7 +88,7 @@ class ReaderProcess:
 
     def receive(self) -> tuple[str, object]:
         try:
-            return _recv(self.proc.stdout)
+            return receive(self.proc.stdout)
         except (EOFError, OSError, pickle.UnpicklingError):
             self._stop()
             return "died", CRASH_REASON

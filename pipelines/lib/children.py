@@ -1,0 +1,42 @@
+"""Child processes the platform starts (the intake's readers, the GX worker): framed pickles over a private
+pipe, and a child that dies with the thread that started it."""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import signal
+import struct
+
+_HEADER = struct.Struct("<Q")
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the kernel sends SIGKILL to this child when the thread that started it dies."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def send(fh, obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    fh.write(_HEADER.pack(len(data)) + data)
+    fh.flush()
+
+
+def _receive_exact(fh, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = fh.read(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def receive(fh) -> object:
+    """The next object ``send`` wrote; EOFError when the other side closed (or died)."""
+    (n,) = _HEADER.unpack(_receive_exact(fh, _HEADER.size))
+    return pickle.loads(_receive_exact(fh, n))  # noqa: S301 - our own child, over a private pipe
