@@ -140,6 +140,28 @@ def test_a_crashed_reader_costs_one_file_and_the_next_file_is_read(tmp_path: Pat
         assert reader.read(path, "xlsx")[0] == "ok"
 
 
+def test_a_reader_dying_with_jobs_queued_behind_its_own_costs_only_its_own(tmp_path: Path) -> None:
+    """Jobs are sent ahead (IN_FLIGHT): when a child dies, the file it was reading is the one reported, and the
+    files already waiting in its pipe are read by its replacement."""
+    import threading
+
+    from pipelines.lib.intake.worker import IN_FLIGHT, ReaderSet
+    from tests.factories import clean_submission, write_submission
+
+    assert IN_FLIGHT >= 2
+    stuck = tmp_path / "stuck.xlsx"
+    os.mkfifo(stuck)  # opening it blocks: the child is caught in the middle of this file
+    good = write_submission(tmp_path, clean_submission())
+    jobs = [("stuck", stuck, "xlsx")] + [(f"good{i}", good, "xlsx") for i in range(3)]
+    with ReaderSet(size=1) as readers:
+        child = readers.readers[0]
+        killer = threading.Timer(1.5, lambda: os.kill(child.proc.pid, signal.SIGKILL))
+        killer.start()
+        results = {key: status for key, status, _ in readers.read_many(jobs)}
+        killer.join()
+    assert results == {"stuck": "died", "good0": "ok", "good1": "ok", "good2": "ok"}
+
+
 @pytest.mark.slow
 def test_the_whole_quarter_runs_over_the_hostile_inbox(tmp_path: Path, capfd: pytest.CaptureFixture,
                                                        caplog: pytest.LogCaptureFixture) -> None:

@@ -19,8 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +106,9 @@ class StampTemplate:
         assert PROPERTY_MARK in self.parts[_CUSTOM].decode()
         self.head, self.tail = head, tail
         del self.parts[_STRINGS]
+        # The parts no copy changes, compressed once.
+        self.fixed = {name: ZipMember.of(name, data) for name, data in self.parts.items()
+                      if name not in (_WORKBOOK, _CUSTOM)}
         self.date_1904 = False
 
 
@@ -192,17 +198,53 @@ class StampedSheet:
         """Write the workbook: ``title`` in the page header, rows 1..``last_row + 1`` printed, the custom
         property set to ``property_value``."""
         t = self.template
-        parts = dict(t.parts)
-        parts[_SHEET] = self._sheet_xml().replace(TITLE_MARK, _text(excel.header_text(title))).encode()
-        parts[_STRINGS] = self._strings_xml().encode()
-        parts[_WORKBOOK] = parts[_WORKBOOK].replace(_PRINT_AREA_END.encode(), f"${last_row + 1}<".encode())
-        parts[_CUSTOM] = parts[_CUSTOM].replace(PROPERTY_MARK.encode(), _text(property_value).encode())
+        copy = {
+            _SHEET: self._sheet_xml().replace(TITLE_MARK, _text(excel.header_text(title))).encode(),
+            _STRINGS: self._strings_xml().encode(),
+            _WORKBOOK: t.parts[_WORKBOOK].replace(_PRINT_AREA_END.encode(), f"${last_row + 1}<".encode()),
+            _CUSTOM: t.parts[_CUSTOM].replace(PROPERTY_MARK.encode(), _text(property_value).encode()),
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name in t.order:
-                info = zipfile.ZipInfo(name, _ZIP_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, parts[name])
+        path.write_bytes(zip_archive([t.fixed[n] if n in t.fixed else ZipMember.of(n, copy[n]) for n in t.order]))
+
+
+@dataclass(frozen=True)
+class ZipMember:
+    """One deflated member of a zip, ready to be written (name, CRC-32, sizes)."""
+
+    name: bytes
+    crc: int
+    size: int
+    deflated: bytes
+
+    @classmethod
+    def of(cls, name: str, data: bytes) -> ZipMember:
+        deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)  # what zipfile uses
+        return cls(name.encode(), zlib.crc32(data), len(data), deflate.compress(data) + deflate.flush())
+
+
+_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
+_END_OF_DIRECTORY = struct.Struct("<IHHHHIIH")
+_DOS_DATE = (_ZIP_TIME[0] - 1980) << 9 | _ZIP_TIME[1] << 5 | _ZIP_TIME[2]  # 1980-01-01, time 00:00
+_MADE_BY_UNIX = 3 << 8 | 20
+ZIP_FILE_MODE = 0o600 << 16
+
+
+def zip_archive(members: list[ZipMember]) -> bytes:
+    """The zip ``zipfile`` writes for these members (deflated, 1980-01-01, mode 600), byte for byte, without
+    compressing the members again: a template's fixed parts are compressed once for every copy."""
+    out, directory = bytearray(), bytearray()
+    for m in members:
+        offset = len(out)
+        out += _LOCAL_HEADER.pack(0x04034B50, 20, 0, zipfile.ZIP_DEFLATED, 0, _DOS_DATE, m.crc, len(m.deflated),
+                                  m.size, len(m.name), 0) + m.name + m.deflated
+        directory += _CENTRAL_HEADER.pack(0x02014B50, _MADE_BY_UNIX, 20, 0, zipfile.ZIP_DEFLATED, 0, _DOS_DATE,
+                                          m.crc, len(m.deflated), m.size, len(m.name), 0, 0, 0, 0, ZIP_FILE_MODE,
+                                          offset) + m.name
+    start = len(out)
+    out += directory + _END_OF_DIRECTORY.pack(0x06054B50, 0, 0, len(members), len(members), len(directory), start, 0)
+    return bytes(out)
 
 
 def _style(fmt: Format | None) -> str:

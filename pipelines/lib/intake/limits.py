@@ -9,6 +9,7 @@ same function (:func:`inspect_upload`), so the two cannot disagree.
 
 from __future__ import annotations
 
+import operator
 import re
 import zipfile
 from dataclasses import dataclass
@@ -147,6 +148,7 @@ def column_number(letters: str) -> int:
 # quotes, spaces around "="): one pattern for all of them (measured: faster than a literal pattern for what
 # Excel writes plus eight scans for anything else).
 _REF_ANY = re.compile(rb"""\sr\s*=\s*["']([A-Za-z$]*)(\d+)""")
+_COLUMN, _ROW = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def _sheet_extent(chunks, limits: Limits, sheet: str) -> int:
@@ -166,8 +168,10 @@ def _sheet_extent(chunks, limits: Limits, sheet: str) -> int:
                 _check_extent(int(end_row or 0), column_number(end_col.decode()), limits, sheet)
             first = False
         refs = _REF_ANY.findall(data)
-        max_row = max(max_row, max((int(r) for _, r in refs), default=0))
-        max_col = max(max_col, max(map(column_number_bytes, {c for c, _ in refs if c}), default=0))
+        # distinct values first, in C (map / itemgetter / set): ~100 rows and ~20 columns of an ordinary sheet
+        # are converted, not each of its cells
+        max_row = max(max_row, max(map(int, set(map(_ROW, refs))), default=0))
+        max_col = max(max_col, max(map(column_number_bytes, set(map(_COLUMN, refs)) - {b""}), default=0))
         _check_extent(max_row, max_col, limits, sheet)
         tail = data[-256:]  # a tag cut by the chunk boundary is seen whole next time
     return shared_refs

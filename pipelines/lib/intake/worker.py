@@ -16,6 +16,7 @@ import select
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from pipelines.lib.intake.readers import ReadError, SubmissionFile, read_submiss
 from pipelines.lib.machine import WORKER_PROCESSES
 
 READ_SECONDS = 300  # one file; the limits keep a legitimate one far below this
+IN_FLIGHT = 2  # jobs sent ahead to one reader (ReaderSet.read_many)
 CRASH_REASON = "读取该文件时读取程序异常终止，文件可能已损坏或含有异常结构，请用Excel重新导出后报送"
 TIMEOUT_REASON = f"读取该文件超过{READ_SECONDS}秒仍未完成，文件可能含有异常结构，请用Excel重新导出后报送"
 # A reader's frames are one file's: a polars thread pool per child (one thread per core, in each of the readers
@@ -128,36 +130,60 @@ class ReaderSet:
 
     def read_many(self, jobs: list[tuple[str, Path, str]]) -> Iterator[tuple[str, str, object]]:
         """(key, status, value) for every (key, path, format) job, read side by side, in the order they finish.
-        A crash or an overrun costs the job in hand only."""
+        A crash or an overrun costs the job in hand only.
+
+        Each child has up to ``IN_FLIGHT`` jobs sent: the next one already waits in its pipe when it answers,
+        so it does not idle while this process, busy checking the previous batch, gets round to it."""
         readers = self.readers[:max(1, min(len(self.readers), len(jobs)))]
         pending = list(reversed(jobs))
-        busy: dict[int, tuple[str, float]] = {}  # reader index -> (key, started)
+        sent: dict[int, deque[tuple[str, Path, str]]] = {i: deque() for i in range(len(readers))}
+        started: dict[int, float] = {}  # reader index -> when it began the first job it was sent
+
+        def give_back(i: int) -> None:  # the jobs queued behind a dead child's own are not its fault
+            while sent[i]:
+                pending.append(sent[i].pop())
+
         try:
-            while pending or busy:
+            while pending or any(sent.values()):
                 for i, reader in enumerate(readers):
-                    while i not in busy and pending:
-                        key, path, fmt = pending.pop()
-                        if reader.send(path, fmt):
-                            busy[i] = (key, time.monotonic())
+                    while len(sent[i]) < IN_FLIGHT and pending:
+                        job = pending.pop()
+                        if reader.send(job[1], job[2]):
+                            if not sent[i]:
+                                started[i] = time.monotonic()
+                            sent[i].append(job)
+                        elif sent[i]:  # it died on the job in hand: that one is answered below
+                            pending.append(job)
+                            break
                         else:
-                            yield key, "died", CRASH_REASON
+                            yield job[0], "died", CRASH_REASON
+                busy = [i for i in sent if sent[i]]
                 if not busy:
                     continue
-                ready, _, _ = select.select([readers[i].proc.stdout for i in busy], [], [], 1.0)
-                for i in list(busy):
-                    key, started = busy[i]
-                    if readers[i].proc.stdout in ready:
-                        del busy[i]
-                        yield key, *readers[i].receive()
-                    elif time.monotonic() - started > READ_SECONDS:
-                        readers[i]._stop()
-                        del busy[i]
-                        yield key, "died", TIMEOUT_REASON
+                pipes = [readers[i].proc.stdout for i in busy if readers[i].proc is not None]
+                ready = select.select(pipes, [], [], 1.0)[0] if pipes else []
+                for i in busy:
+                    reader = readers[i]
+                    if reader.proc is not None and reader.proc.stdout in ready:
+                        key = sent[i].popleft()[0]
+                        status, value = reader.receive()
+                        yield key, status, value
+                        if status == "died":
+                            give_back(i)
+                        started[i] = time.monotonic()
+                    elif reader.proc is None:  # a send found it dead: the job in hand is its
+                        yield sent[i].popleft()[0], "died", CRASH_REASON
+                        give_back(i)
+                    elif time.monotonic() - started[i] > READ_SECONDS:
+                        reader._stop()
+                        yield sent[i].popleft()[0], "died", TIMEOUT_REASON
+                        give_back(i)
         finally:
-            # Left early (the caller stopped reading): a child still holding a job would hand its answer to
-            # the next batch's first file. It is replaced instead.
-            for i in busy:
-                readers[i]._stop()
+            # Left early (the caller stopped reading): a child still holding jobs would hand their answers to
+            # the next batch's first files. It is replaced instead.
+            for i in sent:
+                if sent[i]:
+                    readers[i]._stop()
 
     def close(self) -> None:
         for reader in self.readers:
