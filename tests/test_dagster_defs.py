@@ -276,3 +276,31 @@ def test_a_fresh_working_area_starts_from_the_projects_parse_state(tmp_path) -> 
     assert not start_from_project_state(project.project_dir, source_target, other / "dbt_target",
                                         str(other / "marts.duckdb"))
     assert not (other / "dbt_target" / STATE_FILE).exists()
+
+
+@pytest.mark.slow
+def test_a_failing_dbt_test_is_reported_as_a_failed_check_and_fails_the_step(demo_run, tmp_path: Path) -> None:
+    """dbt runs in the step's process (defs/dbt/in_process.py): what the subprocess did, it still does."""
+    import shutil
+
+    import duckdb
+
+    from pipelines.defs.dbt.assets import build_dbt_assets
+    from pipelines.defs.resources import PlatformConfig
+
+    workdir = tmp_path / "work"
+    shutil.copytree(demo_run.workdir, workdir, ignore=shutil.ignore_patterns("logs", "run.lock"))
+    with duckdb.connect(str(workdir / "warehouse.duckdb")) as con:  # a finding no severity can be
+        con.execute("update raw.findings set severity = 'bogus' where rowid = (select min(rowid) from raw.findings)")
+    core = next(a for a in build_dbt_assets() if a.op.name == "dbt_core_models")
+    platform = PlatformConfig(inbox=str(demo_run.inbox), workdir=str(workdir),
+                              warehouse=str(tmp_path / "marts" / "warehouse.duckdb"))
+    result = dg.materialize([core], partition_key="2010Q4", resources={"platform": platform}, raise_on_error=False)
+    assert not result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["accepted_values_stg_raw__findings_severity__error__warning__info"] is False
+    assert checks["unique_stg_raw__registry_org_code"] is True  # the others are reported too
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "accepted_values_stg_raw__findings_severity" in failure.step_failure_data.error.message
+    with duckdb.connect(str(workdir / "warehouse.duckdb")) as con:  # dbt let go of the database
+        con.execute("select 1").fetchone()

@@ -11,6 +11,7 @@ from pipelines.defs.dbt.parse_state import start_from_project_state
 from pipelines.defs.dbt.project import dbt_project
 from pipelines.defs.dbt.translator import SasacDbtTranslator
 from pipelines.defs.dbt.vars import dbt_build_args, dbt_env
+from pipelines.defs.expectations.assets import FLAGS_KEY
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.expectations import worker as expectations_worker
@@ -41,7 +42,8 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
                 partitions_def=quarterly_partitions, dagster_dbt_translator=SasacDbtTranslator(),
                 backfill_policy=dg.BackfillPolicy.single_run(), project=project)
     def dbt_core_models(context: dg.AssetExecutionContext, platform: PlatformConfig):
-        if context.instance.is_ephemeral:  # every step in this process (the CLI's run): GX gets ready meanwhile
+        # Every step in this process (the CLI's run) and the suites to come: GX gets ready meanwhile.
+        if context.instance.is_ephemeral and FLAGS_KEY in context.job_def.asset_layer.selected_asset_keys:
             expectations_worker.start_for_run(context.run.run_id)
         yield from _build(context, platform)
 
