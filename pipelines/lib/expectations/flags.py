@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 FLAGS_SCHEMA = "flags"
 FLAGS_TABLE = f"{FLAGS_SCHEMA}.expectation_flags"
@@ -42,6 +41,8 @@ def is_missing(v: Any) -> bool:
     if isinstance(v, float):
         return v != v
     try:
+        import pandas as pd  # what GX hands back; the run's own process does not need pandas otherwise
+
         return bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
@@ -138,6 +139,8 @@ def replace_flags(
                 f"delete from {FLAGS_TABLE} where period in ({', '.join('?' for _ in periods)}){keep_sql}",
                 [*periods, *keep])
         if rows:
+            import pandas as pd
+
             df = pd.DataFrame({c: [r[c] for r in rows] for c in FLAG_COLUMN_NAMES})
             df["source_row"] = df["source_row"].astype("Int64")
             cols = ", ".join(f'"{c}"' for c in FLAG_COLUMN_NAMES)
