@@ -4,9 +4,13 @@ pipe, and a child that dies with the thread that started it."""
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import signal
 import struct
+import subprocess
+import sys
+from typing import BinaryIO
 
 _HEADER = struct.Struct("<Q")
 PR_SET_PDEATHSIG = 1
@@ -18,6 +22,23 @@ def die_with_parent() -> None:
 
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def start(module: str, **popen: object) -> subprocess.Popen:
+    """``python -m module`` with pipes on stdin and stdout, dying with the thread that starts it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - nothing else runs between fork and exec here
+        **popen,
+    )
+
+
+def job_pipes() -> tuple[BinaryIO, BinaryIO]:
+    """In a child from ``start``: (jobs in, results out). Anything else the child prints goes where its stderr
+    goes, never into the result stream."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    return os.fdopen(0, "rb"), out
 
 
 def send(fh, obj: object) -> None:

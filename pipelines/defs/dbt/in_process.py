@@ -47,16 +47,23 @@ def _common_args(project: DbtProject, target_path: Path) -> list[str]:
             "--no-use-colors"]
 
 
-def _manifest(run_id: str, project: DbtProject, target_path: Path) -> Any:
+def parse(project: DbtProject, target_path: Path) -> Any:
+    """``dbt parse`` of the project into ``target_path``: the parsed manifest (also written there)."""
     from dbt.cli.main import dbtRunner
 
+    result = dbtRunner().invoke(["parse", "--quiet", *_common_args(project, target_path)])
+    if not result.success:
+        raise DagsterDbtCliRuntimeError(f"dbt parse of {project.project_dir} failed: {result.exception}"
+                                        ) from result.exception
+    return result.result
+
+
+def _manifest(run_id: str, project: DbtProject, target_path: Path) -> Any:
     key = (run_id, str(target_path))
     if key not in _parsed:
-        result = dbtRunner().invoke(["parse", "--quiet", *_common_args(project, target_path)])
-        if not result.success:
-            raise DagsterDbtCliRuntimeError(f"dbt parse failed: {result.exception}") from result.exception
+        manifest = parse(project, target_path)
         _parsed.clear()  # a long-lived process (tests, dagster dev) keeps only the current run's
-        _parsed[key] = result.result
+        _parsed[key] = manifest
     return _parsed[key]
 
 

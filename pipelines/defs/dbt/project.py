@@ -26,13 +26,9 @@ def ensure_manifest(project: DbtProject) -> Path:
     """Parse the project when the manifest is missing or older than any source file (fresh clone, edits)."""
     manifest = project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project.project_dir):
-        from dbt.cli.main import dbtRunner  # dbt's imports only when a parse is due
+        from pipelines.defs.dbt.in_process import parse  # dbt's imports only when a parse is due
 
-        target = project.project_dir / project.target_path
-        result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(project.project_dir),
-                                     "--profiles-dir", str(project.profiles_dir), "--target-path", str(target)])
-        if not result.success:
-            raise RuntimeError(f"dbt parse of {project.project_dir} failed: {result.exception}")
+        parse(project, project.project_dir / project.target_path)
     return manifest
 
 

@@ -13,18 +13,14 @@ the suites itself. It dies with the thread that started it.
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 from typing import Any
 
-from pipelines.lib.children import die_with_parent, receive, send
+from pipelines.lib import children
+from pipelines.lib.children import job_pipes, receive, send
 
 
 def main() -> None:
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # stray prints go to stderr (the run's log), never into the result stream
-    jobs = os.fdopen(0, "rb")
+    jobs, out = job_pipes()  # the child's stderr is the run's: its log
     from pipelines.lib.expectations.runner import import_gx, run_expectations
 
     import_gx()
@@ -42,11 +38,7 @@ class ExpectationWorker:
     """One prepared child; ``run`` once, or ``close`` if the run never gets to the suites."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.lib.expectations.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - nothing else runs between fork and exec here
-        )
+        self.proc = children.start("pipelines.lib.expectations.worker")
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """``run_expectations(*args, **kwargs)`` in the child; EOFError when the child died."""

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -30,7 +31,7 @@ from pipelines.lib.exports.display import BOOL_TEXT, PP_PER_YEAR_UNIT, PP_UNIT, 
 
 # Fixed document time: the same data gives the same file, byte for byte.
 FIXED_CREATED = dt.datetime(2008, 6, 2, 0, 0, 0)
-AUTHOR, COMPANY = "北京市国资委 高技能人才数据平台", "北京市国资委"
+AUTHOR = "北京市国资委 高技能人才数据平台"
 
 RATIO_FMT = "0.0%"
 AMOUNT_FMT = "#,##0.00"
@@ -71,14 +72,15 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _INF, _NINF = float("inf"), float("-inf")
 
 
-def new_workbook(path: Path, constant_memory: bool = True, in_memory: bool = False) -> Workbook:
-    """A workbook that writes the same bytes for the same content (fixed created time).
+def new_workbook(path: Path | io.BytesIO, constant_memory: bool = True, in_memory: bool = False) -> Workbook:
+    """A workbook that writes the same bytes for the same content (fixed created time), to a file or a buffer.
 
     ``constant_memory`` streams rows (large tables); ``in_memory`` avoids temp files (many small files).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     wb = xlsxwriter.Workbook(
-        str(path),
+        str(path) if isinstance(path, Path) else path,
         {
             "constant_memory": constant_memory and not in_memory,
             "in_memory": in_memory,
@@ -89,7 +91,7 @@ def new_workbook(path: Path, constant_memory: bool = True, in_memory: bool = Fal
             "remove_timezone": True,
         },
     )
-    wb.set_properties({"created": FIXED_CREATED, "author": AUTHOR, "company": COMPANY})
+    wb.set_properties({"created": FIXED_CREATED, "author": AUTHOR, "company": "北京市国资委"})
     wb.set_calc_mode("auto")
     return wb
 

@@ -19,7 +19,7 @@ import datetime as dt
 import re
 import zipfile
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -197,36 +197,31 @@ class _Styles:
                    for t in display.tones.values()},
         )
 
-    def all(self) -> list[Any]:
-        return [getattr(self, f.name) for f in fields(self) if f.name != "fills"] + list(self.fills.values())
 
-
-def receipt_template(display: Display) -> tuple[StampTemplate, _Styles]:
+def receipt_template(display: Display) -> StampTemplate:
     """What every receipt shares: the sheet 回执 with its column widths, no gridlines, the print setup and
-    the formats. Built once per ``write_receipts`` (the tones' fills come from the warehouse)."""
-    made: list[_Styles] = []
+    the formats (``drawn``: _Styles). Built once per ``write_receipts`` (the tones' fills come from the
+    warehouse)."""
 
-    def draw(wb: Any, ws: Any) -> list[Any]:
+    def draw(wb: Any, ws: Any) -> _Styles:
         ws.hide_gridlines(2)
         for col, width in enumerate(WIDTHS):
             ws.set_column(col, col, width)
-        made.append(_Styles.add_to(wb, display))
         excel.setup_print(ws, TITLE_MARK, total_width=sum(WIDTHS), last_row=StampTemplate.TEMPLATE_LAST_ROW,
                           last_col=NCOLS - 1)
         wb.set_custom_property(DIGEST_PROPERTY, PROPERTY_MARK)
-        return made[0].all()
+        return _Styles.add_to(wb, display)
 
-    template = StampTemplate("回执", draw)
-    return template, made[0]
+    return StampTemplate("回执", draw)
 
 
 class _Receipt:
     """Writes one receipt sheet top to bottom."""
 
-    def __init__(self, path: Path, display: Display, template: tuple[StampTemplate, _Styles]) -> None:
+    def __init__(self, path: Path, display: Display, template: StampTemplate) -> None:
         self.path, self.display = path, display
-        self.ws = StampedSheet(template[0])
-        self.styles = template[1]
+        self.ws = StampedSheet(template)
+        self.styles: _Styles = template.drawn
         self.r = 0
 
     def __getattr__(self, name: str) -> Any:  # the formats: rc.cell, rc.center … (_Styles)
@@ -304,8 +299,7 @@ def _recheck_text(rechecks: list[dict], label) -> str:
 
 def _write_one(path: Path, display: Display, period: str, org: str, name: str | None, filing: dict | None,
                versions: list[dict], flags: list[dict], share: dict | None, coverage: dict | None,
-               funds: dict | None, rechecks: list[dict], digest: str,
-               template: tuple[StampTemplate, _Styles]) -> None:
+               funds: dict | None, rechecks: list[dict], digest: str, template: StampTemplate) -> None:
     rc = _Receipt(path, display, template)
     label = display.label
     ws = rc.ws

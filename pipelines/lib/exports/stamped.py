@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.utility import _datetime_to_excel_datetime, xl_col_to_name
 from xlsxwriter.workbook import Workbook
@@ -76,40 +75,38 @@ class StampTemplate:
     """The fixed parts of a one-sheet workbook, taken from xlsxwriter once.
 
     ``draw(workbook, worksheet)`` sets the sheet up (columns, gridlines, print setup with ``TITLE_MARK`` as
-    title and ``last_row=TEMPLATE_LAST_ROW``, ``set_custom_property(name, PROPERTY_MARK)``) and returns the
-    formats copies will use; each is written once here so xlsxwriter gives it a style index.
+    title and ``last_row=TEMPLATE_LAST_ROW``, ``set_custom_property(name, PROPERTY_MARK)``), adds the formats
+    copies will use and returns whatever holds them (``drawn``). Each format it added is written once here, so
+    xlsxwriter gives it a style index.
     """
 
     TEMPLATE_LAST_ROW = _PRINT_AREA_LAST_ROW
 
-    def __init__(self, sheet_name: str, draw: Callable[[Workbook, Worksheet], list[Format]]) -> None:
+    def __init__(self, sheet_name: str, draw: Callable[[Workbook, Worksheet], Any]) -> None:
         buffer = io.BytesIO()
-        wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
-        wb.set_properties({"created": excel.FIXED_CREATED, "author": excel.AUTHOR, "company": excel.COMPANY})
-        wb.set_calc_mode("auto")
+        wb = excel.new_workbook(buffer, in_memory=True)
         ws = wb.add_worksheet(sheet_name)
-        formats = draw(wb, ws)
+        before = len(wb.formats)
+        self.drawn = draw(wb, ws)
         # A row no copy keeps: it gives every format its style index and the package its shared strings part.
         ws.write_string(_FORMATS_ROW, 0, TITLE_MARK)
-        for col, fmt in enumerate(formats, start=1):
+        for col, fmt in enumerate(wb.formats[before:], start=1):
             ws.write_blank(_FORMATS_ROW, col, None, fmt)
         wb.close()
         with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as zf:
             self.order = zf.namelist()
-            self.parts = {name: zf.read(name) for name in self.order}
-        sheet = self.parts.pop(_SHEET).decode()
-        head, rest = sheet.split("<sheetData>", 1)
-        tail = rest.split("</sheetData>", 1)[1]
+            parts = {name: zf.read(name) for name in self.order}
+        sheet = parts[_SHEET].decode()
+        self.head, rest = sheet.split("<sheetData>", 1)
+        self.tail = rest.split("</sheetData>", 1)[1]
         # mergeCells go between sheetData and the print setup: nothing else may stand there
-        assert tail.startswith("<printOptions") or tail.startswith("<pageMargins"), tail[:40]
-        assert TITLE_MARK in tail and _PRINT_AREA_END in self.parts[_WORKBOOK].decode()
-        assert PROPERTY_MARK in self.parts[_CUSTOM].decode()
-        self.head, self.tail = head, tail
-        del self.parts[_STRINGS]
+        assert self.tail.startswith("<printOptions") or self.tail.startswith("<pageMargins"), self.tail[:40]
+        assert TITLE_MARK in self.tail and _PRINT_AREA_END in parts[_WORKBOOK].decode()
+        assert PROPERTY_MARK in parts[_CUSTOM].decode()
+        self.workbook_xml, self.custom_xml = parts[_WORKBOOK], parts[_CUSTOM]
         # The parts no copy changes, compressed once.
-        self.fixed = {name: ZipMember.of(name, data) for name, data in self.parts.items()
-                      if name not in (_WORKBOOK, _CUSTOM)}
-        self.date_1904 = False
+        self.fixed = {name: ZipMember.of(name, data) for name, data in parts.items()
+                      if name not in (_SHEET, _STRINGS, _WORKBOOK, _CUSTOM)}
 
 
 class StampedSheet:
@@ -139,7 +136,8 @@ class StampedSheet:
         self._put(row, col, f'<c r="{_cell(row, col)}"{_style(fmt)}><v>{number:.16G}</v></c>')
 
     def write_datetime(self, row: int, col: int, when: dt.datetime, fmt: Format | None = None) -> None:
-        self.write_number(row, col, _datetime_to_excel_datetime(when, self.template.date_1904, True), fmt)
+        # the template's workbook (excel.new_workbook): 1900 dates, time zones removed
+        self.write_number(row, col, _datetime_to_excel_datetime(when, False, True), fmt)
 
     def write_blank(self, row: int, col: int, _blank: Any = None, fmt: Format | None = None) -> None:
         if fmt is None:  # xlsxwriter, too, ignores a blank cell without a format
@@ -201,8 +199,8 @@ class StampedSheet:
         copy = {
             _SHEET: self._sheet_xml().replace(TITLE_MARK, _text(excel.header_text(title))).encode(),
             _STRINGS: self._strings_xml().encode(),
-            _WORKBOOK: t.parts[_WORKBOOK].replace(_PRINT_AREA_END.encode(), f"${last_row + 1}<".encode()),
-            _CUSTOM: t.parts[_CUSTOM].replace(PROPERTY_MARK.encode(), _text(property_value).encode()),
+            _WORKBOOK: t.workbook_xml.replace(_PRINT_AREA_END.encode(), f"${last_row + 1}<".encode()),
+            _CUSTOM: t.custom_xml.replace(PROPERTY_MARK.encode(), _text(property_value).encode()),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(zip_archive([t.fixed[n] if n in t.fixed else ZipMember.of(n, copy[n]) for n in t.order]))

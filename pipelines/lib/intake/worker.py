@@ -14,13 +14,13 @@ import os
 import pickle
 import select
 import subprocess
-import sys
 import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipelines.lib.children import die_with_parent, receive, send
+from pipelines.lib import children
+from pipelines.lib.children import job_pipes, receive, send
 from pipelines.lib.intake.readers import ReadError, SubmissionFile, read_submission
 from pipelines.lib.machine import WORKER_PROCESSES
 
@@ -43,9 +43,7 @@ def read_job(path: str, fmt: str) -> tuple[str, object]:
 
 
 def main() -> None:
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # stray prints go where stderr goes (nowhere), never into the result stream
-    jobs = os.fdopen(0, "rb")
+    jobs, out = job_pipes()  # the child's stderr goes nowhere (ReaderProcess._start)
     while True:
         try:
             job = receive(jobs)
@@ -61,12 +59,8 @@ class ReaderProcess:
         self.proc: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pipelines.lib.intake.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={**os.environ, **_CHILD_ENV},
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - nothing else runs between fork and exec here
-        )
+        return children.start("pipelines.lib.intake.worker", stderr=subprocess.DEVNULL,
+                              env={**os.environ, **_CHILD_ENV})
 
     def _stop(self) -> None:
         if self.proc is not None:
