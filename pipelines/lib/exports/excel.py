@@ -27,6 +27,7 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from pipelines.lib.exports import streamed
 from pipelines.lib.exports.display import BOOL_TEXT, PP_PER_YEAR_UNIT, PP_UNIT, Display
 
 # Fixed document time: the same data gives the same file, byte for byte.
@@ -301,13 +302,14 @@ class ColumnSpec:
 def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], rows: Iterable[Sequence[Any]],
                 first_row: int = 0, widths_from: Sequence[Sequence[Any]] | None = None,
                 row_convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
-                print_title: str | None = None) -> int:
+                print_title: str | None = None, cell_by_cell: bool = False) -> int:
     """Header + rows, frozen header, autofilter, sized columns. Returns the number of data rows.
 
     ``rows`` are tuples in ``columns`` order; they are streamed (constant_memory friendly).
     ``widths_from`` is a list of rows used to size columns (default: none beyond the headers).
     Long headers wrap on two lines. With ``print_title`` the sheet gets :func:`setup_print` with the
-    header row repeated on every page.
+    header row repeated on every page. A ``constant_memory`` sheet gets its rows as XML (:mod:`streamed`);
+    ``cell_by_cell`` writes them through xlsxwriter instead (the reference the tests hold that XML to).
     """
     headers = [c.label for c in columns]
     kinds = [c.kind for c in columns]
@@ -335,7 +337,6 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
 
     # One writer per column, chosen once by kind: the inner loop is the hot path of every export
     # (about a million cells for 1,000 enterprises × 8 quarters). Blank cells are simply skipped.
-    write_number, write_string = ws.write_number, ws.write_string
     plan = []
     for c in columns:
         # folded text wraps: it never spills out of its hidden column onto the printed page
@@ -344,50 +345,70 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
             rounder = AS_DISPLAYED.get(c.kind)
             conv = c.convert if rounder is None else rounder if c.convert is None else (
                 lambda v, f=c.convert, r=rounder: r(f(v)))
-            plan.append((0, fmt, conv))
+            plan.append((streamed.NUMBER, fmt, conv))
         elif c.kind == STATUS:
-            plan.append((1, fmt, c.convert))
+            plan.append((streamed.STATUS, fmt, c.convert))
         elif c.kind == BOOL:
-            plan.append((2, fmt, c.convert))
+            plan.append((streamed.BOOL, fmt, c.convert))
         elif c.kind == BOOL_BAD:
-            plan.append((5, fmt, c.convert))
+            plan.append((streamed.BOOL_BAD, fmt, c.convert))
         elif c.kind in (DATE, DATETIME):
-            plan.append((3, fmt, c.convert))
+            plan.append((streamed.DATE, fmt, c.convert))
         else:
-            plan.append((4, fmt, c.convert))
-    status_fmt = formats.status
-    bool_false, bool_bad_true = formats.bool_false, formats.bool_bad_true
-    set_row = ws.set_row
-    r = first_row
-    for r, row in enumerate(rows, start=first_row + 1):
-        if row_convert is not None:
-            row = row_convert(row)
+            plan.append((streamed.OTHER, fmt, c.convert))
+
+    def height(row: Sequence[Any]) -> float | None:
+        """A row's height when its wrapped text needs more than one line."""
         if wrapped:
             lines = max(text_lines(row[i], w) if type(row[i]) is str else 1 for i, w in wrapped)
             if lines > 1:
-                set_row(r, lines * LINE_HEIGHT + 3)
-        for i, v in enumerate(row):
-            if v is None:
-                continue
-            how, fmt, conv = plan[i]
-            if conv is not None:
-                v = conv(v)
-            if how == 0 and type(v) in (int, float):
-                if v == v and v not in (_INF, _NINF):  # NaN / inf -> blank
-                    write_number(r, i, v, fmt)
-            elif how == 1 and type(v) is str:
-                write_string(r, i, v, status_fmt(v))
-            elif how == 2 and type(v) is bool:
-                write_string(r, i, BOOL_TEXT[v], fmt if v else bool_false)
-            elif how == 5 and type(v) is bool:
-                write_string(r, i, BOOL_TEXT[v], bool_bad_true if v else fmt)
-            elif type(v) is str:
-                write_string(r, i, v, fmt)
-            else:
-                write_cell(ws, r, i, v, fmt)
+                return lines * LINE_HEIGHT + 3
+        return None
+
+    if ws.constant_memory and not cell_by_cell:
+        r = streamed.write_rows(ws, plan, rows, first_row, status_format=formats.status,
+                                bool_false=formats.bool_false, bool_bad_true=formats.bool_bad_true,
+                                row_convert=row_convert, row_height=height)
+    else:
+        r = _write_rows(ws, formats, plan, rows, first_row, row_convert, height)
     n = r - first_row
     ws.autofilter(first_row, 0, max(r, first_row), len(columns) - 1)
     if print_title is not None and any(c.folded for c in columns):
         # only the unfolded columns print: a folded cell's text must not spill onto the page beside them
         ws.print_area(0, 0, max(r, first_row), max(i for i, c in enumerate(columns) if not c.folded))
     return n
+
+
+def _write_rows(ws: Worksheet, formats: Formats, plan: list[tuple[int, Any, Any]], rows: Iterable[Sequence[Any]],
+                first_row: int, row_convert: Callable[[Sequence[Any]], Sequence[Any]] | None,
+                height: Callable[[Sequence[Any]], float | None]) -> int:
+    """write_table's rows cell by cell through xlsxwriter (what streamed.write_rows is held to)."""
+    write_number, write_string, set_row = ws.write_number, ws.write_string, ws.set_row
+    status_fmt, bool_false, bool_bad_true = formats.status, formats.bool_false, formats.bool_bad_true
+    r = first_row
+    for r, row in enumerate(rows, start=first_row + 1):
+        if row_convert is not None:
+            row = row_convert(row)
+        h = height(row)
+        if h is not None:
+            set_row(r, h)
+        for i, v in enumerate(row):
+            if v is None:
+                continue
+            how, fmt, conv = plan[i]
+            if conv is not None:
+                v = conv(v)
+            if how == streamed.NUMBER and type(v) in (int, float):
+                if v == v and v not in (_INF, _NINF):  # NaN / inf -> blank
+                    write_number(r, i, v, fmt)
+            elif how == streamed.STATUS and type(v) is str:
+                write_string(r, i, v, status_fmt(v))
+            elif how == streamed.BOOL and type(v) is bool:
+                write_string(r, i, BOOL_TEXT[v], fmt if v else bool_false)
+            elif how == streamed.BOOL_BAD and type(v) is bool:
+                write_string(r, i, BOOL_TEXT[v], bool_bad_true if v else fmt)
+            elif type(v) is str:
+                write_string(r, i, v, fmt)
+            else:
+                write_cell(ws, r, i, v, fmt)
+    return r
