@@ -231,3 +231,32 @@ def test_the_upload_check_reuses_the_same_limits(tmp_path: Path) -> None:
                 "上限" in exp.reason or "压缩比" in exp.reason or "密码" in exp.reason):
             assert exp.reason in (inspect_upload(path) or ""), name
     assert inspect_upload(write_submission(tmp_path / "clean", clean_submission())) is None
+
+
+def _one_sheet_xlsx(path: Path, rows: list[bytes]) -> Path:
+    """A workbook of one sheet whose sheetData holds ``rows`` as given (no dimension), nothing else."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/workbook.xml", '<workbook><sheets><sheet name="名册" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        zf.writestr("xl/_rels/workbook.xml.rels",
+                    '<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml"/></Relationships>')
+        zf.writestr("xl/worksheets/sheet1.xml", b"<worksheet><sheetData>" + b"".join(rows) + b"</sheetData></worksheet>")
+    return path
+
+
+def test_the_extent_counts_the_whole_sheet_when_a_late_chunk_first_reaches_far(tmp_path: Path) -> None:
+    """The scan counts rows and columns only from the first chunk holding a reference that could reach a limit
+    (limits._may_exceed); the chunks before it must still count. Rows 999..1 fill the first megabyte (three
+    digits: nothing there can reach these limits), column DZ (130) comes after it, in row 1."""
+    from pipelines.lib.intake.limits import Limits, LimitError, inspect_xlsx
+
+    limits = Limits(max_cells=100_000)  # 999 rows x 130 columns is over it; 999 x 26 or 100 x 130 are not
+    pad = "填" * 400
+    rows = [f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{pad}</t></is></c></row>'.encode() for r in range(999, 0, -1)]
+    assert sum(map(len, rows)) > 1024 * 1024
+    far = rows[:-1] + [rows[-1].replace(b"</row>", b'<c r="DZ1"><v>1</v></c></row>')]
+    with pytest.raises(LimitError, match="999行×130列"):
+        inspect_xlsx(_one_sheet_xlsx(tmp_path / "far_late.xlsx", far), limits)
+    with pytest.raises(LimitError, match="999行×130列"):  # the same reference in the first chunk
+        inspect_xlsx(_one_sheet_xlsx(tmp_path / "far_early.xlsx", [far[-1], *far[:-1]]), limits)
+    inspect_xlsx(_one_sheet_xlsx(tmp_path / "near.xlsx", rows), limits)
+    inspect_xlsx(_one_sheet_xlsx(tmp_path / "short.xlsx", rows[-100:-1] + far[-1:]), limits)

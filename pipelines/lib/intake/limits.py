@@ -9,9 +9,12 @@ same function (:func:`inspect_upload`), so the two cannot disagree.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import operator
 import re
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +135,13 @@ class _Budget:
                 yield chunk
 
 
+def _chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A member read again, in the chunks _Budget.stream gave (its size was bounded then)."""
+    with zf.open(info) as fh:
+        while chunk := fh.read(_CHUNK):
+            yield chunk
+
+
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Za-z$]*)(\d*)(?::([A-Za-z$]*)(\d*))?"')
 _SHEET = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
@@ -149,16 +159,54 @@ def column_number(letters: str) -> int:
 # Excel writes plus eight scans for anything else).
 _REF_ANY = re.compile(rb"""\sr\s*=\s*["']([A-Za-z$]*)(\d+)""")
 _COLUMN, _ROW = operator.itemgetter(0), operator.itemgetter(1)
+_XML_SPACE = frozenset(b" \t\n\r\f\v")  # what \s is in a bytes pattern
+_WIDEST = {0: 0, 1: 26, 2: 702, 3: 18_278}  # the largest column number with that many letters
 
 
-def _sheet_extent(chunks, limits: Limits, sheet: str) -> int:
+@functools.cache
+def _past_small(limits: Limits) -> re.Pattern[bytes]:
+    """A pattern found (as an r attribute, see _may_exceed) wherever the exact scan would find a reference with
+    more column letters or row digits than any reference may have while the sheet stays within ``limits``.
+
+    It starts with a literal, so the engine jumps from one "r" to the next: 0.4 ms for a 100-row workbook's
+    seven sheets, where the exact scan (_REF_ANY, which has to try every whitespace) takes 1.2 ms."""
+    letters = max(n for n, widest in _WIDEST.items() if widest <= limits.max_columns)
+    digits = 0
+    while (10 ** (digits + 1) - 1 <= limits.max_rows
+           and (10 ** (digits + 1) - 1) * _WIDEST[letters] <= limits.max_cells):
+        digits += 1
+    return re.compile(rb"""r\s*=\s*["'](?:\$*(?:[A-Za-z]\$*){%d}|[A-Za-z$]*\d{%d})""" % (letters + 1, digits + 1))
+
+
+def _may_exceed(data: bytes, limits: Limits) -> bool:
+    """Whether ``data`` may hold a reference past the limits: a match of _past_small where _REF_ANY could start
+    one (after whitespace). No: every reference in it is small enough that no limit can be reached."""
+    return any(m.start() and data[m.start() - 1] in _XML_SPACE for m in _past_small(limits).finditer(data))
+
+
+def _extent(data: bytes, max_row: int, max_col: int) -> tuple[int, int]:
+    """The largest row and column referenced in ``data`` and before (``max_row``, ``max_col``)."""
+    refs = _REF_ANY.findall(data)
+    # distinct values first, in C (map / itemgetter / set): ~100 rows and ~20 columns of an ordinary sheet
+    # are converted, not each of its cells
+    max_row = max(max_row, max(map(int, set(map(_ROW, refs))), default=0))
+    max_col = max(max_col, max(map(column_number_bytes, set(map(_COLUMN, refs)) - {b""}), default=0))
+    return max_row, max_col
+
+
+def _sheet_extent(chunks, limits: Limits, sheet: str, again: Callable[[], Iterator[bytes]]) -> int:
     """<dimension> and the largest row / column present, streamed; raises on the first over the limit.
-    Returns how many cells use a shared string."""
+    Returns how many cells use a shared string.
+
+    A sheet is scanned for references that could reach a limit (_may_exceed); only from the first chunk that
+    has one on are the rows and columns counted, after those of the chunks before it (``again`` streams the
+    sheet from its start once more). The chunks before could not reach a limit, so the same error comes
+    from the same chunk as if every chunk were counted."""
     tail = b""
     max_row = max_col = 0
     shared_refs = 0
-    first = True
-    for chunk in chunks:
+    first, counting = True, False
+    for i, chunk in enumerate(chunks):
         shared_refs += chunk.count(b't="s"')
         data = tail + chunk
         if first:
@@ -167,12 +215,16 @@ def _sheet_extent(chunks, limits: Limits, sheet: str) -> int:
                 end_col, end_row = (m.group(3), m.group(4)) if m.group(3) is not None else (m.group(1), m.group(2))
                 _check_extent(int(end_row or 0), column_number(end_col.decode()), limits, sheet)
             first = False
-        refs = _REF_ANY.findall(data)
-        # distinct values first, in C (map / itemgetter / set): ~100 rows and ~20 columns of an ordinary sheet
-        # are converted, not each of its cells
-        max_row = max(max_row, max(map(int, set(map(_ROW, refs))), default=0))
-        max_col = max(max_col, max(map(column_number_bytes, set(map(_COLUMN, refs)) - {b""}), default=0))
-        _check_extent(max_row, max_col, limits, sheet)
+        if not counting and _may_exceed(data, limits):
+            counting = True
+            before = b""
+            for earlier in itertools.islice(again(), i):  # the same chunks, seen through the same windows
+                window = before + earlier
+                max_row, max_col = _extent(window, max_row, max_col)
+                before = window[-256:]
+        if counting:
+            max_row, max_col = _extent(data, max_row, max_col)
+            _check_extent(max_row, max_col, limits, sheet)
         tail = data[-256:]  # a tag cut by the chunk boundary is seen whole next time
     return shared_refs
 
@@ -238,8 +290,9 @@ def inspect_xlsx(path: Path, limits: Limits = LIMITS) -> XlsxInfo:
             for name, _state, rid in sheets:
                 member = rels.get(rid)
                 if member in members:
-                    shared_refs += _sheet_extent(_bounded_text(budget.stream(zf, zf.getinfo(member)), limits, f"工作表“{name}”"),
-                                  limits, name)
+                    info = zf.getinfo(member)
+                    shared_refs += _sheet_extent(_bounded_text(budget.stream(zf, info), limits, f"工作表“{name}”"),
+                                                 limits, name, again=lambda info=info: _chunks(zf, info))
             for member in sorted(members):
                 if member.lower().endswith("sharedstrings.xml"):
                     info = zf.getinfo(member)
