@@ -247,7 +247,7 @@ def test_the_extent_counts_the_whole_sheet_when_a_late_chunk_first_reaches_far(t
     """The scan counts rows and columns only from the first chunk holding a reference that could reach a limit
     (limits._may_exceed); the chunks before it must still count. Rows 999..1 fill the first megabyte (three
     digits: nothing there can reach these limits), column DZ (130) comes after it, in row 1."""
-    from pipelines.lib.intake.limits import Limits, LimitError, inspect_xlsx
+    from pipelines.lib.intake.limits import LimitError, Limits, inspect_xlsx
 
     limits = Limits(max_cells=100_000)  # 999 rows x 130 columns is over it; 999 x 26 or 100 x 130 are not
     pad = "填" * 400
