@@ -70,7 +70,6 @@ AS_DISPLAYED: dict[str, Callable[[float], float]] = {
 }
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_INF, _NINF = float("inf"), float("-inf")
 
 
 def new_workbook(path: Path | io.BytesIO, constant_memory: bool = True, in_memory: bool = False) -> Workbook:
@@ -383,32 +382,19 @@ def _write_rows(ws: Worksheet, formats: Formats, plan: list[tuple[int, Any, Any]
                 first_row: int, row_convert: Callable[[Sequence[Any]], Sequence[Any]] | None,
                 height: Callable[[Sequence[Any]], float | None]) -> int:
     """write_table's rows cell by cell through xlsxwriter (what streamed.write_rows is held to)."""
-    write_number, write_string, set_row = ws.write_number, ws.write_string, ws.set_row
-    status_fmt, bool_false, bool_bad_true = formats.status, formats.bool_false, formats.bool_bad_true
     r = first_row
     for r, row in enumerate(rows, start=first_row + 1):
         if row_convert is not None:
             row = row_convert(row)
         h = height(row)
         if h is not None:
-            set_row(r, h)
-        for i, v in enumerate(row):
-            if v is None:
-                continue
-            how, fmt, conv = plan[i]
-            if conv is not None:
-                v = conv(v)
-            if how == streamed.NUMBER and type(v) in (int, float):
-                if v == v and v not in (_INF, _NINF):  # NaN / inf -> blank
-                    write_number(r, i, v, fmt)
-            elif how == streamed.STATUS and type(v) is str:
-                write_string(r, i, v, status_fmt(v))
-            elif how == streamed.BOOL and type(v) is bool:
-                write_string(r, i, BOOL_TEXT[v], fmt if v else bool_false)
-            elif how == streamed.BOOL_BAD and type(v) is bool:
-                write_string(r, i, BOOL_TEXT[v], bool_bad_true if v else fmt)
-            elif type(v) is str:
-                write_string(r, i, v, fmt)
+            ws.set_row(r, h)
+        for i, what, v, fmt in streamed.row_cells(plan, row, status_format=formats.status,
+                                                  bool_false=formats.bool_false, bool_bad_true=formats.bool_bad_true):
+            if what == streamed.NUMBER_CELL:
+                ws.write_number(r, i, v, fmt)
+            elif what == streamed.TEXT_CELL:
+                ws.write_string(r, i, v, fmt)
             else:
                 write_cell(ws, r, i, v, fmt)
     return r

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
@@ -65,6 +65,37 @@ def _row_open(ws: Worksheet, row: int, height_points: float | None) -> str:
     return f'<row r="{row + 1}" ht="{pixels * 0.75:.16g}" customHeight="1">'
 
 
+# What goes into a cell (row_cells): a number, a text, or a value of another type (excel.write_cell decides).
+NUMBER_CELL, TEXT_CELL, ANY_CELL = "number", "text", "any"
+
+
+def row_cells(plan: Sequence[tuple[int, Any, Callable[[Any], Any] | None]], row: Sequence[Any], *,
+              status_format: Callable[[str], Any], bool_false: Any, bool_bad_true: Any
+              ) -> Iterator[tuple[int, str, Any, Any]]:
+    """(column, NUMBER_CELL / TEXT_CELL / ANY_CELL, value, format) of each cell write_table puts in a row: the
+    one decision both ways of writing it (XML here, or cell by cell through xlsxwriter) follow."""
+    for i, v in enumerate(row):
+        if v is None:
+            continue
+        how, fmt, conv = plan[i]
+        if conv is not None:
+            v = conv(v)
+        kind = type(v)
+        if how == NUMBER and (kind is int or kind is float):
+            if v == v and v not in (_INF, _NINF):  # NaN / inf -> blank
+                yield i, NUMBER_CELL, v, fmt
+        elif how == STATUS and kind is str:
+            yield i, TEXT_CELL, v, status_format(v)
+        elif how == BOOL and kind is bool:
+            yield i, TEXT_CELL, BOOL_TEXT[v], fmt if v else bool_false
+        elif how == BOOL_BAD and kind is bool:
+            yield i, TEXT_CELL, BOOL_TEXT[v], bool_bad_true if v else fmt
+        elif kind is str:
+            yield i, TEXT_CELL, v, fmt
+        else:
+            yield i, ANY_CELL, v, fmt
+
+
 def write_rows(ws: Worksheet, plan: Sequence[tuple[int, Any, Callable[[Any], Any] | None]],
                rows: Iterable[Sequence[Any]], first_row: int, *, status_format: Callable[[str], Any],
                bool_false: Any, bool_bad_true: Any, row_convert: Callable[[Sequence[Any]], Sequence[Any]] | None,
@@ -96,29 +127,15 @@ def write_rows(ws: Worksheet, plan: Sequence[tuple[int, Any, Callable[[Any], Any
             row = row_convert(row)
         cells: list[str] = []
         number = str(r + 1)
-        for i, v in enumerate(row):
-            if v is None:
-                continue
-            how, fmt, conv = plan[i]
-            if conv is not None:
-                v = conv(v)
-            ref = f' r="{letters[i]}{number}"'
-            kind = type(v)
-            if how == NUMBER and (kind is int or kind is float):
-                if v == v and v not in (_INF, _NINF):  # NaN / inf -> blank
-                    cells.append(_number_cell(ref + style(fmt), v))
-            elif how == STATUS and kind is str:
-                cells.append(_text_cell(ref + style(status_format(v)), v))
-            elif how == BOOL and kind is bool:
-                cells.append(_text_cell(ref + style(fmt if v else bool_false), BOOL_TEXT[v]))
-            elif how == BOOL_BAD and kind is bool:
-                cells.append(_text_cell(ref + style(bool_bad_true if v else fmt), BOOL_TEXT[v]))
-            elif kind is str:
-                cells.append(_text_cell(ref + style(fmt), v))
-            else:
-                cell = _any_cell(ref, style(fmt), v, convert_date, fmt is not None)
-                if cell:
-                    cells.append(cell)
+        for i, what, v, fmt in row_cells(plan, row, status_format=status_format, bool_false=bool_false,
+                                         bool_bad_true=bool_bad_true):
+            attrs = f' r="{letters[i]}{number}"{style(fmt)}'
+            if what == NUMBER_CELL:
+                cells.append(_number_cell(attrs, v))
+            elif what == TEXT_CELL:
+                cells.append(_text_cell(attrs, v))
+            elif cell := _any_cell(attrs, v, convert_date, fmt is not None):
+                cells.append(cell)
         if not cells:
             continue
         last_with_cells = r
@@ -135,18 +152,18 @@ def write_rows(ws: Worksheet, plan: Sequence[tuple[int, Any, Callable[[Any], Any
     return r
 
 
-def _any_cell(ref: str, style: str, v: Any, convert_date: Callable[[dt.datetime], float], formatted: bool) -> str:
-    """excel.write_cell's choice for a value of any other type."""
+def _any_cell(attrs: str, v: Any, convert_date: Callable[[dt.datetime], float], formatted: bool) -> str:
+    """excel.write_cell's choice for a value of any other type ("" for a blank without a format: no cell)."""
     if isinstance(v, bool):
-        return _text_cell(ref + style, BOOL_TEXT[v])
+        return _text_cell(attrs, BOOL_TEXT[v])
     if isinstance(v, int | float):
         if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-            return f"<c{ref}{style}/>" if formatted else ""
-        return _number_cell(ref + style, v)
+            return f"<c{attrs}/>" if formatted else ""
+        return _number_cell(attrs, v)
     if isinstance(v, dt.datetime):
-        return _number_cell(ref + style, convert_date(v.replace(tzinfo=None)))
+        return _number_cell(attrs, convert_date(v.replace(tzinfo=None)))
     if isinstance(v, dt.date):
-        return _number_cell(ref + style, convert_date(dt.datetime(v.year, v.month, v.day)))
+        return _number_cell(attrs, convert_date(dt.datetime(v.year, v.month, v.day)))
     if hasattr(v, "__float__") and not isinstance(v, str):  # Decimal, numpy scalars
-        return _number_cell(ref + style, float(v))
-    return _text_cell(ref + style, str(v))
+        return _number_cell(attrs, float(v))
+    return _text_cell(attrs, str(v))
