@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
 import unicodedata
@@ -186,6 +187,7 @@ A4_LANDSCAPE_WIDTH = 150
 PAPER_A4 = 9
 
 
+@functools.lru_cache(maxsize=65_536)  # receipts and pages measure the same labels and headers thousands of times
 def text_lines(text: str, width: float, font_size: float = 10) -> int:
     """Lines a wrapped ``text`` takes in a cell ``width`` character units wide.
 

@@ -536,11 +536,13 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> ReceiptsWritten
     shared = (renderer_digest(*RENDERER_MODULES), display_digest(display))
     template = receipt_template(display)  # before the fork: the children share it
 
+    resolved_target = target.resolve()
+
     def bring_up_to_date(org: str) -> tuple[Path, bool] | None:
         fs = filing.get(org)
         name = (fs or {}).get("enterprise_name") or data["names"].get(org)
         path = target / receipt_name(org)
-        if path.resolve().parent != target.resolve():
+        if path.resolve().parent != resolved_target:
             return None
         rows = (fs, versions.get(org, []), flags.get(org, []), share.get(org), coverage.get(org), funds.get(org),
                 rechecks.get(org, []))

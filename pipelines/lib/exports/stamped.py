@@ -62,9 +62,16 @@ def _cell(row: int, col: int) -> str:
     return f"{_COLUMN_NAMES[col] if col < 64 else xl_col_to_name(col)}{row + 1}"
 
 
+# What _text changes: &, <, >, control characters, a literal _xHHHH_, U+FFFE/U+FFFF (most texts have none)
+_NEEDS_ESCAPING = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+
+
 def _text(value: str) -> str:
     """A string as Excel stores it in <t>: xlsxwriter's escapes (``_xHHHH_`` for control characters)."""
-    value = _ESCAPED_ESCAPE.sub(r"_x005F\1", value[:_MAX_STRING])
+    value = value[:_MAX_STRING]
+    if _NEEDS_ESCAPING.search(value) is None:
+        return value
+    value = _ESCAPED_ESCAPE.sub(r"_x005F\1", value)
     value = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", value)
     value = value.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -146,9 +153,12 @@ class StampedSheet:
 
     def merge_range(self, first_row: int, first_col: int, last_row: int, last_col: int, data: Any,
                     fmt: Format | None = None) -> None:
-        for row in range(first_row, last_row + 1):
-            for col in range(first_col, last_col + 1):
-                self.write_blank(row, col, None, fmt)
+        if fmt is not None:  # every cell of the range carries the format (its borders); the first gets ``data``
+            style = _style(fmt)
+            for row in range(first_row, last_row + 1):
+                cells = self.cells.setdefault(row, {})
+                for col in range(first_col, last_col + 1):
+                    cells[col] = f'<c r="{_cell(row, col)}"{style}/>'
         excel.write_cell(self, first_row, first_col, data, fmt)
         self.merges.append(f"{_cell(first_row, first_col)}:{_cell(last_row, last_col)}")
 
