@@ -11,6 +11,7 @@ import os
 import re
 import stat
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -341,13 +342,19 @@ def archived_problem(size: int) -> str | None:
 
 def scan_period(inbox: Path, period: Period) -> list[Arrival]:
     """Every entry of the period folder but the arrivals log, each as one Arrival (see :func:`_entry`)."""
+    return list(open_period(inbox, period)[1])
+
+
+def open_period(inbox: Path, period: Period) -> tuple[int, Iterator[Arrival]]:
+    """How many entries the period folder holds (the arrivals log aside), and their Arrivals in name order,
+    each read and hashed only when it is reached (the intake reads a batch while the next is scanned)."""
     folder = inbox / str(period)
     if folder.is_symlink() or not folder.is_dir():
-        return []
+        return 0, iter(())
     log_ = read_arrivals_log(folder)
     try:
-        names = sorted(os.listdir(folder))
+        names = [n for n in sorted(os.listdir(folder)) if n != c.ARRIVALS_FILE]
     except OSError:
         log.warning("%s: period folder cannot be listed", period)
-        return []
-    return [_entry(period, folder / name, log_) for name in names if name != c.ARRIVALS_FILE]
+        return 0, iter(())
+    return len(names), (_entry(period, folder / name, log_) for name in names)

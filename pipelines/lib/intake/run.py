@@ -7,6 +7,7 @@ nothing. Every version stays in the audit table; the marts pick the latest accep
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import polars as pl
 
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.warehouse import create_raw_tables
-from pipelines.lib.intake.inbox import read_registry, scan_period
+from pipelines.lib.intake.inbox import Arrival, open_period, read_registry
 from pipelines.lib.intake.limits import BATCH_FILES
 from pipelines.lib.intake.load import archive, audit_rows, existing_ids, insert, load_registry, transaction
 from pipelines.lib.intake.process import ReadBatch, check_batch, read_batch
@@ -46,18 +47,25 @@ class IntakeReport:
         return self.files_seen - self.already_ingested
 
 
-def _read_batches(new: list, archive_dir: Path, batch_files: int, progress: Callable[[int, int], None] | None
-                  ) -> Iterator[tuple[ReadBatch, dict[str, Path | None]]]:
+def _batches(items: Iterator[Arrival], size: int) -> Iterator[list[Arrival]]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
+def _read_batches(new: Iterator[Arrival], archive_dir: Path, batch_files: int,
+                  progress: Callable[[int], None] | None) -> Iterator[tuple[ReadBatch, dict[str, Path | None]]]:
     # One set of reader children for every batch (each start costs ~0.3 s of CPU: worker.ReaderSet). They are started, used and
-    # closed by the thread that runs this generator (read_ahead's): a child dies with the thread that made it.
+    # closed by the thread that runs this generator (read_ahead's): a child dies with the thread that made it. The
+    # inbox is scanned (read, hashed) here too, a batch at a time, while the batch before is checked.
     with ReaderSet() as readers:
-        for first in range(0, len(new), batch_files):
-            batch = new[first:first + batch_files]
+        read = 0
+        for batch in _batches(new, batch_files):
             # Archive first, then read the archived copy: what is checked is exactly what was kept, and the inbox
             # (where a symlink could be swapped in meanwhile) is not opened again.
             paths = {a.submission_id: archive(a, archive_dir) for a in batch}
-            step = (lambda i, first=first: progress(first + i, len(new))) if progress else None
+            step = (lambda i, before=read: progress(before + i)) if progress else None
             yield read_batch(batch, paths, step, readers.read_many), paths
+            read += len(batch)
 
 
 def _ingest_batch(con: duckdb.DuckDBPyConnection, read: ReadBatch, paths: dict[str, Path | None],
@@ -107,16 +115,28 @@ def run_intake(
     versions = RulesVersions(registry)
     create_raw_tables(con)
     report = IntakeReport([str(p) for p in periods])
-    arrivals = [a for p in periods for a in scan_period(inbox, p)]
-    report.files_seen = len(arrivals)
+    report.by_period = {str(p): {"files": 0, "new": 0, "accepted": 0, "rejected": 0, "ignored": 0} for p in periods}
     known = existing_ids(con)
-    new = [a for a in arrivals if a.submission_id not in known]
-    report.already_ingested = len(arrivals) - len(new)
+    listed = [open_period(inbox, p) for p in periods]
+    total = sum(n for n, _ in listed)
+
+    def new_arrivals() -> Iterator[Arrival]:
+        """The run's entries not held yet, scanned as the batches ask for them; counts every entry seen."""
+        for arrival in itertools.chain.from_iterable(entries for _, entries in listed):
+            report.files_seen += 1
+            report.by_period[str(arrival.period)]["files"] += 1
+            if arrival.submission_id in known:
+                report.already_ingested += 1
+                continue
+            yield arrival
+
     with transaction(con):
         load_registry(con, registry)
-    report.by_period = {str(p): {"files": sum(1 for a in arrivals if a.period == p), "new": 0, "accepted": 0,
-                                 "rejected": 0, "ignored": 0} for p in periods}
-    for read, paths in read_ahead(_read_batches(new, archive_dir, batch_files, progress)):
+    # Progress counts the files read against the entries listed (those already held are skipped, not read).
+    step = (lambda done: progress(done, total)) if progress else None
+    for read, paths in read_ahead(_read_batches(new_arrivals(), archive_dir, batch_files, step)):
         _ingest_batch(con, read, paths, registry, key, versions, report)
+    if progress and report.already_ingested:
+        progress(total, total)
     report.recheck = recheck(con, registry, key, versions, recheck_periods, batch_files=batch_files)
     return report
