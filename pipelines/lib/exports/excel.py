@@ -157,23 +157,18 @@ def write_cell(ws: Worksheet, row: int, col: int, value: Any, fmt: Any = None) -
     str -> write_string (so ``=HYPERLINK(...)``, ``-1``, ``@x`` stay literal text); bool -> 是/否;
     int/float -> number (NaN/inf -> blank); datetime/date -> Excel date; None -> blank.
     """
-    if value is None:
-        ws.write_blank(row, col, None, fmt)
-    elif isinstance(value, bool):
-        ws.write_string(row, col, BOOL_TEXT[value], fmt)
-    elif isinstance(value, int | float):
-        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-            ws.write_blank(row, col, None, fmt)
-        else:
-            ws.write_number(row, col, value, fmt)
-    elif isinstance(value, dt.datetime):
-        ws.write_datetime(row, col, value.replace(tzinfo=None), fmt)
-    elif isinstance(value, dt.date):
-        ws.write_datetime(row, col, dt.datetime(value.year, value.month, value.day), fmt)
-    elif hasattr(value, "__float__") and not isinstance(value, str):  # Decimal, numpy scalars
-        ws.write_number(row, col, float(value), fmt)
+    _put(ws, row, col, *streamed.cell_value(value), fmt)
+
+
+def _put(ws: Worksheet, row: int, col: int, what: str, value: Any, fmt: Any) -> None:
+    if what == streamed.TEXT_CELL:
+        ws.write_string(row, col, value, fmt)
+    elif what == streamed.NUMBER_CELL:
+        ws.write_number(row, col, value, fmt)
+    elif what == streamed.DATE_CELL:
+        ws.write_datetime(row, col, value, fmt)
     else:
-        ws.write_string(row, col, str(value), fmt)
+        ws.write_blank(row, col, None, fmt)
 
 
 def display_width(text: str) -> int:
@@ -393,10 +388,5 @@ def _write_rows(ws: Worksheet, formats: Formats, plan: list[tuple[int, Any, Any]
             ws.set_row(r, h)
         for i, what, v, fmt in streamed.row_cells(plan, row, status_format=formats.status,
                                                   bool_false=formats.bool_false, bool_bad_true=formats.bool_bad_true):
-            if what == streamed.NUMBER_CELL:
-                ws.write_number(r, i, v, fmt)
-            elif what == streamed.TEXT_CELL:
-                ws.write_string(r, i, v, fmt)
-            else:
-                write_cell(ws, r, i, v, fmt)
+            _put(ws, r, i, what, v, fmt)
     return r

@@ -32,7 +32,7 @@ from xlsxwriter.utility import _datetime_to_excel_datetime, xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from pipelines.lib.exports import excel
+from pipelines.lib.exports import excel, streamed
 
 # Marks in the template, replaced in every copy. The last row of the print area is the sheet's last row.
 TITLE_MARK = "STAMP-PRINT-TITLE"
@@ -49,9 +49,6 @@ _HEADER = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
            'uniqueCount="{unique}">')
 _MAX_STRING = 32767  # Excel's limit on a cell's text (xlsxwriter truncates too)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-_ESCAPED_ESCAPE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
-_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
-_EDGE_SPACE = re.compile(r"^\s|\s$")
 _DIMENSION = re.compile(r'<dimension ref="[^"]*"/>')
 
 
@@ -62,20 +59,13 @@ def _cell(row: int, col: int) -> str:
     return f"{_COLUMN_NAMES[col] if col < 64 else xl_col_to_name(col)}{row + 1}"
 
 
-# What _text changes: &, <, >, control characters, a literal _xHHHH_, U+FFFE/U+FFFF (most texts have none)
-_NEEDS_ESCAPING = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
-
-
 def _text(value: str) -> str:
-    """A string as Excel stores it in <t>: xlsxwriter's escapes (``_xHHHH_`` for control characters)."""
-    value = value[:_MAX_STRING]
-    if _NEEDS_ESCAPING.search(value) is None:
-        return value
-    value = _ESCAPED_ESCAPE.sub(r"_x005F\1", value)
-    value = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", value)
-    value = value.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return value
+    """A string as Excel stores it in <t>, at most Excel's length (streamed.xml_text's escapes)."""
+    return streamed.xml_text(value[:_MAX_STRING])
+
+
+def _blank_cell(row: int, col: int, style: str) -> str:
+    return f'<c r="{_cell(row, col)}"{style}/>'
 
 
 class StampTemplate:
@@ -149,7 +139,7 @@ class StampedSheet:
     def write_blank(self, row: int, col: int, _blank: Any = None, fmt: Format | None = None) -> None:
         if fmt is None:  # xlsxwriter, too, ignores a blank cell without a format
             return
-        self._put(row, col, f'<c r="{_cell(row, col)}"{_style(fmt)}/>')
+        self._put(row, col, _blank_cell(row, col, _style(fmt)))
 
     def merge_range(self, first_row: int, first_col: int, last_row: int, last_col: int, data: Any,
                     fmt: Format | None = None) -> None:
@@ -158,7 +148,7 @@ class StampedSheet:
             for row in range(first_row, last_row + 1):
                 cells = self.cells.setdefault(row, {})
                 for col in range(first_col, last_col + 1):
-                    cells[col] = f'<c r="{_cell(row, col)}"{style}/>'
+                    cells[col] = _blank_cell(row, col, style)
         excel.write_cell(self, first_row, first_col, data, fmt)
         self.merges.append(f"{_cell(first_row, first_col)}:{_cell(last_row, last_col)}")
 
@@ -197,7 +187,7 @@ class StampedSheet:
         out = [_HEADER.format(count=self.string_cells, unique=len(self.strings))]
         for text in self.strings:
             escaped = _text(text)
-            space = ' xml:space="preserve"' if _EDGE_SPACE.search(escaped) else ""
+            space = ' xml:space="preserve"' if streamed.EDGE_SPACE.search(escaped) else ""
             out.append(f"<si><t{space}>{escaped}</t></si>")
         out.append("</sst>")
         return "".join(out)

@@ -27,14 +27,26 @@ from pipelines.lib.exports.display import BOOL_TEXT
 # How a column's values are written (excel.write_table chooses one per column).
 NUMBER, STATUS, BOOL, DATE, OTHER, BOOL_BAD = range(6)
 
-# A text needs more than <t>…</t> when it has what xlsxwriter escapes (&, <, >, control characters, a literal
-# _xHHHH_, U+FFFE/U+FFFF) or leading/trailing whitespace (xml:space="preserve").
-_NEEDS_CARE = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+# What xml_text changes: &, <, >, control characters, a literal _xHHHH_, U+FFFE/U+FFFF (most texts have none).
+_NEEDS_ESCAPING = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+# ... and what an inline cell also has to look at: leading/trailing whitespace (xml:space="preserve").
+_NEEDS_CARE = re.compile(_NEEDS_ESCAPING.pattern + r"|^\s|\s$")
 _ESCAPED_UNDERSCORE = re.compile("(_x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
-_LEADING_SPACE, _TRAILING_SPACE = re.compile(r"^\s"), re.compile(r"\s$")
+EDGE_SPACE = re.compile(r"^\s|\s$")
 _STRING_MAX = 32767
 _INF, _NINF = float("inf"), float("-inf")
+
+
+def xml_text(text: str) -> str:
+    """A text as xlsxwriter stores it in <t> (``_xHHHH_`` for control characters, XML escapes): the one escaping
+    of every cell text the exports write themselves (here and in exports/stamped.py)."""
+    if _NEEDS_ESCAPING.search(text) is None:
+        return text
+    text = _ESCAPED_UNDERSCORE.sub(r"_x005F\1", text)
+    text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
+    text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _text_cell(attrs: str, text: str) -> str:
@@ -43,11 +55,8 @@ def _text_cell(attrs: str, text: str) -> str:
         text = _utf16_truncate(text, _STRING_MAX)
     if _NEEDS_CARE.search(text) is None:
         return f'<c{attrs} t="inlineStr"><is><t>{text}</t></is></c>'
-    text = _ESCAPED_UNDERSCORE.sub(r"_x005F\1", text)
-    text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
-    text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
-    space = ' xml:space="preserve"' if _LEADING_SPACE.search(text) or _TRAILING_SPACE.search(text) else ""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = xml_text(text)
+    space = ' xml:space="preserve"' if EDGE_SPACE.search(text) else ""
     return f'<c{attrs} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
@@ -65,15 +74,36 @@ def _row_open(ws: Worksheet, row: int, height_points: float | None) -> str:
     return f'<row r="{row + 1}" ht="{pixels * 0.75:.16g}" customHeight="1">'
 
 
-# What goes into a cell (row_cells): a number, a text, or a value of another type (excel.write_cell decides).
-NUMBER_CELL, TEXT_CELL, ANY_CELL = "number", "text", "any"
+# What goes into a cell: a number, a text, a date, or nothing but its format (cell_value, row_cells).
+NUMBER_CELL, TEXT_CELL, DATE_CELL, BLANK_CELL = "number", "text", "date", "blank"
+
+
+def cell_value(value: Any) -> tuple[str, Any]:
+    """How a value of any type is written (excel.write_cell, and write_table's values of no column kind): text
+    stays text (``=HYPERLINK(...)``, ``-1`` never become formulas), bools are 是/否, NaN/inf and None blank,
+    dates Excel dates (time zone dropped), Decimal and numpy scalars numbers."""
+    if value is None:
+        return BLANK_CELL, None
+    if isinstance(value, bool):
+        return TEXT_CELL, BOOL_TEXT[value]
+    if isinstance(value, int | float):
+        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+            return BLANK_CELL, None
+        return NUMBER_CELL, value
+    if isinstance(value, dt.datetime):
+        return DATE_CELL, value.replace(tzinfo=None)
+    if isinstance(value, dt.date):
+        return DATE_CELL, dt.datetime(value.year, value.month, value.day)
+    if hasattr(value, "__float__") and not isinstance(value, str):  # Decimal, numpy scalars
+        return NUMBER_CELL, float(value)
+    return TEXT_CELL, str(value)
 
 
 def row_cells(plan: Sequence[tuple[int, Any, Callable[[Any], Any] | None]], row: Sequence[Any], *,
               status_format: Callable[[str], Any], bool_false: Any, bool_bad_true: Any
               ) -> Iterator[tuple[int, str, Any, Any]]:
-    """(column, NUMBER_CELL / TEXT_CELL / ANY_CELL, value, format) of each cell write_table puts in a row: the
-    one decision both ways of writing it (XML here, or cell by cell through xlsxwriter) follow."""
+    """(column, NUMBER_CELL / TEXT_CELL / DATE_CELL / BLANK_CELL, value, format) of each cell write_table puts in a
+    row: the one decision both ways of writing it (XML here, or cell by cell through xlsxwriter) follow."""
     for i, v in enumerate(row):
         if v is None:
             continue
@@ -93,7 +123,7 @@ def row_cells(plan: Sequence[tuple[int, Any, Callable[[Any], Any] | None]], row:
         elif kind is str:
             yield i, TEXT_CELL, v, fmt
         else:
-            yield i, ANY_CELL, v, fmt
+            yield i, *cell_value(v), fmt
 
 
 def write_rows(ws: Worksheet, plan: Sequence[tuple[int, Any, Callable[[Any], Any] | None]],
@@ -134,8 +164,10 @@ def write_rows(ws: Worksheet, plan: Sequence[tuple[int, Any, Callable[[Any], Any
                 cells.append(_number_cell(attrs, v))
             elif what == TEXT_CELL:
                 cells.append(_text_cell(attrs, v))
-            elif cell := _any_cell(attrs, v, convert_date, fmt is not None):
-                cells.append(cell)
+            elif what == DATE_CELL:
+                cells.append(_number_cell(attrs, convert_date(v)))
+            elif fmt is not None:  # a blank cell keeps its format; xlsxwriter drops one without
+                cells.append(f"<c{attrs}/>")
         if not cells:
             continue
         last_with_cells = r
@@ -150,20 +182,3 @@ def write_rows(ws: Worksheet, plan: Sequence[tuple[int, Any, Callable[[Any], Any
         ws.dim_rowmax = max(ws.dim_rowmax or 0, last_with_cells)
         ws.previous_row = last_with_cells
     return r
-
-
-def _any_cell(attrs: str, v: Any, convert_date: Callable[[dt.datetime], float], formatted: bool) -> str:
-    """excel.write_cell's choice for a value of any other type ("" for a blank without a format: no cell)."""
-    if isinstance(v, bool):
-        return _text_cell(attrs, BOOL_TEXT[v])
-    if isinstance(v, int | float):
-        if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-            return f"<c{attrs}/>" if formatted else ""
-        return _number_cell(attrs, v)
-    if isinstance(v, dt.datetime):
-        return _number_cell(attrs, convert_date(v.replace(tzinfo=None)))
-    if isinstance(v, dt.date):
-        return _number_cell(attrs, convert_date(dt.datetime(v.year, v.month, v.day)))
-    if hasattr(v, "__float__") and not isinstance(v, str):  # Decimal, numpy scalars
-        return _number_cell(attrs, float(v))
-    return _text_cell(attrs, str(v))

@@ -135,13 +135,6 @@ class _Budget:
                 yield chunk
 
 
-def _chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
-    """A member read again, in the chunks _Budget.stream gave (its size was bounded then)."""
-    with zf.open(info) as fh:
-        while chunk := fh.read(_CHUNK):
-            yield chunk
-
-
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Za-z$]*)(\d*)(?::([A-Za-z$]*)(\d*))?"')
 _SHEET = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
@@ -194,6 +187,16 @@ def _extent(data: bytes, max_row: int, max_col: int) -> tuple[int, int]:
     return max_row, max_col
 
 
+def _windows(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    """Each chunk, and what is scanned with it: the chunk after the last 256 bytes before it (a tag cut by the
+    chunk boundary is seen whole)."""
+    tail = b""
+    for chunk in chunks:
+        data = tail + chunk
+        yield chunk, data
+        tail = data[-256:]
+
+
 def _sheet_extent(chunks, limits: Limits, sheet: str, again: Callable[[], Iterator[bytes]]) -> int:
     """<dimension> and the largest row / column present, streamed; raises on the first over the limit.
     Returns how many cells use a shared string.
@@ -202,30 +205,21 @@ def _sheet_extent(chunks, limits: Limits, sheet: str, again: Callable[[], Iterat
     has one on are the rows and columns counted, after those of the chunks before it (``again`` streams the
     sheet from its start once more). The chunks before could not reach a limit, so the same error comes
     from the same chunk as if every chunk were counted."""
-    tail = b""
     max_row = max_col = 0
     shared_refs = 0
-    first, counting = True, False
-    for i, chunk in enumerate(chunks):
+    counting = False
+    for i, (chunk, data) in enumerate(_windows(chunks)):
         shared_refs += chunk.count(b't="s"')
-        data = tail + chunk
-        if first:
-            m = _DIMENSION.search(data[:4096])
-            if m:
-                end_col, end_row = (m.group(3), m.group(4)) if m.group(3) is not None else (m.group(1), m.group(2))
-                _check_extent(int(end_row or 0), column_number(end_col.decode()), limits, sheet)
-            first = False
+        if i == 0 and (m := _DIMENSION.search(data[:4096])):
+            end_col, end_row = (m.group(3), m.group(4)) if m.group(3) is not None else (m.group(1), m.group(2))
+            _check_extent(int(end_row or 0), column_number(end_col.decode()), limits, sheet)
         if not counting and _may_exceed(data, limits):
             counting = True
-            before = b""
-            for earlier in itertools.islice(again(), i):  # the same chunks, seen through the same windows
-                window = before + earlier
-                max_row, max_col = _extent(window, max_row, max_col)
-                before = window[-256:]
+            for _, earlier in itertools.islice(_windows(again()), i):  # the same chunks, seen the same way
+                max_row, max_col = _extent(earlier, max_row, max_col)
         if counting:
             max_row, max_col = _extent(data, max_row, max_col)
             _check_extent(max_row, max_col, limits, sheet)
-        tail = data[-256:]  # a tag cut by the chunk boundary is seen whole next time
     return shared_refs
 
 
@@ -291,8 +285,9 @@ def inspect_xlsx(path: Path, limits: Limits = LIMITS) -> XlsxInfo:
                 member = rels.get(rid)
                 if member in members:
                     info = zf.getinfo(member)
+                    # read again (``again``) under a budget of its own: these bytes were bounded the first time
                     shared_refs += _sheet_extent(_bounded_text(budget.stream(zf, info), limits, f"工作表“{name}”"),
-                                                 limits, name, again=lambda info=info: _chunks(zf, info))
+                                                 limits, name, again=lambda info=info: _Budget(limits).stream(zf, info))
             for member in sorted(members):
                 if member.lower().endswith("sharedstrings.xml"):
                     info = zf.getinfo(member)
