@@ -41,6 +41,7 @@ from pipelines.lib.exports.report import (
     pp,
     write_if_changed,
 )
+from pipelines.lib.machine import WORKER_PROCESSES
 
 RENDERER_MODULES = ("pipelines.lib.exports.inspection", "pipelines.lib.exports.report",
                     "pipelines.lib.exports.display", "pipelines.lib.domain.codes", "pipelines.lib.domain.periods")
@@ -556,10 +557,10 @@ class PagesWritten:
     removed: int = 0
 
 
-def write_inspection_pages(db_path: Path, report_dir: Path) -> PagesWritten:
+def write_inspection_pages(db_path: Path, report_dir: Path, workers: int = WORKER_PROCESSES) -> PagesWritten:
     """Every registered enterprise's and group's page, as of the warehouse's horizon, under ``report_dir``
     (``enterprises/10117472-0.html``, ``groups/<group code>.html``: ``pages.page_name``); pages of codes no longer registered
-    are removed."""
+    are removed. ``workers``: how many forked children write them (see ``forked.map_forked``)."""
     result = PagesWritten()
     with duckdb.connect(str(db_path), read_only=True) as con:
         as_of = horizon(con)
@@ -572,7 +573,7 @@ def write_inspection_pages(db_path: Path, report_dir: Path) -> PagesWritten:
         target = Path(report_dir) / folder
         # forked children inherit the loaded marts: ~10 ms a page, 1,250 pages for 1,000 enterprises
         written = map_forked(lambda code, target=target, is_group=is_group:
-                             write_page(d, code, target / page_name(code), group=is_group), codes)
+                             write_page(d, code, target / page_name(code), group=is_group), codes, workers)
         result.written += sum(written)
         result.unchanged += len(written) - sum(written)
         if target.is_dir():

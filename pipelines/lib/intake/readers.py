@@ -168,15 +168,22 @@ def sheet_key(name: str) -> str:
     return unicodedata.normalize("NFKC", name).strip()
 
 
-def _locate_header(grid: pl.DataFrame, sheet: c.Sheet) -> int:
-    """Grid row index whose cells match the most contract headers (0 when none do)."""
+def _locate_header(top: list[tuple], sheet: c.Sheet) -> int:
+    """Index (in ``top``, the grid's first rows) of the row whose cells match the most contract headers (0 when
+    none do)."""
     known = _HEADER_INDEX[sheet.key]
     best, best_hits = 0, 0
-    for i, row in enumerate(grid.head(HEADER_SEARCH_ROWS).iter_rows()):
+    for i, row in enumerate(top):
         hits = sum(1 for v in row if v is not None and normalize_header(v) in known)
         if hits > best_hits:
             best, best_hits = i, hits
+            if hits == len(row):  # every cell a header: no row below can have more (the usual first row)
+                break
     return best
+
+
+def _as_text(column: pl.Series) -> pl.Series:
+    return column if column.dtype == pl.Utf8 else column.cast(pl.Utf8)
 
 
 def match_sheet(grid: pl.DataFrame, sheet: c.Sheet, source_name: str) -> SheetData:
@@ -184,8 +191,9 @@ def match_sheet(grid: pl.DataFrame, sheet: c.Sheet, source_name: str) -> SheetDa
     if grid.height == 0:
         return SheetData(sheet, source_name, 1, pl.DataFrame({"source_row": []}, schema={"source_row": pl.Int32}),
                          missing=[col.header for col in sheet.columns if col.required])
-    header_idx = _locate_header(grid, sheet)
-    headers = list(grid.row(header_idx))
+    top = grid.head(HEADER_SEARCH_ROWS).rows()
+    header_idx = _locate_header(top, sheet)
+    headers = top[header_idx]
     picked: dict[str, str] = {}  # grid column -> contract key
     unknown, duplicated = [], []
     for grid_col, text in zip(grid.columns, headers, strict=True):
@@ -198,13 +206,12 @@ def match_sheet(grid: pl.DataFrame, sheet: c.Sheet, source_name: str) -> SheetDa
             duplicated.append(col.header)
         else:
             picked[grid_col] = col.key
-    n = grid.height - header_idx - 1
-    # Plain Series work per file; normalising and dropping blank rows happens once per sheet over every
-    # file of the run (clean_rows), which is what keeps a 1,000-file quarter fast.
-    frame = pl.DataFrame(
-        [pl.Series("source_row", range(header_idx + 2, header_idx + 2 + n), dtype=pl.Int32)]
-        + [grid.get_column(g).slice(header_idx + 1).cast(pl.Utf8).alias(k) for g, k in picked.items()]
-    )
+    # Plain Series work per file (the grid sliced once, its columns renamed): normalising and dropping blank rows
+    # happens once per sheet over every file of the run (clean_rows), which is what keeps a 1,000-file quarter fast.
+    rows = grid.slice(header_idx + 1)
+    first = header_idx + 2  # the Excel row number of the first data row
+    frame = pl.DataFrame([pl.Series("source_row", range(first, first + rows.height), dtype=pl.Int32),
+                          *(_as_text(rows.get_column(g)).alias(k) for g, k in picked.items())])
     present = set(picked.values())
     missing = [col.header for col in sheet.columns if col.required and col.key not in present]
     return SheetData(sheet, source_name, header_idx + 1, frame, missing, unknown, duplicated)
