@@ -92,8 +92,7 @@ def _ingest_batch(con: duckdb.DuckDBPyConnection, read: ReadBatch, paths: dict[s
     report.rows_rejected += int(audit_table.filter(outcomes == "rejected")["rows_in"].sum())
     report.findings += findings.height
     for period, rows in audit_table.group_by("period"):
-        counts = report.by_period.setdefault(period[0], {"files": 0, "new": 0, "accepted": 0, "rejected": 0,
-                                                          "ignored": 0})
+        counts = report.by_period[period[0]]  # every period of the run has its counts (run_intake)
         counts["new"] += rows.height
         for outcome in ("accepted", "rejected", "ignored"):
             counts[outcome] += int((rows["outcome"] == outcome).sum())
