@@ -20,6 +20,10 @@ again by openpyxl, contract workbooks another tool wrote (``--writers``; benchma
   here means: the same 2009Q2 files and the same registry, run on a working area that already holds
   2009Q1 (``run --period 2009Q1``, untimed, then ``run --period 2009Q2``, timed). Both inboxes come from
   one generation of 2009Q1–2009Q2, so the 2009Q2 workbooks are the same files (hard links). Target ≤ 1.25×.
+- the run without a workbook: the same registry of N enterprises and an empty 2008Q2 folder, on a fresh
+  working area, timed ``--runs`` times (the best counts). Every step still runs (the dbt builds, the suites,
+  the publication, a missing-filing receipt per enterprise): what the stack costs before it reads a single file,
+  set against what the ratio target allows for the whole run.
 
 Then once: the demo figure, ``sasac-skills run --all`` on data/raw on a fresh working area (what `make run`
 does), wall time.
@@ -211,6 +215,7 @@ class Row:
     steps: dict[str, float] = field(default_factory=dict)
     nochange: tuple[float, bool, bool, int] | None = None  # seconds, said 无变化, marts untouched, files
     midplan: tuple[float, float] | None = None  # first run, steady state
+    no_workbook_s: float | None = None  # the whole run with the registry and no file (no_workbook_run)
 
     @property
     def ratio(self) -> float:
@@ -283,6 +288,26 @@ def whole_vs_floor(n: int, cache: Path | None, floor_runs: int, scratch: Path, r
                 print(f"  changed: {name} {before.get(name)} -> {after.get(name)}")
     shutil.rmtree(root, ignore_errors=True)
     return row
+
+
+def no_workbook_run(n: int, cache: Path | None, scratch: Path, runs: int) -> float:
+    """Best wall time of ``run --period`` with the registry of ``n`` enterprises and an empty quarter folder."""
+    generated = cached_inbox(n, PERIOD, PERIOD, clean=True, cache=cache)
+    inbox = scratch / f"no_workbook_{n}"
+    (inbox / PERIOD).mkdir(parents=True)
+    shutil.copy2(generated / "registry.csv", inbox / "registry.csv")
+    print(f"\n== the run without a workbook: {n} enterprises registered, {PERIOD} folder empty ==", flush=True)
+    times = []
+    for i in range(max(1, runs)):
+        root = scratch / "no_workbook_run"
+        shutil.rmtree(root, ignore_errors=True)
+        m = measure(run_cmd(inbox, root, PERIOD), scratch / "no_workbook.log")
+        times.append(m.seconds)
+        print(f"run without a workbook {i + 1}: {m.seconds:.2f} s, {peaks(m)}\n  summary: {stats_line(m)}\n  stages: "
+              + ", ".join(f"{step} {seconds:.1f}" for step, seconds in step_seconds(m.output).items()), flush=True)
+        shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(inbox, ignore_errors=True)
+    return min(times)
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -371,6 +396,13 @@ def table(rows: list[Row], floor_runs: int, demo_run: Measured | None) -> None:
             print(f"no-change re-run, {r.enterprises} × {PERIOD} ({r.writer}): {seconds:.2f} s = {seconds / r.floor_s:.2f}× floor "
                   f"(target ≤ {NOCHANGE_TARGET}×); 无变化 said: {said}; {files} marts files same bytes and "
                   f"mtimes: {untouched}  {verdict(ok)}")
+    for r in rows:
+        if r.no_workbook_s is not None:
+            goal = ratio_target(r.enterprises)
+            print(f"run without a workbook, {r.enterprises} registered × {PERIOD}: {r.no_workbook_s:.2f} s = "
+                  f"{r.no_workbook_s / r.floor_s:.2f}× floor ({r.writer} floor); the whole run's target allows "
+                  f"{goal * r.floor_s:.2f} s ({goal:.0f}×), so reading and checking the quarter's files may take "
+                  f"{goal * r.floor_s - r.no_workbook_s:.2f} s on top")
     if demo_run:
         print(f"demo `make run` (sasac-skills run --all on data/raw, 12 enterprises × 2006Q1–2010Q4, fresh "
               f"working area): {demo_run.seconds:.1f} s, {peaks(demo_run)}  "
@@ -398,6 +430,8 @@ def main() -> None:
                 row = whole_vs_floor(n, args.cache, args.floor_runs, scratch, args.runs, writer)
                 if not args.skip_midplan and writer == WRITERS[0]:
                     row.midplan = midplan(n, args.cache, scratch)
+                if writer == args.writers[0]:  # the same registry and no file, whoever wrote the workbooks
+                    row.no_workbook_s = no_workbook_run(n, args.cache, scratch, args.runs)
                 rows.append(row)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
