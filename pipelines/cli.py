@@ -58,8 +58,10 @@ def run(period: Period | None, all_periods: bool, inbox: Path, warehouse: Path, 
     working area (named at the end of the summary).
     """
     from pipelines.console import routed_output
+    from pipelines.lib import heap
     from pipelines.run import RunError, run_quarters
 
+    heap.declare_one_shot()  # this process ends with the run (_end_process)
     if bool(period) == all_periods:
         raise click.UsageError("请指定 --period YYYYQn 或 --all 之一 (give exactly one of --period or --all)")
     if quiet and verbose:

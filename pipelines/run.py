@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib import heap
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.fingerprint import record_successful_run, run_fingerprint, unchanged_since_last_run
 from pipelines.lib.domain.periods import Period, period_range
@@ -336,6 +337,7 @@ def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Perio
     started = time.perf_counter()
     platform = PlatformConfig(inbox=str(inbox), workdir=str(workdir), warehouse=str(warehouse), recheck=recheck)
     job = build_definitions(platform).resolve_job_def("quarterly_run")
+    heap.freeze_long_lived()  # the definitions live as long as the run
     # Not quiet, the logs go to the run's log file (pipelines.console): all of it, step events included, which
     # is also where the terminal's progress is read from.
     level = "WARNING" if quiet else "DEBUG"

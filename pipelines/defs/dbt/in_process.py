@@ -29,6 +29,8 @@ from dagster_dbt.asset_utils import (
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
+from pipelines.lib import heap
+
 # The events dagster-dbt turns into Dagster events (DbtCoreCliEventMessage.is_result_event); the rest
 # (thousands of debug events a build) are not converted.
 RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"})
@@ -64,6 +66,7 @@ def _manifest(run_id: str, project: DbtProject, target_path: Path) -> Any:
         manifest = parse(project, target_path)
         _parsed.clear()  # a long-lived process (tests, dagster dev) keeps only the current run's
         _parsed[key] = manifest
+        heap.freeze_long_lived()  # the manifest lives as long as the run
     return _parsed[key]
 
 
