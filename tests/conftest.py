@@ -12,6 +12,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+DEMO_INBOX = REPO / "data" / "raw"
+
+os.environ.setdefault("SASAC_DEMO", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
 # A suite started as a background job (nohup, `make test &` in a script) inherits SIGINT ignored. Each in-process
 # Dagster run then leaves SIGTERM mapped to the same (dagster._utils.interrupts), and every server a test starts
 # afterwards inherits SIGTERM ignored: the SIGTERM that stops it does nothing and the server outlives the suite
@@ -19,12 +26,6 @@ REPO = Path(__file__).resolve().parents[1]
 # a terminal, keeps SIGTERM a signal that stops a process.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
-DEMO_INBOX = REPO / "data" / "raw"
-
-os.environ.setdefault("SASAC_DEMO", "1")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
 # Lines the ground-truth test leaves for the end of the session, so CI shows the figures on a pass too.
