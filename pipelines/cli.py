@@ -273,5 +273,121 @@ def portal_reset_password(login: str, db: Path | None) -> None:
     click.echo(f"账户 {login} 的新一次性密码: {password}   (登录后必须修改)")
 
 
+@main.command()
+@click.option("--workdir", type=click.Path(path_type=Path), envvar="SASAC_WORKDIR", default="data/work",
+              show_default=True, help="Working area: alerts go to logs/alerts.jsonl, state to logs/watchdog.json. "
+                                      "Env: SASAC_WORKDIR")
+@click.option("--repeat-hours", type=click.FloatRange(min=0, min_open=True), default=6, show_default=True,
+              help="While the daemon stays down, alert again at most this often.")
+def watchdog(workdir: Path, repeat_hours: float) -> None:
+    """Check the Dagster daemon (DAGSTER_HOME) once; alert when it goes down or comes back (for a systemd timer).
+
+    Exit status: 0 the daemon runs, 1 it does not, 2 the watchdog is misconfigured (DAGSTER_HOME, SASAC_ALERT_*).
+    """
+    import datetime as dt
+
+    from pipelines.lib.ops.alerts import AlertConfigError, AlertSettings
+    from pipelines.lib.ops.watchdog import WatchdogError, watch
+
+    try:
+        settings = AlertSettings.from_env()
+        liveness, record = watch(workdir.resolve(), dt.timedelta(hours=repeat_hours), settings)
+    except (AlertConfigError, WatchdogError) as exc:
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(2)
+    last_line = (liveness.output.splitlines() or ["（无输出）"])[-1]
+    line = "守护进程运行正常" if liveness.healthy else f"守护进程未运行：{last_line}"
+    if record is not None:
+        line += f"；已告警 {record['kind']}（邮件：{record['email']}）"
+    click.echo(line, err=not liveness.healthy)
+    sys.exit(0 if liveness.healthy else 1)
+
+
+
+# --- backup, restore, run retention (docs/operations.md) ---------------------------------------------------
+
+def _with_run_paths(command: click.Command) -> click.Command:
+    """--inbox, --warehouse and --workdir exactly as `run` has them (environment variables, defaults)."""
+    command.params.extend(p for p in run.params if p.name in ("inbox", "warehouse", "workdir"))
+    return command
+
+
+@_with_run_paths
+@main.command("backup")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder of backups: each backup goes into a new sasac-backup-<YYYYMMDD-HHMMSS>/ inside it.")
+@click.option("--wait-seconds", type=click.FloatRange(min=0), default=3600, show_default=True,
+              help="How long to wait for a run that holds the working area before giving up.")
+@click.option("--keep", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Afterwards keep only the newest N complete backups in --out (0: keep all).")
+def backup_command(out: Path, wait_seconds: float, keep: int, inbox: Path, warehouse: Path, workdir: Path) -> None:
+    """Copy the inbox, the working database and raw archive, the portal's database and the published outputs,
+    with a manifest of every file's SHA-256 (not the key SASAC_HMAC_KEY, not the logs)."""
+    from pipelines.lib.ops.backup import BackupError, Locations, backup
+    from pipelines.lib.ops.work_lock import WorkAreaBusy
+
+    def waiting(holder: str) -> None:
+        click.echo(f"工作目录正被使用（{holder}），备份等它结束，最多 {wait_seconds:.0f} 秒", err=True)
+
+    try:
+        done = backup(Locations.of(inbox, workdir, warehouse), out, wait_seconds, keep, on_wait=waiting)
+    except WorkAreaBusy as exc:
+        raise click.ClickException(f"备份未进行（已等待 {wait_seconds:.0f} 秒）：{exc}") from None
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"备份完成 backup written: {done.path}  ({done.files} 个文件，{done.bytes / 2**20:.1f} MiB，"
+               f"{done.seconds:.1f} s)")
+    click.echo("  清单 manifest.json 列出每个文件的大小与 SHA-256；假名化密钥 SASAC_HMAC_KEY 不在备份中（保存在密钥库）")
+    for old in done.removed:
+        click.echo(f"  已删除较早的备份 removed (--keep {keep}): {old}")
+
+
+@_with_run_paths
+@main.command("restore")
+@click.argument("backup_dir", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Write into non-empty locations: the backup's files replace theirs, other files stay.")
+def restore_command(backup_dir: Path, force: bool, inbox: Path, warehouse: Path, workdir: Path) -> None:
+    """Verify a backup (BACKUP_DIR, or a folder of backups: the newest) and restore it to the given paths."""
+    from pipelines.lib.ops.backup import BackupError, Locations
+    from pipelines.lib.ops.restore import restore
+    from pipelines.lib.ops.work_lock import WorkAreaBusy
+
+    target = Locations.of(inbox, workdir, warehouse)
+    try:
+        done = restore(backup_dir, target, force=force)
+    except (BackupError, WorkAreaBusy) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已恢复 restored: {done.backup}  (备份于 {done.created_at})")
+    where = {"inbox": ("收件箱 inbox", target.inbox), "work": ("工作目录 workdir", target.workdir),
+             "portal": ("报送平台 portal", target.portal_db), "published": ("发布库 warehouse", target.warehouse)}
+    for section, (files, size) in done.counts.items():
+        label, path = where[section]
+        click.echo(f"  {label}: {path}  ({files} 个文件，{size / 2**20:.1f} MiB)")
+    if not done.same_code:
+        click.echo("  备份时的程序或规则与当前不同：下一次运行按当前的规则重新核对（规则变更，见 README）")
+    key_line = {"same": "当前的 SASAC_HMAC_KEY 与备份时的相同。",
+                "different": "注意：当前的 SASAC_HMAC_KEY 与备份时的不同！请换回备份时的密钥再运行，否则新报表的假名与库中的对不上。",
+                "unknown": "请确认 SASAC_HMAC_KEY 与备份时的相同：假名由它决定，备份中没有密钥。",
+                "unset": "请设置与备份时相同的 SASAC_HMAC_KEY 再运行：假名由它决定，备份中没有密钥。"}[done.key]
+    click.echo(key_line, err=done.key == "different")
+    click.echo("下一步 next: sasac-skills run --all（以恢复的路径重新计算并发布）")
+
+
+@main.command("prune-runs")
+@click.option("--older-than-days", type=click.IntRange(min=0), default=400, show_default=True,
+              help="Delete finished runs last updated more than this many days ago.")
+@click.option("--dry-run", is_flag=True, help="Only count the runs that would be deleted.")
+def prune_runs_command(older_than_days: int, dry_run: bool) -> None:
+    """Delete the finished Dagster runs of $DAGSTER_HOME (with their event logs) older than N days."""
+    from pipelines.retention import RetentionError, prune_runs
+
+    try:
+        done = prune_runs(older_than_days, dry_run=dry_run)
+    except RetentionError as exc:
+        raise click.ClickException(str(exc)) from None
+    verb = "将删除 would delete" if done.dry_run else "已删除 deleted"
+    click.echo(f"{verb} {done.deleted} 次运行（结束于 {done.cutoff:%Y-%m-%d %H:%M} UTC 之前）")
+
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ from pipelines.defs.dbt.assets import build_dbt_assets
 from pipelines.defs.expectations.assets import build_expectation_defs
 from pipelines.defs.ingest.assets import raw_submissions
 from pipelines.defs.ingest.checks import intake_reconciles
+from pipelines.defs.ops import build_ops_sensors
 from pipelines.defs.publish.assets import build_publish_assets
 from pipelines.defs.resources import PlatformConfig
 from pipelines.defs.schedules import build_automation, quarterly_job
@@ -23,13 +24,13 @@ def build_definitions(platform: PlatformConfig) -> dg.Definitions:
     expectation_assets, expectation_checks = build_expectation_defs()
     mart_keys = sorted((k for a in dbt_defs for k in a.keys if k.path[0] == "marts"),
                        key=lambda k: k.to_user_string())
-    schedule, sensor = build_automation(platform)
+    schedule, inbox_sensor = build_automation(platform)
     return dg.Definitions(
         assets=[raw_submissions, *dbt_defs, *expectation_assets, *build_publish_assets(mart_keys)],
         asset_checks=[intake_reconciles, *expectation_checks],
         jobs=[quarterly_job],
         schedules=[schedule],
-        sensors=[sensor],
+        sensors=[inbox_sensor, *build_ops_sensors()],
         resources={"platform": platform},
     )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import logging
 import os
 import subprocess
@@ -27,6 +26,7 @@ from pipelines.lib.domain.periods import Period, period_range
 from pipelines.lib.domain.reference import default_plan_periods
 from pipelines.lib.intake.inbox import InboxError, inbox_periods, read_registry
 from pipelines.lib.intake.pseudonym import MissingKeyError, load_key
+from pipelines.lib.ops.work_lock import WorkAreaBusy, describe_holder, work_lock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANALYST_GUIDE = REPO_ROOT / "docs" / "analyst-guide.md"
@@ -173,34 +173,15 @@ def _check_not_locked(work_db: Path) -> None:
         raise RunError(f"工作数据库 {work_db} 正被另一进程占用（可能另一次运行尚未结束），请稍后再试：{exc}") from None
 
 
-LOCK_FILE = "run.lock"
-
-
 @contextlib.contextmanager
 def run_lock(workdir: Path) -> Iterator[None]:
-    """An exclusive OS lock on the working area for the run's whole life (intake, dbt, GX, publish).
-
-    flock belongs to the open file, so the kernel releases it the moment the run dies, however it dies: a
-    stale lock file never blocks the next run. The holder's PID and start time are written in it so a
-    refused run can say who holds it.
-    """
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / LOCK_FILE
-    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the duration, closed below
+    """The working area's lock (pipelines.lib.ops.work_lock) for a command-line run's whole life: refused at
+    once, in one line naming the holder, when another run (a daemon, UI or CLI run) or a backup holds it."""
     try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "PID 未知"
-            raise RunError(f"另一次运行正在使用工作目录 {workdir}（{holder}），请等它结束后再运行") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"PID {os.getpid()}，开始于 {dt.datetime.now().isoformat(sep=' ', timespec='seconds')}")
-        fh.flush()
-        yield
-    finally:
-        fh.close()  # releases the lock
+        with work_lock(workdir, describe_holder("命令行运行 sasac-skills run")):
+            yield
+    except WorkAreaBusy as exc:
+        raise RunError(str(exc)) from None
 
 
 _WATCHDOG = """

@@ -14,7 +14,15 @@ from pipelines.defs import groups
 from pipelines.defs.dbt.translator import asset_description
 from pipelines.defs.dbt.vars import dbt_build_args, dbt_env
 from pipelines.defs.expectations.assets import suite_docs_page
-from pipelines.defs.ingest.sensors import build_inbox_sensor, changed_periods, period_fingerprints
+from pipelines.defs.ingest.sensors import (
+    Outcome,
+    RetryPolicy,
+    build_inbox_sensor,
+    changed_periods,
+    load_state,
+    period_fingerprints,
+    plan_tick,
+)
 from pipelines.defs.partitions import quarterly_partitions, range_periods, range_tags
 from pipelines.defs.schedules import (
     AUTOMATION_ENV,
@@ -156,6 +164,8 @@ def test_sensor_requests_a_run_for_new_or_changed_period_folders(tmp_path: Path,
     first = period_fingerprints(inbox)
     assert changed_periods({}, first) == ["2008Q2"]
     assert changed_periods(first, period_fingerprints(inbox)) == []
+    # the code and the reference data are part of what a quarter's run sees
+    assert changed_periods(first, period_fingerprints(inbox, code="another rules version")) == ["2008Q2"]
 
     (inbox / "2008Q3").mkdir()
     (inbox / "2008Q3" / "b.xlsx").write_bytes(b"2")
@@ -164,22 +174,60 @@ def test_sensor_requests_a_run_for_new_or_changed_period_folders(tmp_path: Path,
 
     sensor = build_inbox_sensor(quarterly_job, inbox)
     repo = definitions.get_repository_def()
-    result = sensor.evaluate_tick(dg.build_sensor_context(cursor=json.dumps(first), repository_def=repo))
-    (request,) = result.run_requests  # one run covering both quarters
-    assert request.tags["dagster/asset_partition_range_start"] == "2008Q2"
-    assert request.tags["dagster/asset_partition_range_end"] == "2008Q3"
-    assert json.loads(result.cursor) == period_fingerprints(inbox)
-    # the same state again: nothing to do
-    assert sensor.evaluate_tick(dg.build_sensor_context(cursor=result.cursor, repository_def=repo)).run_requests == []
-    # a single changed quarter is requested by its partition
-    (inbox / "2008Q3" / "b_v2.xlsx").write_bytes(b"4")
-    (single,) = sensor.evaluate_tick(dg.build_sensor_context(cursor=result.cursor, repository_def=repo)).run_requests
-    assert single.partition_key == "2008Q3"
-    # a folder for a quarter no plan of the reference data covers yet waits for its plan's rows
-    (inbox / "2011Q1").mkdir()
-    (inbox / "2011Q1" / "c.xlsx").write_bytes(b"5")
-    assert sensor.evaluate_tick(dg.build_sensor_context(cursor=result.cursor, repository_def=repo)).run_requests[
-        0].partition_key == "2008Q3"
+    with dg.DagsterInstance.ephemeral() as instance:
+        def tick(cursor: str | None):
+            return sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor, repository_def=repo, instance=instance))
+
+        result = tick(json.dumps({p: {"fp": fp, "key": None, "attempt": 1} for p, fp in first.items()}))
+        (request,) = result.run_requests  # one run covering both quarters
+        assert request.tags["dagster/asset_partition_range_start"] == "2008Q2"
+        assert request.tags["dagster/asset_partition_range_end"] == "2008Q3"
+        state = json.loads(result.cursor)
+        assert {p: v["fp"] for p, v in state.items()} == period_fingerprints(inbox)
+        assert {v["key"] for v in state.values()} == {request.run_key}
+        # the same state again: nothing to do, and the tick says so
+        again = tick(result.cursor)
+        assert again.run_requests == [] and again.skip_message
+        # a single changed quarter is requested by its partition
+        (inbox / "2008Q3" / "b_v2.xlsx").write_bytes(b"4")
+        (single,) = tick(result.cursor).run_requests
+        assert single.partition_key == "2008Q3"
+        # a folder for a quarter no plan of the reference data covers is reported in the tick, not skipped silently
+        (inbox / "2011Q1").mkdir()
+        (inbox / "2011Q1" / "c.xlsx").write_bytes(b"5")
+        (inbox / "2008Q3" / "b_v2.xlsx").unlink()
+        outside = tick(result.cursor)
+        assert outside.run_requests == [] and "2011Q1" in outside.skip_message and "规划期" in outside.skip_message
+
+
+POLICY = RetryPolicy(base_seconds=60, cap_seconds=600, max_attempts=3)
+
+
+def test_a_failed_quarter_is_requested_again_after_a_growing_bounded_delay() -> None:
+    current = {"2008Q2": "fp2", "2008Q3": "fp3"}
+    state = {"2008Q2": {"fp": "fp2", "key": "k1", "attempt": 1}, "2008Q3": {"fp": "fp3", "key": "k0", "attempt": 1}}
+    failed = {"k1": Outcome("FAILURE", ended_at=1000.0), "k0": Outcome("SUCCESS", ended_at=900.0)}
+    plan = {"2008Q2", "2008Q3"}
+    waiting = plan_tick(state, current, plan, failed, now=1030.0, policy=POLICY)
+    assert waiting.run == [] and "2008Q2" in waiting.reasons[0] and "30 秒后第 2 次" in waiting.reasons[0]
+    due = plan_tick(state, current, plan, failed, now=1060.0, policy=POLICY)
+    assert due.run == ["2008Q2"] and due.attempt == 2 and due.state["2008Q2"]["attempt"] == 2
+    assert POLICY.delay(1) == 60 and POLICY.delay(2) == 120 and POLICY.delay(3) == 240 and POLICY.delay(9) == 600
+    # the last attempt failed too: no more runs until something changes, and the tick says why
+    spent = {**state, "2008Q2": {"fp": "fp2", "key": "k3", "attempt": 3}}
+    gave_up = plan_tick(spent, current, plan, {"k3": Outcome("FAILURE", 1000.0)}, now=99999.0, policy=POLICY)
+    assert gave_up.run == [] and "不再重试" in gave_up.reasons[0]
+    # ... and a change (a file, a rule, the code) starts again from the first attempt
+    changed = plan_tick(spent, {**current, "2008Q2": "fp2b"}, plan, {"k3": Outcome("FAILURE", 1000.0)}, 99999.0, POLICY)
+    assert changed.run == ["2008Q2"] and changed.attempt == 1
+    # a run still queued or running, or not created yet, is left alone
+    for outcome in (None, Outcome("QUEUED"), Outcome("STARTED")):
+        assert plan_tick(state, current, plan, {"k1": outcome}, 99999.0, POLICY).run == []
+
+
+def test_the_cursor_of_the_earlier_sensor_reads_as_requests_without_retries() -> None:
+    assert load_state(json.dumps({"2008Q2": "abc"})) == {"2008Q2": {"fp": "abc", "key": None, "attempt": 1}}
+    assert load_state(None) == {}
 
 
 def test_sensor_ignores_a_missing_inbox(tmp_path: Path) -> None:

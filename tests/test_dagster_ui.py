@@ -113,7 +113,8 @@ def test_the_ui_reads_in_quarters_runs_nothing_by_itself_and_stops_promptly(dags
     data = graphql(port, QUERY)
     (repo,) = data["repositoriesOrError"]["nodes"]
     assert {s["name"]: s["scheduleState"]["status"] for s in repo["schedules"]} == {"quarterly_schedule": "STOPPED"}
-    assert {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]} == {"inbox_sensor": "STOPPED"}
+    assert {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]} == {
+        "inbox_sensor": "STOPPED", "dead_run_sensor": "STOPPED", "run_failure_alert": "STOPPED"}
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     filing = nodes["marts/filing_status"]
     assert filing["partitionKeys"][0] == "2006Q1" and filing["partitionKeys"][-1] == "2010Q4"

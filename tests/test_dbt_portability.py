@@ -8,12 +8,14 @@ the guard can fail.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from pipelines.lib.scaleout import portability
+from tests.spark_venv import spark_python
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "dbt_project" / "models"
@@ -26,13 +28,17 @@ def test_only_staging_calls_source():
 
 
 @pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    """One local Spark session for the module (the JVM takes ~45 s to start)."""
-    from pipelines.lib.scaleout.spark_check import spark_session
-
-    session = spark_session(tmp_path_factory.mktemp("spark"))
-    yield session
-    session.stop()
+def parse_errors(tmp_path_factory):
+    """The real project and a planted copy, each compiled for both engines and parsed by each, in one child of
+    the spark venv (one JVM start for both; the platform's venv holds no pyspark)."""
+    root = tmp_path_factory.mktemp("portability")
+    planted = _planted_project(root / "planted", {m: (old, new) for m, (old, new, _) in PLANTS.items()})
+    done = subprocess.run([spark_python(), "-m", "pipelines.lib.scaleout.portability", str(REPO / "dbt_project"),
+                           str(planted), "--work", str(root / "work")],
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-4000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    return out[str(REPO / "dbt_project")], out[str(planted)]
 
 
 def _planted_project(root: Path, plants: dict[str, tuple[str, str]]) -> Path:
@@ -48,12 +54,11 @@ def _planted_project(root: Path, plants: dict[str, tuple[str, str]]) -> Path:
 
 
 @pytest.mark.slow
-def test_every_model_parses_on_duckdb_and_on_spark(spark, tmp_path):
-    compiled = portability.compile_models(REPO / "dbt_project", tmp_path)
-    models = {p.stem for p in MODELS.rglob("*.sql")}
-    assert set(compiled["duckdb"]) == models and set(compiled["spark"]) == models
-    assert portability.duckdb_parse_errors(compiled["duckdb"]) == {}
-    assert portability.spark_parse_errors(spark, compiled["spark"]) == {}
+def test_every_model_parses_on_duckdb_and_on_spark(parse_errors):
+    real, _ = parse_errors
+    models = sorted(p.stem for p in MODELS.rglob("*.sql"))
+    assert real["models"] == {"duckdb": models, "spark": models}
+    assert real["duckdb"] == {} and real["spark"] == {}
 
 
 # model: (old, planted, the engine that lacks it). DuckDB-only: SELECT * EXCLUDE, {'key': value}
@@ -67,10 +72,7 @@ PLANTS = {
 
 
 @pytest.mark.slow
-def test_a_construct_one_engine_lacks_fails_the_guard(spark, tmp_path):
-    project = _planted_project(tmp_path, {m: (old, new) for m, (old, new, _) in PLANTS.items()})
-    compiled = portability.compile_models(project, tmp_path / "work", select=" ".join(PLANTS))
-    errors = {"duckdb": portability.duckdb_parse_errors(compiled["duckdb"]),
-              "spark": portability.spark_parse_errors(spark, compiled["spark"])}
+def test_a_construct_one_engine_lacks_fails_the_guard(parse_errors):
+    _, planted = parse_errors
     for engine in ("duckdb", "spark"):
-        assert sorted(errors[engine]) == sorted(m for m, (*_, lacks) in PLANTS.items() if lacks == engine), errors
+        assert sorted(planted[engine]) == sorted(m for m, (*_, lacks) in PLANTS.items() if lacks == engine), planted

@@ -6,11 +6,13 @@ import datetime as dt
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipelines.lib.scaleout.spark_check import MartDigest, compare, digest
+from tests.spark_venv import spark_python
 
 ROWS = [(1, "甲", Decimal("12.3400"), 0.1 + 0.2, True, dt.date(2008, 4, 15), None),
         (2, "乙", Decimal("0.0000"), 1e-300, False, dt.date(2008, 7, 15), dt.datetime(2008, 7, 16, 0, 0))]
@@ -40,9 +42,10 @@ def test_compare_names_every_difference():
 
 @pytest.mark.slow
 def test_spark_check_finds_every_mart_equal(demo_run):
-    """The demo run's raw tables as Parquet, every model and data test on DuckDB and on Spark, mart for mart."""
-    done = subprocess.run([sys.executable, "-m", "pipelines.lib.scaleout.spark_check",
-                           "--warehouse", str(demo_run.work_db)],
+    """`make spark-check` as the README shows it (no arguments): the demo run by the platform's venv, its raw
+    tables as Parquet, every model and data test on DuckDB and on Spark (the spark venv), mart for mart."""
+    done = subprocess.run([spark_python(), "-m", "pipelines.lib.scaleout.spark_check",
+                           "--run-with", str(Path(sys.executable).parent / "sasac-skills")],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=3000)
     assert done.returncode == 0, done.stdout[-5000:]
     table = done.stdout[done.stdout.index("mart "):done.stdout.index("耗时 seconds")]

@@ -1,31 +1,17 @@
 """The quarterly job, its schedule after the filing deadline, and the inbox sensor."""
 
-import os
-from collections.abc import Mapping
-
 import dagster as dg
 
+from pipelines.defs.automation import (  # noqa: F401 - the settings, importable where the schedule lives
+    AUTOMATION_ENV,
+    automation_running,
+    default_schedule_status,
+    default_sensor_status,
+)
 from pipelines.defs.ingest.sensors import build_inbox_sensor
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import default_plan_periods, thresholds_for
-
-# Set by the production deployment (deploy/production.env) so the daemon starts the schedule and the sensor on
-# its own; anywhere else (`make dev`, tests) they start stopped and opening the UI runs nothing.
-AUTOMATION_ENV = "SASAC_AUTOMATION"
-
-
-def automation_running(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether the schedule and the inbox sensor start running (production) or stopped (everywhere else)."""
-    return environ.get(AUTOMATION_ENV, "").strip().lower() in ("on", "1", "true", "yes")
-
-
-def default_schedule_status(environ: Mapping[str, str] = os.environ) -> dg.DefaultScheduleStatus:
-    return dg.DefaultScheduleStatus.RUNNING if automation_running(environ) else dg.DefaultScheduleStatus.STOPPED
-
-
-def default_sensor_status(environ: Mapping[str, str] = os.environ) -> dg.DefaultSensorStatus:
-    return dg.DefaultSensorStatus.RUNNING if automation_running(environ) else dg.DefaultSensorStatus.STOPPED
 
 quarterly_job = dg.define_asset_job(
     "quarterly_run",

@@ -67,3 +67,35 @@ def spark_parse_errors(spark, sqls: dict[str, str]) -> dict[str, str]:
         except Exception as exc:  # py4j wraps Spark's ParseException
             errors[name] = " ".join(str(exc).split())[:300]
     return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipelines.lib.scaleout.portability PROJECT [PROJECT …] --work DIR``: each project's models
+    compiled for both engines and parsed by each, one Spark session for all; prints ``{project: {engine:
+    {model: error}}}`` as JSON. Run from the spark venv (the platform's own venv has no pyspark)."""
+    import argparse
+    import json
+
+    from pipelines.lib.scaleout.spark_check import spark_session
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("projects", nargs="+", type=Path)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--select", default="resource_type:model")
+    args = parser.parse_args(argv)
+    spark = spark_session(args.work / "spark")
+    try:
+        out = {}
+        for n, project in enumerate(args.projects):
+            compiled = compile_models(project, args.work / f"project{n}", select=args.select)
+            out[str(project)] = {"models": {engine: sorted(sqls) for engine, sqls in compiled.items()},
+                                 "duckdb": duckdb_parse_errors(compiled["duckdb"]),
+                                 "spark": spark_parse_errors(spark, compiled["spark"])}
+    finally:
+        spark.stop()
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """``make spark-check``: the dbt project on DuckDB and on a local Spark session, mart for mart.
 
-1. the demo run (or ``--warehouse``: a working database a run already built) gives the raw and flags
+1. the demo run by the platform's own venv (or ``--warehouse``: a working database a run already built) gives the raw and flags
    tables; they are exported to Parquet (lake.py);
 2. dbt builds every model and data test on DuckDB (a copy of that database) and on Spark (session
    mode, warehouse and metastore in a temporary folder, sources registered over the Parquet), with
@@ -113,15 +113,16 @@ def _periods_of(db: Path) -> dict[str, str]:
     return {"period_from": lo, "period_to": hi}
 
 
-def _demo_warehouse(tmp: Path, inbox: Path) -> tuple[Path, dict[str, str]]:
-    from pipelines.defs.dbt.vars import dbt_vars
-    from pipelines.run import run_quarters
-
-    summary = run_quarters(inbox=inbox, warehouse=tmp / "demo" / "marts" / "warehouse.duckdb",
-                           workdir=tmp / "demo" / "work", period=None, quiet=True)
-    if not summary.success:
-        raise CheckError("演示运行失败 (the demo run failed):\n" + summary.text())
-    return tmp / "demo" / "work" / "warehouse.duckdb", dbt_vars(summary.periods)
+def _demo_warehouse(tmp: Path, inbox: Path, run_with: Path) -> Path:
+    """The inbox run by the platform's own command (``run_with``, from the platform's venv: the job never
+    runs where pyspark is importable); its working database is what both engines build from."""
+    work, warehouse = tmp / "demo" / "work", tmp / "demo" / "marts" / "warehouse.duckdb"
+    done = subprocess.run([str(run_with), "run", "--all", "--inbox", str(inbox), "--workdir", str(work),
+                           "--warehouse", str(warehouse), "--quiet"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0:
+        raise CheckError("演示运行失败 (the demo run failed):\n" + done.stdout[-4000:])
+    return work / "warehouse.duckdb"
 
 
 def duckdb_marts(db: Path) -> dict[str, MartDigest]:
@@ -199,19 +200,20 @@ def compare(duck: dict[str, MartDigest], spark: dict[str, MartDigest]) -> tuple[
     return lines, same
 
 
-def run_check(tmp: Path, warehouse: Path | None, inbox: Path) -> bool:
+def run_check(tmp: Path, warehouse: Path | None, inbox: Path, run_with: Path) -> bool:
     os.environ["TZ"] = "UTC"  # pyspark turns Spark timestamps into Python ones in the process's zone
     time.tzset()
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
     if warehouse is None:
-        source_db, dbt_vars = _demo_warehouse(tmp, inbox)
+        source_db = _demo_warehouse(tmp, inbox, run_with)
         timings["demo run"] = time.perf_counter() - started
+    elif not warehouse.is_file():
+        raise CheckError(f"找不到数据库 warehouse not found: {warehouse}")
     else:
-        if not warehouse.is_file():
-            raise CheckError(f"找不到数据库 warehouse not found: {warehouse}")
-        source_db, dbt_vars = warehouse, _periods_of(warehouse)
+        source_db = warehouse
+    dbt_vars = _periods_of(source_db)
 
     duck_db = tmp / "duckdb" / "warehouse.duckdb"
     duck_db.parent.mkdir(parents=True)
@@ -247,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", type=Path, help="reuse this working database (a run's data/work/warehouse.duckdb)")
     parser.add_argument("--inbox", type=Path, default=DEMO_INBOX, help="inbox to run when no --warehouse")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
+    parser.add_argument("--run-with", type=Path, default=Path(sys.executable).parent / "sasac-skills",
+                        help="the platform's sasac-skills (its own venv, without pyspark) that runs the inbox")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("SASAC_DEMO", "1")
@@ -254,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="sasac-spark-check-")) if args.keep is None else args.keep.resolve()
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        same = run_check(tmp, args.warehouse.resolve() if args.warehouse else None, args.inbox.resolve())
+        same = run_check(tmp, args.warehouse.resolve() if args.warehouse else None, args.inbox.resolve(),
+                         args.run_with)
     except CheckError as exc:
         print(f"spark-check: {exc}", file=sys.stderr)
         return 2

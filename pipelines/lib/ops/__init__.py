@@ -1,0 +1,1 @@
+"""Operating the platform: the working area's lock, alerts, backups."""
