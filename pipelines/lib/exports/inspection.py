@@ -10,7 +10,8 @@ in at most three pages. No script, no external fetch; every figure is read from 
 Key figures carry ``data-field`` / ``data-period`` attributes, so a test reads the rendered DOM and compares
 it with the marts. Pages are written in bulk for a run (a handful of queries for all enterprises) and
 rewritten only when their inputs changed (the digest in ``<meta name="sasac-inputs-sha256">``, as for the
-quarterly report).
+quarterly report). This module reads the rows and works out what each part of a page shows;
+``templates/enterprise.html.j2``, ``group.html.j2`` and their parts (``_share.html.j2`` …) mark it up.
 """
 
 from __future__ import annotations
