@@ -226,7 +226,7 @@ def test_workbook_is_deterministic(db, workbook, tmp_path):
     assert again.read_bytes() == workbook.read_bytes()
 
 
-def _table(db, path: Path, rows: list[tuple], cell_by_cell: bool = False) -> Path:
+def _table(db, path: Path, rows: list[tuple]) -> Path:
     """One table written by excel.write_table into a constant_memory workbook, a second sheet after it."""
     from pipelines.lib.exports.display import read_display
     with duckdb.connect(str(db), read_only=True) as con:
@@ -238,14 +238,13 @@ def _table(db, path: Path, rows: list[tuple], cell_by_cell: bool = False) -> Pat
                C("amount", "金额", excel.AMOUNT), C("n", "人数", excel.COUNT), C("d", "日期", excel.DATE),
                C("ts", "时间", excel.DATETIME), C("ok", "达标", excel.BOOL), C("late", "逾期", excel.BOOL_BAD),
                C("status", "状态", excel.STATUS), C("code", "代码", folded=True)]
-    excel.write_table(wb.add_worksheet("表"), fmts, columns, iter(rows), widths_from=rows[:3], print_title="标题",
-                      cell_by_cell=cell_by_cell)
-    excel.write_table(wb.add_worksheet("后"), fmts, columns[:2], iter([("后", "一行")]), cell_by_cell=cell_by_cell)
+    excel.write_table(wb.add_worksheet("表"), fmts, columns, iter(rows), widths_from=rows[:3], print_title="标题")
+    excel.write_table(wb.add_worksheet("后"), fmts, columns[:2], iter([("后", "一行")]))
     wb.close()
     return path
 
 
-def test_streamed_rows_are_the_bytes_xlsxwriter_writes_cell_by_cell(db, tmp_path):
+def test_table_rows_read_back_as_written(db, tmp_path):
     import decimal
     statuses = list(_status_tone(db, "filing", code)[0] for code in ("on_time", "late", "missing"))
     texts = ["普通文字", INJECTION_VALUE, "a & b < c > d", "-1", "  带空格 ", "\u3000全角空格", "tab\tand\nline",
@@ -258,27 +257,42 @@ def test_streamed_rows_are_the_bytes_xlsxwriter_writes_cell_by_cell(db, tmp_path
     rows += [(None,) * 11,  # a row of nothing is no row
              (7, None, float("nan"), float("inf"), "n/a", "2008-06-30", dt.date(2008, 1, 1), "是", None, "未知状态", 1.5),
              (None, None, -0.00001, float("-inf"), 10**20, None, None, False, True, None, None)]
-    streamed = _table(db, tmp_path / "streamed.xlsx", rows)
-    reference = _table(db, tmp_path / "reference.xlsx", rows, cell_by_cell=True)
-    assert streamed.read_bytes() == reference.read_bytes()
-    ws = openpyxl.load_workbook(streamed)["表"]
+    path = _table(db, tmp_path / "table.xlsx", rows)
+    ws = openpyxl.load_workbook(path)["表"]
     plain = {r: t for r, t in enumerate(texts, start=2) if t.isprintable() and "_x" not in t and "\ufffe" not in t}
     assert {r: ws.cell(r, 1).value or "" for r in plain} == {
         r: t[:16_383] if t.startswith("😀") else t for r, t in plain.items()}
     assert ws.max_row == 1 + len(texts) + 3 and ws.cell(ws.max_row, 5).value == 10**20
     assert all(c.value is None for c in ws[2 + len(texts)])
+    assert ws.cell(3, 3).value == 0.926 and ws.cell(3, 3).number_format == excel.RATIO_FMT  # as displayed
+    assert ws.cell(2, 8).value == "是" and ws.cell(3, 8).value == "否" and ws.cell(2, 6).is_date
 
 
-def test_streamed_text_that_looks_like_rich_text_stays_text(db, tmp_path):
-    # xlsxwriter writes a text starting with <r> and ending with </r> as raw XML in constant_memory mode
-    hostile = ['<r><t>raw</t></r>', '<r>x</r></is></c><c r="Z9"><f>1+1</f></c><c r="Z10" t="inlineStr"><is><r>y</r>']
-    rows = [(text,) + (None,) * 10 for text in hostile]
+RICH_LOOKING = ['<r><t>raw</t></r>', '<r>x</r></is></c><c r="Z9"><f>1+1</f></c><c r="Z10" t="inlineStr"><is><r>y</r>',
+                '<r></r>']
+
+
+def test_table_text_that_looks_like_rich_text_stays_text(db, tmp_path):
+    # xlsxwriter's write_string puts a text starting with <r> and ending with </r> into the file as raw XML
+    rows = [(text,) + (None,) * 10 for text in RICH_LOOKING]
     path = _table(db, tmp_path / "rich.xlsx", rows)
     with zipfile.ZipFile(path) as zf:
         xml = zf.read("xl/worksheets/sheet1.xml").decode()
-    assert "<f>" not in xml and "<r>" not in xml
+    assert "<f>" not in xml and '<c r="Z9"' not in xml
     ws = openpyxl.load_workbook(path)["表"]
-    assert [ws.cell(r, 1).value for r in (2, 3)] == hostile and ws["Z9"].value is None
+    assert [ws.cell(r, 1).value for r in (2, 3, 4)] == RICH_LOOKING and ws["Z9"].value is None
+
+
+def test_write_cell_keeps_rich_looking_text_in_shared_strings(tmp_path):
+    path = tmp_path / "shared.xlsx"
+    wb = excel.new_workbook(path, constant_memory=False)
+    ws = wb.add_worksheet("t")
+    bold = wb.add_format({"bold": True})
+    for i, text in enumerate(RICH_LOOKING):
+        excel.write_cell(ws, i, 0, text, bold if i else None)
+    wb.close()
+    ws = openpyxl.load_workbook(path)["t"]
+    assert [ws.cell(i + 1, 1).value for i in range(len(RICH_LOOKING))] == RICH_LOOKING and ws["Z9"].value is None
 
 
 # --- receipts -----------------------------------------------------------------------------------

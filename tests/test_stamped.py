@@ -80,18 +80,17 @@ def test_stamping_is_deterministic_and_leaves_no_mark(tmp_path):
     assert TITLE_MARK.encode() not in text and PROPERTY_MARK.encode() not in text and b"1048575" not in text
 
 
-def test_the_zip_of_a_stamped_workbook_is_the_zip_zipfile_writes(tmp_path):
-    """zip_archive writes members compressed once (a template's fixed parts) in zipfile's own layout."""
-    import io
 
-    from pipelines.lib.exports.stamped import ZIP_FILE_MODE, ZipMember, zip_archive
+def test_a_stamped_sheet_keeps_rich_looking_text_and_refuses_a_foreign_format(tmp_path):
+    import pytest
+    import xlsxwriter
 
-    parts = [("[Content_Types].xml", b"<Types/>" * 50), ("xl/worksheets/sheet1.xml", "<c>回执</c>".encode() * 300),
-             ("docProps/custom.xml", b"")]
-    expected = io.BytesIO()
-    with zipfile.ZipFile(expected, "w") as zf:
-        for name, data in parts:
-            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
-            info.compress_type, info.external_attr, info.create_system = zipfile.ZIP_DEFLATED, ZIP_FILE_MODE, 3
-            zf.writestr(info, data)
-    assert zip_archive([ZipMember.of(name, data) for name, data in parts]) == expected.getvalue()
+    template, fmt = _template()
+    sheet = StampedSheet(template)
+    excel.write_cell(sheet, 0, 0, "<r><t>raw</t></r>", fmt["bold"])
+    sheet.save(tmp_path / "rich.xlsx", title="t", last_row=0, property_value="v")
+    ws = openpyxl.load_workbook(tmp_path / "rich.xlsx")["回执"]
+    assert ws["A1"].value == "<r><t>raw</t></r>" and ws["A1"].font.b
+    other = xlsxwriter.Workbook(str(tmp_path / "other.xlsx")).add_format({"italic": True})
+    with pytest.raises(ValueError, match="did not add"):
+        sheet.write_string(1, 0, "x", other)

@@ -5,7 +5,7 @@
   ``write_string`` (a clerk's ``=HYPERLINK(...)``, ``+86…`` or ``-1`` stays literal text, never a
   formula — CSV/formula injection), numbers as numbers, dates as dates, booleans as 是/否,
 - :func:`write_table`, a header row (frozen, autofiltered) plus typed rows with widths sized to the
-  content, fast enough for hundreds of thousands of cells in ``constant_memory`` mode,
+  content, streamed through xlsxwriter's public calls in ``constant_memory`` mode,
 - :func:`new_workbook`, deterministic workbooks (fixed created time) so re-runs are byte-identical,
 - :func:`setup_print`, the print setup every deliverable shares (landscape, fit to one page wide,
   repeated header row, a page header and footer with the sheet name and page numbers), and
@@ -19,7 +19,7 @@ import functools
 import io
 import math
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,6 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from pipelines.lib.exports import streamed
 from pipelines.lib.exports.display import BOOL_TEXT, PP_PER_YEAR_UNIT, PP_UNIT, Display
 
 # Fixed document time: the same data gives the same file, byte for byte.
@@ -151,21 +150,94 @@ class Formats:
         return self.fills[tone]
 
 
+# How a column's values are written (write_table chooses one per column).
+_AS_NUMBER, _AS_STATUS, _AS_BOOL, _AS_DATE, _AS_OTHER, _AS_BOOL_BAD = range(6)
+# What goes into a cell: a number, a text, a date, or nothing but its format (cell_value, row_cells).
+NUMBER_CELL, TEXT_CELL, DATE_CELL, BLANK_CELL = "number", "text", "date", "blank"
+_INF, _NINF = float("inf"), float("-inf")
+
+
+def cell_value(value: Any) -> tuple[str, Any]:
+    """How a value of any type is written (write_cell, and write_table's values of no column kind): text
+    stays text (``=HYPERLINK(...)``, ``-1`` never become formulas), bools are 是/否, NaN/inf and None blank,
+    dates Excel dates (time zone dropped), Decimal and numpy scalars numbers."""
+    if value is None:
+        return BLANK_CELL, None
+    if isinstance(value, bool):
+        return TEXT_CELL, BOOL_TEXT[value]
+    if isinstance(value, int | float):
+        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+            return BLANK_CELL, None
+        return NUMBER_CELL, value
+    if isinstance(value, dt.datetime):
+        return DATE_CELL, value.replace(tzinfo=None)
+    if isinstance(value, dt.date):
+        return DATE_CELL, dt.datetime(value.year, value.month, value.day)
+    if hasattr(value, "__float__") and not isinstance(value, str):  # Decimal, numpy scalars
+        return NUMBER_CELL, float(value)
+    return TEXT_CELL, str(value)
+
+
+def row_cells(plan: Sequence[tuple[int, Any, Callable[[Any], Any] | None]], row: Sequence[Any], *,
+              status_format: Callable[[str], Any], bool_false: Any, bool_bad_true: Any
+              ) -> Iterator[tuple[int, str, Any, Any]]:
+    """(column, NUMBER_CELL / TEXT_CELL / DATE_CELL / BLANK_CELL, value, format) of each cell write_table puts
+    in a row, one ``plan`` entry (how, format, converter) per column; a None is no cell at all."""
+    for i, v in enumerate(row):
+        if v is None:
+            continue
+        how, fmt, conv = plan[i]
+        if conv is not None:
+            v = conv(v)
+        kind = type(v)
+        if how == _AS_NUMBER and (kind is int or kind is float):
+            if v == v and v not in (_INF, _NINF):  # NaN / inf -> blank
+                yield i, NUMBER_CELL, v, fmt
+        elif how == _AS_STATUS and kind is str:
+            yield i, TEXT_CELL, v, status_format(v)
+        elif how == _AS_BOOL and kind is bool:
+            yield i, TEXT_CELL, BOOL_TEXT[v], fmt if v else bool_false
+        elif how == _AS_BOOL_BAD and kind is bool:
+            yield i, TEXT_CELL, BOOL_TEXT[v], bool_bad_true if v else fmt
+        elif kind is str:
+            yield i, TEXT_CELL, v, fmt
+        else:
+            yield i, *cell_value(v), fmt
+
+
 def write_cell(ws: Worksheet, row: int, col: int, value: Any, fmt: Any = None) -> None:
     """Write one value with its own type, never as a formula.
 
     str -> write_string (so ``=HYPERLINK(...)``, ``-1``, ``@x`` stay literal text); bool -> 是/否;
     int/float -> number (NaN/inf -> blank); datetime/date -> Excel date; None -> blank.
     """
-    _put(ws, row, col, *streamed.cell_value(value), fmt)
+    _put(ws, row, col, *cell_value(value), fmt)
+
+
+def write_text(ws: Worksheet, row: int, col: int, text: str, fmt: Any = None) -> None:
+    """A text as a text cell, whatever it holds.
+
+    ``write_string`` writes a text that starts with ``<r>`` and ends with ``</r>`` into the sheet (or its shared
+    strings) as raw XML, so a clerk's cell could inject markup — a formula, a broken file — into a workbook we
+    publish. Such a text goes through ``write_rich_string`` instead, as three runs in the cell's own font, which
+    xlsxwriter escapes: the cell reads back as the very text.
+    """
+    if text.startswith("<r>") and text.endswith("</r>"):
+        runs = (text[:1], text[1:-1], text[-1:])
+        if fmt is None:
+            ws.write_rich_string(row, col, *runs)
+        else:
+            ws.write_rich_string(row, col, fmt, runs[0], fmt, runs[1], fmt, runs[2], fmt)
+    else:
+        ws.write_string(row, col, text, fmt)
 
 
 def _put(ws: Worksheet, row: int, col: int, what: str, value: Any, fmt: Any) -> None:
-    if what == streamed.TEXT_CELL:
-        ws.write_string(row, col, value, fmt)
-    elif what == streamed.NUMBER_CELL:
+    if what == TEXT_CELL:
+        write_text(ws, row, col, value, fmt)
+    elif what == NUMBER_CELL:
         ws.write_number(row, col, value, fmt)
-    elif what == streamed.DATE_CELL:
+    elif what == DATE_CELL:
         ws.write_datetime(row, col, value, fmt)
     else:
         ws.write_blank(row, col, None, fmt)
@@ -298,14 +370,14 @@ class ColumnSpec:
 def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], rows: Iterable[Sequence[Any]],
                 first_row: int = 0, widths_from: Sequence[Sequence[Any]] | None = None,
                 row_convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
-                print_title: str | None = None, cell_by_cell: bool = False) -> int:
+                print_title: str | None = None) -> int:
     """Header + rows, frozen header, autofilter, sized columns. Returns the number of data rows.
 
     ``rows`` are tuples in ``columns`` order; they are streamed (constant_memory friendly).
     ``widths_from`` is a list of rows used to size columns (default: none beyond the headers).
     Long headers wrap on two lines. With ``print_title`` the sheet gets :func:`setup_print` with the
-    header row repeated on every page. A ``constant_memory`` sheet gets its rows as XML (:mod:`streamed`);
-    ``cell_by_cell`` writes them through xlsxwriter instead (the reference the tests hold that XML to).
+    header row repeated on every page. Rows go through xlsxwriter's public calls (``write_string`` …, the
+    workbook's shared :class:`Formats`), a row at a time in ``constant_memory`` mode.
     """
     headers = [c.label for c in columns]
     kinds = [c.kind for c in columns]
@@ -331,8 +403,8 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
                     repeat_row=first_row)
     wrapped = [(i, widths[i]) for i, c in enumerate(columns) if c.wrap]
 
-    # One writer per column, chosen once by kind: the inner loop is the hot path of every export
-    # (about a million cells for 1,000 enterprises × 8 quarters). Blank cells are simply skipped.
+    # One writer per column, chosen once by kind: the inner loop runs once per cell of the largest export, so
+    # nothing is decided again per cell that a column decides once. Blank cells are simply skipped.
     plan = []
     for c in columns:
         # folded text wraps: it never spills out of its hidden column onto the printed page
@@ -341,17 +413,17 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
             rounder = AS_DISPLAYED.get(c.kind)
             conv = c.convert if rounder is None else rounder if c.convert is None else (
                 lambda v, f=c.convert, r=rounder: r(f(v)))
-            plan.append((streamed.NUMBER, fmt, conv))
+            plan.append((_AS_NUMBER, fmt, conv))
         elif c.kind == STATUS:
-            plan.append((streamed.STATUS, fmt, c.convert))
+            plan.append((_AS_STATUS, fmt, c.convert))
         elif c.kind == BOOL:
-            plan.append((streamed.BOOL, fmt, c.convert))
+            plan.append((_AS_BOOL, fmt, c.convert))
         elif c.kind == BOOL_BAD:
-            plan.append((streamed.BOOL_BAD, fmt, c.convert))
+            plan.append((_AS_BOOL_BAD, fmt, c.convert))
         elif c.kind in (DATE, DATETIME):
-            plan.append((streamed.DATE, fmt, c.convert))
+            plan.append((_AS_DATE, fmt, c.convert))
         else:
-            plan.append((streamed.OTHER, fmt, c.convert))
+            plan.append((_AS_OTHER, fmt, c.convert))
 
     def height(row: Sequence[Any]) -> float | None:
         """A row's height when its wrapped text needs more than one line."""
@@ -361,12 +433,7 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
                 return lines * LINE_HEIGHT + 3
         return None
 
-    if ws.constant_memory and not cell_by_cell:
-        r = streamed.write_rows(ws, plan, rows, first_row, status_format=formats.status,
-                                bool_false=formats.bool_false, bool_bad_true=formats.bool_bad_true,
-                                row_convert=row_convert, row_height=height)
-    else:
-        r = _write_rows(ws, formats, plan, rows, first_row, row_convert, height)
+    r = _write_rows(ws, formats, plan, rows, first_row, row_convert, height)
     n = r - first_row
     ws.autofilter(first_row, 0, max(r, first_row), len(columns) - 1)
     if print_title is not None and any(c.folded for c in columns):
@@ -378,7 +445,10 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
 def _write_rows(ws: Worksheet, formats: Formats, plan: list[tuple[int, Any, Any]], rows: Iterable[Sequence[Any]],
                 first_row: int, row_convert: Callable[[Sequence[Any]], Sequence[Any]] | None,
                 height: Callable[[Sequence[Any]], float | None]) -> int:
-    """write_table's rows cell by cell through xlsxwriter (what streamed.write_rows is held to)."""
+    """write_table's rows below ``first_row``, cell by cell through xlsxwriter: the last row index used."""
+    write_string, write_number, write_datetime, write_blank = (ws.write_string, ws.write_number, ws.write_datetime,
+                                                               ws.write_blank)
+    status, bool_false, bool_bad_true = formats.status, formats.bool_false, formats.bool_bad_true
     r = first_row
     for r, row in enumerate(rows, start=first_row + 1):
         if row_convert is not None:
@@ -386,7 +456,17 @@ def _write_rows(ws: Worksheet, formats: Formats, plan: list[tuple[int, Any, Any]
         h = height(row)
         if h is not None:
             ws.set_row(r, h)
-        for i, what, v, fmt in streamed.row_cells(plan, row, status_format=formats.status,
-                                                  bool_false=formats.bool_false, bool_bad_true=formats.bool_bad_true):
-            _put(ws, r, i, what, v, fmt)
+        for i, what, v, fmt in row_cells(plan, row, status_format=status, bool_false=bool_false,
+                                         bool_bad_true=bool_bad_true):
+            if what == TEXT_CELL:
+                if v.startswith("<r>") and v.endswith("</r>"):
+                    write_text(ws, r, i, v, fmt)
+                else:
+                    write_string(r, i, v, fmt)
+            elif what == NUMBER_CELL:
+                write_number(r, i, v, fmt)
+            elif what == DATE_CELL:
+                write_datetime(r, i, v, fmt)
+            else:
+                write_blank(r, i, None, fmt)
     return r
