@@ -34,9 +34,6 @@ READ_SECONDS = 300  # one file; the limits keep a legitimate one far below this
 IN_FLIGHT = 2  # jobs in the pool per worker: the next one is ready when a worker answers (ReaderPool.read_many)
 CRASH_REASON = "读取该文件时读取程序异常终止，文件可能已损坏或含有异常结构，请用Excel重新导出后报送"
 TIMEOUT_REASON = f"读取该文件超过{READ_SECONDS}秒仍未完成，文件可能含有异常结构，请用Excel重新导出后报送"
-# A reader's frames are one file's: a polars thread pool per worker (one thread per core, in each of the
-# readers and in the parent that checks) only adds threads that wait on each other.
-_WORKER_ENV = {"POLARS_MAX_THREADS": "1"}
 
 Job = tuple[str, Path, str]  # (key, path, format)
 
@@ -51,9 +48,8 @@ def read_job(path: str, fmt: str) -> tuple[str, object]:
         return "crash", type(exc).__name__
 
 
-def _start_worker(env: dict[str, str]) -> None:
-    """The pool's initializer, in each worker: its settings, output to nowhere, and an exit with its owner."""
-    os.environ.update(env)  # before polars first starts its thread pool in this process
+def _start_worker() -> None:
+    """The pool's initializer, in each worker: output to nowhere, and an exit with its owner."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
@@ -71,8 +67,9 @@ def _exit_with(sentinel: int) -> None:
 def _context() -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context("forkserver")
     # Has effect when the process's fork server is not running yet; one already running still works (each
-    # worker then imports the readers itself).
-    ctx.set_forkserver_preload(["pipelines.lib.intake.worker"])
+    # worker then imports the readers itself, with polars's default thread pool). reader_env first: it must
+    # precede polars's import.
+    ctx.set_forkserver_preload(["pipelines.lib.intake.reader_env", "pipelines.lib.intake.worker"])
     return ctx
 
 
@@ -88,8 +85,7 @@ class ReaderPool:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.size, mp_context=_context(), initializer=_start_worker,
-                                             initargs=(_WORKER_ENV,))
+            self._pool = ProcessPoolExecutor(self.size, mp_context=_context(), initializer=_start_worker)
         return self._pool
 
     def _discard(self, *, kill: bool = False) -> None:
