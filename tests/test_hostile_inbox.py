@@ -7,10 +7,9 @@ folders, and the canaries planted in every file appear in no log, no printed lin
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
 import re
-import signal
 import zipfile
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.intake.run import run_intake
-from pipelines.lib.intake.worker import CRASH_REASON, ReaderProcess
+from pipelines.lib.intake.worker import CRASH_REASON
 from tests.hostile_corpus import CANARY_ID, CANARY_NAME, PERIOD, build
 
 KEY = b"test-key-0123456789abcdef"
@@ -99,7 +98,7 @@ def test_a_rerun_over_the_hostile_inbox_changes_nothing(tmp_path: Path) -> None:
 
 
 def test_a_forced_recheck_of_the_hostile_quarter_keeps_every_verdict_and_reason(tmp_path: Path) -> None:
-    """Every entry re-judged (issue 15), from the archive where one was kept and as it stands where none was (a
+    """Every entry re-judged, from the archive where one was kept and as it stands where none was (a
     link, an over-size file): the same rules give the same outcomes, the same fatal reasons, the same rows."""
     inbox, expected, _ = build(tmp_path)
     db = tmp_path / "warehouse.duckdb"
@@ -128,38 +127,122 @@ def test_an_absurd_amount_is_a_finding_and_is_loaded_blank(tmp_path: Path) -> No
     assert finding and finding[0][0] == "1e+308" and "不计入汇总" in finding[0][1]
 
 
-def test_a_crashed_reader_costs_one_file_and_the_next_file_is_read(tmp_path: Path) -> None:
+@pytest.fixture
+def hostile_reads(monkeypatch: pytest.MonkeyPatch):
+    """The reader processes run tests.hostile_readers.hostile_read instead of the real read_job."""
+    from pipelines.lib.intake import worker
+    from tests import hostile_readers
+
+    monkeypatch.setattr(worker, "read_job", hostile_readers.hostile_read)
+    return hostile_readers.mark
+
+
+def _good_and_hostile(folder: Path, mark, actions: dict[str, str], good: int) -> list[tuple[str, Path, str]]:
+    from tests.factories import clean_submission, write_submission
+
+    path = write_submission(folder, clean_submission())
+    jobs = []
+    for i in range(good):
+        jobs.append((f"good{i}", path, "xlsx"))
+        if i < len(actions):
+            name, action = list(actions.items())[i]
+            (folder / f"{name}.xlsx").write_bytes(path.read_bytes())
+            mark(folder, name, action)
+            jobs.append((name, folder / f"{name}.xlsx", "xlsx"))
+    return jobs
+
+
+def test_a_reader_that_dies_costs_its_file_only_and_the_other_files_are_read(tmp_path: Path, hostile_reads) -> None:
+    """A file that kills its process (an abort inside calamine: os._exit, a segfault) breaks the whole pool; the
+    files that were in it with it are read again, and only the one that kills a reader by itself is rejected."""
+    from pipelines.lib.intake.worker import ReaderPool
+
+    jobs = _good_and_hostile(tmp_path, hostile_reads, {"exits": "exit", "segfaults": "segfault"}, good=6)
+    with ReaderPool(size=2) as readers:
+        results = {key: (status, value) for key, status, value in readers.read_many(jobs)}
+        again = {key: status for key, status, _ in readers.read_many(jobs[:1])}
+    assert len(results) == len(jobs)
+    assert results.pop("exits") == results.pop("segfaults") == ("died", CRASH_REASON)
+    assert {status for status, _ in results.values()} == {"ok"}
+    assert again == {"good0": "ok"}
+
+
+def test_a_reader_held_past_the_limit_is_killed_and_costs_its_file_only(tmp_path: Path, hostile_reads,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from pipelines.lib.intake import worker
+
+    monkeypatch.setattr(worker, "READ_SECONDS", 2)
+    jobs = _good_and_hostile(tmp_path, hostile_reads, {"hangs": "hang"}, good=4)
+    started = time.monotonic()
+    with worker.ReaderPool(size=2) as readers:
+        results = {key: (status, value) for key, status, value in readers.read_many(jobs)}
+    assert results.pop("hangs") == ("died", worker.TIMEOUT_REASON)
+    assert {status for status, _ in results.values()} == {"ok"} and len(results) == 4
+    assert time.monotonic() - started < 30
+
+
+def test_a_reader_that_died_while_idle_costs_no_file(tmp_path: Path, hostile_reads) -> None:
+    """The OOM killer or an operator may end a reader between two batches (or two portal uploads)."""
+    import time
+
+    from pipelines.lib.intake.worker import ReaderPool
+
+    jobs = _good_and_hostile(tmp_path, hostile_reads, {"then_dies": "die-after"}, good=1)
+    with ReaderPool(size=1) as readers:
+        assert {key: status for key, status, _ in readers.read_many(jobs[1:])} == {"then_dies": "ok"}
+        time.sleep(1.0)  # its worker is gone now
+        assert {key: status for key, status, _ in readers.read_many(jobs[:1])} == {"good0": "ok"}
+
+
+def test_a_file_that_kills_its_reader_is_rejected_and_the_rest_of_the_quarter_is_read(
+        tmp_path: Path, hostile_reads) -> None:
+    import hashlib
+
+    inbox, expected, _ = build(tmp_path)
+    victims = sorted(n for n, e in expected.items() if e.outcome == "accepted" and n.endswith(".xlsx"))[:2]
+    assert len(victims) == 2
+    archive_dir = tmp_path / "archive"
+    archive_dir.mkdir()
+    for name, action in zip(victims, ("exit", "segfault"), strict=True):
+        sha = hashlib.sha256((inbox / PERIOD / name).read_bytes()).hexdigest()
+        hostile_reads(archive_dir, sha, action)  # the archived copy is the one read, named by its digest
+        expected[name] = dataclasses.replace(expected[name], outcome="rejected", reason=CRASH_REASON, rows=None)
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        report = run_intake(inbox, [Period.parse(PERIOD)], con, archive_dir, KEY)
+    _assert_as_expected(_outcomes(db), expected)
+    assert report.files_seen == sum(e.copies for e in expected.values())
+
+
+def test_reader_processes_exit_with_the_process_that_owns_them(tmp_path: Path) -> None:
+    """However the intake's process ends (kill -9 included), its readers do not outlive it."""
+    import subprocess
+    import sys
+    import time
+
     from tests.factories import clean_submission, write_submission
 
     path = write_submission(tmp_path, clean_submission())
-    with ReaderProcess() as reader:
-        assert reader.read(path, "xlsx")[0] == "ok"
-        os.kill(reader.proc.pid, signal.SIGKILL)  # what an abort inside calamine does to the child
-        reader.proc.wait()
-        assert reader.read(path, "xlsx") == ("died", CRASH_REASON)
-        assert reader.read(path, "xlsx")[0] == "ok"
-
-
-def test_a_reader_dying_with_jobs_queued_behind_its_own_costs_only_its_own(tmp_path: Path) -> None:
-    """Jobs are sent ahead (IN_FLIGHT): when a child dies, the file it was reading is the one reported, and the
-    files already waiting in its pipe are read by its replacement."""
-    import threading
-
-    from pipelines.lib.intake.worker import IN_FLIGHT, ReaderSet
-    from tests.factories import clean_submission, write_submission
-
-    assert IN_FLIGHT >= 2
-    stuck = tmp_path / "stuck.xlsx"
-    os.mkfifo(stuck)  # opening it blocks: the child is caught in the middle of this file
-    good = write_submission(tmp_path, clean_submission())
-    jobs = [("stuck", stuck, "xlsx")] + [(f"good{i}", good, "xlsx") for i in range(3)]
-    with ReaderSet(size=1) as readers:
-        child = readers.readers[0]
-        killer = threading.Timer(1.5, lambda: os.kill(child.proc.pid, signal.SIGKILL))
-        killer.start()
-        results = {key: status for key, status, _ in readers.read_many(jobs)}
-        killer.join()
-    assert results == {"stuck": "died", "good0": "ok", "good1": "ok", "good2": "ok"}
+    script = (
+        "import os, sys, time\n"
+        "from pipelines.lib.intake.worker import ReaderPool\n"
+        "pool = ReaderPool(2)\n"
+        f"assert [s for _, s, _ in pool.read_many([('a', {str(path)!r}, 'xlsx'), ('b', {str(path)!r}, 'xlsx')])]"
+        " == ['ok', 'ok']\n"
+        "print(' '.join(str(p) for p in pool._pool._processes), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    workers = [int(p) for p in owner.stdout.readline().split()]
+    assert workers and all(Path(f"/proc/{p}").exists() for p in workers)
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{p}").exists() for p in workers)
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
-"""Child processes the platform starts (the intake's readers, the GX worker): framed pickles over a private
-pipe, and a child that dies with the thread that started it."""
+"""A child process for the GX worker (lib/expectations/worker.py): framed pickles over a private pipe, and a
+child that dies with the thread that started it. The intake's readers are a ProcessPoolExecutor instead
+(lib/intake/worker.py); this stays for the GX worker until it is rewritten."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ import shutil
 import threading
 import time
 import urllib.parse
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -99,293 +100,40 @@ def tones_css() -> str:
                    for r in seed_rows("ref_tones"))
 
 
+@dataclass
+class Portal:
+    """What the handlers share, kept in ``app.state.portal`` for the server's life."""
+
+    settings: Settings
+    key: bytes
+    templates: Jinja2Templates
+    labels: dict[str, dict[str, dict[str, str]]]
+    throttle: Throttle
+    validations: threading.BoundedSemaphore  # uploads checked at once; the rest wait
+    template_lock: threading.Lock = field(default_factory=threading.Lock)
+    pool: ReaderPool | None = None  # started by the first upload
+
+    def reader_pool(self) -> ReaderPool:
+        if self.pool is None:
+            with self.template_lock:
+                if self.pool is None:
+                    self.pool = ReaderPool(self.settings.readers)
+        return self.pool
+
+
 def create_app(settings: Settings) -> Starlette:
     db.init(settings.db_path)
     settings.storage.mkdir(parents=True, exist_ok=True)
-    key = load_key()
-    templates = _templates()
-    labels = _labels()
-    throttle = Throttle(settings.ip_failures, settings.ip_window_seconds)
-    validations = threading.BoundedSemaphore(settings.validations)
-    state: dict[str, ReaderPool] = {}
-    template_lock = threading.Lock()
+    app = Starlette(routes=_routes(), exception_handlers={HTTPException: on_error},
+                    middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)], lifespan=lifespan)
+    app.state.portal = Portal(settings, load_key(), _templates(), _labels(),
+                              Throttle(settings.ip_failures, settings.ip_window_seconds),
+                              threading.BoundedSemaphore(settings.validations))
+    return app
 
-    # -- helpers ------------------------------------------------------------------------------------
-    def page(request: Request, name: str, session: sessions.Session | None, user: accounts.User | None,
-             status_code: int = 200, **context: object) -> Response:
-        context.update(user=user, csrf=session.csrf if session else "", labels=labels)
-        return templates.TemplateResponse(request, name, context, status_code=status_code)
 
-    def set_cookie(response: Response, session: sessions.Session) -> Response:
-        response.set_cookie(sessions.COOKIE, session.raw_id, httponly=True, secure=settings.secure_cookies,
-                            samesite="strict", path="/")
-        return response
-
-    def current(request: Request) -> tuple[sessions.Session | None, accounts.User | None]:
-        session = sessions.load(settings.db_path, request.cookies.get(sessions.COOKIE),
-                                settings.session_idle_seconds, settings.session_max_seconds)
-        user = accounts.user_by_id(settings.db_path, session.user_id) if session and session.user_id else None
-        return session, user
-
-    def signed_in(request: Request) -> tuple[sessions.Session, accounts.User]:
-        """The session and its user, or a redirect: to the login page, or to the password page while the
-        one-time password is unchanged."""
-        session, user = current(request)
-        if session is None or user is None:
-            raise HTTPException(303, headers={"Location": "/login"})
-        if user.must_change and request.url.path not in ("/password", "/logout"):
-            raise HTTPException(303, headers={"Location": "/password"})
-        return session, user
-
-    async def form_with_csrf(request: Request, session: sessions.Session | None, **limits: int):
-        form = await request.form(max_files=limits.get("max_files", 0), max_fields=limits.get("max_fields", 8))
-        if not sessions.csrf_ok(session, form.get("csrf")):
-            await form.close()
-            raise HTTPException(403, "页面已过期或表单来源不明，请刷新页面后重试")
-        return form
-
-    def not_found(user: accounts.User | None, obj: str) -> HTTPException:
-        audit.record(settings.db_path, "denied", "not_found", user.id if user else None,
-                     user.org_code if user else None, obj)
-        return HTTPException(404)
-
-    def may_see(user: accounts.User, org_code: str) -> bool:
-        return user.is_staff or user.org_code == org_code
-
-    def upload_row(upload_id: str, user: accounts.User) -> dict:
-        if len(upload_id) > 64:
-            raise not_found(user, "upload")
-        with db.connect(settings.db_path) as con:
-            row = con.execute("select * from uploads where id = ?", (upload_id,)).fetchone()
-        if row is None or not may_see(user, row["org_code"]):
-            raise not_found(user, f"upload:{upload_id}")
-        return dict(row)
-
-    def history(org_code: str | None) -> list[dict]:
-        with db.connect(settings.db_path) as con:
-            if org_code:
-                rows = con.execute("select * from uploads where org_code = ? order by uploaded_at desc, rowid desc"
-                                   " limit 500", (org_code,)).fetchall()
-            else:
-                rows = con.execute("select * from uploads order by uploaded_at desc, rowid desc limit 500").fetchall()
-        rows = [dict(r) for r in rows]
-        run = status.run_statuses(settings.warehouse, org_code, sorted({r["period"] for r in rows}))
-        for r in rows:
-            r["run"] = run.get((r["period"], r["inbox_name"])) if r["inbox_name"] else None
-            r["stage"] = ("rejected" if r["outcome"] == "rejected" else "processed" if r["run"] else "received")
-        return rows
-
-    # -- pages --------------------------------------------------------------------------------------
-    async def login_page(request: Request) -> Response:
-        session, user = current(request)
-        if user is not None:
-            return RedirectResponse("/", 303)
-        session = session or sessions.create(settings.db_path, None)
-        return set_cookie(page(request, "login.html", session, None, error=None), session)
-
-    async def login(request: Request) -> Response:
-        session, _ = current(request)
-        form = await form_with_csrf(request, session)
-        login_name, password = str(form.get("login") or "").strip(), str(form.get("password") or "")
-        client = request.client.host if request.client else "?"
-        if throttle.blocked(client):
-            audit.record(settings.db_path, "login", "throttled")
-            return page(request, "login.html", session, None, 429,
-                        error="登录失败次数过多，请15分钟后再试")
-        user, outcome, uid = await run_in_threadpool(
-            accounts.authenticate, settings.db_path, login_name, password, settings.max_failures,
-            settings.lock_seconds)
-        audit.record(settings.db_path, "login", outcome, uid, user.org_code if user else None)
-        if user is None:
-            throttle.fail(client)
-            return page(request, "login.html", session, None, 400,
-                        error="登录名或密码不正确，或账户已被暂时锁定。连续输错多次后账户将锁定15分钟。")
-        new = sessions.rotate(settings.db_path, session, user.id)
-        return set_cookie(RedirectResponse("/password" if user.must_change else "/", 303), new)
-
-    async def logout(request: Request) -> Response:
-        session, user = current(request)
-        await form_with_csrf(request, session)
-        sessions.delete(settings.db_path, session)
-        audit.record(settings.db_path, "logout", "ok", user.id if user else None, user.org_code if user else None)
-        response = RedirectResponse("/login", 303)
-        response.delete_cookie(sessions.COOKIE, path="/", secure=settings.secure_cookies, httponly=True,
-                               samesite="strict")
-        return response
-
-    async def password_page(request: Request) -> Response:
-        session, user = signed_in(request)
-        return page(request, "password.html", session, user, error=None)
-
-    async def change_password(request: Request) -> Response:
-        session, user = signed_in(request)
-        form = await form_with_csrf(request, session)
-        current_pw, new, repeat = (str(form.get(k) or "") for k in ("current", "new", "repeat"))
-        problem = await run_in_threadpool(accounts.password_problem, user.id, settings.db_path, current_pw, new,
-                                          repeat)
-        if problem:
-            audit.record(settings.db_path, "password", "refused", user.id, user.org_code)
-            return page(request, "password.html", session, user, 400, error=problem)
-        await run_in_threadpool(accounts.set_password, settings.db_path, user.id, new)
-        audit.record(settings.db_path, "password", "changed", user.id, user.org_code)
-        return set_cookie(RedirectResponse("/", 303), sessions.rotate(settings.db_path, session, user.id))
-
-    async def home(request: Request) -> Response:
-        session, user = signed_in(request)
-        if user.is_staff:
-            return page(request, "staff.html", session, user, uploads=history(None))
-        return enterprise_page(request, session, user, user.org_code)
-
-    def enterprise_page(request: Request, session: sessions.Session, user: accounts.User, org: str,
-                        error: str | None = None, status_code: int = 200) -> Response:
-        now = settings.clock()
-        quarters = status.open_quarters(now, settings.late_quarters)
-        return page(request, "home.html", session, user, status_code, org=org, uploads=history(org), error=error,
-                    quarters=[(q, q.is_late(now)) for q in quarters],
-                    receipts=status.receipts_for(settings.receipts_dir, org),
-                    max_mb=LIMITS.max_file_bytes // (1024 * 1024))
-
-    async def history_page(request: Request) -> Response:
-        session, user = signed_in(request)
-        org = request.path_params["org"]
-        if not may_see(user, org):
-            raise not_found(user, f"history:{org[:20]}")
-        return enterprise_page(request, session, user, org)
-
-    async def upload(request: Request) -> Response:
-        session, user = signed_in(request)
-        if user.is_staff or not user.org_code:
-            raise not_found(user, "upload:new")
-        length = request.headers.get("content-length")
-        if length is None or not length.isdigit():
-            raise HTTPException(411, "请通过页面上的表单上传文件")
-        if int(length) > LIMITS.max_file_bytes + FORM_OVERHEAD:
-            audit.record(settings.db_path, "upload", "too_large", user.id, user.org_code)
-            raise HTTPException(413, too_big_reason(int(length)))
-        form = await form_with_csrf(request, session, max_files=1, max_fields=4)
-        try:
-            return await receive(request, session, user, form)
-        finally:
-            await form.close()
-
-    async def receive(request: Request, session: sessions.Session, user: accounts.User, form) -> Response:
-        now = settings.clock()
-        quarters = {str(q.period): q for q in status.open_quarters(now, settings.late_quarters)}
-        period_text, file = str(form.get("period") or ""), form.get("file")
-        error = None
-        if period_text not in quarters:
-            error = "请选择开放报送的报告期"
-        elif not isinstance(file, UploadFile) or not file.filename:
-            error = "请选择要上传的报表文件"
-        elif Path(file.filename.replace("\\", "/")).suffix.lower() not in UPLOAD_SUFFIXES:
-            error = "只接受Excel工作簿（.xlsx）或按模板导出的CSV压缩包（.zip），请用模板填报后上传"
-        if error:
-            audit.record(settings.db_path, "upload", "refused", user.id, user.org_code)
-            return enterprise_page(request, session, user, user.org_code, error=error, status_code=400)
-        ext = Path(file.filename.replace("\\", "/")).suffix.lower()
-        client_name = display_name(Path(file.filename.replace("\\", "/")).name)[-120:]
-        upload_id = secrets.token_urlsafe(16)
-        stored = settings.storage / f"{secrets.token_hex(16)}{ext}"
-        size, digest = await run_in_threadpool(_store, file, stored)
-        period = quarters[period_text].period
-        contract_name = f"{format_org_code(user.org_code)}_{period}{ext}"
-        if size > LIMITS.max_file_bytes:
-            stored.unlink(missing_ok=True)
-            verdict = None
-        else:
-            verdict = await run_in_threadpool(checked, stored, contract_name, period, now)
-        if verdict is None:
-            verdict = refused(too_big_reason(size), time.monotonic())
-        inbox_name = None
-        if verdict.outcome == "accepted":
-            inbox_name = await run_in_threadpool(forward, settings.inbox, period, user.org_code, stored, ext, now)
-        else:
-            stored.unlink(missing_ok=True)  # a refused file is not kept: the clerk still has it
-        with db.connect(settings.db_path) as con:
-            con.execute(
-                "insert into uploads (id, user_id, org_code, period, client_name, stored_name, file_format, size_bytes,"
-                " sha256, uploaded_at, outcome, inbox_name, fatal_count, error_count, warning_count, seconds,"
-                " findings_json) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (upload_id, user.id, user.org_code, str(period), client_name,
-                 stored.name if inbox_name else None, ext.lstrip("."), size, digest,
-                 now.strftime("%Y-%m-%d %H:%M:%S"), verdict.outcome, inbox_name, verdict.fatal_count,
-                 verdict.error_count, verdict.warning_count, round(verdict.seconds, 3),
-                 json.dumps(verdict.findings, ensure_ascii=False, default=str)))
-        audit.record(settings.db_path, "upload", verdict.outcome, user.id, user.org_code, f"upload:{upload_id}")
-        return RedirectResponse(f"/submissions/{upload_id}", 303)
-
-    def checked(stored: Path, contract_name: str, period: Period, now):
-        with validations:
-            if "pool" not in state:
-                with template_lock:
-                    state.setdefault("pool", ReaderPool(settings.readers))
-            return validate(stored, contract_name, period, settings.inbox, key, state["pool"], now)
-
-    async def submission(request: Request) -> Response:
-        session, user = signed_in(request)
-        row = upload_row(request.path_params["upload_id"], user)
-        rows = [r for r in history(row["org_code"]) if r["id"] == row["id"]]
-        row = rows[0] if rows else row
-        findings = json.loads(row["findings_json"])
-        return page(request, "submission.html", session, user, upload=row, findings=findings)
-
-    async def submission_file(request: Request) -> Response:
-        _, user = signed_in(request)
-        row = upload_row(request.path_params["upload_id"], user)
-        path = settings.storage / (row["stored_name"] or "")
-        if not row["stored_name"] or not path.is_file():
-            raise not_found(user, f"file:{row['id']}")
-        audit.record(settings.db_path, "download", "file", user.id, row["org_code"], f"upload:{row['id']}")
-        return _download(path, row["inbox_name"])
-
-    async def receipt(request: Request) -> Response:
-        _, user = signed_in(request)
-        period_text, org = request.path_params["period"], request.path_params["org"]
-        try:
-            period = str(Period.parse(period_text))
-        except PeriodError:
-            raise not_found(user, "receipt") from None
-        path = status.receipt_path(settings.receipts_dir, period, org) if may_see(user, org) else None
-        if path is None:
-            raise not_found(user, f"receipt:{period}/{org[:20]}")
-        audit.record(settings.db_path, "download", "receipt", user.id, org, f"receipt:{period}/{org}")
-        return _download(path, f"回执_{format_org_code(org)}_{period}.xlsx")
-
-    async def template(request: Request) -> Response:
-        _, user = signed_in(request)
-        path = settings.storage / "template" / "template.xlsx"
-        if not path.is_file():
-            await run_in_threadpool(_write_template, path, template_lock)
-        audit.record(settings.db_path, "download", "template", user.id, user.org_code)
-        return _download(path, TEMPLATE_NAME)
-
-    async def tones(_request: Request) -> Response:
-        return Response(tones_css(), media_type="text/css", headers={"Cache-Control": "max-age=3600"})
-
-    async def on_error(request: Request, exc: HTTPException) -> Response:
-        if exc.status_code in (301, 302, 303, 307):
-            return RedirectResponse(exc.headers["Location"], exc.status_code)
-        messages = {404: "页面不存在，或您无权查看该内容", 405: "请求方式不正确",
-                    403: exc.detail, 411: exc.detail, 413: exc.detail}
-        return templates.TemplateResponse(
-            request, "error.html", {"user": None, "csrf": "", "labels": labels, "status": exc.status_code,
-                                    "message": messages.get(exc.status_code, "请求无法处理")},
-            status_code=exc.status_code)
-
-    async def headers(request: Request, call_next):
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette):
-        yield
-        pool = state.pop("pool", None)
-        if pool is not None:
-            await run_in_threadpool(pool.close)
-
-    routes = [
+def _routes() -> list[Route | Mount]:
+    return [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
@@ -401,8 +149,324 @@ def create_app(settings: Settings) -> Starlette:
         Route("/static/tones.css", tones, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: on_error},
-                     middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)], lifespan=lifespan)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette):
+    yield
+    portal: Portal = app.state.portal
+    pool, portal.pool = portal.pool, None
+    if pool is not None:
+        await run_in_threadpool(pool.close)
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def _portal(request: Request) -> Portal:
+    return request.app.state.portal
+
+
+def page(request: Request, name: str, session: sessions.Session | None, user: accounts.User | None,
+         status_code: int = 200, **context: object) -> Response:
+    portal = _portal(request)
+    context.update(user=user, csrf=session.csrf if session else "", labels=portal.labels)
+    return portal.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def set_cookie(request: Request, response: Response, session: sessions.Session) -> Response:
+    response.set_cookie(sessions.COOKIE, session.raw_id, httponly=True, secure=_portal(request).settings.secure_cookies,
+                        samesite="strict", path="/")
+    return response
+
+
+def current(request: Request) -> tuple[sessions.Session | None, accounts.User | None]:
+    settings = _portal(request).settings
+    session = sessions.load(settings.db_path, request.cookies.get(sessions.COOKIE),
+                            settings.session_idle_seconds, settings.session_max_seconds)
+    user = accounts.user_by_id(settings.db_path, session.user_id) if session and session.user_id else None
+    return session, user
+
+
+def signed_in(request: Request) -> tuple[sessions.Session, accounts.User]:
+    """The session and its user, or a redirect: to the login page, or to the password page while the
+    one-time password is unchanged."""
+    session, user = current(request)
+    if session is None or user is None:
+        raise HTTPException(303, headers={"Location": "/login"})
+    if user.must_change and request.url.path not in ("/password", "/logout"):
+        raise HTTPException(303, headers={"Location": "/password"})
+    return session, user
+
+
+async def form_with_csrf(request: Request, session: sessions.Session | None, **limits: int):
+    form = await request.form(max_files=limits.get("max_files", 0), max_fields=limits.get("max_fields", 8))
+    if not sessions.csrf_ok(session, form.get("csrf")):
+        await form.close()
+        raise HTTPException(403, "页面已过期或表单来源不明，请刷新页面后重试")
+    return form
+
+
+def not_found(request: Request, user: accounts.User | None, obj: str) -> HTTPException:
+    audit.record(_portal(request).settings.db_path, "denied", "not_found", user.id if user else None,
+                 user.org_code if user else None, obj)
+    return HTTPException(404)
+
+
+def may_see(user: accounts.User, org_code: str) -> bool:
+    return user.is_staff or user.org_code == org_code
+
+
+def upload_row(request: Request, upload_id: str, user: accounts.User) -> dict:
+    if len(upload_id) > 64:
+        raise not_found(request, user, "upload")
+    with db.connect(_portal(request).settings.db_path) as con:
+        row = con.execute("select * from uploads where id = ?", (upload_id,)).fetchone()
+    if row is None or not may_see(user, row["org_code"]):
+        raise not_found(request, user, f"upload:{upload_id}")
+    return dict(row)
+
+
+def history(request: Request, org_code: str | None) -> list[dict]:
+    settings = _portal(request).settings
+    with db.connect(settings.db_path) as con:
+        if org_code:
+            rows = con.execute("select * from uploads where org_code = ? order by uploaded_at desc, rowid desc"
+                               " limit 500", (org_code,)).fetchall()
+        else:
+            rows = con.execute("select * from uploads order by uploaded_at desc, rowid desc limit 500").fetchall()
+    rows = [dict(r) for r in rows]
+    run = status.run_statuses(settings.warehouse, org_code, sorted({r["period"] for r in rows}))
+    for r in rows:
+        r["run"] = run.get((r["period"], r["inbox_name"])) if r["inbox_name"] else None
+        r["stage"] = ("rejected" if r["outcome"] == "rejected" else "processed" if r["run"] else "received")
+    return rows
+
+
+def enterprise_page(request: Request, session: sessions.Session, user: accounts.User, org: str,
+                    error: str | None = None, status_code: int = 200) -> Response:
+    settings = _portal(request).settings
+    now = settings.clock()
+    quarters = status.open_quarters(now, settings.late_quarters)
+    return page(request, "home.html", session, user, status_code, org=org, uploads=history(request, org),
+                error=error, quarters=[(q, q.is_late(now)) for q in quarters],
+                receipts=status.receipts_for(settings.receipts_dir, org),
+                max_mb=LIMITS.max_file_bytes // (1024 * 1024))
+
+
+def checked(portal: Portal, stored: Path, contract_name: str, period: Period, now):
+    with portal.validations:
+        return validate(stored, contract_name, period, portal.settings.inbox, portal.key, portal.reader_pool(), now)
+
+
+# -- pages ------------------------------------------------------------------------------------------
+async def login_page(request: Request) -> Response:
+    session, user = current(request)
+    if user is not None:
+        return RedirectResponse("/", 303)
+    session = session or sessions.create(_portal(request).settings.db_path, None)
+    return set_cookie(request, page(request, "login.html", session, None, error=None), session)
+
+
+async def login(request: Request) -> Response:
+    portal = _portal(request)
+    settings = portal.settings
+    session, _ = current(request)
+    form = await form_with_csrf(request, session)
+    login_name, password = str(form.get("login") or "").strip(), str(form.get("password") or "")
+    client = request.client.host if request.client else "?"
+    if portal.throttle.blocked(client):
+        audit.record(settings.db_path, "login", "throttled")
+        return page(request, "login.html", session, None, 429,
+                    error="登录失败次数过多，请15分钟后再试")
+    user, outcome, uid = await run_in_threadpool(
+        accounts.authenticate, settings.db_path, login_name, password, settings.max_failures,
+        settings.lock_seconds)
+    audit.record(settings.db_path, "login", outcome, uid, user.org_code if user else None)
+    if user is None:
+        portal.throttle.fail(client)
+        return page(request, "login.html", session, None, 400,
+                    error="登录名或密码不正确，或账户已被暂时锁定。连续输错多次后账户将锁定15分钟。")
+    new = sessions.rotate(settings.db_path, session, user.id)
+    return set_cookie(request, RedirectResponse("/password" if user.must_change else "/", 303), new)
+
+
+async def logout(request: Request) -> Response:
+    settings = _portal(request).settings
+    session, user = current(request)
+    await form_with_csrf(request, session)
+    sessions.delete(settings.db_path, session)
+    audit.record(settings.db_path, "logout", "ok", user.id if user else None, user.org_code if user else None)
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(sessions.COOKIE, path="/", secure=settings.secure_cookies, httponly=True,
+                           samesite="strict")
+    return response
+
+
+async def password_page(request: Request) -> Response:
+    session, user = signed_in(request)
+    return page(request, "password.html", session, user, error=None)
+
+
+async def change_password(request: Request) -> Response:
+    db_path = _portal(request).settings.db_path
+    session, user = signed_in(request)
+    form = await form_with_csrf(request, session)
+    current_pw, new, repeat = (str(form.get(k) or "") for k in ("current", "new", "repeat"))
+    problem = await run_in_threadpool(accounts.password_problem, user.id, db_path, current_pw, new, repeat)
+    if problem:
+        audit.record(db_path, "password", "refused", user.id, user.org_code)
+        return page(request, "password.html", session, user, 400, error=problem)
+    await run_in_threadpool(accounts.set_password, db_path, user.id, new)
+    audit.record(db_path, "password", "changed", user.id, user.org_code)
+    return set_cookie(request, RedirectResponse("/", 303), sessions.rotate(db_path, session, user.id))
+
+
+async def home(request: Request) -> Response:
+    session, user = signed_in(request)
+    if user.is_staff:
+        return page(request, "staff.html", session, user, uploads=history(request, None))
+    return enterprise_page(request, session, user, user.org_code)
+
+
+async def history_page(request: Request) -> Response:
+    session, user = signed_in(request)
+    org = request.path_params["org"]
+    if not may_see(user, org):
+        raise not_found(request, user, f"history:{org[:20]}")
+    return enterprise_page(request, session, user, org)
+
+
+async def upload(request: Request) -> Response:
+    session, user = signed_in(request)
+    if user.is_staff or not user.org_code:
+        raise not_found(request, user, "upload:new")
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise HTTPException(411, "请通过页面上的表单上传文件")
+    if int(length) > LIMITS.max_file_bytes + FORM_OVERHEAD:
+        audit.record(_portal(request).settings.db_path, "upload", "too_large", user.id, user.org_code)
+        raise HTTPException(413, too_big_reason(int(length)))
+    form = await form_with_csrf(request, session, max_files=1, max_fields=4)
+    try:
+        return await receive(request, session, user, form)
+    finally:
+        await form.close()
+
+
+async def receive(request: Request, session: sessions.Session, user: accounts.User, form) -> Response:
+    portal = _portal(request)
+    settings = portal.settings
+    now = settings.clock()
+    quarters = {str(q.period): q for q in status.open_quarters(now, settings.late_quarters)}
+    period_text, file = str(form.get("period") or ""), form.get("file")
+    error = None
+    if period_text not in quarters:
+        error = "请选择开放报送的报告期"
+    elif not isinstance(file, UploadFile) or not file.filename:
+        error = "请选择要上传的报表文件"
+    elif Path(file.filename.replace("\\", "/")).suffix.lower() not in UPLOAD_SUFFIXES:
+        error = "只接受Excel工作簿（.xlsx）或按模板导出的CSV压缩包（.zip），请用模板填报后上传"
+    if error:
+        audit.record(settings.db_path, "upload", "refused", user.id, user.org_code)
+        return enterprise_page(request, session, user, user.org_code, error=error, status_code=400)
+    ext = Path(file.filename.replace("\\", "/")).suffix.lower()
+    client_name = display_name(Path(file.filename.replace("\\", "/")).name)[-120:]
+    upload_id = secrets.token_urlsafe(16)
+    stored = settings.storage / f"{secrets.token_hex(16)}{ext}"
+    size, digest = await run_in_threadpool(_store, file, stored)
+    period = quarters[period_text].period
+    contract_name = f"{format_org_code(user.org_code)}_{period}{ext}"
+    if size > LIMITS.max_file_bytes:
+        stored.unlink(missing_ok=True)
+        verdict = None
+    else:
+        verdict = await run_in_threadpool(checked, portal, stored, contract_name, period, now)
+    if verdict is None:
+        verdict = refused(too_big_reason(size), time.monotonic())
+    inbox_name = None
+    if verdict.outcome == "accepted":
+        inbox_name = await run_in_threadpool(forward, settings.inbox, period, user.org_code, stored, ext, now)
+    else:
+        stored.unlink(missing_ok=True)  # a refused file is not kept: the clerk still has it
+    with db.connect(settings.db_path) as con:
+        con.execute(
+            "insert into uploads (id, user_id, org_code, period, client_name, stored_name, file_format, size_bytes,"
+            " sha256, uploaded_at, outcome, inbox_name, fatal_count, error_count, warning_count, seconds,"
+            " findings_json) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (upload_id, user.id, user.org_code, str(period), client_name,
+             stored.name if inbox_name else None, ext.lstrip("."), size, digest,
+             now.strftime("%Y-%m-%d %H:%M:%S"), verdict.outcome, inbox_name, verdict.fatal_count,
+             verdict.error_count, verdict.warning_count, round(verdict.seconds, 3),
+             json.dumps(verdict.findings, ensure_ascii=False, default=str)))
+    audit.record(settings.db_path, "upload", verdict.outcome, user.id, user.org_code, f"upload:{upload_id}")
+    return RedirectResponse(f"/submissions/{upload_id}", 303)
+
+
+async def submission(request: Request) -> Response:
+    session, user = signed_in(request)
+    row = upload_row(request, request.path_params["upload_id"], user)
+    rows = [r for r in history(request, row["org_code"]) if r["id"] == row["id"]]
+    row = rows[0] if rows else row
+    findings = json.loads(row["findings_json"])
+    return page(request, "submission.html", session, user, upload=row, findings=findings)
+
+
+async def submission_file(request: Request) -> Response:
+    settings = _portal(request).settings
+    _, user = signed_in(request)
+    row = upload_row(request, request.path_params["upload_id"], user)
+    path = settings.storage / (row["stored_name"] or "")
+    if not row["stored_name"] or not path.is_file():
+        raise not_found(request, user, f"file:{row['id']}")
+    audit.record(settings.db_path, "download", "file", user.id, row["org_code"], f"upload:{row['id']}")
+    return _download(path, row["inbox_name"])
+
+
+async def receipt(request: Request) -> Response:
+    settings = _portal(request).settings
+    _, user = signed_in(request)
+    period_text, org = request.path_params["period"], request.path_params["org"]
+    try:
+        period = str(Period.parse(period_text))
+    except PeriodError:
+        raise not_found(request, user, "receipt") from None
+    path = status.receipt_path(settings.receipts_dir, period, org) if may_see(user, org) else None
+    if path is None:
+        raise not_found(request, user, f"receipt:{period}/{org[:20]}")
+    audit.record(settings.db_path, "download", "receipt", user.id, org, f"receipt:{period}/{org}")
+    return _download(path, f"回执_{format_org_code(org)}_{period}.xlsx")
+
+
+async def template(request: Request) -> Response:
+    portal = _portal(request)
+    _, user = signed_in(request)
+    path = portal.settings.storage / "template" / "template.xlsx"
+    if not path.is_file():
+        await run_in_threadpool(_write_template, path, portal.template_lock)
+    audit.record(portal.settings.db_path, "download", "template", user.id, user.org_code)
+    return _download(path, TEMPLATE_NAME)
+
+
+async def tones(_request: Request) -> Response:
+    return Response(tones_css(), media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+async def on_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code in (301, 302, 303, 307):
+        return RedirectResponse(exc.headers["Location"], exc.status_code)
+    messages = {404: "页面不存在，或您无权查看该内容", 405: "请求方式不正确",
+                403: exc.detail, 411: exc.detail, 413: exc.detail}
+    portal = _portal(request)
+    return portal.templates.TemplateResponse(
+        request, "error.html", {"user": None, "csrf": "", "labels": portal.labels, "status": exc.status_code,
+                                "message": messages.get(exc.status_code, "请求无法处理")},
+        status_code=exc.status_code)
+
+
+async def headers(request: Request, call_next):
+    response = await call_next(request)
+    for k, v in SECURITY_HEADERS.items():
+        response.headers.setdefault(k, v)
+    return response
 
 
 def _store(file: UploadFile, target: Path) -> tuple[int, str]:

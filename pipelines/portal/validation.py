@@ -1,16 +1,14 @@
 """An upload checked by the intake's own code: the resource limits (limits.inspect_upload), then the readers in
-child processes and the same checks the quarterly run applies (process.process) — nothing is written to the
-warehouse. The portal keeps its reader children alive between uploads, each owned by one thread for the
-server's life (a child dies with the thread that started it, see children.die_with_parent)."""
+worker processes and the same checks the quarterly run applies (process.process) — nothing is written to the
+warehouse. The portal keeps its reader processes between uploads (worker.ReaderPool), one pool per upload
+being read at a time, so that a file that kills its reader is told apart from another clerk's file."""
 
 from __future__ import annotations
 
 import hashlib
 import queue
-import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,59 +17,34 @@ import polars as pl
 from pipelines.lib.domain import findings as fd
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import seed_rows
+from pipelines.lib.intake import worker
 from pipelines.lib.intake.inbox import Arrival, archived_problem, read_registry
 from pipelines.lib.intake.limits import inspect_upload
 from pipelines.lib.intake.process import process
 from pipelines.lib.intake.readers import classify
-from pipelines.lib.intake.worker import ReaderProcess
-
-
-class _LongLivedReader(ReaderProcess):
-    """A reader that waits between uploads for as long as the server runs: one that died while idle (the OOM
-    killer, an operator) is replaced before the next file, which must not be rejected for it."""
-
-    def send(self, path: Path, fmt: str) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            self._stop()
-        return super().send(path, fmt)
 
 
 class ReaderPool:
-    """``size`` long-lived reader children; ``read_many`` has the signature process() expects of a reader."""
+    """``size`` single-worker reader pools kept for the server's life; an upload borrows one for its read
+    (``read_many``, the signature process() expects of a reader) and waits when all are lent. A pool whose worker
+    died meanwhile (the OOM killer, an operator) is replaced before the next file, which is not rejected for it."""
 
     def __init__(self, size: int) -> None:
-        self._jobs: queue.Queue = queue.Queue()
-        self._threads = [threading.Thread(target=self._serve, name=f"portal-reader-{i}", daemon=True)
-                         for i in range(max(1, size))]
-        for t in self._threads:
-            t.start()
-
-    def _serve(self) -> None:
-        with _LongLivedReader() as reader:
-            while True:
-                job = self._jobs.get()
-                if job is None:
-                    return
-                path, fmt, future = job
-                try:
-                    future.set_result(reader.read(path, fmt))
-                except Exception as exc:  # noqa: BLE001 - the pool outlives any one file
-                    future.set_result(("crash", type(exc).__name__))
+        self._pools: queue.SimpleQueue[worker.ReaderPool] = queue.SimpleQueue()
+        self._all = [worker.ReaderPool(1) for _ in range(max(1, size))]
+        for pool in self._all:
+            self._pools.put(pool)
 
     def read_many(self, jobs: list[tuple[str, Path, str]]) -> Iterator[tuple[str, str, object]]:
-        futures = []
-        for key, path, fmt in jobs:
-            future: Future = Future()
-            self._jobs.put((path, fmt, future))
-            futures.append((key, future))
-        for key, future in futures:
-            yield key, *future.result()
+        pool = self._pools.get()
+        try:
+            yield from pool.read_many(jobs)
+        finally:
+            self._pools.put(pool)
 
     def close(self) -> None:
-        for _ in self._threads:
-            self._jobs.put(None)
-        for t in self._threads:
-            t.join(timeout=15)
+        for pool in self._all:
+            pool.close()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ nothing. Every version stays in the audit table; the marts pick the latest accep
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from pipelines.lib.intake.process import ReadBatch, check_batch, read_batch
 from pipelines.lib.intake.read_ahead import read_ahead
 from pipelines.lib.intake.recheck import RecheckReport, recheck
 from pipelines.lib.intake.rules_version import RulesVersions
-from pipelines.lib.intake.worker import ReaderSet
+from pipelines.lib.intake.worker import ReaderPool
 
 
 @dataclass
@@ -52,20 +53,17 @@ def _batches(items: Iterator[Arrival], size: int) -> Iterator[list[Arrival]]:
         yield batch
 
 
-def _read_batches(new: Iterator[Arrival], archive_dir: Path, batch_files: int,
+def _read_batches(new: Iterator[Arrival], archive_dir: Path, batch_files: int, readers: ReaderPool,
                   progress: Callable[[int], None] | None) -> Iterator[tuple[ReadBatch, dict[str, Path | None]]]:
-    # One set of reader children for every batch (each start costs ~0.3 s of CPU: worker.ReaderSet). They are started, used and
-    # closed by the thread that runs this generator (read_ahead's): a child dies with the thread that made it. The
-    # inbox is scanned (read, hashed) here too, a batch at a time, while the batch before is checked.
-    with ReaderSet() as readers:
-        read = 0
-        for batch in _batches(new, batch_files):
-            # Archive first, then read the archived copy: what is checked is exactly what was kept, and the inbox
-            # (where a symlink could be swapped in meanwhile) is not opened again.
-            paths = {a.submission_id: archive(a, archive_dir) for a in batch}
-            step = (lambda i, before=read: progress(before + i)) if progress else None
-            yield read_batch(batch, paths, step, readers.read_many), paths
-            read += len(batch)
+    # The inbox is scanned (read, hashed) here too, a batch at a time, while the batch before is checked.
+    read = 0
+    for batch in _batches(new, batch_files):
+        # Archive first, then read the archived copy: what is checked is exactly what was kept, and the inbox
+        # (where a symlink could be swapped in meanwhile) is not opened again.
+        paths = {a.submission_id: archive(a, archive_dir) for a in batch}
+        step = (lambda i, before=read: progress(before + i)) if progress else None
+        yield read_batch(batch, paths, step, readers.read_many), paths
+        read += len(batch)
 
 
 def _ingest_batch(con: duckdb.DuckDBPyConnection, read: ReadBatch, paths: dict[str, Path | None],
@@ -133,8 +131,11 @@ def run_intake(
         load_registry(con, registry)
     # Progress counts the files read against the entries listed (those already held are skipped, not read).
     step = (lambda done: progress(done, total)) if progress else None
-    for read, paths in read_ahead(_read_batches(new_arrivals(), archive_dir, batch_files, step)):
-        _ingest_batch(con, read, paths, registry, key, versions, report)
+    # One pool of readers for every batch (starting a reader costs CPU; see worker.ReaderPool).
+    with ReaderPool() as readers, contextlib.closing(
+            read_ahead(_read_batches(new_arrivals(), archive_dir, batch_files, readers, step))) as batches:
+        for read, paths in batches:
+            _ingest_batch(con, read, paths, registry, key, versions, report)
     if progress and report.already_ingested:
         progress(total, total)
     report.recheck = recheck(con, registry, key, versions, recheck_periods, batch_files=batch_files)

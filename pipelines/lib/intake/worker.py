@@ -1,36 +1,42 @@
-"""Read submissions in a child process, so that a reader crash (calamine aborts on some hostile files) or a
+"""Read submissions in worker processes, so that a reader crash (calamine aborts on some hostile files) or a
 runaway file costs that one file, never the run.
 
-The parent sends one job at a time (path, format) and gets back a pickled ``Workbook`` or a Chinese reason.
-When the child dies or overruns ``READ_SECONDS`` the file in hand is rejected, the child is replaced and
-the next file goes on. The child's stderr is discarded: a native reader's panic text may quote cells.
-The child dies with its parent (PR_SET_PDEATHSIG), so killing a run leaves no reader behind.
+The readers are a ``concurrent.futures.ProcessPoolExecutor`` whose workers are forked from a fork server that
+has imported the readers once (``multiprocessing``'s "forkserver" start method: a worker starts without
+paying for Python, polars and calamine again, and inherits nothing of the intake's own memory or threads).
+A worker answers a (path, format) job with a ``Workbook`` or a Chinese reason.
+
+A worker that dies (a native reader's abort, the OOM killer) breaks the whole pool: every job in it fails
+with ``BrokenProcessPool``. The pool is then replaced, and when more than one job was in it, each of them is
+read again alone, so that the one that breaks a pool by itself is the one rejected; a worker that holds one
+file past ``READ_SECONDS`` is killed the same way. The workers' stdout and stderr go nowhere (a native
+reader's panic text may quote cells), and a worker exits when the process that owns the pool exits,
+however it ended (``multiprocessing.parent_process``'s sentinel), so killing a run leaves no reader behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import multiprocessing.connection
 import os
-import pickle
-import select
-import subprocess
-import time
+import threading
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from pipelines.lib import children
-from pipelines.lib.children import job_pipes, receive, send
 from pipelines.lib.intake.readers import ReadError, SubmissionFile, read_submission
 from pipelines.lib.machine import WORKER_PROCESSES
 
 READ_SECONDS = 300  # one file; the limits keep a legitimate one far below this
-IN_FLIGHT = 2  # jobs sent ahead to one reader (ReaderSet.read_many)
+IN_FLIGHT = 2  # jobs in the pool per worker: the next one is ready when a worker answers (ReaderPool.read_many)
 CRASH_REASON = "读取该文件时读取程序异常终止，文件可能已损坏或含有异常结构，请用Excel重新导出后报送"
 TIMEOUT_REASON = f"读取该文件超过{READ_SECONDS}秒仍未完成，文件可能含有异常结构，请用Excel重新导出后报送"
-# A reader's frames are one file's: a polars thread pool per child (one thread per core, in each of the readers
-# and in the parent that checks) only adds threads that wait on each other.
-_CHILD_ENV = {"POLARS_MAX_THREADS": "1"}
+
+Job = tuple[str, Path, str]  # (key, path, format)
+
 
 def read_job(path: str, fmt: str) -> tuple[str, object]:
     """("ok", Workbook) or ("error", Chinese reason); anything unexpected names only the exception type."""
@@ -42,159 +48,153 @@ def read_job(path: str, fmt: str) -> tuple[str, object]:
         return "crash", type(exc).__name__
 
 
-def main() -> None:
-    jobs, out = job_pipes()  # the child's stderr goes nowhere (ReaderProcess._start)
-    while True:
-        try:
-            job = receive(jobs)
-        except EOFError:
+def _start_worker() -> None:
+    """The pool's initializer, in each worker: output to nowhere, and an exit with its owner."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    owner = multiprocessing.parent_process()
+    if owner is not None:
+        threading.Thread(target=_exit_with, args=(owner.sentinel,), name="reader-owner", daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])  # ready when the owning process has exited
+    os._exit(1)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    ctx = multiprocessing.get_context("forkserver")
+    # Has effect when the process's fork server is not running yet; one already running still works (each
+    # worker then imports the readers itself, with polars's default thread pool). reader_env first: it must
+    # precede polars's import.
+    ctx.set_forkserver_preload(["pipelines.lib.intake.reader_env", "pipelines.lib.intake.worker"])
+    return ctx
+
+
+class ReaderPool:
+    """``size`` reader processes kept for many batches (a quarter's intake), started when first needed.
+
+    For one caller at a time: a broken pool's jobs are all this caller's, which is what tells the file that
+    broke it. Use as a context manager, or ``close``."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = max(1, size or WORKER_PROCESSES)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.size, mp_context=_context(), initializer=_start_worker)
+        return self._pool
+
+    def _discard(self, *, kill: bool = False) -> None:
+        """Shut the pool down, its workers killed first when one may be stuck; the next job starts a new one."""
+        pool, self._pool = self._pool, None
+        if pool is None:
             return
-        send(out, read_job(*job))
+        if kill:
+            # Python 3.14 has ProcessPoolExecutor.kill_workers; before it, the workers are only in _processes.
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(OSError, ValueError):
+                    proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
 
-
-class ReaderProcess:
-    """One child reader, restarted after a crash; use as a context manager."""
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen | None = None
-
-    def _start(self) -> subprocess.Popen:
-        return children.start("pipelines.lib.intake.worker", stderr=subprocess.DEVNULL,
-                              env={**os.environ, **_CHILD_ENV})
-
-    def _stop(self) -> None:
-        if self.proc is not None:
-            with contextlib.suppress(OSError):
-                self.proc.kill()
-            self.proc.wait()
-            for fh in (self.proc.stdin, self.proc.stdout):
-                with contextlib.suppress(OSError):
-                    fh.close()
-            self.proc = None
-
-    def send(self, path: Path, fmt: str) -> bool:
-        if self.proc is None:
-            self.proc = self._start()
+    def _submit(self, job: Job) -> Future:
         try:
-            send(self.proc.stdin, (str(path), fmt))
-            return True
-        except OSError:
-            self._stop()
-            return False
+            return self._executor().submit(read_job, str(job[1]), job[2])
+        except BrokenProcessPool:  # a worker died while idle (the OOM killer, an operator): not this file's doing
+            self._discard()
+            return self._executor().submit(read_job, str(job[1]), job[2])
 
-    def receive(self) -> tuple[str, object]:
+    @staticmethod
+    def _outcome(future: Future) -> tuple[str, object] | None:
+        """The worker's answer; None when the pool broke (or was shut down) under the job."""
         try:
-            return receive(self.proc.stdout)
-        except (EOFError, OSError, pickle.UnpicklingError):
-            self._stop()
+            return future.result()
+        except (BrokenProcessPool, CancelledError):
+            return None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - escaped read_job (a native panic): the worker would have died of it
             return "died", CRASH_REASON
 
-    def read(self, path: Path, fmt: str) -> tuple[str, object]:
-        """Like :func:`read_job`, plus ("died", reason) when the child crashed or overran."""
-        if not self.send(path, fmt):
-            return "died", CRASH_REASON
-        ready, _, _ = select.select([self.proc.stdout], [], [], READ_SECONDS)
-        if not ready:
-            self._stop()
-            return "died", TIMEOUT_REASON
-        return self.receive()
+    def _alone(self, job: Job) -> tuple[str, str, object]:
+        """One job with nothing else in the pool: what breaks the pool now is this file's doing."""
+        future = self._submit(job)
+        if not wait([future], timeout=READ_SECONDS).done:
+            self._discard(kill=True)
+            return job[0], "died", TIMEOUT_REASON
+        outcome = self._outcome(future)
+        if outcome is None:
+            self._discard()
+            return job[0], "died", CRASH_REASON
+        return (job[0], *outcome)
 
-    def __enter__(self) -> ReaderProcess:
-        return self
+    def _collect(self, done: set[Future], running: dict[Future, Job], lost: list[Job]
+                 ) -> Iterator[tuple[str, str, object]]:
+        """The answers of the finished futures ``done``, taken out of ``running``; the jobs the pool lost go to
+        ``lost``."""
+        for future in done:
+            job = running.pop(future)
+            outcome = self._outcome(future)
+            if outcome is None:
+                lost.append(job)
+            else:
+                yield (job[0], *outcome)
 
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._stop()
-            self.proc = None
-
-
-class ReaderSet:
-    """``size`` reader children kept for many batches (a quarter's intake), started when first needed.
-
-    Starting a child costs ~0.3 s of CPU (Python, polars, calamine). Restarted for every batch of 250 files,
-    they spent 80 CPU-s on a 9,000-file quarter; kept, 58 (measured with the same checks, 2026-11-29)."""
-
-    def __init__(self, size: int = WORKER_PROCESSES) -> None:
-        self.readers = [ReaderProcess() for _ in range(max(1, size))]
-
-    def read_many(self, jobs: list[tuple[str, Path, str]]) -> Iterator[tuple[str, str, object]]:
+    def read_many(self, jobs: list[Job]) -> Iterator[tuple[str, str, object]]:
         """(key, status, value) for every (key, path, format) job, read side by side, in the order they finish.
-        A crash or an overrun costs the job in hand only.
-
-        Each child has up to ``IN_FLIGHT`` jobs sent: the next one already waits in its pipe when it answers,
-        so it does not idle while this process, busy checking the previous batch, gets round to it."""
-        readers = self.readers[:max(1, min(len(self.readers), len(jobs)))]
-        pending = list(reversed(jobs))
-        sent: dict[int, deque[tuple[str, Path, str]]] = {i: deque() for i in range(len(readers))}
-        started: dict[int, float] = {}  # reader index -> when it began the first job it was sent
-
-        def give_back(i: int) -> None:  # the jobs queued behind a dead child's own are not its fault
-            while sent[i]:
-                pending.append(sent[i].pop())
-
+        A crash or an overrun costs the file responsible only."""
+        todo: deque[Job] = deque(jobs)
+        suspects: deque[Job] = deque()  # in a pool that broke: each is read again alone
+        running: dict[Future, Job] = {}
         try:
-            while pending or any(sent.values()):
-                for i, reader in enumerate(readers):
-                    while len(sent[i]) < IN_FLIGHT and pending:
-                        job = pending.pop()
-                        if reader.send(job[1], job[2]):
-                            if not sent[i]:
-                                started[i] = time.monotonic()
-                            sent[i].append(job)
-                        elif sent[i]:  # it died on the job in hand: that one is answered below
-                            pending.append(job)
-                            break
-                        else:
-                            yield job[0], "died", CRASH_REASON
-                busy = [i for i in sent if sent[i]]
-                if not busy:
+            while todo or suspects or running:
+                if suspects and not running:
+                    yield self._alone(suspects.popleft())
                     continue
-                pipes = [readers[i].proc.stdout for i in busy if readers[i].proc is not None]
-                ready = select.select(pipes, [], [], 1.0)[0] if pipes else []
-                for i in busy:
-                    reader = readers[i]
-                    if reader.proc is not None and reader.proc.stdout in ready:
-                        key = sent[i].popleft()[0]
-                        status, value = reader.receive()
-                        yield key, status, value
-                        if status == "died":
-                            give_back(i)
-                        started[i] = time.monotonic()
-                    elif reader.proc is None:  # a send found it dead: the job in hand is its
-                        yield sent[i].popleft()[0], "died", CRASH_REASON
-                        give_back(i)
-                    elif time.monotonic() - started[i] > READ_SECONDS:
-                        reader._stop()
-                        yield sent[i].popleft()[0], "died", TIMEOUT_REASON
-                        give_back(i)
+                while todo and not suspects and len(running) < self.size * IN_FLIGHT:
+                    job = todo.popleft()
+                    running[self._submit(job)] = job
+                done = wait(running, timeout=READ_SECONDS, return_when=FIRST_COMPLETED).done
+                if not done:  # nothing finished for READ_SECONDS: a file holds a worker
+                    lost = list(running.values())
+                    running.clear()
+                    self._discard(kill=True)
+                    if len(lost) == 1:
+                        yield lost[0][0], "died", TIMEOUT_REASON
+                    else:
+                        suspects.extend(lost)
+                    continue
+                lost: list[Job] = []
+                yield from self._collect(done, running, lost)
+                if not lost:
+                    continue
+                # The pool broke: it fails every job still in it at once (or some had finished just before).
+                yield from self._collect(wait(running, timeout=READ_SECONDS).done, running, lost)
+                lost += running.values()
+                running.clear()
+                self._discard(kill=True)
+                if len(lost) == 1:  # it was alone in the pool
+                    yield lost[0][0], "died", CRASH_REASON
+                else:
+                    suspects.extend(lost)
         finally:
-            # Left early (the caller stopped reading): a child still holding jobs would hand their answers to
-            # the next batch's first files. It is replaced instead.
-            for i in sent:
-                if sent[i]:
-                    readers[i]._stop()
+            if running:  # left early (the caller stopped reading): a job still being read is not waited for
+                self._discard(kill=True)
 
     def close(self) -> None:
-        for reader in self.readers:
-            reader.__exit__(None, None, None)
+        self._discard()
 
-    def __enter__(self) -> ReaderSet:
+    def __enter__(self) -> ReaderPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def read_many(jobs: list[tuple[str, Path, str]], size: int = WORKER_PROCESSES) -> Iterator[tuple[str, str, object]]:
-    """``ReaderSet.read_many`` with children for these jobs only."""
-    with ReaderSet(min(size, len(jobs))) as readers:
+def read_many(jobs: list[Job], size: int = WORKER_PROCESSES) -> Iterator[tuple[str, str, object]]:
+    """``ReaderPool.read_many`` with a pool for these jobs only."""
+    with ReaderPool(min(size, len(jobs))) as readers:
         yield from readers.read_many(jobs)
-
-
-if __name__ == "__main__":
-    main()
