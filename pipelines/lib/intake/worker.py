@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.queues
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from pipelines.lib.intake.readers import ReadError, SubmissionFile, read_submission
 from pipelines.lib.machine import WORKER_PROCESSES
+from pipelines.lib.ops import liveness
 
 READ_SECONDS = 300  # one file; the limits keep a legitimate one far below this
 IN_FLIGHT = 2  # jobs in the pool per worker: the next one is ready when a worker answers (ReaderPool.read_many)
@@ -48,8 +51,10 @@ def read_job(path: str, fmt: str) -> tuple[str, object]:
         return "crash", type(exc).__name__
 
 
-def _start_worker() -> None:
-    """The pool's initializer, in each worker: output to nowhere, and an exit with its owner."""
+def _start_worker(identities: multiprocessing.queues.SimpleQueue) -> None:
+    """The pool's initializer, in each worker: which process it is (so a stuck one can be killed), output to
+    nowhere, and an exit with its owner."""
+    identities.put(liveness.identity())
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
@@ -82,11 +87,24 @@ class ReaderPool:
     def __init__(self, size: int | None = None) -> None:
         self.size = max(1, size or WORKER_PROCESSES)
         self._pool: ProcessPoolExecutor | None = None
+        self._identities: multiprocessing.queues.SimpleQueue | None = None  # what the pool's workers said they are
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.size, mp_context=_context(), initializer=_start_worker)
+            ctx = _context()
+            self._identities = ctx.SimpleQueue()
+            self._pool = ProcessPoolExecutor(self.size, mp_context=ctx, initializer=_start_worker,
+                                             initargs=(self._identities,))
         return self._pool
+
+    def _kill_workers(self) -> None:
+        """SIGKILL to every worker of the current pool still alive (a stuck reader never returns on its own)."""
+        identities = self._identities
+        while identities is not None and not identities.empty():
+            worker = identities.get()
+            if liveness.is_alive(worker):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(worker.partition(":")[0]), signal.SIGKILL)
 
     def _discard(self, *, kill: bool = False) -> None:
         """Shut the pool down, its workers killed first when one may be stuck; the next job starts a new one."""
@@ -94,10 +112,7 @@ class ReaderPool:
         if pool is None:
             return
         if kill:
-            # Python 3.14 has ProcessPoolExecutor.kill_workers; before it, the workers are only in _processes.
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                with contextlib.suppress(OSError, ValueError):
-                    proc.kill()
+            self._kill_workers()
         pool.shutdown(wait=True, cancel_futures=True)
 
     def _submit(self, job: Job) -> Future:
