@@ -25,6 +25,11 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def id_hash(session: Session) -> str:
+    """How the database names a session (its cookie value is never stored)."""
+    return _hash(session.raw_id)
+
+
 def create(path: Path, user_id: str | None) -> Session:
     raw, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.time()
     with db.connect(path) as con:
