@@ -54,6 +54,10 @@ create table if not exists password_history (
     set_at real not null
 );
 create index if not exists password_history_user on password_history(user_id, set_at);
+create table if not exists portal_keys (
+    name text primary key,
+    value blob not null               -- random bytes made at first start: what the login form's token is signed with
+);
 create table if not exists login_failures (
     scope text not null,              -- 'account' (login name × address) or 'address'
     subject text not null,            -- sha256 of the normalised login name and the address, or of the address
@@ -112,3 +116,12 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         con.execute("commit")
     finally:
         con.close()
+
+
+def portal_key(path: Path, name: str = "login_form") -> bytes:
+    """A random key the portal makes once and keeps in its database (so every process and restart agrees)."""
+    import secrets
+
+    with connect(path) as con:
+        con.execute("insert or ignore into portal_keys (name, value) values (?, ?)", (name, secrets.token_bytes(32)))
+        return bytes(con.execute("select value from portal_keys where name = ?", (name,)).fetchone()[0])
