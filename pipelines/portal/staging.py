@@ -3,18 +3,17 @@
 An upload is written into ``<storage>/staging/`` and moved beside the others only once its database row is
 written; a crash at any moment in between (mid-upload, mid-check) leaves the file in the staging folder, or a
 stored file no row names. Both are personal data nobody will ever ask for: at start the portal removes them and
-says how many in its log.
+says how many in its log. (A request body arriving is spooled by the web framework into an unnamed temporary
+file, which the kernel frees with the process: nothing of it outlives a crash.)
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 from pathlib import Path
 
 from pipelines.portal import db
 
-log = logging.getLogger("pipelines.portal")
 STAGING = "staging"
 
 
@@ -40,12 +39,9 @@ def sweep(storage: Path, db_path: Path) -> int:
     with db.connect(db_path) as con:
         named = {r[0] for r in con.execute("select stored_name from uploads where stored_name is not null")}
     removed = 0
-    candidates = list(staging_dir(storage).glob("*")) + [p for p in storage.glob("*") if p.is_file()]
-    for path in candidates:
-        if path.is_file() and (path.parent.name == STAGING or path.name not in named):
-            path.unlink(missing_ok=True)
-            removed += 1
-    if removed:
-        log.warning("报送平台启动：清除了 %d 个中断上传留下的文件 (removed %d files left by interrupted uploads)",
-                    removed, removed)
+    staged = [p for p in staging_dir(storage).rglob("*") if p.is_file() or p.is_symlink()]
+    for path in staged + [p for p in storage.glob("*") if p.is_file() and p.name not in named]:
+        path.unlink(missing_ok=True)
+        removed += 1
     return removed
+
