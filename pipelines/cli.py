@@ -263,7 +263,7 @@ def portal_disable_user(login: str, db: Path | None) -> None:
 @click.argument("login")
 @_DB_OPTION
 def portal_reset_password(login: str, db: Path | None) -> None:
-    """A new one-time password (lifts a lock-out, re-enables the account, ends its sessions)."""
+    """A new one-time password (re-enables the account, ends its sessions)."""
     from pipelines.portal.accounts import AccountError, reset_password
 
     try:

@@ -49,6 +49,11 @@ def _canaried(code: str) -> dict[str, list[dict]]:
     return sub
 
 
+# What a hostile name may hide, and how it is shown (pipelines.lib.domain.names).
+BIDI_TAIL = "_\u202excod.exe\n.xlsx"
+BIDI_TAIL_SHOWN = "_\\u202Excod.exe\\u000A.xlsx"
+
+
 def _name(code: str, ext: str = ".xlsx") -> str:
     return f"{format_org_code(code)}_{PERIOD}{ext}"
 
@@ -226,11 +231,16 @@ def build(root: Path) -> tuple[Path, dict[str, Expect], Path]:
     raw_name = b"\xff\x01" + _name(code).encode()
     write_xlsx(tmp / "odd.xlsx", _canaried(code))
     os.rename(tmp / "odd.xlsx", os.path.join(os.fsencode(folder), raw_name))
-    expected["\ufffd?" + _name(code)] = Expect("accepted", rows=CLEAN_ROWS)
-    # another name that looks the same once displayed, with the same bytes inside: two entries all the same
+    expected["\ufffd\\u0001" + _name(code)] = Expect("accepted", rows=CLEAN_ROWS)
+    # another name with the same bytes inside, differing in an undecodable byte and a control character: shown
+    # with the control character escaped, the two read differently
     shutil.copyfile(os.path.join(os.fsencode(folder), raw_name),
                     os.path.join(os.fsencode(folder), b"\xfe\x02" + _name(code).encode()))
-    expected["\ufffd?" + _name(code)] = Expect("accepted", rows=CLEAN_ROWS, copies=2)
+    expected["\ufffd\\u0002" + _name(code)] = Expect("accepted", rows=CLEAN_ROWS)
+    code = enterprise()  # a right-to-left override and a newline: shown escaped, kept exactly for the audit
+    write_xlsx(tmp / "bidi.xlsx", _canaried(code))
+    os.rename(tmp / "bidi.xlsx", folder / (_name(code, "") + BIDI_TAIL))
+    expected[_name(code, "") + BIDI_TAIL_SHOWN] = Expect("accepted", rows=CLEAN_ROWS)
     code = enterprise()  # formulas, a bad ID, a negative count: findings, not a rejection
     sub = _canaried(code)
     sub["基本情况"][0]["preparer"] = '=HYPERLINK("http://example.com","点我")'
@@ -290,6 +300,30 @@ def build(root: Path) -> tuple[Path, dict[str, Expect], Path]:
     put(_name(code), _rezip(clean, lambda m, b: None if m == "xl/workbook.xml" else b), Expect("rejected", "缺少工作簿结构"))
     code = enterprise()
     put(_name(code), b"", Expect("rejected", "空的（0字节）"))
+    # Active content: a VBA project declared as such; the same part renamed but declared by content type; an
+    # ActiveX control, an embedded OLE object, an external link and a data connection added to a clean workbook.
+    macro = "请另存为不含宏和外部链接的 .xlsx 后重新上传"
+
+    def declaring(content_type: str, part: str):
+        override = f'<Override PartName="/{part}" ContentType="{content_type}"/></Types>'.encode()
+        return lambda m, b: b.replace(b"</Types>", override) if m == "[Content_Types].xml" else b
+
+    for part, content_type, label in (
+            ("xl/vbaProject.bin", "application/vnd.ms-office.vbaProject", "宏（VBA 工程）"),
+            ("xl/media/image9.bin", "application/vnd.ms-office.vbaProject", "宏（VBA 工程）"),
+            ("xl/activeX/activeX1.xml", "application/vnd.ms-office.activeX+xml", "ActiveX 控件"),
+            ("xl/embeddings/oleObject1.bin", "application/vnd.openxmlformats-officedocument.oleObject", "嵌入的 OLE 对象"),
+            ("xl/externalLinks/externalLink1.xml",
+             "application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml", "外部链接"),
+            ("xl/connections.xml", "application/vnd.openxmlformats-officedocument.spreadsheetml.connections+xml",
+             "数据连接")):
+        code = enterprise()
+        put(_name(code), _rezip(clean, declaring(content_type, part), {part: b"<x/>"}),
+            Expect("rejected", f"{label}，平台不接收含有可执行内容或外部链接的文件，{macro}"))
+    code = enterprise()
+    put(_name(code, ".xlsm"), _rezip(clean, lambda m, b: b.replace(
+        b"spreadsheetml.sheet.main+xml", b"ms-excel.sheet.macroEnabled.main+xml") if m == "[Content_Types].xml" else b),
+        Expect("rejected", macro))
     code = enterprise()
     with open(folder / _name(code), "wb") as fh:  # 51 MB, sparse: never read into memory
         fh.truncate(51 * 1024 * 1024)

@@ -19,7 +19,7 @@ import pytest
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.intake.run import run_intake
 from pipelines.lib.intake.worker import CRASH_REASON
-from tests.hostile_corpus import CANARY_ID, CANARY_NAME, PERIOD, build
+from tests.hostile_corpus import BIDI_TAIL, BIDI_TAIL_SHOWN, CANARY_ID, CANARY_NAME, PERIOD, build
 
 KEY = b"test-key-0123456789abcdef"
 CANARIES = (CANARY_NAME, CANARY_ID, CANARY_ID[:14])
@@ -84,6 +84,18 @@ def test_every_hostile_entry_is_accounted_for_by_the_intake(tmp_path: Path, capl
     assert {p for p in _tree(tmp_path) - before if db.parent not in p.parents} == set()
     out, err = capfd.readouterr()
     _no_canary_in_text(out + err + "\n".join(r.getMessage() for r in caplog.records), "the intake's output and log")
+
+
+def test_a_hostile_name_is_shown_escaped_and_kept_exactly_for_the_audit(tmp_path: Path) -> None:
+    inbox, _expected, _ = build(tmp_path / "in")
+    db = tmp_path / "w.duckdb"
+    with duckdb.connect(str(db)) as con:
+        run_intake(inbox, [Period.parse(PERIOD)], con, tmp_path / "archive", KEY)
+        rows = con.execute("select file_name, file_name_original from raw.submissions"
+                           " where file_name_original like '%' || chr(8238) || '%'").fetchall()
+    ((shown, original),) = rows
+    assert shown.endswith(BIDI_TAIL_SHOWN) and "\u202e" not in shown and "\n" not in shown
+    assert original.endswith(BIDI_TAIL)
 
 
 def test_a_rerun_over_the_hostile_inbox_changes_nothing(tmp_path: Path) -> None:
@@ -310,8 +322,8 @@ def test_the_upload_check_reuses_the_same_limits(tmp_path: Path) -> None:
     folder = inbox / PERIOD
     for name, exp in expected.items():
         path = folder / name
-        if path.suffix in (".xlsx", ".zip") and path.is_file() and not path.is_symlink() and exp.reason and (
-                "上限" in exp.reason or "压缩比" in exp.reason or "密码" in exp.reason):
+        if path.suffix in (".xlsx", ".xlsm", ".zip") and path.is_file() and not path.is_symlink() and exp.reason and (
+                "上限" in exp.reason or "压缩比" in exp.reason or "密码" in exp.reason or "宏" in exp.reason):
             assert exp.reason in (inspect_upload(path) or ""), name
     assert inspect_upload(write_submission(tmp_path / "clean", clean_submission())) is None
 

@@ -7,10 +7,10 @@ without script, for old office browsers.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import hashlib
 import json
+import logging
 import secrets
 import shutil
 import threading
@@ -26,24 +26,27 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from pipelines.lib.domain import names
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period, PeriodError
 from pipelines.lib.domain.reference import seed_rows
-from pipelines.lib.intake.inbox import display_name
 from pipelines.lib.intake.limits import LIMITS, too_big_reason
 from pipelines.lib.intake.pseudonym import load_key
-from pipelines.portal import accounts, audit, db, sessions, status
+from pipelines.portal import accounts, audit, db, passwords, sessions, staging, status, throttle
 from pipelines.portal.forward import forward
 from pipelines.portal.settings import Settings
 from pipelines.portal.validation import ReaderPool, refused, validate
 
 HERE = Path(__file__).resolve().parent
+# The server's own log (uvicorn prints it): what the portal says about itself at start.
+log = logging.getLogger("uvicorn.error")
 UPLOAD_SUFFIXES = (".xlsx", ".zip")  # contract §1: the workbook, or the CSV zip
 # The multipart envelope around the file: boundaries, headers, the small fields.
 FORM_OVERHEAD = 64 * 1024
@@ -55,29 +58,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-
-
-class Throttle:
-    """Failed logins per client address within a window (the per-account lock-out is in the database)."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, collections.deque] = {}
-        self._lock = threading.Lock()
-
-    def _live(self, key: str, now: float) -> collections.deque:
-        q = self._failures.setdefault(key, collections.deque())
-        while q and now - q[0] > self.window:
-            q.popleft()
-        return q
-
-    def blocked(self, key: str) -> bool:
-        with self._lock:
-            return len(self._live(key, time.monotonic())) >= self.limit
-
-    def fail(self, key: str) -> None:
-        with self._lock:
-            self._live(key, time.monotonic()).append(time.monotonic())
 
 
 def _templates() -> Jinja2Templates:
@@ -108,7 +88,7 @@ class Portal:
     key: bytes
     templates: Jinja2Templates
     labels: dict[str, dict[str, dict[str, str]]]
-    throttle: Throttle
+    form_key: bytes  # signs the login form's CSRF token (sessions.login_form_pair)
     validations: threading.BoundedSemaphore  # uploads checked at once; the rest wait
     template_lock: threading.Lock = field(default_factory=threading.Lock)
     pool: ReaderPool | None = None  # started by the first upload
@@ -124,10 +104,14 @@ class Portal:
 def create_app(settings: Settings) -> Starlette:
     db.init(settings.db_path)
     settings.storage.mkdir(parents=True, exist_ok=True)
-    app = Starlette(routes=_routes(), exception_handlers={HTTPException: on_error},
-                    middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)], lifespan=lifespan)
-    app.state.portal = Portal(settings, load_key(), _templates(), _labels(),
-                              Throttle(settings.ip_failures, settings.ip_window_seconds),
+    sessions.purge_expired(settings.db_path, settings.session_idle_seconds, settings.session_max_seconds)
+    # A request naming another host is refused before any route; no response ever builds a URL from the Host
+    # header (redirects are relative, and the router does not redirect a trailing slash to an absolute URL).
+    app = Starlette(routes=_routes(), exception_handlers={HTTPException: on_error}, lifespan=lifespan,
+                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts)),
+                                Middleware(BaseHTTPMiddleware, dispatch=headers)])
+    app.router.redirect_slashes = False
+    app.state.portal = Portal(settings, load_key(), _templates(), _labels(), db.portal_key(settings.db_path),
                               threading.BoundedSemaphore(settings.validations))
     return app
 
@@ -153,6 +137,10 @@ def _routes() -> list[Route | Mount]:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette):
+    settings = app.state.portal.settings
+    # What a crash left (a file being copied or checked): personal data nobody will ask for.
+    removed = await run_in_threadpool(staging.sweep, settings.storage, settings.db_path)
+    log.info("报送平台：启动时清除中断上传的文件 %d 个 (files of interrupted uploads removed at start)", removed)
     yield
     portal: Portal = app.state.portal
     pool, portal.pool = portal.pool, None
@@ -168,7 +156,8 @@ def _portal(request: Request) -> Portal:
 def page(request: Request, name: str, session: sessions.Session | None, user: accounts.User | None,
          status_code: int = 200, **context: object) -> Response:
     portal = _portal(request)
-    context.update(user=user, csrf=session.csrf if session else "", labels=portal.labels)
+    context.update(user=user, csrf=session.csrf if session else "", labels=portal.labels,
+                   min_length=passwords.MIN_LENGTH)
     return portal.templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
@@ -259,34 +248,49 @@ def checked(portal: Portal, stored: Path, contract_name: str, period: Period, no
 
 # -- pages ------------------------------------------------------------------------------------------
 async def login_page(request: Request) -> Response:
-    session, user = current(request)
+    """No stored session for a visitor: the form's CSRF token is bound to a cookie of its own."""
+    portal = _portal(request)
+    _, user = current(request)
     if user is not None:
         return RedirectResponse("/", 303)
-    session = session or sessions.create(_portal(request).settings.db_path, None)
-    return set_cookie(request, page(request, "login.html", session, None, error=None), session)
+    return login_form(request, portal, None, 200)
+
+
+def login_form(request: Request, portal: Portal, error: str | None, status_code: int) -> Response:
+    cookie, token = sessions.login_form_pair(portal.form_key)
+    response = portal.templates.TemplateResponse(
+        request, "login.html", {"user": None, "csrf": token, "labels": portal.labels, "error": error},
+        status_code=status_code)
+    response.set_cookie(sessions.LOGIN_COOKIE, cookie, httponly=True, secure=portal.settings.secure_cookies,
+                        samesite="strict", path="/login")
+    return response
 
 
 async def login(request: Request) -> Response:
     portal = _portal(request)
-    settings = portal.settings
-    session, _ = current(request)
-    form = await form_with_csrf(request, session)
+    db_path = portal.settings.db_path
+    form = await request.form(max_files=0, max_fields=8)
+    if not sessions.login_form_ok(portal.form_key, request.cookies.get(sessions.LOGIN_COOKIE), form.get("csrf")):
+        raise HTTPException(403, "页面已过期或表单来源不明，请刷新页面后重试")
     login_name, password = str(form.get("login") or "").strip(), str(form.get("password") or "")
-    client = request.client.host if request.client else "?"
-    if portal.throttle.blocked(client):
-        audit.record(settings.db_path, "login", "throttled")
-        return page(request, "login.html", session, None, 429,
-                    error="登录失败次数过多，请15分钟后再试")
-    user, outcome, uid = await run_in_threadpool(
-        accounts.authenticate, settings.db_path, login_name, password, settings.max_failures,
-        settings.lock_seconds)
-    audit.record(settings.db_path, "login", outcome, uid, user.org_code if user else None)
+    login_key, address = accounts.login_key(login_name)[:200], request.client.host if request.client else "?"
+    wait = await run_in_threadpool(throttle.must_wait, db_path, login_key, address)
+    if wait is not None:
+        audit.record(db_path, "login", f"throttled_{wait.scope}")
+        return login_form(request, portal, f"登录失败次数过多，请在{wait.seconds:.0f}秒后再试", 429)
+    user, outcome, uid = await run_in_threadpool(accounts.authenticate, db_path, login_name, password)
+    audit.record(db_path, "login", outcome, uid, user.org_code if user else None)
     if user is None:
-        portal.throttle.fail(client)
-        return page(request, "login.html", session, None, 400,
-                    error="登录名或密码不正确，或账户已被暂时锁定。连续输错多次后账户将锁定15分钟。")
-    new = sessions.rotate(settings.db_path, session, user.id)
-    return set_cookie(request, RedirectResponse("/password" if user.must_change else "/", 303), new)
+        if await run_in_threadpool(throttle.failed, db_path, login_key, address):
+            audit.record(db_path, "login", "throttle_started", uid)
+        return login_form(request, portal, "登录名或密码不正确", 400)
+    await run_in_threadpool(throttle.succeeded, db_path, login_key, address)
+    sessions.purge_expired(db_path, portal.settings.session_idle_seconds, portal.settings.session_max_seconds)
+    response = set_cookie(request, RedirectResponse("/password" if user.must_change else "/", 303),
+                          sessions.create(db_path, user.id))
+    response.delete_cookie(sessions.LOGIN_COOKIE, path="/login", secure=portal.settings.secure_cookies,
+                           httponly=True, samesite="strict")
+    return response
 
 
 async def logout(request: Request) -> Response:
@@ -315,9 +319,10 @@ async def change_password(request: Request) -> Response:
     if problem:
         audit.record(db_path, "password", "refused", user.id, user.org_code)
         return page(request, "password.html", session, user, 400, error=problem)
+    # Every session of the account ends, this one too; this browser goes on with a new one.
     await run_in_threadpool(accounts.set_password, db_path, user.id, new)
     audit.record(db_path, "password", "changed", user.id, user.org_code)
-    return set_cookie(request, RedirectResponse("/", 303), sessions.rotate(db_path, session, user.id))
+    return set_cookie(request, RedirectResponse("/", 303), sessions.create(db_path, user.id))
 
 
 async def home(request: Request) -> Response:
@@ -369,9 +374,9 @@ async def receive(request: Request, session: sessions.Session, user: accounts.Us
         audit.record(settings.db_path, "upload", "refused", user.id, user.org_code)
         return enterprise_page(request, session, user, user.org_code, error=error, status_code=400)
     ext = Path(file.filename.replace("\\", "/")).suffix.lower()
-    client_name = display_name(Path(file.filename.replace("\\", "/")).name)[-120:]
+    client_name = names.shown(Path(file.filename.replace("\\", "/")).name)[-120:]
     upload_id = secrets.token_urlsafe(16)
-    stored = settings.storage / f"{secrets.token_hex(16)}{ext}"
+    stored = staging.new_staged(settings.storage, ext)  # swept at the next start if the server dies now
     size, digest = await run_in_threadpool(_store, file, stored)
     period = quarters[period_text].period
     contract_name = f"{format_org_code(user.org_code)}_{period}{ext}"
@@ -385,14 +390,15 @@ async def receive(request: Request, session: sessions.Session, user: accounts.Us
     inbox_name = None
     if verdict.outcome == "accepted":
         inbox_name = await run_in_threadpool(forward, settings.inbox, period, user.org_code, stored, ext, now)
+        stored = staging.keep(stored)  # before its row: a crash in between leaves a file the next start removes
     else:
         stored.unlink(missing_ok=True)  # a refused file is not kept: the clerk still has it
     with db.connect(settings.db_path) as con:
         con.execute(
-            "insert into uploads (id, user_id, org_code, period, client_name, stored_name, file_format, size_bytes,"
-            " sha256, uploaded_at, outcome, inbox_name, fatal_count, error_count, warning_count, seconds,"
-            " findings_json) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (upload_id, user.id, user.org_code, str(period), client_name,
+            "insert into uploads (id, user_id, org_code, period, client_name, client_name_original, stored_name,"
+            " file_format, size_bytes, sha256, uploaded_at, outcome, inbox_name, fatal_count, error_count,"
+            " warning_count, seconds, findings_json) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (upload_id, user.id, user.org_code, str(period), client_name, file.filename[:1000],
              stored.name if inbox_name else None, ext.lstrip("."), size, digest,
              now.strftime("%Y-%m-%d %H:%M:%S"), verdict.outcome, inbox_name, verdict.fatal_count,
              verdict.error_count, verdict.warning_count, round(verdict.seconds, 3),
@@ -466,6 +472,9 @@ async def headers(request: Request, call_next):
     response = await call_next(request)
     for k, v in SECURITY_HEADERS.items():
         response.headers.setdefault(k, v)
+    if request.url.scheme == "https":  # behind the commission's proxy (X-Forwarded-Proto from --proxy)
+        response.headers.setdefault("Strict-Transport-Security",
+                                    f"max-age={_portal(request).settings.hsts_seconds}; includeSubDomains")
     return response
 
 

@@ -48,6 +48,24 @@ create table if not exists uploads (
     findings_json text not null
 );
 create index if not exists uploads_org on uploads(org_code, uploaded_at);
+create table if not exists password_history (
+    user_id text not null references users(id),
+    password_hash text not null,      -- argon2id of a password the account had: a new one may not repeat it
+    set_at real not null
+);
+create index if not exists password_history_user on password_history(user_id, set_at);
+create table if not exists portal_keys (
+    name text primary key,
+    value blob not null               -- random bytes made at first start: what the login form's token is signed with
+);
+create table if not exists login_failures (
+    scope text not null,              -- 'account' (login name × address) or 'address'
+    subject text not null,            -- sha256 of the normalised login name and the address, or of the address
+    failures integer not null,        -- consecutive failures
+    last_failure real not null,
+    next_allowed real not null,       -- no password is checked for this subject before this time
+    primary key (scope, subject)
+);
 create table if not exists audit_log (
     seq integer primary key autoincrement,
     at text not null,                 -- UTC
@@ -60,12 +78,24 @@ create table if not exists audit_log (
 """
 
 
+# Columns added since a table was first created: a database from an earlier version gains them at start.
+ADDED_COLUMNS = (
+    ("users", "login_key", "text"),  # the login as matched: NFKC, case-folded (accounts.login_key)
+    ("uploads", "client_name_original", "text"),  # the name exactly as the browser sent it, for the audit only
+)
+
+
 def init(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=30)
     try:
         con.execute("pragma journal_mode=wal")  # readers never wait for the one writer
         con.executescript(SCHEMA)
+        for table, column, sql_type in ADDED_COLUMNS:
+            if column not in {r[1] for r in con.execute(f"pragma table_info({table})")}:
+                con.execute(f"alter table {table} add column {column} {sql_type}")
+        con.execute("create unique index if not exists users_login_key on users(login_key)")
+        con.commit()
     finally:
         con.close()
 
@@ -86,3 +116,12 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         con.execute("commit")
     finally:
         con.close()
+
+
+def portal_key(path: Path, name: str = "login_form") -> bytes:
+    """A random key the portal makes once and keeps in its database (so every process and restart agrees)."""
+    import secrets
+
+    with connect(path) as con:
+        con.execute("insert or ignore into portal_keys (name, value) values (?, ?)", (name, secrets.token_bytes(32)))
+        return bytes(con.execute("select value from portal_keys where name = ?", (name,)).fetchone()[0])

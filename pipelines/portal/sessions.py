@@ -12,6 +12,9 @@ from pathlib import Path
 from pipelines.portal import db
 
 COOKIE = "sasac_portal"
+# Before login there is no stored session: the login form's CSRF token is bound to this cookie instead (a random
+# value, and the token is its HMAC under the portal's own key), so anonymous visits add nothing to the database.
+LOGIN_COOKIE = "sasac_login"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,11 @@ class Session:
 
 def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def id_hash(session: Session) -> str:
+    """How the database names a session (its cookie value is never stored)."""
+    return _hash(session.raw_id)
 
 
 def create(path: Path, user_id: str | None) -> Session:
@@ -63,3 +71,25 @@ def delete(path: Path, session: Session) -> None:
 
 def csrf_ok(session: Session | None, token: object) -> bool:
     return session is not None and isinstance(token, str) and hmac.compare_digest(session.csrf, token)
+
+
+def purge_expired(path: Path, idle: int, maximum: int) -> int:
+    """Remove every session past its idle or absolute lifetime; how many."""
+    now = time.time()
+    with db.connect(path) as con:
+        return con.execute("delete from sessions where seen < ? or created < ?", (now - idle, now - maximum)).rowcount
+
+
+def login_form_pair(key: bytes) -> tuple[str, str]:
+    """(cookie value, form token) for an anonymous login form."""
+    raw = secrets.token_urlsafe(32)
+    return raw, _sign(key, raw)
+
+
+def login_form_ok(key: bytes, cookie: str | None, token: object) -> bool:
+    return (isinstance(cookie, str) and isinstance(token, str) and 0 < len(cookie) <= 100
+            and hmac.compare_digest(_sign(key, cookie), token))
+
+
+def _sign(key: bytes, raw: str) -> str:
+    return hmac.new(key, f"login-form:{raw}".encode(), hashlib.sha256).hexdigest()

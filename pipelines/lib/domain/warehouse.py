@@ -19,7 +19,7 @@ SUBMISSIONS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("submission_id", "VARCHAR PRIMARY KEY"),
     ("period", "VARCHAR NOT NULL"),
     ("org_code", "VARCHAR"),
-    ("file_name", "VARCHAR NOT NULL"),
+    ("file_name", "VARCHAR NOT NULL"),  # as shown: hidden characters escaped (pipelines.lib.domain.names)
     ("file_format", "VARCHAR NOT NULL"),
     ("sha256", "VARCHAR NOT NULL"),
     ("size_bytes", "BIGINT NOT NULL"),
@@ -37,6 +37,7 @@ SUBMISSIONS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("archive_path", "VARCHAR NOT NULL"),
     ("contract_version", "INTEGER NOT NULL"),
     ("rules_version", "VARCHAR"),  # the intake rules of its period that judged it (pipelines.lib.intake.rules_version)
+    ("file_name_original", "VARCHAR"),  # the name exactly as it arrived, for the audit only: never shown raw
 )
 
 FINDINGS_COLUMNS: tuple[tuple[str, str], ...] = (

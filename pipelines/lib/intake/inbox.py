@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.lib.domain import codes
+from pipelines.lib.domain import codes, names
 from pipelines.lib.domain import contract as c
 from pipelines.lib.domain.periods import Period, is_period
 from pipelines.lib.intake.limits import EMPTY_REASON, LIMITS, too_big_reason
@@ -62,14 +62,19 @@ class Arrival:
         return display_name(self.path.name)
 
     @property
+    def original_name(self) -> str:
+        """The entry's name exactly as the file system holds it, for the audit (never shown raw)."""
+        return names.original(self.path.name)
+
+    @property
     def file_org_code(self) -> str | None:
         m = _FILE_CODE_RE.match(self.name)
         return codes.normalize_org_code(m.group(1)) if m else None
 
 
 def display_name(name: str) -> str:
-    raw = os.fsencode(name).decode("utf-8", errors="replace")
-    return re.sub(r"[\x00-\x1f\x7f]", "?", raw)
+    """How an entry's name is stored for display and shown (pipelines.lib.domain.names)."""
+    return names.shown_file_name(name)
 
 
 def _registry_text(path: Path) -> str:

@@ -258,6 +258,45 @@ def _workbook_sheets(zf: zipfile.ZipFile, budget: _Budget) -> tuple[list[tuple[s
     return sheets, rels
 
 
+# Parts that carry active content or reach outside the file (ECMA-376 part names; Excel's own for VBA): what
+# each is called for the clerk. Checked by name and by declared content type, so a renamed part is caught too.
+ACTIVE_PARTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(^|/)vbaproject(signature)?\.bin$|(^|/)vbadata\.xml$"), "宏（VBA 工程）"),
+    (re.compile(r"^xl/macrosheets/"), "宏表"),
+    (re.compile(r"^customui/"), "自定义功能区（可调用宏）"),
+    (re.compile(r"^xl/activex/"), "ActiveX 控件"),
+    (re.compile(r"^xl/embeddings/"), "嵌入的 OLE 对象"),
+    (re.compile(r"^xl/externallinks/"), "外部链接"),
+    (re.compile(r"^xl/connections\.xml$"), "数据连接"),
+)
+ACTIVE_CONTENT_TYPES: tuple[tuple[str, str], ...] = (
+    ("macroenabled", "宏（启用宏的工作簿）"),
+    ("vbaproject", "宏（VBA 工程）"),
+    ("ms-office.activex", "ActiveX 控件"),
+    ("oleobject", "嵌入的 OLE 对象"),
+    ("externallink", "外部链接"),
+    ("spreadsheetml.connections", "数据连接"),
+    ("macrosheet", "宏表"),
+)
+ACTIVE_CONTENT_ADVICE = "请另存为不含宏和外部链接的 .xlsx 后重新上传"
+
+
+def active_content_reason(zf: zipfile.ZipFile, budget: _Budget) -> str | None:
+    """Why a workbook is refused for active content (macros, ActiveX, OLE objects, external links, data
+    connections), or None. Nothing of it is opened or run: the part names and the declared content types
+    are enough."""
+    found: list[str] = []
+    for name in zf.namelist():
+        lowered = name.lower()
+        found += [label for pattern, label in ACTIVE_PARTS if pattern.search(lowered)]
+    if "[Content_Types].xml" in zf.namelist():
+        declared = b"".join(budget.stream(zf, zf.getinfo("[Content_Types].xml"))).decode("utf-8", "replace").lower()
+        found += [label for marker, label in ACTIVE_CONTENT_TYPES if marker in declared]
+    if not found:
+        return None
+    return f"工作簿含有{'、'.join(dict.fromkeys(found))}，平台不接收含有可执行内容或外部链接的文件，{ACTIVE_CONTENT_ADVICE}"
+
+
 def _unescape(text: str) -> str:
     return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
             .replace("&amp;", "&"))
@@ -278,6 +317,9 @@ def inspect_xlsx(path: Path, limits: Limits = LIMITS) -> XlsxInfo:
         with zipfile.ZipFile(path) as zf:
             check_zip_directory(zf, size, limits)
             budget = _Budget(limits)
+            active = active_content_reason(zf, budget)
+            if active is not None:
+                raise LimitError(active)
             sheets, rels = _workbook_sheets(zf, budget)
             members = set(zf.namelist())
             shared_refs = 0

@@ -42,6 +42,7 @@ def audit_rows(audit: pl.DataFrame, arrivals: list[Arrival], archive_paths: dict
         {
             "submission_id": list(meta),
             "file_name": [a.name for a in meta.values()],
+            "file_name_original": [a.original_name for a in meta.values()],
             "file_format": [a.fmt for a in meta.values()],
             "sha256": [a.sha256 for a in meta.values()],
             "size_bytes": [a.size_bytes for a in meta.values()],
