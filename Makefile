@@ -1,9 +1,9 @@
 # Two commands do everything on a fresh machine with Python 3.11: `make run` and `make test`.
 # The venv's interpreter: the distribution's python3.11 when it can make a venv, else python3.11 on PATH.
-# Debian's is statically linked; the pyenv build first on this machine's PATH links a shared libpython and is
-# built without --enable-optimizations: the same 1,000-enterprise quarter ran 11% faster on Debian's (five
-# alternating pairs; README, "Measured"). `make PY=/path/to/python3.11` chooses another; an existing .venv
-# keeps the interpreter it was made with (remove it to change).
+# Debian's is statically linked and runs the platform faster than the pyenv build first on this machine's PATH
+# (a shared libpython, built without --enable-optimizations; figures in docs/measured.md).
+# `make PY=/path/to/python3.11` chooses another; an existing .venv keeps the interpreter it was made with
+# (remove it to change).
 PY ?= $(shell for p in /usr/bin/python3.11 python3.11; do $$p -c 'import ensurepip, venv' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin

@@ -1,9 +1,9 @@
 """Python's cyclic garbage collector in a process that runs one quarter's job and exits (the CLI's ``run``).
 
 A full collection walks every object alive: Dagster's definitions, the parsed dbt manifest, the imports. Their
-number only grows during a run, so each full collection costs more than the last (a 1,000-enterprise quarter's
-CLI run: 1.5-1.9 s of the main thread in 7-8 full collections, of 19-23 s). ``gc.freeze()`` moves what is alive
-into a generation the collector skips: 0.6 s. Frozen objects are never freed, which only a process that exits
+number only grows during a run, so each full collection costs more than the last, all of it on the main thread.
+``gc.freeze()`` moves what is alive into a generation the collector skips, so the full collections walk only
+what the run still creates. Frozen objects are never freed, which only a process that exits
 after the run can afford; elsewhere (tests, ``dagster dev``) every run would keep its manifest for good. So
 freezing is a no-op until the process declares itself one-shot.
 """

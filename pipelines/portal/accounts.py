@@ -18,8 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pipelines.lib.domain.codes import format_org_code, normalize_org_code, org_code_problem
 from pipelines.portal import db, passwords
 
-# argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): ~0.1 s a login on the shared 2-core
-# machine where the library's default (64 MiB, 3 passes, 4 lanes) took 0.5 s; older hashes are upgraded at login.
+# argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane), not the library's heavier default (64 MiB,
+# 3 passes, 4 lanes): every login pays for it on the shared 2-core machine; older hashes are upgraded at login.
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified when the login names nobody, so a wrong login name costs as long as a wrong password.
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))

@@ -267,8 +267,8 @@ def text_lines(text: str, width: float, font_size: float = 10) -> int:
 
 
 def _quick_width(text: str) -> int:
-    """:func:`display_width` for row heights, ten times faster: CJK and full-width characters are the
-    three-byte ones in UTF-8 (one wider for each two extra bytes)."""
+    """:func:`display_width` for row heights, without a Unicode table lookup per character: CJK and
+    full-width characters are the three-byte ones in UTF-8 (one wider for each two extra bytes)."""
     return len(text) + (len(text.encode("utf-8")) - len(text)) // 2
 
 

@@ -510,7 +510,7 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> ReceiptsWritten
     written; receipts of enterprises no longer listed for the period are removed.
 
     Receipts are stamped from one template (``stamped``) by forked children that inherit the rows
-    (``forked.map_forked``), ~2 ms each.
+    (``forked.map_forked``).
     """
     period = str(Period.parse(period))
     data = _load(Path(db_path), period)

@@ -332,7 +332,7 @@ def write_report(db_path: Path, period: str, out_path: Path) -> Path:
 # The reports index: every quarter's report on one page
 # ------------------------------------------------------------------------------------------------
 INDEX_NAME = "index.html"
-# Issue 12's per-enterprise inspection pages, beside the quarterly reports.
+# A quarterly report's name; the inspection pages beside the reports are in their own folders (GROUP_DIR, …).
 _REPORT_NAME = re.compile(r"^(\d{4}Q[1-4])\.html$")
 
 

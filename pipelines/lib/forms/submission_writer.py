@@ -152,7 +152,7 @@ def _write_rows(ws: Worksheet, formats: SheetFormats, columns: list[Column], row
 
 def new_workbook(path: Path | io.BytesIO) -> Workbook:
     # in_memory rather than constant_memory: one submission is small, and xlsxwriter's temporary
-    # files cost more than the rows themselves (measured: 100 workbooks 13.8 s vs 3.7 s).
+    # files cost more than the rows themselves.
     wb = xlsxwriter.Workbook(
         path,
         {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},

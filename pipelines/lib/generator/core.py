@@ -42,7 +42,7 @@ def _write_chunk(args: tuple[Path, list[WriteTask]]) -> None:
 def _workers(requested: int, n_tasks: int) -> int:
     if requested > 0:
         return requested
-    # Auto: processes only pay off for big periods (starting one costs ~0.5 s of imports).
+    # Auto: processes only pay off for big periods: starting one (its imports) costs more than a small period's work.
     return min(4, os.cpu_count() or 1) if n_tasks >= 200 else 1
 
 

@@ -215,7 +215,7 @@ def _id_lookup(ids: pl.Series, key: bytes) -> pl.DataFrame:
     slow_sex = {raw: codes.id_sex(n) for raw, n in slow.select("id_number", "norm").iter_rows()
                 if problems[raw] is None}
     # A well-formed 18-character ID is its own canonical form: only the others go through canonical_id, and
-    # the pseudonyms are one HMAC per distinct ID in a tight loop (a 9,000-enterprise quarter has ~2M).
+    # the pseudonyms are one HMAC per distinct ID in a tight loop (one per person on the quarter's rosters).
     canonical = frame.select(pl.when(pl.col("ok")).then(pl.col("norm")).otherwise(
         pl.col("norm").replace_strict({n: canonical_id(n) for n in slow["norm"].to_list()}, default=None,
                                       return_dtype=pl.Utf8))).to_series().to_list()

@@ -43,10 +43,10 @@ class Limits:
 LIMITS = Limits()
 
 # Files read, checked and committed together by the intake and the re-check. It bounds the intake's memory
-# whatever the inbox holds (9,000 files at once peaked at 3.7 GiB); each batch is one transaction, and since a
-# file already held is never read again, a run stopped between batches resumes where it stopped. The next
-# batch is read while one is checked (read_ahead): 250 files keep both busy from the first quarter of a
-# 1,000-file quarter on, at no measurable cost per batch (checking CPU 7.9 s for 1,000 files at 250 or 1,000).
+# whatever the inbox holds (read at once, all of a big quarter's files would be in memory together); each batch
+# is one transaction, and since a file already held is never read again, a run stopped between batches resumes
+# where it stopped. The next batch is read while one is checked (read_ahead): 250 files keep both busy from the
+# first quarter of a 1,000-file quarter on, and checking in batches of 250 costs no more CPU than in one batch.
 BATCH_FILES = 250
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -148,8 +148,8 @@ def column_number(letters: str) -> int:
 
 
 # The r attribute of a row (r="12") or a cell (r="B12"), in every spelling XML allows (tabs, newlines, single
-# quotes, spaces around "="): one pattern for all of them (measured: faster than a literal pattern for what
-# Excel writes plus eight scans for anything else).
+# quotes, spaces around "="): one pattern for all of them, one scan where a literal pattern for what Excel
+# writes would need eight more scans for anything else.
 _REF_ANY = re.compile(rb"""\sr\s*=\s*["']([A-Za-z$]*)(\d+)""")
 _COLUMN, _ROW = operator.itemgetter(0), operator.itemgetter(1)
 _XML_SPACE = frozenset(b" \t\n\r\f\v")  # what \s is in a bytes pattern
@@ -161,8 +161,9 @@ def _past_small(limits: Limits) -> re.Pattern[bytes]:
     """A pattern found (as an r attribute, see _may_exceed) wherever the exact scan would find a reference with
     more column letters or row digits than any reference may have while the sheet stays within ``limits``.
 
-    It starts with a literal, so the engine jumps from one "r" to the next: 0.4 ms for a 100-row workbook's
-    seven sheets, where the exact scan (_REF_ANY, which has to try every whitespace) takes 1.2 ms."""
+    It starts with a literal, so the engine jumps from one "r" to the next, where the exact scan (_REF_ANY)
+    has to try every whitespace at every position: the cheap scan runs on every chunk, the exact one only from
+    the first chunk where a limit may be reached (_sheet_extent)."""
     letters = max(n for n, widest in _WIDEST.items() if widest <= limits.max_columns)
     digits = 0
     while (10 ** (digits + 1) - 1 <= limits.max_rows

@@ -27,7 +27,7 @@ from pipelines.lib.ops.alerts import MESSAGE_LIMIT, AlertSettings, send_alert
 log = logging.getLogger(__name__)
 
 STATE_FILE = Path("logs") / "watchdog.json"
-CHECK_TIMEOUT_SECONDS = 120  # the check imports Dagster (~2 s idle); a busy 2-core host during a run is slower
+CHECK_TIMEOUT_SECONDS = 120  # the check imports Dagster: slow when idle, far slower on a busy host mid-run
 SUBJECT_PREFIX = "【高技能人才平台】"
 
 

@@ -1,1 +1,1 @@
-"""Beyond one machine (issue 14): the raw tables as Parquet, and the same dbt project on Spark."""
+"""Beyond one machine: the raw tables as Parquet, and the same dbt project on Spark."""
