@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from xlsxwriter.format import Format
-from xlsxwriter.utility import _datetime_to_excel_datetime, xl_col_to_name
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
@@ -67,6 +67,22 @@ def _text(value: str) -> str:
 def _blank_cell(row: int, col: int, style: str) -> str:
     return f'<c r="{_cell(row, col)}"{style}/>'
 
+
+
+_EXCEL_EPOCH = dt.datetime(1899, 12, 31)
+
+
+def excel_serial(when: dt.datetime) -> float:
+    """The number ``Worksheet.write_datetime`` stores for ``when`` in the template's workbook
+    (``excel.new_workbook``: the 1900 date system, time zones removed), computed as xlsxwriter computes it:
+    days since 1899-12-31 and the fraction of the day, less one on 1900-01-01, plus one after 1900-02-28
+    (Excel counts a 29 February 1900)."""
+    when = when.replace(tzinfo=None)
+    delta = when - _EXCEL_EPOCH
+    serial = delta.days + (float(delta.seconds) + float(delta.microseconds) / 1e6) / (60 * 60 * 24)
+    if when.isocalendar() == (1900, 1, 1):
+        serial -= 1
+    return serial + 1 if serial > 59 else serial
 
 class StampTemplate:
     """The fixed parts of a one-sheet workbook, taken from xlsxwriter once.
@@ -133,8 +149,7 @@ class StampedSheet:
         self._put(row, col, f'<c r="{_cell(row, col)}"{_style(fmt)}><v>{number:.16G}</v></c>')
 
     def write_datetime(self, row: int, col: int, when: dt.datetime, fmt: Format | None = None) -> None:
-        # the template's workbook (excel.new_workbook): 1900 dates, time zones removed
-        self.write_number(row, col, _datetime_to_excel_datetime(when, False, True), fmt)
+        self.write_number(row, col, excel_serial(when), fmt)
 
     def write_blank(self, row: int, col: int, _blank: Any = None, fmt: Format | None = None) -> None:
         if fmt is None:  # xlsxwriter, too, ignores a blank cell without a format
