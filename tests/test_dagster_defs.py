@@ -306,31 +306,10 @@ def test_a_new_quarter_in_the_same_working_area_parses_only_the_file_that_reads_
     assert "PartialParsingEnabled" in events and len(reasons) == 1 and "int_periods" in reasons[0], reasons
 
 
-def test_a_fresh_working_area_starts_from_the_projects_parse_state(tmp_path) -> None:
-    """What the first dbt step of a working area does (pipelines/defs/dbt/parse_state.py): the project's state
-    with the profile check recomputed for the area's database, so dbt does not parse the project again."""
-    from pipelines.defs.dbt.parse_state import STATE_FILE, start_from_project_state
-    from pipelines.defs.dbt.project import dbt_project
-
-    project = dbt_project()
-    source_target = project.project_dir / project.target_path
-    area = tmp_path / "area"
-    assert start_from_project_state(project.project_dir, source_target, area / "dbt_target",
-                                    str(area / "warehouse.duckdb"))
-    assert not start_from_project_state(project.project_dir, source_target, area / "dbt_target",
-                                        str(area / "warehouse.duckdb"))  # the area's own state is never replaced
-    events, reasons = _dbt_parse(area, "2008Q2", area / "warehouse.duckdb")
-    assert "UnableToPartialParse" not in events and "PartialParsingEnabled" in events, reasons
-    # A database file of another name is another database in the parsed SQL: no state is carried over.
-    other = tmp_path / "other"
-    assert not start_from_project_state(project.project_dir, source_target, other / "dbt_target",
-                                        str(other / "marts.duckdb"))
-    assert not (other / "dbt_target" / STATE_FILE).exists()
-
-
 @pytest.mark.slow
 def test_a_failing_dbt_test_is_reported_as_a_failed_check_and_fails_the_step(demo_run, tmp_path: Path) -> None:
-    """dbt runs in the step's process (defs/dbt/in_process.py): what the subprocess did, it still does."""
+    """dbt runs through dagster-dbt's DbtCliResource: a failing dbt test is a failed check and a failed step, the
+    other tests are reported, and the working database is free once the step ends."""
     import shutil
 
     import duckdb
