@@ -253,8 +253,8 @@ def routed_output(workdir: Path, mode: str = "progress") -> Iterator[RunOutput]:
         sys.stdout.flush()
         sys.stderr.flush()
         # The pipe's end is not a sign the block is over: a child that outlives it keeps a copy of the
-        # descriptors (multiprocessing's resource tracker, which dbt's manifest starts, lives as long as this
-        # process did), and waiting for its end cost every run 10 s. A marker line ends the log instead.
+        # descriptors (multiprocessing's resource tracker lives as long as this process did), and waiting for
+        # its end would hold every run that long. A marker line ends the log instead.
         os.write(1, end.encode())
         os.dup2(saved_out, 1)
         os.dup2(saved_err, 2)

@@ -1,6 +1,6 @@
 """One-sheet workbooks stamped from a template: thousands of small formatted files (the receipts) fast.
 
-xlsxwriter spends ~4.5 ms on a receipt, most of it packaging parts that are the same in every copy (styles,
+xlsxwriter spends most of a receipt's time packaging parts that are the same in every copy (styles,
 theme, properties, the sheet's columns and print setup) and creating the same 19 formats again. A
 :class:`StampTemplate` is an xlsxwriter workbook built once, with every format used once (so each has its
 style index) and marks where a copy differs: the print title in the page header, the last row of the print
@@ -8,7 +8,7 @@ area and the value of one custom document property. A :class:`StampedSheet` reco
 merged ranges and row heights with the few xlsxwriter ``Worksheet`` calls the receipts make
 (``write_string/number/datetime/blank``, ``merge_range``, ``set_row``; :func:`excel.write_cell` works on
 it), and :meth:`StampedSheet.save` writes only the sheet, its shared strings and the three marked parts
-anew. Measured on 1,000 receipts: see README "Measured / 实测".
+anew.
 
 Text is always a shared string, escaped like xlsxwriter does (control characters as ``_xHHHH_``), never a
 formula and never raw XML: a clerk's ``=HYPERLINK(...)`` or ``<r>…</r>`` file name stays the text it was.
