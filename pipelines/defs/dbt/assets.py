@@ -6,6 +6,7 @@ dbt-duckdb keeps its DuckDB file open until the process that opened it exits, an
 publishing) open that file.
 """
 
+import functools
 import os
 from pathlib import Path
 
@@ -25,7 +26,9 @@ FLAGS_SELECT = "tag:flags"
 GLOBAL_FLAGS = ["--no-use-colors", "--log-level-file", "none"]
 
 
+@functools.cache
 def dbt_resource() -> DbtCliResource:
+    # One per process: it asks the dbt executable its version once (a subprocess) and keeps the answer.
     return dbt_cli(dbt_project(), GLOBAL_FLAGS)
 
 
