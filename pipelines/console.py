@@ -35,7 +35,10 @@ STAGES: dict[str, tuple[str, str]] = {
     "flags__expectation_flags": ("GX 规则检查", "个规则组"),
     "dbt_flag_models": ("dbt 问题集市", "个节点"),
     "published__warehouse": ("发布数据库", ""),
-    "published__analyst_exports": ("跟踪表、报告与回执", "个季度"),
+    "published__inspection_pages": ("检查页", ""),
+    "published__receipts": ("回执", "个季度"),
+    "published__tracking_workbook": ("目标跟踪表", ""),
+    "published__quarterly_reports": ("季度报告", ""),
 }
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -250,8 +253,8 @@ def routed_output(workdir: Path, mode: str = "progress") -> Iterator[RunOutput]:
         sys.stdout.flush()
         sys.stderr.flush()
         # The pipe's end is not a sign the block is over: a child that outlives it keeps a copy of the
-        # descriptors (multiprocessing's resource tracker, which dbt's manifest starts, lives as long as this
-        # process did), and waiting for its end cost every run 10 s. A marker line ends the log instead.
+        # descriptors (multiprocessing's resource tracker lives as long as this process did), and waiting for
+        # its end would hold every run that long. A marker line ends the log instead.
         os.write(1, end.encode())
         os.dup2(saved_out, 1)
         os.dup2(saved_err, 2)

@@ -241,9 +241,36 @@ def test_one_graph_from_inbox_to_publication(definitions: dg.Definitions) -> Non
     assert key(["raw", "profiles"]) in graph.get(key(["staging", "stg_raw__profiles"])).parent_keys
     assert key(["flags", "expectation_flags"]) in graph.get(key(["staging", "stg_flags__expectation_flags"])).parent_keys
     assert key(["marts", "compliance_flags"]) in graph.get(key(["published", "warehouse"])).parent_keys
-    assert key(["published", "warehouse"]) in graph.get(key(["published", "analyst_exports"])).parent_keys
+    for export in ("tracking_workbook", "inspection_pages", "quarterly_reports", "receipts"):
+        assert key(["published", "warehouse"]) in graph.get(key(["published", export])).parent_keys, export
     for asset_key in graph.get_all_asset_keys():
         assert graph.get(asset_key).partitions_def == quarterly_partitions, asset_key
+
+
+def test_gx_validation_is_its_own_asset_reading_exactly_the_marts_its_suites_validate(
+        definitions: dg.Definitions) -> None:
+    from pipelines.defs.expectations.assets import FLAGS_KEY
+    from pipelines.lib.expectations.suites import load_suites
+
+    graph = definitions.resolve_asset_graph()
+    validated = {dg.AssetKey(["marts", t]) for s in load_suites() for t in s.tables}
+    assert graph.get(FLAGS_KEY).parent_keys == validated
+    gx = definitions.resolve_assets_def(FLAGS_KEY)
+    assert gx.keys == {FLAGS_KEY}  # one step of its own, not part of a dbt step
+    assert FLAGS_KEY not in {k for a in definitions.assets if getattr(a, "op", None) and a.op.name.startswith("dbt_")
+                             for k in a.keys}
+
+
+def test_each_export_is_its_own_asset_after_the_published_warehouse(definitions: dg.Definitions) -> None:
+    from pipelines.defs.publish.assets import EXPORT_KEYS, PAGES_KEY, PUBLISHED_KEY, REPORTS_KEY
+
+    graph = definitions.resolve_asset_graph()
+    steps = {definitions.resolve_assets_def(k).op.name for k in EXPORT_KEYS}
+    assert len(steps) == len(EXPORT_KEYS) == 4
+    for key in EXPORT_KEYS:
+        assert definitions.resolve_assets_def(key).keys == {key}
+        assert PUBLISHED_KEY in graph.get(key).parent_keys, key
+    assert PAGES_KEY in graph.get(REPORTS_KEY).parent_keys  # the reports' index lists the pages
 
 
 def test_every_suite_is_an_asset_check_on_the_mart_it_validates(definitions: dg.Definitions) -> None:
@@ -306,31 +333,10 @@ def test_a_new_quarter_in_the_same_working_area_parses_only_the_file_that_reads_
     assert "PartialParsingEnabled" in events and len(reasons) == 1 and "int_periods" in reasons[0], reasons
 
 
-def test_a_fresh_working_area_starts_from_the_projects_parse_state(tmp_path) -> None:
-    """What the first dbt step of a working area does (pipelines/defs/dbt/parse_state.py): the project's state
-    with the profile check recomputed for the area's database, so dbt does not parse the project again."""
-    from pipelines.defs.dbt.parse_state import STATE_FILE, start_from_project_state
-    from pipelines.defs.dbt.project import dbt_project
-
-    project = dbt_project()
-    source_target = project.project_dir / project.target_path
-    area = tmp_path / "area"
-    assert start_from_project_state(project.project_dir, source_target, area / "dbt_target",
-                                    str(area / "warehouse.duckdb"))
-    assert not start_from_project_state(project.project_dir, source_target, area / "dbt_target",
-                                        str(area / "warehouse.duckdb"))  # the area's own state is never replaced
-    events, reasons = _dbt_parse(area, "2008Q2", area / "warehouse.duckdb")
-    assert "UnableToPartialParse" not in events and "PartialParsingEnabled" in events, reasons
-    # A database file of another name is another database in the parsed SQL: no state is carried over.
-    other = tmp_path / "other"
-    assert not start_from_project_state(project.project_dir, source_target, other / "dbt_target",
-                                        str(other / "marts.duckdb"))
-    assert not (other / "dbt_target" / STATE_FILE).exists()
-
-
 @pytest.mark.slow
 def test_a_failing_dbt_test_is_reported_as_a_failed_check_and_fails_the_step(demo_run, tmp_path: Path) -> None:
-    """dbt runs in the step's process (defs/dbt/in_process.py): what the subprocess did, it still does."""
+    """dbt runs through dagster-dbt's DbtCliResource: a failing dbt test is a failed check and a failed step, the
+    other tests are reported, and the working database is free once the step ends."""
     import shutil
 
     import duckdb

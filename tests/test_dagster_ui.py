@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.defs import groups
+from pipelines.lib.expectations.suites import load_suites
 from tests.chromium import dump_dom, free_port, pixel, screenshot, wait_for_http
 from tests.conftest import DEMO_INBOX, REPO
 from tests.test_report_browser import read_png
@@ -35,7 +36,7 @@ QUERY = """
     schedules { name scheduleState { status } }
     sensors { name sensorState { status } }
   } } }
-  assetNodes { assetKey { path } groupName partitionKeys description }
+  assetNodes { assetKey { path } groupName partitionKeys description dependencyKeys { path } opNames }
 }
 """
 
@@ -122,6 +123,14 @@ def test_the_ui_reads_in_quarters_runs_nothing_by_itself_and_stops_promptly(dags
     assert {n["groupName"] for n in nodes.values()} == set(groups.FLOW)
     assert not any("{{" in (n["description"] or "") or "select " in (n["description"] or "").lower()
                    for n in nodes.values())
+    # GX validation is its own step, after exactly the marts its suites validate; each export is its own step
+    deps = {name: {"/".join(d["path"]) for d in n["dependencyKeys"]} for name, n in nodes.items()}
+    assert deps["flags/expectation_flags"] == {f"marts/{t}" for s in load_suites() for t in s.tables}
+    exports = ("published/tracking_workbook", "published/inspection_pages", "published/quarterly_reports",
+               "published/receipts")
+    assert all("published/warehouse" in deps[name] for name in exports)
+    steps = [tuple(nodes[name]["opNames"]) for name in ("flags/expectation_flags", *exports)]
+    assert len(set(steps)) == len(steps) and all(len(s) == 1 for s in steps), steps
     # nothing was queued by opening the UI
     runs = graphql(port, "{ runsOrError { ... on Runs { results { runId } } } }")["runsOrError"]["results"]
     assert runs == []

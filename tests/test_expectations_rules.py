@@ -698,32 +698,24 @@ def test_seed_is_untouched():
     assert THRESHOLDS_CSV.exists()
 
 
-def test_the_gx_worker_process_gives_the_same_run_and_flags(run_dir, tmp_path):
-    """The CLI's run validates in a child started ahead of time (expectations/worker.py): same results, same flags."""
+def test_the_gx_step_validates_in_its_own_child_with_the_same_run_and_flags(run_dir, tmp_path):
+    """The GX asset validates in a child process it starts (defs/expectations/assets.validate): same results,
+    same flags as in this process."""
+    import logging
     import shutil
 
-    from pipelines.lib.expectations.worker import ExpectationWorker
+    from pipelines.defs.expectations.assets import validate
+    from pipelines.lib.expectations.suites import load_suites
 
     d, db, in_process = run_dir
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(db, copy)
     with duckdb.connect(str(copy)) as con:  # as before the fixture's run: only the two planted flags
         con.execute("delete from flags.expectation_flags where source not in ('funds', 'stale')")
-    worker = ExpectationWorker()
-    run = worker.run(copy, PERIODS, tmp_path / "data_docs")
-    assert worker.proc.returncode == 0
+    run = validate(copy, PERIODS, tmp_path / "data_docs", [s.name for s in load_suites()], logging.getLogger())
     assert run.flag_count == in_process.flag_count > 0
     assert {n: (s.success, s.failing_count) for n, s in run.suites.items()} == {
         n: (s.success, s.failing_count) for n, s in in_process.suites.items()}
     query = "select rule_id, period, org_code, person_key, source from flags.expectation_flags order by all"
     with duckdb.connect(str(copy), read_only=True) as a, duckdb.connect(str(db), read_only=True) as b:
         assert a.execute(query).fetchall() == b.execute(query).fetchall()
-
-
-def test_a_dead_gx_worker_is_reported_not_waited_for():
-    from pipelines.lib.expectations.worker import ExpectationWorker
-
-    worker = ExpectationWorker()
-    worker.proc.kill()
-    with pytest.raises(EOFError):
-        worker.run("/nonexistent.duckdb", PERIODS, None)

@@ -134,11 +134,22 @@ def test_first_publication_names_only_the_quarters_with_received_files(db, tmp_p
 
 
 def test_the_exports_follow_the_quarters_the_publication_recorded(db, tmp_path):
-    """The two publish assets in a real (ephemeral) Dagster instance: the quarters the publication changed
-    reach the exports as its materialization's metadata, not through a file."""
+    """The publish assets in a real (ephemeral) Dagster instance: the quarters the publication changed reach the
+    exports as its materialization's metadata, not through a file; each export reports what it wrote."""
     import dagster as dg
 
-    from pipelines.defs.publish.assets import EXPORTS_KEY, PUBLISHED_KEY, build_publish_assets
+    from pipelines.defs.publish.assets import (
+        EXPORT_KEYS,
+        FILES_UNCHANGED,
+        FILES_WRITTEN,
+        PAGES_KEY,
+        PUBLISHED_KEY,
+        QUARTERS,
+        RECEIPTS_KEY,
+        REPORTS_KEY,
+        WORKBOOK_KEY,
+        build_publish_assets,
+    )
     from pipelines.defs.resources import PlatformConfig
 
     workdir = tmp_path / "work"
@@ -151,20 +162,28 @@ def test_the_exports_follow_the_quarters_the_publication_recorded(db, tmp_path):
         result = dg.materialize(build_publish_assets([]), instance=instance, resources={"platform": platform},
                                 partition_key="2007Q4")
         assert result.success
-        return tuple({k: v.value for k, v in instance.get_latest_materialization_event(key)
-                      .asset_materialization.metadata.items()} for key in (PUBLISHED_KEY, EXPORTS_KEY))
+        meta = {key: {k: v.value for k, v in instance.get_latest_materialization_event(key)
+                      .asset_materialization.metadata.items()} for key in (PUBLISHED_KEY, *EXPORT_KEYS)}
+        for key in EXPORT_KEYS:
+            assert {FILES_WRITTEN, FILES_UNCHANGED, QUARTERS} <= meta[key].keys(), key
+        return meta[PUBLISHED_KEY], meta
 
     published, exported = run()
     assert published["first_publication"] and published["changed_periods"] == [f"{y}Q{q}" for y in (2006, 2007)
                                                                                for q in range(1, 5)]
-    assert exported["quarters"] == ", ".join(published["changed_periods"])
-    assert exported["receipts unchanged"] == 0 and exported["reports written"] == 8
+    receipts, reports = exported[RECEIPTS_KEY], exported[REPORTS_KEY]
+    assert receipts[QUARTERS] == reports[QUARTERS] == ", ".join(published["changed_periods"])
+    assert receipts[FILES_UNCHANGED] == 0 and receipts[FILES_WRITTEN] > 0
+    assert reports[FILES_WRITTEN] == 8 + 1  # eight quarters' reports and their index
+    assert exported[WORKBOOK_KEY][FILES_WRITTEN] == 1 and exported[PAGES_KEY][FILES_WRITTEN] > 0
 
     with duckdb.connect(str(workdir / "warehouse.duckdb")) as con:  # one finding's wording, in 2007Q1
         con.execute("update marts.compliance_flags set message_zh = ? where flag_id = (select min(flag_id)"
                     " from marts.compliance_flags where period = '2007Q1')", [NEW_MESSAGE])
     published, exported = run()
+    receipts, reports = exported[RECEIPTS_KEY], exported[REPORTS_KEY]
     assert not published["first_publication"] and published["changed_periods"] == ["2007Q1"]
-    assert exported["quarters"] == "2007Q1, 2007Q4"  # what changed, and the run's own quarter
-    assert exported["receipts written"] == 1 and exported["receipts unchanged"] > 0
-    assert exported["reports written"] == 0  # the report counts findings by rule: the wording is not on it
+    assert receipts[QUARTERS] == reports[QUARTERS] == "2007Q1, 2007Q4"  # what changed, and the run's own quarter
+    assert receipts[FILES_WRITTEN] == 1 and receipts[FILES_UNCHANGED] > 0
+    # the report counts findings by rule: the wording is not on it, nor on the index
+    assert reports[FILES_WRITTEN] == 0 and reports[FILES_UNCHANGED] == 2 + 1

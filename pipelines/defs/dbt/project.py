@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 
 from pipelines.lib.domain.reference import DBT_PROJECT_DIR
 
@@ -26,10 +27,14 @@ def ensure_manifest(project: DbtProject) -> Path:
     """Parse the project when the manifest is missing or older than any source file (fresh clone, edits)."""
     manifest = project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project.project_dir):
-        from pipelines.defs.dbt.in_process import parse  # dbt's imports only when a parse is due
-
-        parse(project, project.project_dir / project.target_path)
+        dbt_cli(project).cli(["parse", "--quiet"], target_path=project.project_dir / project.target_path).wait()
     return manifest
+
+
+def dbt_cli(project: DbtProject, global_config_flags: list[str] | None = None) -> DbtCliResource:
+    """dagster-dbt's dbt CLI resource, running the ``dbt`` installed beside this interpreter (whatever PATH says)."""
+    return DbtCliResource(project_dir=project, global_config_flags=global_config_flags or [],
+                          dbt_executable=str(Path(sys.executable).with_name("dbt")))
 
 
 @functools.cache

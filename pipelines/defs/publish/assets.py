@@ -1,8 +1,9 @@
-"""Publication: the analysts' warehouse, then the workbook, report and receipts read from it.
+"""Publication: the analysts' warehouse, then one asset per export read from it (the tracking workbook, the
+inspection pages, the quarterly reports and their index, the receipts).
 
 Which quarters the exports look at again is lineage, not a file: ``published_warehouse`` records the
 quarters whose marts changed (on the first publication, the quarters with a received file) in its
-materialization's metadata, and ``analyst_exports`` reads that event from the Dagster instance.
+materialization's metadata, and the reports and receipts read that event from the Dagster instance.
 """
 
 import dagster as dg
@@ -14,7 +15,14 @@ from pipelines.lib.domain.periods import Period
 from pipelines.lib.exports.publish import publish_warehouse
 
 PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
-EXPORTS_KEY = dg.AssetKey(["published", "analyst_exports"])
+# One asset per output, so that a failed export does not hide the others.
+WORKBOOK_KEY = dg.AssetKey(["published", "tracking_workbook"])
+PAGES_KEY = dg.AssetKey(["published", "inspection_pages"])
+REPORTS_KEY = dg.AssetKey(["published", "quarterly_reports"])
+RECEIPTS_KEY = dg.AssetKey(["published", "receipts"])
+EXPORT_KEYS = (WORKBOOK_KEY, PAGES_KEY, REPORTS_KEY, RECEIPTS_KEY)
+# Every export's materialization metadata carries these.
+FILES_WRITTEN, FILES_UNCHANGED, QUARTERS = "files written", "files unchanged", "quarters"
 WORKBOOK_NAME = "target_tracking.xlsx"
 # The metadata entry of a published_warehouse materialization that lists the quarters to export again.
 CHANGED_PERIODS = "changed_periods"
@@ -51,67 +59,97 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
             **{f"rows {name}": n for name, n in counts.items() if name.startswith("marts.")},
         })
 
-    @dg.asset(key=EXPORTS_KEY, deps=[PUBLISHED_KEY], partitions_def=quarterly_partitions, group_name=PUBLISH,
-              kinds={"excel", "html"}, backfill_policy=dg.BackfillPolicy.single_run(),
-              description="十一五目标跟踪表（Excel）、季度报告（HTML）、各企业与集团检查页（HTML）与各企业回执（Excel）")
-    def analyst_exports(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
+    def export_periods(context: dg.AssetExecutionContext, db) -> list[Period]:
+        """The run's quarters, and every other quarter whose marts the publication changed (a resubmission moves
+        later year-to-date figures and the year's flags): their receipts and reports are looked at again."""
         import duckdb
 
-        from pipelines.lib.exports.forked import in_background
-        from pipelines.lib.exports.inspection import write_inspection_pages
         from pipelines.lib.exports.publish import periods_with_files
-        from pipelines.lib.exports.receipts import write_receipts
-        from pipelines.lib.exports.report import update_report, update_report_index
-        from pipelines.lib.exports.workbook import write_tracking_workbook
 
-        db, out = platform.warehouse_path, platform.marts_dir
-        # The workbook is one process's work start to end: a forked child writes it while the receipts below keep
-        # the other core busy.
-        workbook_job = in_background(write_tracking_workbook, db, out / WORKBOOK_NAME)
-        # The inspection pages (one per enterprise and group, as of the warehouse's latest quarter; linked from the
-        # quarterly reports), rewritten only where their inputs changed: one more forked child, beside the
-        # receipts. One child, not two: two children creating files in one folder wait on its lock (9,000
-        # enterprises: the same wall time with 2 children as with 1, and twice the CPU). Measured with the
-        # receipts alongside: 16.3-19.0 s for the exports, against 17.6-19.8 s with the pages after them.
-        pages_job = in_background(write_inspection_pages, db, out / "report", 1)
-        # The run's quarters, and every other quarter whose marts the publication changed (a resubmission moves
-        # later year-to-date figures and the year's flags): their receipts and reports are looked at again.
         changed = published_changed_periods(context.instance)
         if changed is None:  # an instance without the publication's event: every quarter that has data
             context.log.warning("no published_warehouse materialization in this instance: "
                                 "exporting every quarter with a received file")
             with duckdb.connect(str(db), read_only=True) as con:
                 changed = periods_with_files(con)
-        periods = sorted({*periods_of(context), *map(Period.parse, changed)})
-        reports_written, written, unchanged, removed = [], 0, 0, 0
+        return sorted({*periods_of(context), *map(Period.parse, changed)})
+
+    def export_asset(key: dg.AssetKey, kinds: set[str], description: str, deps: tuple = ()):
+        return dg.asset(key=key, deps=[PUBLISHED_KEY, *deps], partitions_def=quarterly_partitions,
+                        group_name=PUBLISH, kinds=kinds, backfill_policy=dg.BackfillPolicy.single_run(),
+                        description=description)
+
+    @export_asset(WORKBOOK_KEY, {"excel"}, "十一五目标跟踪表（Excel，全部季度）")
+    def tracking_workbook(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
+        import duckdb
+
+        from pipelines.lib.exports.workbook import write_tracking_workbook
+
+        db = platform.warehouse_path
+        workbook = write_tracking_workbook(db, platform.marts_dir / WORKBOOK_NAME)
+        with duckdb.connect(str(db), read_only=True) as con:
+            quarters = [p for (p,) in con.execute(
+                "select distinct period from marts.filing_status order by 1").fetchall()]
+        context.log.info(f"tracking workbook: {workbook} written")
+        return dg.MaterializeResult(metadata={
+            "workbook": dg.MetadataValue.path(str(workbook)),
+            FILES_WRITTEN: 1, FILES_UNCHANGED: 0, QUARTERS: _quarters(quarters)})
+
+    @export_asset(PAGES_KEY, {"html"}, "各企业与集团检查页（HTML，截至仓库最新季度；季度报告链接至此）")
+    def inspection_pages(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
+        import duckdb
+
+        from pipelines.lib.exports.inspection import horizon, write_inspection_pages
+
+        db = platform.warehouse_path
+        with duckdb.connect(str(db), read_only=True) as con:
+            as_of = horizon(con)
+        # One process: two children creating files in one folder wait on its lock.
+        pages = write_inspection_pages(db, platform.marts_dir / "report", 1)
+        context.log.info(f"inspection pages: {pages.written} written, {pages.unchanged} unchanged, "
+                         f"{pages.removed} removed")
+        return dg.MaterializeResult(metadata={
+            FILES_WRITTEN: pages.written, FILES_UNCHANGED: pages.unchanged, "files removed": pages.removed,
+            QUARTERS: _quarters([as_of] if as_of else [])})
+
+    # The reports' index lists every quarter's report and every inspection page: it is written after the pages.
+    @export_asset(REPORTS_KEY, {"html"}, "季度报告（HTML）及其索引", deps=(PAGES_KEY,))
+    def quarterly_reports(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
+        from pipelines.lib.exports.report import update_report, update_report_index
+
+        db, report_dir = platform.warehouse_path, platform.marts_dir / "report"
+        periods = export_periods(context, db)
+        written = [p for p in periods if update_report(db, str(p), report_dir / f"{p}.html")]
+        index_written = update_report_index(db, report_dir)
+        context.log.info(f"reports: {len(written)} written, {len(periods) - len(written)} unchanged; index "
+                         + ("written" if index_written else "unchanged"))
+        return dg.MaterializeResult(metadata={
+            "report": dg.MetadataValue.path(str(report_dir / f"{periods[-1]}.html")) if periods else "",
+            "reports index": dg.MetadataValue.path(str(report_dir / "index.html")),
+            FILES_WRITTEN: len(written) + index_written,
+            FILES_UNCHANGED: len(periods) - len(written) + (not index_written),
+            QUARTERS: _quarters(periods)})
+
+    @export_asset(RECEIPTS_KEY, {"excel"}, "各企业回执（Excel，每季度每企业一份）")
+    def receipts(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
+        from pipelines.lib.exports.receipts import write_receipts
+
+        db, out = platform.warehouse_path, platform.marts_dir / "receipts"
+        periods = export_periods(context, db)
+        written, unchanged, removed = 0, 0, 0
         for done, period in enumerate(periods, start=1):
-            path = out / "report" / f"{period}.html"
-            if update_report(db, str(period), path):
-                reports_written.append(path)
-            result = write_receipts(db, str(period), out / "receipts")
+            result = write_receipts(db, str(period), out)
             written, unchanged, removed = (written + len(result.written), unchanged + len(result.unchanged),
                                            removed + len(result.removed))
             context.log.info(f"exports: {done}/{len(periods)} quarters exported")
         context.log.info(f"exported {len(periods)} quarters ({', '.join(map(str, periods))}): receipts "
-                         f"{written} written, {unchanged} unchanged, {removed} removed; reports "
-                         f"{len(reports_written)} written, {len(periods) - len(reports_written)} unchanged")
-        pages = pages_job.result()
-        context.log.info(f"inspection pages: {pages.written} written, {pages.unchanged} unchanged, "
-                         f"{pages.removed} removed")
-        update_report_index(db, out / "report")  # every quarter's report and every page above, on one page
-        workbook = workbook_job.result()
+                         f"{written} written, {unchanged} unchanged, {removed} removed")
         return dg.MaterializeResult(metadata={
-            "workbook": dg.MetadataValue.path(str(workbook)),
-            "report": dg.MetadataValue.path(str(out / "report" / f"{periods[-1]}.html")) if periods else "",
-            "reports index": dg.MetadataValue.path(str(out / "report" / "index.html")),
-            "quarters": ", ".join(map(str, periods)),
-            "reports written": len(reports_written),
-            "reports unchanged": len(periods) - len(reports_written),
-            "receipts written": written,
-            "receipts unchanged": unchanged,
-            "receipts removed": removed,
-            "inspection pages written": pages.written,
-            "inspection pages unchanged": pages.unchanged,
-        })
+            FILES_WRITTEN: written, FILES_UNCHANGED: unchanged, "files removed": removed,
+            QUARTERS: _quarters(periods)})
 
-    return [published_warehouse, analyst_exports]
+    return [published_warehouse, tracking_workbook, inspection_pages, quarterly_reports, receipts]
+
+
+def _quarters(periods) -> str:
+    return ", ".join(map(str, periods))
