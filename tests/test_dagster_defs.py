@@ -360,3 +360,28 @@ def test_a_failing_dbt_test_is_reported_as_a_failed_check_and_fails_the_step(dem
     assert "accepted_values_stg_raw__findings_severity" in failure.step_failure_data.error.message
     with duckdb.connect(str(workdir / "warehouse.duckdb")) as con:  # dbt let go of the database
         con.execute("select 1").fetchone()
+
+
+def test_a_run_whose_recorded_worker_is_gone_is_found_dead() -> None:
+    from pipelines.defs.ops.run_health import UNRECORDED_GRACE_SECONDS, dead_runs
+    from pipelines.defs.resources import WORKER_TAG
+    from pipelines.lib.ops import liveness
+
+    @dg.asset
+    def planted() -> None:
+        return None
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        run_id = dg.materialize([planted], instance=instance).run_id
+
+        def judged(worker: str | None, now: float) -> list:
+            if worker is not None:
+                instance.add_run_tags(run_id, {WORKER_TAG: worker})
+            return [(run.run_id, why) for run, why in dead_runs(list(instance.get_run_records()), now)]
+
+        started = instance.get_run_records()[0].start_time
+        assert judged(None, started + 1) == []  # not recorded yet, but young
+        assert judged(None, started + UNRECORDED_GRACE_SECONDS + 1)[0][0] == run_id
+        assert judged(liveness.identity(), started + 1) == []  # this very process: alive
+        ((dead, why),) = judged("999999999:1", started + 1)
+        assert dead == run_id and "已不存在" in why

@@ -57,16 +57,9 @@ def load(path: Path, raw: str | None, idle: int, maximum: int) -> Session | None
     return Session(raw, row["user_id"], row["csrf"])
 
 
-def rotate(path: Path, old: Session | None, user_id: str) -> Session:
-    """At login: the pre-login id is dropped and a new one issued, so an id planted before login opens nothing."""
-    if old is not None:
-        delete(path, old)
-    return create(path, user_id)
-
-
 def delete(path: Path, session: Session) -> None:
     with db.connect(path) as con:
-        con.execute("delete from sessions where id_hash = ?", (_hash(session.raw_id),))
+        con.execute("delete from sessions where id_hash = ?", (id_hash(session),))
 
 
 def csrf_ok(session: Session | None, token: object) -> bool:

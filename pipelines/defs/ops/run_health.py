@@ -21,17 +21,17 @@ from pipelines.lib.ops import liveness
 UNRECORDED_GRACE_SECONDS = 600
 
 
-def dead_runs(records: list, now: float) -> list[tuple[str, str]]:
-    """``(run id, why)`` of every started run whose worker is gone (records: Dagster run records)."""
+def dead_runs(records: list, now: float) -> list[tuple[dg.DagsterRun, str]]:
+    """``(run, why)`` of every started run whose worker is gone (records: Dagster run records)."""
     out = []
     for record in records:
         run = record.dagster_run
         worker = run.tags.get(WORKER_TAG)
         started = record.start_time or record.create_timestamp.timestamp()
         if worker is not None and not liveness.is_alive(worker):
-            out.append((run.run_id, f"运行进程 PID {worker.partition(':')[0]} 已不存在"))
+            out.append((run, f"运行进程 PID {worker.partition(':')[0]} 已不存在"))
         elif worker is None and now - started > UNRECORDED_GRACE_SECONDS:
-            out.append((run.run_id, f"运行开始 {UNRECORDED_GRACE_SECONDS} 秒后仍未记录运行进程"))
+            out.append((run, f"运行开始 {UNRECORDED_GRACE_SECONDS} 秒后仍未记录运行进程"))
     return out
 
 
@@ -41,10 +41,9 @@ def build_run_health_sensor(default_status: dg.DefaultSensorStatus) -> dg.Sensor
     def dead_run_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         records = context.instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
         dead = dead_runs(list(records), time.time())
-        for run_id, why in dead:
-            run = context.instance.get_run_by_id(run_id)
+        for run, why in dead:
             message = f"{why}：标记为失败，收件箱传感器将按退避间隔重新运行其季度"
-            context.log.warning(f"{run_id}: {message}")
+            context.log.warning(f"{run.run_id}: {message}")
             context.instance.report_run_failed(run, message=message)
         return dg.SkipReason(f"已将 {len(dead)} 个失去运行进程的运行标记为失败" if dead else "没有失去运行进程的运行")
 
