@@ -305,6 +305,33 @@ def test_d10_sex_birth_date_and_age_against_the_id(inbox: Path, tmp_path: Path) 
     assert sorted(d10) == [(2, "性别"), (3, "出生日期"), (4, "出生日期")]
 
 
+def test_d10_blank_sex_or_birth_date_is_a_finding_and_raw_roster_keeps_the_ids_values(inbox: Path,
+                                                                                          tmp_path: Path) -> None:
+    """The contract leaves 性别 and 出生日期 optional cells, but both are checked against the ID: a blank one is a
+    D10 warning saying what the ID gives, and raw.roster carries the ID's values whatever was typed."""
+    from pipelines.lib.domain.codes import id_birth_date, id_sex
+
+    sub = clean_submission()
+    sub["人才信息库"][0]["birth_date"] = None
+    sub["人才信息库"][1]["sex"] = None
+    sub["人才信息库"][2]["sex"] = "女" if id_sex(sub["人才信息库"][2]["id_number"]) == "男" else "男"
+    write_submission(inbox, sub)
+    db = tmp_path / "w.duckdb"
+    ingest(inbox, db)
+    d10 = sorted((f[4], f[5], f[6]) for f in findings(db) if f[0] == "D10")
+    first, second = sub["人才信息库"][0]["id_number"], sub["人才信息库"][1]["id_number"]
+    assert d10[:2] == [(2, "出生日期", f"第2行“出生日期”未填写，按身份证号应为“{id_birth_date(first)}”，请填写并核对"),
+                       (3, "性别", f"第3行“性别”未填写，按身份证号应为“{id_sex(second)}”，请填写并核对")]
+    assert [(r, col) for r, col, _ in d10[2:]] == [(4, "性别")]
+    assert outcome(db) == ["accepted"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("select source_row, sex, birth_date, id_sex, id_birth_date from raw.roster"
+                           " order by source_row").fetchall()
+    assert [(r[3], r[4]) for r in rows] == [(id_sex(p["id_number"]), id_birth_date(p["id_number"]))
+                                            for p in sub["人才信息库"]]
+    assert rows[0][2] is None and rows[1][1] is None  # the typed cells stay as typed
+
+
 def test_d11_level_chief_and_cert_date(inbox: Path, tmp_path: Path) -> None:
     sub = clean_submission()
     sub["人才信息库"][2]["is_key_trainee"] = False  # 中级工 not a key trainee

@@ -2,6 +2,8 @@
   One row per person × enterprise × quarter on a current roster (any level), with what the talent flows
   need to classify a change: the level's rank, sex and birth date (retirement age) and the date of the
   level's certificate (newly certified in the interval = promoted from the unlisted lower levels).
+  Sex and birth date are the ID's (raw.roster id_sex, id_birth_date), never the typed cells: a typed cell
+  that disagrees is a D10 finding and changes nothing here.
 -#}
 
 with
@@ -51,8 +53,8 @@ final as (
         r.is_chief_technician,
         r.is_key_trainee,
         r.has_training_account,
-        s.sex,
-        s.birth_date,
+        s.id_sex as sex,
+        s.id_birth_date as birth_date,
         s.cert_date
     from roster as r
     inner join raw_roster as s

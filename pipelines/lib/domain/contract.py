@@ -83,6 +83,9 @@ class Sheet:
     required: bool = True
     single_row: bool = False
     clause: str = ""
+    # Columns the intake derives from a row rather than reads from a cell, stored after the typed ones:
+    # the ID's sex and birth date are the truth every model uses; the typed cells are only checked (D10).
+    derived: tuple[tuple[str, str], ...] = ()
     by_key: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -216,6 +219,7 @@ ROSTER = Sheet(
     table="roster",
     description="季末全部高技能人才名单，以及初级工、中级工中的重点培养对象，一人一行",
     clause="§三.1",
+    derived=(("id_sex", "VARCHAR"), ("id_birth_date", "DATE")),
     columns=(
         Column("身份证号", "id_number", ID_NUMBER, "18位（末位可为X）或15位旧号，表内不得重复", mandatory=True, personal=True),
         Column("姓名", "name", TEXT, "", mandatory=True, personal=True),
@@ -278,9 +282,10 @@ ARRIVALS_COLUMNS: tuple[Column, ...] = (
 
 
 def raw_table_columns(sheet: Sheet) -> list[tuple[str, str]]:
-    """Columns of the raw warehouse table for a sheet: personal columns replaced by person_key."""
+    """Columns of the raw warehouse table for a sheet: personal columns replaced by person_key, then the
+    derived columns."""
     cols: list[tuple[str, str]] = [("submission_id", "VARCHAR"), ("source_row", "INTEGER")]
     if any(c.personal for c in sheet.columns):
         cols.append(("person_key", "VARCHAR"))
     cols += [(c.key, c.duckdb_type) for c in sheet.columns if not c.personal]
-    return cols
+    return cols + list(sheet.derived)

@@ -227,7 +227,7 @@ def _id_lookup(ids: pl.Series, key: bytes) -> pl.DataFrame:
             pl.when(pl.col("norm").str.slice(16, 1).cast(pl.Int32) % 2 == 1).then(pl.lit("男")).otherwise(pl.lit("女"))
         ).otherwise(pl.col("id_number").replace_strict(slow_sex, default=None, return_dtype=pl.Utf8)).alias("id_sex"),
         pl.when(pl.col("ok")).then(pl.col("birth"))
-        .otherwise(pl.col("id_number").replace_strict(slow_birth, default=None, return_dtype=pl.Date)).alias("id_birth"),
+        .otherwise(pl.col("id_number").replace_strict(slow_birth, default=None, return_dtype=pl.Date)).alias("id_birth_date"),
         pl.when(pl.col("ok")).then(pl.concat_str(  # codes.mask_id_number's rule, on 18 characters
             pl.col("norm").str.slice(0, codes.ID_MASK_HEAD), pl.lit("*" * (18 - codes.ID_MASK_HEAD - codes.ID_MASK_TAIL)),
             pl.col("norm").str.slice(18 - codes.ID_MASK_TAIL, codes.ID_MASK_TAIL)))
@@ -244,6 +244,28 @@ def _person_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
         observed=pl.col("id_masked"),
         message=pl.concat_str(_cell(col), pl.lit("（"), pl.col("id_masked"), pl.lit("）"), pl.col("id_problem")),
     )]
+    return out
+
+
+# Roster cells the ID decides (typed cell -> the ID-derived column): the models read only the ID's value, so a
+# cell left blank loses nothing, but it is a cell the clerk did not check against the ID (D10).
+_ID_DECIDES = {"sex": "id_sex", "birth_date": "id_birth_date"}
+_UNREADABLE = "_unreadable"
+
+
+def _blank_against_id(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """D10 for a blank 性别 or 出生日期 beside a valid ID (an unreadable cell has its own D10 already)."""
+    out = []
+    for key, derived in _ID_DECIDES.items():
+        col = sheet.column(key)
+        blank = frame.filter(pl.col(key).is_null() & ~pl.col(f"{key}{_UNREADABLE}").fill_null(False)
+                             & pl.col(derived).is_not_null())
+        out.append(row_findings(
+            blank, rule_id="D10", severity=WARNING, sheet=sheet.name, column_name=col.header,
+            expected=pl.col(derived).cast(pl.Utf8),
+            message=pl.concat_str(_cell(col), pl.lit("未填写，按身份证号应为“"), pl.col(derived).cast(pl.Utf8),
+                                  pl.lit("”，请填写并核对")),
+        ))
     return out
 
 
@@ -264,16 +286,17 @@ def _roster_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame]:
         message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 性别填为“"),
                               pl.col("sex"), pl.lit("”，与身份证号不符，应为“"), pl.col("id_sex"), pl.lit("”")),
     ))
-    birth_bad = frame.filter(pl.col("birth_date").is_not_null() & pl.col("id_birth").is_not_null()
-                             & (pl.col("birth_date") != pl.col("id_birth")))
+    birth_bad = frame.filter(pl.col("birth_date").is_not_null() & pl.col("id_birth_date").is_not_null()
+                             & (pl.col("birth_date") != pl.col("id_birth_date")))
     out.append(row_findings(
         birth_bad, rule_id="D10", severity=WARNING, sheet=sheet.name, column_name="出生日期",
         observed=pl.col("birth_date").cast(pl.Utf8),
         message=pl.concat_str(pl.lit("第"), pl.col("source_row").cast(pl.Utf8), pl.lit("行 出生日期"),
                               pl.col("birth_date").cast(pl.Utf8), pl.lit("与身份证号不符，应为"),
-                              pl.col("id_birth").cast(pl.Utf8)),
+                              pl.col("id_birth_date").cast(pl.Utf8)),
     ))
-    birth = pl.coalesce("id_birth", "birth_date")
+    out += _blank_against_id(sheet, frame)
+    birth = pl.coalesce("id_birth_date", "birth_date")
     # completed years at period end: compare (month, day), not the day of the year (leap years)
     before_birthday = (pl.col("period_end").dt.month() < birth.dt.month()) | (
         (pl.col("period_end").dt.month() == birth.dt.month()) & (pl.col("period_end").dt.day() < birth.dt.day()))
@@ -480,7 +503,9 @@ def check_sheet(
     ).collect()
     failed = {k: both[f"{k}{_FAILED}"] for k in parsed}
     findings = _typing_findings(sheet, text, failed)
-    frame = (both.select("submission_id", "source_row", *(pl.col(f"{k}{_TYPED}").alias(k) for k in typed_cols))
+    unreadable = [pl.col(f"{k}{_FAILED}").alias(f"{k}{_UNREADABLE}") for k in _ID_DECIDES if sheet.key == "roster"]
+    frame = (both.select("submission_id", "source_row", *(pl.col(f"{k}{_TYPED}").alias(k) for k in typed_cols),
+                         *unreadable)
              .join(context, on="submission_id", how="left"))
     personal = any(col.personal for col in sheet.columns)
     if personal:

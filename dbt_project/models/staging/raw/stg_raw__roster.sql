@@ -21,7 +21,9 @@ renamed as (
         is_frontline,
         is_chief_technician,
         is_key_trainee,
-        has_training_account
+        has_training_account,
+        id_sex,
+        id_birth_date
 
     from source
 
