@@ -4,7 +4,9 @@ The generator records every flow with its true cause per enterprise-quarter; the
 from the rosters it received. The two agree wherever the warehouse saw what happened: an enterprise's row
 needs its own rosters at both ends and, for a transfer, the other enterprise's too (a roster that never
 loaded, or one whose ID was mistyped — D09 — hides a person). Group, sector and system rows are compared
-in quarters where every enterprise was seen at both ends.
+in quarters where every enterprise was seen at both ends. In those rows the warehouse's own categories —
+an enterprise entering or leaving observation (first_filing_in, refiling_in, unreported_out) and a
+returner (returned_in: the generator never brings a person back) — must be 0.
 
 Aggregation rules (the mart's, restated from the true events): a transfer between two enterprises of the
 same entity is no flow of that entity; if the person also rose a level on the way it is an upgrade.
@@ -27,8 +29,9 @@ from pipelines.lib.generator.flows import FlowRow, load_flows
 
 # Defects that hide or invent a person on a roster the warehouse holds.
 UNSEEN_DEFECTS = UNLOADED_DEFECTS | {"bad_id_check_char"}
-COUNT_COLUMNS = ("promoted_in", "promoted_trained", "transfer_in", "new_in", "transfer_out", "retired",
-                 "left_otherwise", "upgraded", "upgraded_to_technician")
+COUNT_COLUMNS = ("promoted_in", "promoted_trained", "transfer_in", "returned_in", "new_in", "first_filing_in",
+                 "refiling_in", "transfer_out", "retired", "left_otherwise", "unreported_out", "upgraded",
+                 "upgraded_to_technician")
 _MART_NAME = {"left": "left_otherwise"}
 
 

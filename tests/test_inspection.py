@@ -131,8 +131,9 @@ def fixture_pages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
     with duckdb.connect(str(db)) as con:  # the fixture has no flows: one year of them for the HQ
         insert_rows(con, "talent_flows", [dict(
             grain="enterprise", entity_code=org, period_type="year", period="2007Q4", year=2007,
-            high_skill_start=40, promoted_in=5, promoted_trained=4, transfer_in=2, new_in=1, in_total=8,
-            transfer_out=1, retired=2, left_otherwise=0, out_total=3, high_skill_end=45, upgraded=3,
+            high_skill_start=40, promoted_in=5, promoted_trained=4, transfer_in=2, returned_in=0, new_in=1,
+            first_filing_in=0, refiling_in=0, in_total=8, transfer_out=1, retired=2, left_otherwise=0,
+            unreported_out=0, out_total=3, high_skill_end=45, upgraded=3,
             skilled_workers_start=200, skilled_workers_end=210, share_start=0.2, share_end=45 / 210)])
     pages = {code: write_inspection_page(db, code, base / "pages" / f"{code}.html", "2007Q4")
              for code in (org, make_code(3))}

@@ -29,6 +29,11 @@
     {{ dbt.concat(["cast(" ~ year ~ " as " ~ dbt.type_string() ~ ")", "'Q4'"]) }}
 {%- endmacro %}
 
+{#- the Q1 period of a year column: 2008 -> '2008Q1' -#}
+{% macro first_quarter_period(year) -%}
+    {{ dbt.concat(["cast(" ~ year ~ " as " ~ dbt.type_string() ~ ")", "'Q1'"]) }}
+{%- endmacro %}
+
 {#- period_index of the quarter a date falls in -#}
 {% macro date_period_index(date_col) -%}
     (cast(extract(year from {{ date_col }}) as integer) * 4

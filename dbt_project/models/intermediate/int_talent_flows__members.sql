@@ -1,8 +1,12 @@
 {#-
-  The intervals the talent flows compare — quarter: the previous quarter's roster → this one's; year: the
-  previous year's Q4 → this year's Q4 — and, per tracking entity, the enterprises compared in each: those
-  with a current version at both ends. A flow needs both rosters, so an enterprise that did not file (or
-  was rejected) at either end is left out of that interval at every grain, on both sides alike.
+  The quarters the talent flows account for (previous quarter's end → this quarter's end) and, per
+  tracking entity, each member enterprise observed at either end — observed meaning it has a current
+  version that quarter, as Table 1 counts it. Its observation says how it enters the entity's account:
+    continuing   observed at both ends: its people's moves are classified one by one
+    first_filing observed at the end only, never before (新纳入统计): its people come in as such
+    refiling     observed at the end only, observed in some earlier quarter (重新报送)
+    unreported   observed at the start only: missed or rejected this quarter (未报送退出)
+  Year rows are sums of quarter rows (talent_flows), so only quarters are needed here.
 -#}
 
 with
@@ -26,44 +30,46 @@ membership as (
 
 ),
 
-intervals as (
+first_reported as (
 
     select
-        'quarter' as period_type,
-        period,
-        year,
-        period_index - 1 as start_index,
-        period_index as end_index
-    from periods
-    union all
-    select
-        'year' as period_type,
-        period,
-        year,
-        period_index - 4 as start_index,
-        period_index as end_index
-    from periods
-    where quarter = 4
+        org_code,
+        min(period_index) as first_index
+    from reported
+    group by org_code
 
 ),
 
-compared as (
+ends as (
 
     select
-        i.period_type,
-        i.period,
-        i.year,
-        i.start_index,
-        i.end_index,
-        s.org_code,
-        s.skilled_workers as skilled_workers_start,
-        e.skilled_workers as skilled_workers_end
-    from intervals as i
-    inner join reported as s on i.start_index = s.period_index
-    inner join reported as e
-        on
-            s.org_code = e.org_code
-            and i.end_index = e.period_index
+        p.period,
+        p.year,
+        p.period_index - 1 as start_index,
+        p.period_index as end_index,
+        r.org_code,
+        max(case when r.period_index = p.period_index - 1 then r.skilled_workers end) as skilled_workers_start,
+        max(case when r.period_index = p.period_index then r.skilled_workers end) as skilled_workers_end,
+        bool_or(r.period_index = p.period_index - 1) as is_observed_start,
+        bool_or(r.period_index = p.period_index) as is_observed_end
+    from periods as p
+    inner join reported as r on r.period_index in (p.period_index - 1, p.period_index)
+    group by p.period, p.year, p.period_index, r.org_code
+
+),
+
+observed as (
+
+    select
+        e.*,
+        case
+            when e.is_observed_start and e.is_observed_end then 'continuing'
+            when e.is_observed_start then 'unreported'
+            when f.first_index = e.end_index then 'first_filing'
+            else 'refiling'
+        end as observation
+    from ends as e
+    inner join first_reported as f on e.org_code = f.org_code
 
 ),
 
@@ -76,19 +82,19 @@ final as (
         m.entity_name,
         m.group_org_code,
         m.sector,
-        c.period_type,
-        c.period,
-        c.year,
-        c.start_index,
-        c.end_index,
-        {{ period_from_index('c.start_index') }} as start_period,
-        {{ period_end_date('c.start_index') }} as start_date_exclusive,
-        {{ period_end_date('c.end_index') }} as end_date,
-        c.org_code,
-        c.skilled_workers_start,
-        c.skilled_workers_end
-    from compared as c
-    inner join membership as m on c.org_code = m.org_code
+        o.period,
+        o.year,
+        o.start_index,
+        o.end_index,
+        {{ period_from_index('o.start_index') }} as start_period,
+        {{ period_end_date('o.start_index') }} as start_date_exclusive,
+        {{ period_end_date('o.end_index') }} as end_date,
+        o.org_code,
+        o.observation,
+        o.skilled_workers_start,
+        o.skilled_workers_end
+    from observed as o
+    inner join membership as m on o.org_code = m.org_code
 
 )
 

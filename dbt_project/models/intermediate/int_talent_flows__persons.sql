@@ -1,22 +1,29 @@
 {#-
-  Every high-skill person of a tracking entity at either end of an interval (int_talent_flows__members),
-  with the flow that explains a change. Relative to the entity: a person coming from, or going to, an
-  enterprise outside the entity's compared enterprises is a transfer; one moving between two of them is
-  no flow at all (a move within a group vanishes at group level, every move vanishes at system level).
+  Every high-skill person of a tracking entity at either end of a quarter (int_talent_flows__members),
+  with the one flow that explains a change. The entity's stock at a quarter's end is its distinct
+  high-skill people on the rosters of its enterprises observed that quarter, so the flows close the
+  account: start + in − out = end, and this quarter's start is the previous quarter's end.
 
-  In (high-skill at the end, not at the start), first rule that applies:
-    promoted_in  listed in the entity at the start at a lower level (a key trainee promoted)
-    transfer_in  listed at the start by an enterprise outside the entity
-    promoted_in  the certificate of the level is dated inside the interval (rosters list lower levels only
-                 for key trainees: a worker promoted from the unlisted levels first appears as high-skill)
-    new_in       otherwise: new to the system
+  Relative to the entity, first rule that applies. In (high-skill at the end, not at the start):
+    first_filing_in  high-skill at the end only in enterprises filing for the first time (新纳入统计)
+    refiling_in      high-skill at the end only in enterprises filing again after a gap (重新报送)
+    promoted_in      listed in the entity at the start at a lower level (a key trainee promoted)
+    transfer_in      listed at the start by an enterprise outside the entity
+    returned_in      listed on some roster of the system before the start, on none at the start (回流)
+    promoted_in      the certificate of the level is dated inside the quarter (rosters list lower levels only
+                     for key trainees: a worker promoted from the unlisted levels first appears as high-skill)
+    new_in           otherwise: on no roster of the system before (新进入系统)
   Out (high-skill at the start, not at the end):
-    transfer_out listed at the end by an enterprise outside the entity
-    retired      not listed, and of retirement age (ref_retirement_ages, by sex) at the interval's end
-    left         otherwise (also: still listed, below high-skill)
+    unreported_out   high-skill at the start only in enterprises not observed at the end (未报送退出)
+    left             still listed in the entity at the end, below high-skill
+    transfer_out     listed at the end by an enterprise outside the entity
+    retired          of retirement age (ref_retirement_ages, by the ID's sex and birth date) at the end of the
+                     quarter of departure
+    left             otherwise
+  A move between two enterprises of the entity is no flow of it (so no transfer exists at system level).
   upgraded: high-skill at both ends, a higher level at the end (高级工 → 技师 → 高级技师); not an in-flow.
   promoted_trained: a promoted person with a training filed (any enterprise) in the four quarters up to
-  the interval's end.
+  the quarter's end.
 -#}
 
 with
@@ -30,6 +37,12 @@ members as (
 persons as (
 
     select * from {{ ref('int_roster__person_quarters') }}
+
+),
+
+membership as (
+
+    select * from {{ ref('int_entity_membership') }}
 
 ),
 
@@ -50,12 +63,12 @@ listed as (
     select
         m.grain,
         m.entity_code,
-        m.period_type,
         m.period,
         m.start_index,
         m.end_index,
         m.start_date_exclusive,
         m.end_date,
+        m.observation,
         p.person_key,
         p.period_index = m.start_index as at_start,
         p.level_no,
@@ -77,7 +90,6 @@ entity_people as (
     select
         grain,
         entity_code,
-        period_type,
         period,
         start_index,
         end_index,
@@ -88,14 +100,17 @@ entity_people as (
         bool_or(not at_start) as listed_at_end,
         min(case when at_start and is_high_skill then level_no end) as start_level_no,
         min(case when not at_start and is_high_skill then level_no end) as end_level_no,
+        bool_or(at_start and is_high_skill and observation = 'continuing') as is_start_continuing,
+        bool_or(not at_start and is_high_skill and observation = 'continuing') as is_end_continuing,
+        bool_or(not at_start and is_high_skill and observation = 'first_filing') as is_end_first_filing,
         bool_or(at_start and is_high_skill and is_technician) as start_is_technician,
         bool_or(not at_start and is_high_skill and is_technician) as end_is_technician,
-        max(case when at_start then sex end) as sex,
-        max(case when at_start then birth_date end) as birth_date,
+        max(sex) as sex,
+        max(birth_date) as birth_date,
         max(case when not at_start and is_high_skill then cert_date end) as end_cert_date
     from listed
     group by
-        grain, entity_code, period_type, period, start_index, end_index, start_date_exclusive, end_date, person_key
+        grain, entity_code, period, start_index, end_index, start_date_exclusive, end_date, person_key
     having bool_or(is_high_skill)
 
 ),
@@ -107,46 +122,32 @@ changed as (
 
 ),
 
-entity_orgs as (
-
-    select distinct
-        grain,
-        entity_code,
-        period_type,
-        period,
-        org_code
-    from members
-
-),
-
--- Where a changed person is listed outside the entity: at the start (came from) or at the end (went to).
-outside as (
+-- Where a changed person is listed outside the entity: at the start (came from) or at the end (went to);
+-- and, for a newcomer, whether any roster of the system listed the person before the start.
+elsewhere as (
 
     select
         c.grain,
         c.entity_code,
-        c.period_type,
         c.period,
         c.person_key,
-        min(case when p.period_index = c.start_index then p.org_code end) as came_from,
-        min(case when p.period_index = c.end_index then p.org_code end) as went_to
+        min(case when p.period_index = c.start_index and o.org_code is null then p.org_code end) as came_from,
+        min(case when p.period_index = c.end_index and o.org_code is null then p.org_code end) as went_to,
+        bool_or(p.period_index < c.start_index) as is_listed_before
     from changed as c
     inner join persons as p
         on
             c.person_key = p.person_key
             and (
-                (c.end_level_no is not null and c.start_index = p.period_index)
+                (c.end_level_no is not null and c.start_index >= p.period_index)
                 or (c.start_level_no is not null and c.end_index = p.period_index)
             )
-    left join entity_orgs as o
+    left join membership as o
         on
             c.grain = o.grain
             and c.entity_code = o.entity_code
-            and c.period_type = o.period_type
-            and c.period = o.period
             and p.org_code = o.org_code
-    where o.org_code is null
-    group by c.grain, c.entity_code, c.period_type, c.period, c.person_key
+    group by c.grain, c.entity_code, c.period, c.person_key
 
 ),
 
@@ -155,7 +156,6 @@ trained as (
     select
         c.grain,
         c.entity_code,
-        c.period_type,
         c.period,
         c.person_key
     from changed as c
@@ -164,7 +164,7 @@ trained as (
             c.person_key = t.person_key
             and t.period_index between c.end_index - 3 and c.end_index
     where c.end_level_no is not null
-    group by c.grain, c.entity_code, c.period_type, c.period, c.person_key
+    group by c.grain, c.entity_code, c.period, c.person_key
 
 ),
 
@@ -173,20 +173,24 @@ classified as (
     select
         e.grain,
         e.entity_code,
-        e.period_type,
         e.period,
         e.person_key,
         e.start_level_no is not null as is_high_skill_at_start,
         e.end_level_no is not null as is_high_skill_at_end,
         case
+            when e.start_level_no is null and not e.is_end_continuing and e.is_end_first_filing
+                then 'first_filing_in'
+            when e.start_level_no is null and not e.is_end_continuing then 'refiling_in'
             when e.start_level_no is null and e.listed_at_start then 'promoted_in'
             when e.start_level_no is null and o.came_from is not null then 'transfer_in'
+            when e.start_level_no is null and o.is_listed_before then 'returned_in'
             when
                 e.start_level_no is null
                 and e.end_cert_date > e.start_date_exclusive
                 and e.end_cert_date <= e.end_date
                 then 'promoted_in'
             when e.start_level_no is null then 'new_in'
+            when e.end_level_no is null and not e.is_start_continuing then 'unreported_out'
             when e.end_level_no is null and e.listed_at_end then 'left'
             when e.end_level_no is null and o.went_to is not null then 'transfer_out'
             when
@@ -204,18 +208,16 @@ classified as (
         e.end_is_technician,
         t.person_key is not null as is_trained_prior_4q
     from entity_people as e
-    left join outside as o
+    left join elsewhere as o
         on
             e.grain = o.grain
             and e.entity_code = o.entity_code
-            and e.period_type = o.period_type
             and e.period = o.period
             and e.person_key = o.person_key
     left join trained as t
         on
             e.grain = t.grain
             and e.entity_code = t.entity_code
-            and e.period_type = t.period_type
             and e.period = t.period
             and e.person_key = t.person_key
     left join retirement as r on e.sex = r.sex
@@ -227,7 +229,6 @@ final as (
     select
         grain,
         entity_code,
-        period_type,
         period,
         person_key,
         is_high_skill_at_start,

@@ -187,10 +187,12 @@ def _share_part(d: Inspection, key: str, name: str) -> dict[str, Any] | None:
     return {"now": now, "chart": chart, "assumed": "（假设值）" if now.get("benchmark_status") == "assumed" else ""}
 
 
-FLOW_COUNTS = ("high_skill_start", "promoted_in", "promoted_trained", "transfer_in", "new_in", "transfer_out",
-               "retired", "left_otherwise", "high_skill_end", "upgraded")
-FLOW_SHARES = ("share_change", "share_from_promotion", "share_from_hiring", "share_from_transfers",
-               "share_from_departures", "share_from_skilled_workers")
+FLOW_COUNTS = ("high_skill_start", "promoted_in", "promoted_trained", "transfer_in", "returned_in", "new_in",
+               "first_filing_in", "refiling_in", "transfer_out", "retired", "left_otherwise", "unreported_out",
+               "high_skill_end", "upgraded")
+FLOW_SHARES = ("share_change", "share_from_promotion", "share_from_hiring", "share_from_returns",
+               "share_from_transfers", "share_from_observation", "share_from_departures",
+               "share_from_skilled_workers", "share_from_roster_gap")
 
 
 def _flows_part(d: Inspection, key: str) -> list[dict[str, Any]]:
