@@ -107,8 +107,9 @@ class Card:
     cls: str = ""
 
 
-def _met(value: Any, minimum: Any) -> str:
-    return "ok" if value is not None and value >= minimum else "bad"
+def _met(verdict: bool | None) -> str:
+    """The tone of dbt's verdict column (c03_ok …): the report shows it, it never decides again."""
+    return "ok" if verdict else "bad"
 
 
 def _filing_cards(d: dict[str, Any]) -> list[Card]:
@@ -139,15 +140,15 @@ def _training_cards(d: dict[str, Any]) -> list[Card]:
     cov = next((r for r in d["coverage"] if r["grain"] == "system"), None)
     fund = next((r for r in d["funds"] if r["grain"] == "system"), None)
     cards = [Card("高技能人才培训覆盖率（年初至今）", pct(cov["coverage"]) if cov else "—",
-                  f"已培训 {cov['trained']:,} / {cov['headcount']:,} 人，要求 {pct(cov['coverage_min'], 0)}"
+                  f"已培训 {cov['trained']:,} / {cov['headcount']:,} 人，要求 {percent_text(cov['coverage_min'])}"
                   if cov else "")]
     if not fund:
         return [*cards, Card("经费提取比例（年初至今）", "—"), Card("一线职工经费占比（年初至今）", "—")]
     return [*cards,
-            Card("经费提取比例（年初至今）", pct(fund["extraction_ratio"], 2), f"下限 {pct(fund['fund_ratio_min'])}",
-                 _met(fund["extraction_ratio"], fund["fund_ratio_min"])),
+            Card("经费提取比例（年初至今）", pct(fund["extraction_ratio"], 2), f"下限 {percent_text(fund['fund_ratio_min'])}",
+                 _met(fund["c03_ok"])),
             Card("一线职工经费占比（年初至今）", pct(fund["frontline_share"]),
-                 f"下限 {pct(fund['frontline_share_min'], 0)}", _met(fund["frontline_share"], fund["frontline_share_min"]))]
+                 f"下限 {percent_text(fund['frontline_share_min'])}", _met(fund["c04_ok"]))]
 
 
 def _flags_card(d: dict[str, Any], display: Display) -> Card:
