@@ -24,6 +24,7 @@ from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.fingerprint import record_successful_run, run_fingerprint, unchanged_since_last_run
 from pipelines.lib.domain.periods import Period, period_range
 from pipelines.lib.domain.reference import default_plan_periods
+from pipelines.lib.exports.display import read_display
 from pipelines.lib.intake.inbox import InboxError, inbox_periods, read_registry
 from pipelines.lib.intake.pseudonym import MissingKeyError, load_key
 from pipelines.lib.ops.work_lock import WorkAreaBusy, describe_holder, work_lock
@@ -82,16 +83,22 @@ def run_details(warehouse: Path, periods: list[Period]) -> RunDetails | None:
             " left join reference.ref_severities s on s.severity = f.severity"
             " where f.period in (select unnest($periods))"
             " group by all order by min(coalesce(s.sort_order, 99)), 1", params={"periods": names}).fetchall()
-        by_rule = con.sql(
-            "select f.rule_id, coalesce(any_value(r.title_zh), ''), count(*) from marts.compliance_flags f"
-            " left join reference.ref_rules r on r.rule_id = f.rule_id"
-            " where f.period in (select unnest($periods))"
-            " group by f.rule_id order by count(*) desc, f.rule_id", params={"periods": names}).fetchall()
+        display = read_display(con)
+        by_period = con.sql(
+            "select rule_id, period, count(*) from marts.compliance_flags"
+            " where period in (select unnest($periods)) group by all", params={"periods": names}).fetchall()
+    # One line per rule and title as it read in the flags' periods: a rule whose threshold changed within
+    # the run shows each limit with its own count (「C03 …的1.5%：3」 and 「C03 …的2.1%：2」).
+    counts: dict[tuple[str, str], int] = {}
+    for rule, period, n in by_period:
+        key = (rule, display.title(rule, period))
+        counts[key] = counts.get(key, 0) + int(n)
+    by_rule = sorted(((rule, title, n) for (rule, title), n in counts.items()), key=lambda r: (-r[2], r[0], r[1]))
     marts = warehouse.parent
     return RunDetails(
         rejected=[(p, format_org_code(code), name or "", reason or "") for p, code, name, reason in rejected],
         by_severity=[(label, int(n)) for label, n in by_severity],
-        by_rule=[(rule, title, int(n)) for rule, title, n in by_rule],
+        by_rule=by_rule,
         reports=sum(1 for f in (marts / "report").glob("*.html") if f.name != "index.html"),
         receipts=sum(1 for _ in (marts / "receipts").glob("*/*.xlsx")),
     )

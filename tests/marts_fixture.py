@@ -191,7 +191,7 @@ def build_marts_fixture(path: Path, n_enterprises: int = 6, seed: int = 8) -> Pa
         if code == orgs[0] and ps == last:
             flag("D05", "error", code, ps, "“职工总数”应为非负整数，请改为数字后重新报送", INJECTION_VALUE, "非负整数",
                  "基本情况", 2, "职工总数", sid=sid)
-            flag("D09", "error", code, ps, "身份证号校验位错误，应为X", "-1", "18位有效身份证号", "人才信息库", 7,
+            flag("D09", "error", code, ps, "身份证号校验位与前17位不符：按所填前17位计算，最后一位应为X；请对照原件核对整个号码，前面任何一位抄错都会如此，不要只改最后一位", "-1", "18位有效身份证号", "人才信息库", 7,
                  "身份证号", person="p_" + "0" * 20, sid=sid)
         if i % 2 == 1:
             flag("C05", "warning", code, ps, "高技能人才占比低于达到北京市平均水平之上的进度线",

@@ -5,17 +5,22 @@ publishes it in marts.submission_rechecks and says so on the enterprise's receip
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import openpyxl
 import pytest
 
+from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.exports.receipts import receipt_name
 from tests.factories import ENTERPRISE, OTHER, clean_submission, org, registry_csv, write_submission
+from tests.page_text import page_text
 from tests.test_recheck import set_threshold
 
 pytestmark = pytest.mark.slow
@@ -32,16 +37,24 @@ def cli_run(root: Path, project: Path, *extra: str) -> str:
     return out.stdout
 
 
-def test_a_tightened_bound_reaches_the_summary_the_marts_and_the_receipt(tmp_path: Path) -> None:
-    project = tmp_path / "dbt_project"
+def project_and_inbox(root: Path, periods: tuple[str, ...], edit: Callable[[dict], Any]) -> Path:
+    """A copy of the dbt project (its seeds are the rules to change) and an inbox in which ENTERPRISE files a clean
+    submission, changed by ``edit``, for each of ``periods``; returns the project."""
+    project = root / "dbt_project"
     shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
-    inbox = tmp_path / "inbox"
+    inbox = root / "inbox"
     inbox.mkdir()
     registry_csv(inbox / "registry.csv")
-    for period in ("2008Q4", "2009Q1"):
+    for period in periods:
         sub = clean_submission(ENTERPRISE, period)
-        sub["培训记录"][0]["hours"] = 1500.0
+        edit(sub)
         write_submission(inbox, sub, period)
+    return project
+
+
+def test_a_tightened_bound_reaches_the_summary_the_marts_and_the_receipt(tmp_path: Path) -> None:
+    project = project_and_inbox(tmp_path, ("2008Q4", "2009Q1"), lambda sub: sub["培训记录"][0].update(hours=1500.0))
+    inbox = tmp_path / "inbox"
     newcomer = org("20000001")  # files before the commission registers it: rejected (D03)
     write_submission(inbox, clean_submission(newcomer, "2009Q1"), "2009Q1")
 
@@ -75,3 +88,64 @@ def test_a_tightened_bound_reaches_the_summary_the_marts_and_the_receipt(tmp_pat
 
     assert "更新了报表核对规则" in receipt_text("2009Q1")
     assert "更新了报表核对规则" not in receipt_text("2008Q4")
+
+
+def says(text: str, figure: str) -> bool:
+    """``figure`` (1.5%) standing alone in ``text``: not the tail of 11.5%."""
+    return re.search(r"(?<![\d.])" + re.escape(figure), text) is not None
+
+
+def test_a_raised_minimum_reads_in_every_text_of_its_quarters_and_in_none_before(tmp_path: Path) -> None:
+    """The README's rule change (C03's minimum to 2.1% from 2009Q1): every text that names C03's minimum for
+    2009 — the terminal summary, the report, the workbook, the inspection page, the receipt, the Data Docs —
+    says 2.1%, and every text for 2008 says 1.5%. The texts are grepped in the outputs of real CLI runs."""
+    # 1.2% of the payroll: short of both minimums
+    project = project_and_inbox(tmp_path, ("2008Q4", "2009Q4"), lambda sub: sub["经费情况"][0].update(fund_extracted=12.0))
+    cli_run(tmp_path, project)
+
+    set_threshold(project, "fund_ratio_min", [("0.015", "2006Q1", "2008Q4"), ("0.021", "2009Q1", "")])
+    summary = cli_run(tmp_path, project)
+    # the terminal summary: one line per limit, each with the count of its own quarters
+    assert f"C03 {OLD_C03}：1" in summary and f"C03 {NEW_C03}：1" in summary, summary
+    texts_follow_the_raised_minimum(tmp_path / "marts")
+
+
+C03_TITLE = "教育培训经费提取额低于职工工资总额的"
+OLD_C03, NEW_C03 = C03_TITLE + "1.5%", C03_TITLE + "2.1%"
+
+
+def texts_follow_the_raised_minimum(marts: Path) -> None:
+    old, new = OLD_C03, NEW_C03
+    # the quarterly reports: each quarter's title and limit, nothing of the other's (chart ticks are no limit)
+    report = {p: (marts / "report" / f"{p}.html").read_text(encoding="utf-8") for p in ("2008Q4", "2009Q4")}
+    assert old in report["2008Q4"] and new not in report["2008Q4"] and "下限 2.1%" not in report["2008Q4"]
+    assert new in report["2009Q4"] and old not in report["2009Q4"] and "下限 1.5%" not in report["2009Q4"]
+    assert "下限 1.5%" in report["2008Q4"] and "下限 2.1%" in report["2009Q4"]
+
+    # the receipts: the finding's message, its standard, and the compliance line's minimum
+    def receipt_text(period: str) -> str:
+        ws = openpyxl.load_workbook(marts / "receipts" / period / receipt_name(ENTERPRISE)).active
+        return "\n".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
+
+    r2008, r2009 = receipt_text("2008Q4"), receipt_text("2009Q4")
+    assert "低于1.5%" in r2008 and "下限 1.5%" in r2008 and not says(r2008, "2.1%")
+    assert "低于2.1%" in r2009 and "下限 2.1%" in r2009 and not says(r2009, "1.5%")
+
+    # the workbook's findings sheet: each C03 finding's standard as in force in its year
+    wb = openpyxl.load_workbook(marts / "target_tracking.xlsx", read_only=True)
+    findings = [[c for c in row] for row in wb[wb.sheetnames[-1]].iter_rows(values_only=True)]
+    c03 = {next(v for v in row if v in ("2008Q4", "2009Q4")): row for row in findings if "C03" in row}
+    assert "1.5%" in c03["2008Q4"] and not says(" ".join(map(str, c03["2008Q4"])), "2.1%"), c03
+    assert "2.1%" in c03["2009Q4"] and not says(" ".join(map(str, c03["2009Q4"])), "1.5%"), c03
+
+    # the inspection page (as of 2009Q4): the flag's title for its latest quarter, each year's minimum in the note
+    page = page_text((marts / "report" / "enterprises" / f"{format_org_code(ENTERPRISE)}.html").read_text(encoding="utf-8"))
+    assert new in page and old not in page
+    assert "经费提取比例下限 1.5%" in page and "经费提取比例下限 2.1%" in page
+    note = next(line for line in page.splitlines() if "经费提取比例下限" in line)
+    assert note.index("1.5%") < note.index("2008Q4") < note.index("2.1%") < note.index("2009Q4"), note
+
+    # the Data Docs (every quarter the run validated): the funds suite's C03 line names both limits, each with
+    # the quarters it held for
+    docs = page_text((marts / "data_docs" / "suites" / "funds.html").read_text(encoding="utf-8"))
+    assert re.search(re.escape(old) + "（[^）]*2008Q4）", docs) and f"{new}（2009Q1–2009Q4）" in docs, docs

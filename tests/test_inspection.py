@@ -244,3 +244,34 @@ def test_period_runs_merge_consecutive_quarters() -> None:
     assert period_runs(["2006Q3", "2006Q2", "2006Q4", "2008Q1", "2006Q3"]) == "2006Q2–2006Q4、2008Q1"
     assert period_runs(["2009Q4", "2010Q1"]) == "2009Q4–2010Q1"
     assert expand_runs(period_runs(["2006Q2", "2007Q1", "2007Q2"])) == ["2006Q2", "2007Q1", "2007Q2"]
+
+
+def test_the_flag_list_reads_values_and_thresholds_as_the_receipt_does(fixture_pages, tmp_path: Path) -> None:
+    """问题清单's 实际值 and 阈值 (issue 25, item 7): a verdict's true/false reads 是/否, a count of the rule's own
+    threshold row reads as counted, a ratio rule's fraction as a percentage — never the raw mart text."""
+    import shutil
+
+    from tests.page_text import page_text
+
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(fixture_pages[0], db)
+    org = make_code(1)
+    with duckdb.connect(str(db)) as con:
+        insert_rows(con, "compliance_flags", [
+            dict(flag_id="t-c13", rule_id="C13", clause="§三.2", severity="warning", org_code=org, period="2007Q4",
+                 observed_value="false", threshold="true", message_zh="2007年后备梯队制度否", source="governance"),
+            dict(flag_id="t-c11", rule_id="C11", clause="§三.4", severity="info", org_code=org, period="2007Q4",
+                 observed_value="0.1111111111", threshold="0.22", message_zh="劳模中高技能人才比例低", source="incentives"),
+            dict(flag_id="t-c07", rule_id="C07", clause="§三.1", severity="warning", org_code=org, period="2007Q4",
+                 observed_value="0", threshold="1", message_zh="2007年报告0次", source="governance")])
+    page = page_text(write_inspection_page(db, org, tmp_path / "page.html", "2007Q4").read_text(encoding="utf-8"))
+    cells = page[page.index("问题清单"):].splitlines()
+
+    def row(rule: str) -> list[str]:
+        at = cells.index(rule)
+        return cells[at:at + 12]
+
+    assert "否" in row("C13") and "是" in row("C13"), row("C13")
+    assert "11.11%" in row("C11") and "22%" in row("C11"), row("C11")
+    assert "0" in row("C07") and "1" in row("C07") and "本年度向职工代表大会报告高技能人才工作少于1次" in row("C07")
+    assert not {"true", "false", "0.1111111111", "0.22"} & set(cells), cells

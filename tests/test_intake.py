@@ -224,9 +224,9 @@ def test_d02_missing_required_column_is_fatal_and_unknown_column_is_listed(inbox
 @pytest.mark.parametrize(
     ("field", "value", "fatal", "needle"),
     [
-        ("org_code", "MA62K026-1", True, "校验位错误，应为0"),
+        ("org_code", "MA62K026-1", True, "按所填前8位“MA62K026”计算，最后一位应为0；请对照原件核对整个号码"),
         ("org_code", "MA62K0270", True, "校验位"),
-        ("group_org_code", "M000100Y-5", False, "校验位错误，应为4"),
+        ("group_org_code", "M000100Y-5", False, "按所填前8位“M000100Y”计算，最后一位应为4"),
     ],
 )
 def test_d03_org_code_check_character(inbox: Path, tmp_path: Path, field: str, value: str, fatal: bool,
@@ -285,7 +285,8 @@ def test_d09_invalid_and_duplicate_ids(inbox: Path, tmp_path: Path) -> None:
     ingest(inbox, db)
     d09 = [f for f in findings(db) if f[0] == "D09"]
     assert [(f[3], f[4]) for f in d09] == [("人才信息库", 2), ("人才信息库", 5)]
-    assert f"校验位错误，应为{ZHANG[-1]}" in d09[0][6]
+    assert f"按所填前17位计算，最后一位应为{ZHANG[-1]}；请对照原件核对整个号码" in d09[0][6]
+    assert ZHANG[:17] not in d09[0][6]  # the body as typed is personal data: not repeated
     assert "与第3行重复" in d09[1][6]
     assert ZHANG not in d09[0][6]  # the message never carries the full ID
 
@@ -359,11 +360,18 @@ def test_d13_training_dates_and_hours(inbox: Path, tmp_path: Path) -> None:
     sub["培训记录"][0].update(end_date=dt.date(2008, 7, 2))  # ends after the quarter
     sub["培训记录"][1].update(start_date=dt.date(2008, 5, 10), end_date=dt.date(2008, 5, 1), hours=2000.5)
     sub["培训记录"].append(dict(sub["培训记录"][0], end_date=dt.date(2008, 6, 30), hours=2000.0))  # boundary: ok
+    sub["培训记录"].append(dict(sub["培训记录"][0], end_date=dt.date(2008, 6, 30), hours=3000))  # a whole figure
     write_submission(inbox, sub)
     db = tmp_path / "w.duckdb"
     ingest(inbox, db)
     d13 = sorted((f[4], f[5]) for f in findings(db) if f[0] == "D13")
-    assert d13 == [(2, "结束日期"), (3, "学时"), (3, "结束日期")]
+    assert d13 == [(2, "结束日期"), (3, "学时"), (3, "结束日期"), (5, "学时")]
+    with duckdb.connect(str(db), read_only=True) as con:
+        typed = dict(con.execute("select source_row, observed_value || '|' || message_zh from raw.findings"
+                                 " where rule_id = 'D13' and column_name = '学时'").fetchall())
+    # as the clerk typed them: 3000, not 3000.0; 2000.5 keeps its decimal; the limit reads 2000 (the seed's row)
+    assert typed[5].startswith("3000|") and "学时3000不在合理范围" in typed[5] and "3000.0" not in typed[5], typed
+    assert typed[3].startswith("2000.5|") and "不超过2000" in typed[3], typed
 
 
 # --- pseudonyms ------------------------------------------------------------------------------

@@ -214,3 +214,118 @@ def test_id_number_weights_are_defined_once():
     where = [(p.relative_to(REPO).as_posix(), text) for p in SOURCES
              for text in (weights, '"10X98765432"') if text in p.read_text(encoding="utf-8")]
     assert where == [("pipelines/lib/domain/codes.py", weights), ("pipelines/lib/domain/codes.py", '"10X98765432"')]
+
+
+# --- threshold values in prose (issue 25, item 8) -------------------------------------------------------------
+# A title, message, suite text or page names a threshold by its key ({fund_ratio_min}) and is rendered with the
+# row in force for its period (pipelines/lib/domain/rule_text.py); a value typed into the prose stays behind when
+# the row changes. The plan's own rows (baseline and target year) name years, which prose may well mention.
+PLAN_KEYS = frozenset({"baseline_year", "target_year"})
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+# What follows a figure of each unit in prose (a range's other end may come between: 16—70岁), and the words
+# that put a bare figure in front of a limit (不超过2000).
+UNIT_WORDS = {"count": "次", "hour": r"学时|小时|\]", "year": "岁|周岁", "day": "日|号", "人": "人",
+              "元": "元", "万元/季": "万元", "万元/人/季": "万元", "ratio": "%"}
+LIMIT_WORDS = "不超过|超过|至少|不少于|不低于|低于|不高于|高于|上限|下限"
+
+
+def threshold_patterns() -> dict[str, re.Pattern[str]]:
+    """threshold key -> how its committed value would read if typed into Chinese prose: a ratio as a
+    percentage (1.5%, 60%, 100%), any other figure with its unit word (1次, 16—70岁, 2000]) or after a word
+    that makes it a limit (不超过2000)."""
+    from pipelines.lib.domain.rule_text import percent_text, trimmed
+
+    out: dict[str, re.Pattern[str]] = {}
+    for row in _seed("ref_policy_thresholds"):
+        key, value, unit = row["threshold_key"], float(row["value"]), row["unit"]
+        if key in PLAN_KEYS:
+            continue
+        figure = re.escape(percent_text(value).rstrip("%") if unit == "ratio" else trimmed(value))
+        words = UNIT_WORDS.get(unit, "次")
+        out[key] = re.compile(rf"(?<![\d.A-Za-z])(?:{figure}(?![\d.])(?:\s?[—–-]\s?\d+)?\s?(?:{words})"
+                              rf"|(?:{LIMIT_WORDS})\s?{figure}(?![\d.%]|\s?个))")
+    return out
+
+
+def _prose_hits(text: str, patterns: dict[str, re.Pattern[str]]) -> list[str]:
+    if not _CJK.search(text):
+        return []
+    return [f"{key} in {text!r}" for key, pattern in patterns.items() if pattern.search(text)]
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.add(id(first.value))
+    return out
+
+
+def _json_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _json_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _json_strings(v)]
+    return []
+
+
+def prose_threshold_copies() -> list[str]:
+    """Every place a committed threshold value is typed into prose: the rule titles, the suites' texts, the
+    Python string literals (f-string pieces included, docstrings not) and the page templates."""
+    import json
+
+    patterns = threshold_patterns()
+    found = [f"ref_rules.csv {r['rule_id']}: {hit}" for r in _seed("ref_rules")
+             for hit in _prose_hits(r["title_zh"], patterns)]
+    for path in sorted((REPO / "expectations").glob("*.json")):
+        found += [f"{path.name}: {hit}" for s in _json_strings(json.loads(path.read_text(encoding="utf-8")))
+                  for hit in _prose_hits(s, patterns)]
+    for path in SOURCES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+                found += [f"{path.relative_to(REPO)}:{node.lineno}: {hit}" for hit in _prose_hits(node.value, patterns)]
+    for path in sorted((REPO / "pipelines").rglob("*.j2")) + sorted((REPO / "pipelines").rglob("*.html")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            found += [f"{path.relative_to(REPO)}:{n}: {hit}" for hit in _prose_hits(line, patterns)]
+    return found
+
+
+def test_no_threshold_value_is_typed_into_a_title_suite_text_message_or_page():
+    copies_found = prose_threshold_copies()
+    assert copies_found == [], ("name the threshold by its key ({fund_ratio_min}) and render it with "
+                                "pipelines.lib.domain.rule_text:\n" + "\n".join(copies_found))
+
+
+@pytest.mark.parametrize("planted", [
+    "教育培训经费提取额低于职工工资总额的1.5%",
+    "用于一线职工的教育培训经费低于使用额的60 %",
+    "每年至少培训1次",
+    "学时应大于0，不超过2000",
+    "年龄不在16—70岁",
+])
+def test_the_prose_guard_finds_a_typed_threshold(planted):
+    assert _prose_hits(planted, threshold_patterns()), planted
+
+
+@pytest.mark.parametrize("clean", [
+    "教育培训经费提取额低于职工工资总额的{fund_ratio_min}",
+    "第1行 身份证号与第3行重复",
+    "2008年向职工代表大会报告高技能人才工作{observed}次",
+    "高技能人才占比11.51%",
+])
+def test_the_prose_guard_leaves_placeholders_and_other_figures_alone(clean):
+    assert _prose_hits(clean, threshold_patterns()) == []
+
+
+def test_rule_titles_name_only_thresholds_that_exist():
+    from pipelines.lib.domain.rule_text import placeholders
+
+    keys = {r["threshold_key"] for r in _seed("ref_policy_thresholds")}
+    unknown = {r["rule_id"]: k for r in _seed("ref_rules") for k in placeholders(r["title_zh"]) if k not in keys}
+    assert unknown == {}

@@ -99,7 +99,7 @@ def _clerk_fixes_three_mistakes(browser: Browser, portal: Portal, tmp: Path) -> 
     assert rows.count() == 3
     text = " | ".join(rows.nth(i).inner_text() for i in range(3))
     assert "激励情况" in text and "应有且仅有1行" in text  # the missing sheet
-    assert "人才信息库" in text and "第4行" in text and "身份证号" in text and "校验位错误" in text
+    assert "人才信息库" in text and "第4行" in text and "身份证号" in text and "校验位与前17位不符" in text
     assert "培训记录" in text and "结束日期" in text and "不在报告期" in text
     assert "未转交" in page.inner_text("body")
     _shot(page, "findings", tmp)

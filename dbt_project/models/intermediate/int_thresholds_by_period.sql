@@ -49,6 +49,8 @@ pivoted as (
             as trainings_per_year_min,
         cast(max(case when f.threshold_key = 'coverage_min' then f.value end) as double)
             as coverage_min,
+        cast(max(case when f.threshold_key = 'congress_reports_min' then f.value end) as integer)
+            as congress_reports_min,
         cast(max(case when f.threshold_key = 'baseline_year' then f.value end) as integer)
             as baseline_year,
         cast(max(case when f.threshold_key = 'target_year' then f.value end) as integer)

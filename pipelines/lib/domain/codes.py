@@ -36,8 +36,17 @@ def org_code_problem(code: str) -> str | None:
         return "应为8位本体代码加1位校验码（如 MA62K026-0）"
     expected = org_check_char(code[:8])
     if code[8] != expected:
-        return f"校验位错误，应为{expected}"
+        return check_char_problem(8, expected, code[:8])
     return None
+
+
+def check_char_problem(body_length: int, expected: str, body: str | None = None) -> str:
+    """A check character that does not match: usually one character of the body was mistyped, so the clerk is
+    asked to check the whole code, told what the last character would be for the body as typed (an ID's body
+    is personal data and is not repeated)."""
+    typed = f"“{body}”" if body else ""
+    return (f"校验位与前{body_length}位不符：按所填前{body_length}位{typed}计算，最后一位应为{expected}；"
+            "请对照原件核对整个号码，前面任何一位抄错都会如此，不要只改最后一位")
 
 
 def format_org_code(code: str) -> str:
@@ -87,7 +96,7 @@ def id_number_problem(id_number: str) -> str | None:
     if len(id_number) == 18:
         expected = id_check_char(id_number[:17])
         if id_number[17] != expected:
-            return f"校验位错误，应为{expected}"
+            return check_char_problem(17, expected)
     return None
 
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from pipelines.lib.domain.codes import format_org_code
+from pipelines.lib.domain.reference import ThresholdRow
+from pipelines.lib.domain.rule_text import render_over
 from pipelines.lib.exports.display import BOOL_TEXT, column_label
 from pipelines.lib.exports.templating import render
 
@@ -100,31 +102,36 @@ def _check_text(e: ExpectationDoc, label: Callable[[str], str]) -> str:
     return e.type
 
 
-def _expectation(e: ExpectationDoc, label: Callable[[str], str], severities: dict[str, str]) -> dict[str, Any]:
+def _expectation(e: ExpectationDoc, label: Callable[[str], str], severities: dict[str, str],
+                 title: Callable[[str], str]) -> dict[str, Any]:
     """An expectation's line, and its failing rows' table (columns by their Chinese headers)."""
     m = e.meta
     cols = list(dict.fromkeys(k for r in e.rows for k in r))
     return {"rule_id": m.get("rule_id") or "—", "rule_id_or_blank": m.get("rule_id") or "",
-            "title": m.get("title_zh") or "", "severity": severities.get(m.get("severity"), m.get("severity") or ""),
+            "title": title(m.get("title_zh") or ""), "severity": severities.get(m.get("severity"), m.get("severity") or ""),
             "check": _check_text(e, label), "unexpected_count": e.unexpected_count,
             "errors": [e.error] if e.error else [], "headers": [label(c) for c in cols],
             "rows": [[_value(c, r.get(c), severities) for c in cols] for r in e.rows]}
 
 
-def _batch(b: BatchDoc, comments: dict[tuple[str, str], str], severities: dict[str, str]) -> dict[str, Any]:
+def _batch(b: BatchDoc, comments: dict[tuple[str, str], str], severities: dict[str, str],
+           title: Callable[[str], str]) -> dict[str, Any]:
     def label(col: str) -> str:
         return column_label(comments.get((b.table, col)), col)
 
     return {"table": b.table, "filter": _where_text(b.where, label, severities), "rows_evaluated": b.rows_evaluated,
             "failing": sum(e.unexpected_count for e in b.expectations),
             "errors": [e.error for e in b.expectations if e.error],
-            "expectations": [_expectation(e, label, severities) for e in b.expectations]}
+            "expectations": [_expectation(e, label, severities, title) for e in b.expectations]}
 
 
 def _suite_page(s: SuiteDoc, comments: dict[tuple[str, str], str], periods: list[str], severities: dict[str, str],
-                tones: dict[str, str]) -> str:
+                tones: dict[str, str], thresholds: Sequence[ThresholdRow]) -> str:
+    def title(template: str) -> str:  # a rule's title with the thresholds in force over the validated quarters
+        return render_over(template, thresholds, periods)
+
     return render("expectations/suite.html.j2", title=f"校验套件 {s.name}", tones=tones, index=INDEX, suite=s,
-                  periods=_periods_text(periods), batches=[_batch(b, comments, severities) for b in s.batches])
+                  periods=_periods_text(periods), batches=[_batch(b, comments, severities, title) for b in s.batches])
 
 
 def _periods_text(periods: list[str]) -> str:
@@ -135,7 +142,7 @@ def _periods_text(periods: list[str]) -> str:
 
 def write_data_docs(docs_dir: Path, periods: list[str], suites: list[SuiteDoc],
                     comments: dict[tuple[str, str], str], tones: dict[str, str] | None = None,
-                    severities: dict[str, str] | None = None) -> Path:
+                    severities: dict[str, str] | None = None, thresholds: Sequence[ThresholdRow] = ()) -> Path:
     """Write ``docs_dir/index.html`` and one page per suite (previous pages removed); returns the index.
 
     ``comments``: (mart, column) -> the column's comment, for Chinese headers; ``tones``: CSS class ->
@@ -156,7 +163,7 @@ def write_data_docs(docs_dir: Path, periods: list[str], suites: list[SuiteDoc],
     rows = []
     for s in suites:
         page = suite_page(docs_dir, s.name)
-        page.write_text(_suite_page(s, comments, periods, severities or {}, tones), encoding="utf-8")
+        page.write_text(_suite_page(s, comments, periods, severities or {}, tones, thresholds), encoding="utf-8")
         rows.append({"name": s.name, "page": page.name, "description_zh": s.description_zh, "tables": s.tables,
                      "evaluated": sum(b.rows_evaluated for b in s.batches), "failing_count": s.failing_count,
                      "errors": s.errors})

@@ -9,6 +9,8 @@ from typing import Any
 
 import duckdb
 
+from pipelines.lib.domain.rule_text import percent_text, trimmed
+
 FLAGS_SCHEMA = "flags"
 FLAGS_TABLE = f"{FLAGS_SCHEMA}.expectation_flags"
 
@@ -69,7 +71,8 @@ def value_text(v: Any) -> str | None:
 
 
 def display_text(v: Any, fmt: str | None = None) -> str:
-    """A value as it reads in a Chinese message: 1.49%, 是/否, 12.5, —."""
+    """A value as it reads in a Chinese message: 1.49%, 是/否, 12.5, — (percentages and decimals in the one
+    format of ``rule_text``: at most two decimals, trailing zeros dropped)."""
     if is_missing(v):
         return "—"
     if isinstance(v, bool) or type(v).__name__ == "bool_":
@@ -80,19 +83,10 @@ def display_text(v: Any, fmt: str | None = None) -> str:
         and not isinstance(v, bool)
         and math.isfinite(float(v))
     ):
-        return f"{_decimals(float(v) * 100)}%"
+        return percent_text(float(v))
     if isinstance(v, float) and math.isfinite(v) and not v.is_integer():
-        return _decimals(v)  # a message reads 8913.21倍, not 8913.208245倍
+        return trimmed(v)  # a message reads 8913.21倍, not 8913.208245倍
     return value_text(v) or "—"
-
-
-def _decimals(x: float, places: int = 2) -> str:
-    """At most ``places`` decimals, trailing zeros dropped; four where rounding would land on a whole or
-    half figure, the kind thresholds are made of (1.4999% must not read as 1.5%, 59.999% as 60%)."""
-    text = f"{x:.{places}f}"
-    if abs(float(text) - x) > 1e-9 and (float(text) * 2).is_integer():
-        text = f"{x:.4f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def sort_key(row: dict[str, Any]) -> tuple:

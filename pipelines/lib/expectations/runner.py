@@ -29,6 +29,8 @@ from typing import Any
 import duckdb
 
 from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.reference import ThresholdRow, load_threshold_rows
+from pipelines.lib.domain.rule_text import threshold_rows_in
 from pipelines.lib.expectations.flags import display_text, is_missing, replace_flags, sort_key, value_text
 from pipelines.lib.expectations.suites import MART_SCHEMA, ExpectationSpec, Group, load_suites
 
@@ -281,9 +283,11 @@ def _row_number(item: Any) -> int:
     return int(item)
 
 
-def _docs_reference(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple[str, str], str], dict[str, str], dict[Any, str]]:
-    """For the Data Docs: the marts' column comments, tone colours, and the Chinese labels of the severities
-    (keyed by code) and of the period types (keyed by ("period_type", code)), from the reference schema."""
+def _docs_reference(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple[str, str], str], dict[str, str], dict[Any, str],
+                                                             tuple[ThresholdRow, ...]]:
+    """For the Data Docs: the marts' column comments, tone colours, the Chinese labels of the severities
+    (keyed by code) and of the period types (keyed by ("period_type", code)), and the thresholds the rule
+    titles name, from the reference schema (the seed file when the database has none)."""
     comments = {(t, c): m for t, c, m in con.execute(
         "select table_name, column_name, comment from duckdb_columns() where database_name = current_database()"
         " and schema_name = ? and comment is not null", [MART_SCHEMA]).fetchall()}
@@ -300,7 +304,9 @@ def _docs_reference(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple[str, str
     if ("reference", "ref_statuses") in tables:  # period_type year -> 年度, as the row filters and keys read
         severities.update({("period_type", c): label for c, label in con.execute(
             "select status_code, label_zh from reference.ref_statuses where domain = 'period_type'").fetchall()})
-    return comments, tones, severities
+    thresholds = (threshold_rows_in(con) if ("reference", "ref_policy_thresholds") in tables
+                  else tuple(load_threshold_rows()))
+    return comments, tones, severities, thresholds
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -440,10 +446,10 @@ def run_expectations(
         from pipelines.lib.expectations.docs import SuiteDoc, suite_page, write_data_docs
 
         t0 = time.perf_counter()
-        comments, tones, severities = docs_reference
+        comments, tones, severities, thresholds = docs_reference
         docs_index = write_data_docs(Path(docs_dir), periods, [
             SuiteDoc(s.name, s.meta.get("description_zh") or "", s.tables, results[s.name].failing_count,
-                     results[s.name].errors, docs[s.name]) for s in suites], comments, tones, severities)
+                     results[s.name].errors, docs[s.name]) for s in suites], comments, tones, severities, thresholds)
         docs_pages = {s.name: suite_page(Path(docs_dir), s.name) for s in suites}
         timings["data_docs"] = time.perf_counter() - t0
 

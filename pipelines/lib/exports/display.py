@@ -16,6 +16,10 @@ from typing import Any
 
 import duckdb
 
+from pipelines.lib.domain import rule_text
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.reference import ThresholdRow
+
 # How a boolean reads in every export (the contract's 是/否), and a finding's true/false with it.
 BOOL_TEXT = {True: "是", False: "否"}
 BOOL_CODE_TEXT = {"true": BOOL_TEXT[True], "false": BOOL_TEXT[False]}
@@ -80,9 +84,10 @@ class Display:
     tones: dict[str, Tone]
     codes: tuple[Code, ...]
     rule_levels: dict[str, str]  # ref_rules: rule_id -> level (file, row, …, enterprise-year)
-    rule_titles: dict[str, str]  # ref_rules: rule_id -> title_zh
+    rule_titles: dict[str, str]  # ref_rules: rule_id -> title_zh, a template naming thresholds ({fund_ratio_min})
     benchmark: tuple[tuple[int, float, str, str], ...]  # (year, share, source, status) of ref_beijing_benchmark
     column_comments: dict[tuple[str, str], str]  # (table of marts or reference, column) -> comment
+    thresholds: tuple[ThresholdRow, ...] = ()  # ref_policy_thresholds: what the titles' placeholders read
 
     @property
     def year_level_rules(self) -> frozenset[str]:
@@ -142,10 +147,22 @@ class Display:
                 parts.append(f"{tone.text_label_zh if text else tone.label_zh}：{'/'.join(dict.fromkeys(names))}")
         return "；".join(parts)
 
-    def rule_title(self, rule_id: str) -> str:
-        """"C05 高技能人才占比…": a rule's id with its title (ref_rules.title_zh)."""
-        title = self.rule_titles.get(rule_id)
+    def title(self, rule_id: str, period: str | Period) -> str:
+        """A rule's title as it reads for ``period``: its thresholds are the rows in force then."""
+        return self.text(self.rule_titles.get(rule_id, ""), period)
+
+    def rule_title(self, rule_id: str, period: str | Period) -> str:
+        """"C03 教育培训经费提取额低于职工工资总额的1.5%": a rule's id with its title for ``period``."""
+        title = self.title(rule_id, period)
         return f"{rule_id} {title}" if title else rule_id
+
+    def text(self, template: str, period: str | Period) -> str:
+        """Any text naming thresholds (``{coverage_min}``), rendered with the rows in force in ``period``."""
+        return rule_text.render(template, self.thresholds, period)
+
+    def text_over(self, template: str, periods: Any) -> str:
+        """A text naming thresholds, for a page or sheet that speaks of several periods."""
+        return rule_text.render_over(template, self.thresholds, periods)
 
     # -- columns ------------------------------------------------------------------------------------
     def column_label(self, table: str, column: str) -> str:
@@ -171,6 +188,6 @@ def read_display(con: duckdb.DuckDBPyConnection) -> Display:
     comments = {(t, c): m for t, c, m in q(
         "select table_name, column_name, comment from duckdb_columns() where database_name = current_database() "
         "and schema_name in ('marts', 'reference') and comment is not null").fetchall()}
-    display = Display(tones, codes, rule_levels, rule_titles, benchmark, comments)
+    display = Display(tones, codes, rule_levels, rule_titles, benchmark, comments, rule_text.threshold_rows_in(con))
     display.tone_of("")  # fail early on contradicting reference rows
     return display

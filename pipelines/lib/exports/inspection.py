@@ -33,6 +33,7 @@ from pipelines.lib.exports.display import Display, pct, read_display
 from pipelines.lib.exports.forked import map_forked
 from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
+from pipelines.lib.exports.receipts import flag_value
 from pipelines.lib.exports.report import write_if_changed
 from pipelines.lib.exports.rows import dict_rows
 from pipelines.lib.exports.templating import preload, render, templates_digest
@@ -40,10 +41,13 @@ from pipelines.lib.machine import WORKER_PROCESSES
 
 RENDERER_MODULES = ("pipelines.lib.exports.inspection", "pipelines.lib.exports.report", "pipelines.lib.exports.charts",
                     "pipelines.lib.exports.templating", "pipelines.lib.exports.display", "pipelines.lib.domain.codes",
-                    "pipelines.lib.domain.periods")
+                    "pipelines.lib.domain.periods", "pipelines.lib.domain.rule_text")
 # The governance checklist and the incentives, in the order of RULES.md: (rule, verdict column of the mart).
 GOVERNANCE_CHECKS = (("C06", "c06_ok"), ("C07", "c07_ok"), ("C08", "c08_ok"), ("C12", "c12_ok"), ("C13", "c13_ok"))
 INCENTIVE_CHECKS = (("C09", "c09_ok"), ("C10", "c10_ok"), ("C11", "c11_ok"))
+# The part's note: the thresholds its ✓ and ✗ (dbt's c02_ok, c03_ok, c04_ok) were judged against, per period.
+FUNDING_NOTE = ("阈值取自参考数据：经费提取比例下限 {fund_ratio_min}，一线职工使用占比下限 {frontline_share_min}；"
+                "覆盖率要求 {coverage_min}")
 # The share chart's colour for the trajectory line: a neutral grey-green, apart from the two series colours.
 TRAJECTORY_COLOUR = "#5b8c5a"
 
@@ -216,10 +220,8 @@ def _coverage_funds_part(d: Inspection, key: str) -> dict[str, Any]:
         r = c or f
         label = f"{r['year']}年" if r["period_type"] == "year" else f"{r['period']}（年初至今）"
         rows.append({"label": label, "tag": f"{r['period']}:{r['period_type']}", "cov": c, "fund": f})
-    return {"rows": rows,
-            "ratio_min": next((f["fund_ratio_min"] for f in funds.values() if f.get("fund_ratio_min") is not None), None),
-            "front_min": next((f["frontline_share_min"] for f in funds.values()
-                               if f.get("frontline_share_min") is not None), None)}
+    periods = {r["period"] for r in (*cov.values(), *funds.values())}
+    return {"rows": rows, "note": d.display.text_over(FUNDING_NOTE, periods) if periods else ""}
 
 
 def _checklist_part(d: Inspection, org: str) -> dict[str, Any] | None:
@@ -235,7 +237,7 @@ def _checklist_part(d: Inspection, org: str) -> dict[str, Any] | None:
         cols.append({"title": f"{now['period']}（至今）", "period": now["period"], "rows": (now, {})})
     governance = dict(GOVERNANCE_CHECKS)
     rows = [{"rule": rule, "column": col, "clause": d.rules.get(rule, {}).get("clause", ""),
-             "title": d.rules.get(rule, {}).get("title_zh", ""),
+             "title": d.display.text_over(d.rules.get(rule, {}).get("title_zh", ""), [c["period"] for c in cols]),
              "cells": [(c, c["rows"][0 if rule in governance else 1].get(col)) for c in cols]}
             for rule, col in (*GOVERNANCE_CHECKS, *INCENTIVE_CHECKS)]
     return {"columns": cols, "rows": rows}
@@ -274,10 +276,11 @@ def _flags_part(d: Inspection, org: str) -> dict[str, Any]:
         worst = min((f["severity"] for f in ordered), key=lambda v: sev_order.get(v, 9))
         rows.append({"rule_id": rule_id, "count": len(ordered), "latest": latest,
                      "state": state["open"] if rule_id in still else state["closed"],
-                     "title": d.rules.get(rule_id, {}).get("title_zh"),
+                     "title": d.display.title(rule_id, latest["period"]),
                      "severity": d.display.label("severity", worst),
                      "periods": period_runs(f["period"] for f in ordered),
-                     "value": d.display.finding_value(latest["observed_value"]),
+                     "value": flag_value(rule_id, latest["observed_value"], d.display),
+                     "threshold": flag_value(rule_id, latest["threshold"], d.display),
                      "more": f"（该期共 {in_latest} 条）" if in_latest > 1 else ""})
     return {"total": len(flags), "open": sum(1 for f in flags if f["rule_id"] in still), "open_label": state["open"],
             "rows": rows}

@@ -151,6 +151,7 @@ def display_digest(display: Any) -> str:
         [dataclasses.astuple(c) for c in display.codes],
         sorted(display.rule_levels.items()),
         sorted(display.rule_titles.items()),
+        [[t.key, t.value, str(t.effective_from), str(t.effective_to), t.unit] for t in display.thresholds],
         [list(b) for b in display.benchmark],
         sorted([table, column, comment] for (table, column), comment in display.column_comments.items()),
     )

@@ -28,6 +28,7 @@ import duckdb
 
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.rule_text import percent_text, trimmed
 from pipelines.lib.exports import excel
 from pipelines.lib.exports.display import BOOL_CODE_TEXT, PP_PER_YEAR_UNIT, Display, pct, pp, read_display
 from pipelines.lib.exports.forked import map_forked
@@ -91,11 +92,6 @@ _PLAIN_NUMBER = re.compile(r"^\d+(\.\d+)?$")
 _LONG_DECIMAL = re.compile(r"^\d+\.\d{3,}$")
 
 
-def _trim(number: float, decimals: int = 2) -> str:
-    text = f"{number:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def flag_value(rule_id: str, value: Any, display: Display) -> Any:
     """How a finding's observed value or threshold reads on the receipt.
 
@@ -111,9 +107,9 @@ def flag_value(rule_id: str, value: Any, display: Display) -> Any:
     if shown != value:
         return shown
     if rule_id in RATIO_RULES and _PLAIN_NUMBER.match(value) and float(value) <= 1:
-        return _trim(float(value) * 100) + "%"
+        return percent_text(float(value))
     if _LONG_DECIMAL.match(value):
-        return _trim(float(value))
+        return trimmed(float(value))
     return value
 
 
@@ -417,21 +413,20 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
                           f"目标 {_pct(share.get('target_share'))}；{_gain_text(share.get('required_gain_per_year'))}",
                           cell)])
         if coverage:
-            cov, mn = coverage.get("coverage"), coverage.get("coverage_min")
-            ok = cov is not None and mn is not None and cov >= mn
-            rows.append([("C02", center), ("高技能人才本年培训覆盖率", cell), (_pct(cov), center), ("要求 " + _pct(mn), cell),
+            word, tone = _verdict(coverage.get("c02_ok"))
+            rows.append([("C02", center), ("高技能人才本年培训覆盖率", cell), (_pct(coverage.get("coverage")), center),
+                         ("要求 " + _threshold_pct(coverage.get("coverage_min")), cell),
                          (f"已培训/人数 {coverage.get('trained') or 0}/{coverage.get('headcount') or 0}", cell),
-                         ("达到" if ok else "未达到", rc.tone("ok" if ok else "warn")),
-                         ("每名高技能人才每年至少培训1次（按年度考核，本季为年初至今进度）", cell)])
+                         (word, rc.tone(tone)), (display.text(COVERAGE_NOTE, period), cell)])
         if funds:
-            for rule, label, v, mn in (
-                    ("C03", "教育培训经费提取比例（年初至今）", funds.get("extraction_ratio"), funds.get("fund_ratio_min")),
+            for rule, label, v, mn, ok in (
+                    ("C03", "教育培训经费提取比例（年初至今）", funds.get("extraction_ratio"), funds.get("fund_ratio_min"),
+                     funds.get("c03_ok")),
                     ("C04", "一线职工培训经费占使用额比例（年初至今）", funds.get("frontline_share"),
-                     funds.get("frontline_share_min"))):
-                ok = v is not None and mn is not None and v >= mn
-                rows.append([(rule, center), (label, cell), (_pct(v), center), ("下限 " + _pct(mn), cell), ("", cell),
-                             ("达到" if ok else "未达到", rc.tone("ok" if ok else "warn")),
-                             ("按年度考核（§四.2），本季为年初至今累计", cell)])
+                     funds.get("frontline_share_min"), funds.get("c04_ok"))):
+                word, tone = _verdict(ok)
+                rows.append([(rule, center), (label, cell), (_pct(v), center), ("下限 " + _threshold_pct(mn), cell),
+                             ("", cell), (word, rc.tone(tone)), ("按年度考核（§四.2），本季为年初至今累计", cell)])
         rc.table(["规则", "指标", "本单位", "标准", "差距或明细", "结果", "说明"], [1, 1, 1, 1, 3, 1, 2], rows)
     else:
         rc.line(None, "本期无已受理报表，无法计算合规情况。")
@@ -456,6 +451,21 @@ def _hash_text(sha256: Any) -> Any:
     return " ".join(groups[:4]) + "\n" + " ".join(groups[4:])
 
 
+# The C02 line's explanation: the rule in its own words, with the thresholds in force for the receipt's quarter.
+COVERAGE_NOTE = "每名高技能人才每年至少培训{trainings_per_year_min}次（按年度考核，本季为年初至今进度）"
+
+
+def _verdict(ok: bool | None) -> tuple[str, str]:
+    """dbt's verdict column (c02_ok …) in words and tone: the receipt shows it, it never decides again."""
+    if ok is None:
+        return "—", "muted"
+    return ("达到", "ok") if ok else ("未达到", "warn")
+
+
+def _threshold_pct(v: Any) -> str:
+    return "—" if v is None else percent_text(v)
+
+
 def _gain_text(gain: Any) -> str:
     """What reaching the target takes a year: "达标每年需提高 +1.2百分点/年", or that nothing more is needed."""
     if gain is None:
@@ -472,7 +482,7 @@ DIGEST_PROPERTY = "sasac_inputs_sha256"
 # The modules whose code decides what a receipt looks like.
 RENDERER_MODULES = ("pipelines.lib.exports.receipts", "pipelines.lib.exports.stamped", "pipelines.lib.exports.excel",
                     "pipelines.lib.exports.display",
-                    "pipelines.lib.domain.codes", "pipelines.lib.domain.periods")
+                    "pipelines.lib.domain.codes", "pipelines.lib.domain.periods", "pipelines.lib.domain.rule_text")
 _CUSTOM_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/custom-properties}"
 
 

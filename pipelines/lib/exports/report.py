@@ -23,6 +23,7 @@ import duckdb
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import POLICY_TITLE
+from pipelines.lib.domain.rule_text import percent_text
 from pipelines.lib.exports.charts import BLUE, ORANGE, Bar, hbar_chart, line_chart
 from pipelines.lib.exports.display import PP_PER_YEAR_UNIT, PP_UNIT, Display, pct, pp, read_display
 from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
@@ -106,8 +107,9 @@ class Card:
     cls: str = ""
 
 
-def _met(value: Any, minimum: Any) -> str:
-    return "ok" if value is not None and value >= minimum else "bad"
+def _met(verdict: bool | None) -> str:
+    """The tone of dbt's verdict column (c03_ok …): the report shows it, it never decides again."""
+    return "ok" if verdict else "bad"
 
 
 def _filing_cards(d: dict[str, Any]) -> list[Card]:
@@ -138,15 +140,15 @@ def _training_cards(d: dict[str, Any]) -> list[Card]:
     cov = next((r for r in d["coverage"] if r["grain"] == "system"), None)
     fund = next((r for r in d["funds"] if r["grain"] == "system"), None)
     cards = [Card("高技能人才培训覆盖率（年初至今）", pct(cov["coverage"]) if cov else "—",
-                  f"已培训 {cov['trained']:,} / {cov['headcount']:,} 人，要求 {pct(cov['coverage_min'], 0)}"
+                  f"已培训 {cov['trained']:,} / {cov['headcount']:,} 人，要求 {percent_text(cov['coverage_min'])}"
                   if cov else "")]
     if not fund:
         return [*cards, Card("经费提取比例（年初至今）", "—"), Card("一线职工经费占比（年初至今）", "—")]
     return [*cards,
-            Card("经费提取比例（年初至今）", pct(fund["extraction_ratio"], 2), f"下限 {pct(fund['fund_ratio_min'])}",
-                 _met(fund["extraction_ratio"], fund["fund_ratio_min"])),
+            Card("经费提取比例（年初至今）", pct(fund["extraction_ratio"], 2), f"下限 {percent_text(fund['fund_ratio_min'])}",
+                 _met(fund["c03_ok"])),
             Card("一线职工经费占比（年初至今）", pct(fund["frontline_share"]),
-                 f"下限 {pct(fund['frontline_share_min'], 0)}", _met(fund["frontline_share"], fund["frontline_share_min"]))]
+                 f"下限 {percent_text(fund['frontline_share_min'])}", _met(fund["c04_ok"]))]
 
 
 def _flags_card(d: dict[str, Any], display: Display) -> Card:
@@ -215,20 +217,20 @@ def _groups_part(d: dict[str, Any], gname: Callable[[str], str], ok: str, warn: 
     if cov:
         mn = cov[0]["coverage_min"]
         charts.append(hbar_chart("高技能人才培训覆盖率", [Bar(gname(r["entity_code"]), r["coverage"],
-                                                        ok if (r["coverage"] or 0) >= (mn or 1) else warn) for r in cov],
-                                 "覆盖率", ref=(mn, f"要求 {pct(mn, 0)}") if mn is not None else None, w=1100,
+                                                        ok if r.get("c02_ok") else warn) for r in cov],
+                                 "覆盖率", ref=(mn, f"要求 {percent_text(mn)}") if mn is not None else None, w=1100,
                                  ref_colour=bad, fmt=lambda v: pct(v, 0)))
     if funds:
         mn = funds[0]["fund_ratio_min"]
         charts.append(hbar_chart("经费提取比例", [Bar(gname(r["entity_code"]), r["extraction_ratio"],
-                                                ok if (r["extraction_ratio"] or 0) >= (mn or 0) else bad,
+                                                ok if r.get("c03_ok") else bad,
                                                 pct(r["extraction_ratio"], 2)) for r in funds],
-                                 "提取额 / 工资总额", ref=(mn, f"下限 {pct(mn)}") if mn is not None else None, w=1100,
+                                 "提取额 / 工资总额", ref=(mn, f"下限 {percent_text(mn)}") if mn is not None else None, w=1100,
                                  ref_colour=bad, fmt=lambda v: pct(v, 1)))
         mn2 = funds[0]["frontline_share_min"]
         charts.append(hbar_chart("一线职工经费占比", [Bar(gname(r["entity_code"]), r["frontline_share"],
-                                                  ok if (r["frontline_share"] or 0) >= (mn2 or 0) else bad) for r in funds],
-                                 "一线职工使用额 / 使用额", ref=(mn2, f"下限 {pct(mn2, 0)}") if mn2 is not None else None,
+                                                  ok if r.get("c04_ok") else bad) for r in funds],
+                                 "一线职工使用额 / 使用额", ref=(mn2, f"下限 {percent_text(mn2)}") if mn2 is not None else None,
                                  w=1100, ref_colour=bad, fmt=lambda v: pct(v, 0)))
     cby, fby = {r["entity_code"]: r for r in cov}, {r["entity_code"]: r for r in funds}
     rows = [{"name": gname(c), "cov": cby.get(c, {}), "fund": fby.get(c, {})} for c in sorted(set(cby) | set(fby))]
@@ -236,10 +238,10 @@ def _groups_part(d: dict[str, Any], gname: Callable[[str], str], ok: str, warn: 
             "excluded": sum((r.get("quarters_excluded_unit_error") or 0) for r in funds)}
 
 
-def _flags_part(d: dict[str, Any], display: Display) -> dict[str, Any]:
-    """Part four: the quarter's flags by rule, coloured by severity."""
-    rows = d["flags_by_rule"]
-    bars = [Bar(display.rule_title(r["rule_id"]), float(r["n"]),
+def _flags_part(d: dict[str, Any], period: str, display: Display) -> dict[str, Any]:
+    """Part four: the quarter's flags by rule, coloured by severity; titles with the quarter's thresholds."""
+    rows = [{**r, "title": display.title(r["rule_id"], period)} for r in d["flags_by_rule"]]
+    bars = [Bar(display.rule_title(r["rule_id"], period), float(r["n"]),
                 display.text_colour(display.tone_of(r["severity"]) or "muted"),
                 f"{r['n']:,} 条 / {r['orgs']:,} 家") for r in rows]
     chart = hbar_chart("各规则问题条数", bars, "问题条数", w=1100, integer=True, fmt=lambda v: f"{v:,.0f}") if rows else None
@@ -274,7 +276,7 @@ def render_report(d: dict[str, Any], period: str, digest: str = "", generated: d
         display=display, period=period, p=Period.parse(period), policy_title=POLICY_TITLE, horizon=d["horizon"],
         cutoff=d.get("cutoff"), generated=generated or dt.date.today(), cards=cards, enterprise_dir=ENTERPRISE_DIR,
         pp_unit=PP_UNIT, pp_per_year_unit=PP_PER_YEAR_UNIT, **_share_part(d, bad), **_ranking_part(d, ok, bad),
-        **_groups_part(d, gname, ok, warn, bad), **_flags_part(d, display),
+        **_groups_part(d, gname, ok, warn, bad), **_flags_part(d, period, display),
         **_not_filed_part(d, period, gname, display))
 
 # The <meta> that holds the digest of a page's inputs; it is on the page's first line, read without parsing it.
@@ -283,7 +285,7 @@ _DIGEST_RE = re.compile(rf'<meta name="{DIGEST_META}" content="([0-9a-f]{{64}})"
 # The modules whose code decides what a report looks like.
 RENDERER_MODULES = ("pipelines.lib.exports.report", "pipelines.lib.exports.charts", "pipelines.lib.exports.templating",
                     "pipelines.lib.exports.display", "pipelines.lib.domain.codes", "pipelines.lib.domain.periods",
-                    "pipelines.lib.domain.reference")
+                    "pipelines.lib.domain.reference", "pipelines.lib.domain.rule_text")
 
 
 def stored_digest(path: Path) -> str | None:

@@ -170,7 +170,8 @@ TRACKING_SHEETS: tuple[TrackingSheet, ...] = (
                   shown=("grain_zh", "entity_code", "entity_name", "period_type", "period", "enterprises_reported",
                          "high_skill_share", "beijing_average", "gap_to_beijing", "target_share", "required_gain_per_year", "projected_target_year_share", "status", "c05_ok")),
     TrackingSheet("2 培训覆盖跟踪", "training_coverage_tracking",
-                  "C01/C02（§三.1 每年培训1次）：高技能人才人数、本年已培训至少1次人数、覆盖率，全部高技能人才及按技能等级分列。",
+                  "C01/C02（§三.1 每年培训{trainings_per_year_min}次）：高技能人才人数、本年已培训至少{trainings_per_year_min}次"
+                  "人数、覆盖率，全部高技能人才及按技能等级分列。",
                   f"period_type desc, period, {_GRAIN_ORDER}, entity_code, {_LEVEL_ORDER}", _LEVEL_JOIN,
                   shown=("grain_zh", "entity_code", "entity_name", "period_type", "period", "skill_level",
                          "enterprises_reported", "headcount", "trained", "coverage", "coverage_min", "c02_ok")),
@@ -223,9 +224,10 @@ def _finding_values(specs: list[excel.ColumnSpec], display: Display) -> Callable
     return convert
 
 
-def _description(sheet: TrackingSheet, display: Display) -> str:
+def _description(sheet: TrackingSheet, display: Display, periods: list[str]) -> str:
+    """A sheet's description: its thresholds as in force over the workbook's periods, its status names."""
     names = {d: "/".join(display.labels(d).values()) for d in ("trajectory", "filing")}
-    return sheet.description.format(**names)
+    return display.text_over(sheet.description, periods).format(**names)
 
 
 def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
@@ -238,7 +240,7 @@ README_WIDTHS = (24.0, 84.0, 10.0, 12.0)
 
 
 def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str, int],
-                  truncated: dict[str, int]) -> None:
+                  truncated: dict[str, int], periods: list[str]) -> None:
     display = fmts.display
     ws = wb.add_worksheet("说明")
     for i, w in enumerate(README_WIDTHS):
@@ -275,7 +277,7 @@ def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str
     excel.write_cell(ws, r, 3, "行数", fmts.header)
     r += 1
     for s in TRACKING_SHEETS:
-        text = _description(s, display)
+        text = _description(s, display, periods)
         if s.table in truncated:
             text += f"（超出Excel行数上限，仅列出前{EXCEL_MAX_ROWS - 1:,}行，共{truncated[s.table]:,}行，完整数据见数据库 marts.{s.table}）"
         excel.write_cell(ws, r, 0, s.name, fmts.label)
@@ -325,7 +327,8 @@ def write_tracking_workbook(db_path: Path, out_path: Path) -> Path:
         horizon = con.execute("select max(period) from marts.filing_status").fetchone()[0]
         counts = {s.table: con.execute(f"select count(*) from marts.{s.table}").fetchone()[0] for s in TRACKING_SHEETS}
         truncated = {t: n for t, n in counts.items() if n > EXCEL_MAX_ROWS - 1}
-        _write_readme(wb, fmts, horizon, counts, truncated)
+        periods = [p for (p,) in con.execute("select distinct period from marts.filing_status order by 1").fetchall()]
+        _write_readme(wb, fmts, horizon, counts, truncated, periods)
         for s in TRACKING_SHEETS:
             cols = _table_columns(con, s.table)
             if s.extra:

@@ -18,8 +18,9 @@ from xlsxwriter.utility import xl_col_to_name
 
 from pipelines.lib.domain import contract
 from pipelines.lib.domain.contract import Column, Sheet
-from pipelines.lib.domain.periods import DEFAULT_DEADLINE_DAY
-from pipelines.lib.domain.reference import POLICY_TITLE
+from pipelines.lib.domain.periods import DEFAULT_DEADLINE_DAY, Period
+from pipelines.lib.domain.reference import POLICY_TITLE, load_threshold_rows, thresholds_for_period
+from pipelines.lib.domain.rule_text import render, trimmed
 from pipelines.lib.exports import excel
 from pipelines.lib.forms.submission_writer import (
     FIXED_CREATED,
@@ -117,12 +118,22 @@ _MIN_WIDTH = {contract.ID_NUMBER: 21, contract.CODE9: 13, contract.DATE: 12, con
               contract.AMOUNT: 12, contract.YUAN: 12, contract.INT: 10, contract.NUMBER: 10, contract.BOOL: 10}
 
 
+def in_force_today() -> Period:
+    """The quarter whose thresholds the blank template states (contract texts name them by key): today's."""
+    return Period.from_date(dt.date.today())
+
+
+def column_rule(column: Column, period: Period | None = None) -> str:
+    """A column's rule as a clerk reads it, its thresholds those in force in ``period`` (default: today's)."""
+    return render(column.rule, load_threshold_rows(), period or in_force_today())
+
+
 def header_comment(sheet: Sheet, column: Column) -> str:
     parts = [f"{column.header}：{_TYPE_ZH[column.type]}"]
     if column.enum and "/".join(column.enum) not in column.rule:
         parts.append("可选：" + "/".join(column.enum))
     if column.rule:
-        parts.append(column.rule)
+        parts.append(column_rule(column))
     if column.mandatory:
         parts.append("必填")
     elif not column.required:
@@ -148,7 +159,7 @@ def requirement(column: Column) -> str:
     if column.rule == "元":
         parts.append("单位为元（不是万元）")
     elif column.rule:
-        parts.append(column.rule)
+        parts.append(column_rule(column))
     return "；".join(parts) or "—"
 
 
@@ -256,9 +267,10 @@ def _validate(ws, col: int, first: int, last: int, column: Column) -> None:
             "error_message": f"请填写不小于0的金额（单位：{unit}）",
         })
     elif column.type == contract.NUMBER:
+        most = thresholds_for_period(load_threshold_rows(), in_force_today(), {"max_training_hours"})["max_training_hours"]
         ws.data_validation(first, col, last, col, {
-            "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 2000,
-            "error_title": column.header, "error_message": "请填写0—2000之间的数值",
+            "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": most,
+            "error_title": column.header, "error_message": f"请填写0—{trimmed(most)}之间的数值",
         })
     elif column.type == contract.DATE:
         ws.data_validation(first, col, last, col, {

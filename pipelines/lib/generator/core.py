@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pipelines.lib.domain import contract
 from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.reference import thresholds_for
+from pipelines.lib.domain.rule_text import percent_text
 from pipelines.lib.generator.config import VIOLATION_KINDS, GeneratorConfig
 from pipelines.lib.generator.flows import FLOWS_FILE, write_flows
 from pipelines.lib.generator.ground_truth import GROUND_TRUTH_FILE, GroundTruth, TruthRow
@@ -103,7 +105,8 @@ def _violation_truth(plan: Plan, sim: Simulation, slots: dict[tuple[str, Period]
             for id_number in qd.untrained_ids:
                 add("C01", org, end, label, sheet=contract.ROSTER.name, row=_roster_row(rendered, id_number),
                     id_number=id_number, detail=f"{year}年末在册高技能人才，全年未参加培训")
-                add("C02", org, end, label, detail=f"{year}年高技能人才培训覆盖率低于100%")
+                add("C02", org, end, label, detail=f"{year}年高技能人才培训覆盖率低于"
+                                                         f"{percent_text(thresholds_for(end)['coverage_min'])}")
     for org, period in sorted(plan.quarter_violations):
         qd, rendered = slots[(org, period)]
         for id_number in qd.no_account_ids:

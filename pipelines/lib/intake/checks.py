@@ -33,9 +33,10 @@ _BOUND_BY_TYPE = {c.AMOUNT: ("max_amount_wan", "万元"), c.YUAN: ("max_yuan", "
 
 
 def _number_text(column: str) -> pl.Expr:
-    """2000.0 -> "2000", 0.5 -> "0.5": a threshold as a person writes it."""
-    value = pl.col(column)
-    return pl.when(value == value.floor()).then(value.cast(pl.Int64).cast(pl.Utf8)).otherwise(value.cast(pl.Utf8))
+    """2000.0 -> "2000", 0.5 -> "0.5": a threshold, or a figure the clerk typed, as a person writes it."""
+    value = pl.col(column).cast(pl.Float64)
+    whole = value.cast(pl.Int64, strict=False).cast(pl.Utf8)
+    return pl.when((value == value.floor()) & whole.is_not_null()).then(whole).otherwise(value.cast(pl.Utf8))
 
 
 def rule_for(sheet: c.Sheet, column: c.Column) -> str:
@@ -359,9 +360,9 @@ def _training_findings(sheet: c.Sheet, frame: pl.DataFrame) -> list[pl.DataFrame
     hours = frame.filter((pl.col("hours") <= 0) | (pl.col("hours") > pl.col("max_training_hours")))
     out.append(row_findings(
         hours, rule_id="D13", severity=ERROR, sheet=sheet.name, column_name="学时",
-        observed=pl.col("hours").cast(pl.Utf8),
+        observed=_number_text("hours"),
         expected=pl.concat_str(pl.lit("(0, "), _number_text("max_training_hours"), pl.lit("]")),
-        message=pl.concat_str(row, pl.lit("学时"), pl.col("hours").cast(pl.Utf8),
+        message=pl.concat_str(row, pl.lit("学时"), _number_text("hours"),
                               pl.lit("不在合理范围，应大于0且不超过"), _number_text("max_training_hours")),
     ))
     return out
@@ -466,8 +467,8 @@ def _apply_bounds(sheet: c.Sheet, frame: pl.DataFrame) -> tuple[pl.DataFrame, li
             continue
         out.append(row_findings(
             bad, rule_id="D05", severity=ERROR, sheet=sheet.name, column_name=col.header,
-            observed=pl.col(col.key).cast(pl.Utf8), expected=pl.concat_str(pl.lit("≤ "), _number_text(limit)),
-            message=pl.concat_str(_cell(col), pl.lit("的值"), pl.col(col.key).cast(pl.Utf8), pl.lit("超过合理上限"),
+            observed=_number_text(col.key), expected=pl.concat_str(pl.lit("≤ "), _number_text(limit)),
+            message=pl.concat_str(_cell(col), pl.lit("的值"), _number_text(col.key), pl.lit("超过合理上限"),
                                   _number_text(limit), pl.lit(f"{unit}，视为填报错误，不计入汇总，请核对数值和单位")),
         ))
         blanks.append(pl.when(over).then(None).otherwise(pl.col(col.key)).alias(col.key))

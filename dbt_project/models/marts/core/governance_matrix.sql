@@ -1,7 +1,8 @@
 {#-
   Table 4 (C06–C08, C12, C13) per enterprise: quarter rows show the quarter's current version,
   year rows (complete years) the year's latest current version. congress_reports_in_year counts
-  the quarters of the year up to this one whose report date falls in the year.
+  the quarters of the year up to this one whose report date falls in the year; C07 asks for at
+  least congress_reports_min of them (ref_policy_thresholds, in force for the row's period).
 -#}
 
 with
@@ -15,6 +16,12 @@ enterprise_quarters as (
 periods as (
 
     select * from {{ ref('int_periods') }}
+
+),
+
+thresholds as (
+
+    select * from {{ ref('int_thresholds_by_period') }}
 
 ),
 
@@ -88,7 +95,8 @@ final as (
         b.has_talent_database,
         coalesce(b.has_leading_group and b.has_training_plan and b.has_talent_database, false) as c06_ok,
         c.congress_reports_in_year,
-        c.congress_reports_in_year >= 1 as c07_ok,
+        t.congress_reports_min,
+        c.congress_reports_in_year >= t.congress_reports_min as c07_ok,
         b.has_chief_technician_system,
         b.technician_sum,
         b.chief_technicians,
@@ -107,6 +115,8 @@ final as (
             b.org_code = c.org_code
             and b.period_type = c.period_type
             and b.row_period = c.row_period
+    left join thresholds as t
+        on b.row_period = t.period
 
 )
 

@@ -1,10 +1,30 @@
-{#- Flag counts per rule × group × period; severity = the most severe seen; unknown groups as 'UNKNOWN'. -#}
+{#-
+  Flag counts per rule × group × period; severity = the most severe seen (the lowest
+  ref_severities.sort_order); unknown groups as 'UNKNOWN'.
+-#}
 
 with
 
 flags as (
 
     select * from {{ ref('compliance_flags') }}
+
+),
+
+severities as (
+
+    select * from {{ ref('ref_severities') }}
+
+),
+
+ranked as (
+
+    select
+        f.*,
+        s.sort_order as severity_order
+    from flags as f
+    left join severities as s
+        on f.severity = s.severity
 
 ),
 
@@ -15,16 +35,10 @@ final as (
         coalesce(group_org_code, 'UNKNOWN') as group_org_code,
         period,
         max(clause) as clause,
-        case max(
-            case severity when 'error' then 3 when 'warning' then 2 when 'info' then 1 else 0 end
-        )
-            when 3 then 'error'
-            when 2 then 'warning'
-            when 1 then 'info'
-        end as severity,
+        min_by(severity, severity_order) as severity,
         count(*) as flag_count,
         count(distinct org_code) as enterprise_count
-    from flags
+    from ranked
     group by rule_id, coalesce(group_org_code, 'UNKNOWN'), period
 
 )
