@@ -3,7 +3,7 @@
 the whole graph, and Q's verdicts are compared with those of the run over the whole inbox.
 
 Cuts: the demo's plan-baseline quarter (2006Q1: every enterprise's, group's, sector's and the system's
-baseline), and a small inbox whose late joiner files from 2008Q3 on — its group's baseline 2008Q2, the late
+baseline) and a year end (2007Q4), and a small inbox whose late joiner files from 2008Q3 on — its group's baseline 2008Q2, the late
 joiner's first quarter 2008Q3 — against the run through 2008Q4.
 """
 
@@ -93,9 +93,16 @@ def test_the_late_joiners_first_quarter_stays_judged_against_the_beijing_average
     assert flagged == [("2008Q3",), ("2008Q4",)]
 
 
-def test_the_demos_baseline_quarter_gives_the_verdicts_of_the_full_run(demo_run: DemoRun, tmp_path: Path) -> None:
-    cut = run_demo(tmp_path, cut_inbox(DEMO_INBOX, "2006Q1", tmp_path / "inbox"))
-    assert_same_verdicts(cut.warehouse, demo_run.warehouse, "2006Q1")
+@pytest.mark.parametrize("period", ["2006Q1", "2007Q4"])
+def test_the_demos_cut_inbox_gives_the_verdicts_of_the_full_run(demo_run: DemoRun, period: str,
+                                                                tmp_path: Path) -> None:
+    """2006Q1: the plan's baseline quarter of every enterprise, group, sector and the system; 2007Q4: a year end,
+    whose year rows (C01–C04, C06–C13) are judged then too."""
+    cut = run_demo(tmp_path, cut_inbox(DEMO_INBOX, period, tmp_path / "inbox"))
+    assert_same_verdicts(cut.warehouse, demo_run.warehouse, period)
+
+
+def test_the_demos_lagging_enterprise_is_judged_against_the_average_in_its_baseline_quarter(demo_run: DemoRun) -> None:
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
         # 10117472-0 at 11.36% against 14%: 无基期 in its baseline quarter, not 进度正常
         assert con.execute(
