@@ -23,7 +23,7 @@ from pipelines.lib import heap
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.fingerprint import record_successful_run, run_fingerprint, unchanged_since_last_run
 from pipelines.lib.domain.periods import Period, period_range
-from pipelines.lib.domain.reference import default_plan_periods
+from pipelines.lib.domain.reference import collection_periods
 from pipelines.lib.exports.display import read_display
 from pipelines.lib.intake.inbox import InboxError, inbox_periods, read_registry
 from pipelines.lib.intake.pseudonym import MissingKeyError, load_key
@@ -163,11 +163,11 @@ def _check_inputs(inbox: Path, period: Period | None) -> list[Period]:
     if period is None and not found:
         raise RunError(f"收件箱 {inbox} 中没有任何报告期文件夹（如 2008Q2/）")
     periods = [period] if period is not None else period_range(found[0], found[-1])
-    plan = set(default_plan_periods())
-    outside = [str(p) for p in periods if p not in plan]
+    existing = collection_periods()
+    outside = [str(p) for p in periods if p not in set(existing)]
     if outside:
-        raise RunError(f"报告期 {'、'.join(outside)} 不在参考数据的任何规划期内：请先在 ref_policy_thresholds.csv 中"
-                       "加入该规划的 baseline_year 与 target_year 行")
+        raise RunError(f"报告期 {'、'.join(outside)} 不是可报送的季度：可报送 {existing[0]} 至 {existing[-1]}"
+                       "（从第一个规划期的基期到最近一个已结束的季度）")
     return periods
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipelines.lib.domain.codes import format_org_code, id_check_char, org_check_char
 from pipelines.lib.domain.contract import REGISTRY_COLUMNS
+from pipelines.lib.domain.periods import Period
 from pipelines.lib.forms.submission_writer import write_csv_dir, write_xlsx
 
 
@@ -24,6 +25,7 @@ def person_id(region_birth_seq: str) -> str:
 GROUP = org("M000100Y")
 ENTERPRISE = org("MA62K026")
 OTHER = org("MA0000A1")
+LATE = org("MA0000L8")  # joins in 2008Q3 (write_late_joiner_inbox)
 # sequence digit (17th) odd = 男, even = 女
 ZHANG = person_id("11010519700101001")  # 男, 高级工
 LI = person_id("11010519750202002")  # 女, 技师, 首席技师
@@ -99,3 +101,41 @@ def write_submission(inbox: Path, sub: dict, period: str = "2008Q2", name: str |
 def write_arrivals(inbox: Path, period: str, arrivals: dict[str, str]) -> None:
     lines = ["文件名,收到时间", *(f"{name},{when}" for name, when in arrivals.items())]
     (inbox / period / "收件登记.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _late_registry(path: Path) -> None:
+    lines = [",".join(c.header for c in REGISTRY_COLUMNS)]
+    for code, name, active_from in ((GROUP, "北京测试集团", "2008Q2"), (ENTERPRISE, "北京测试机械厂", "2008Q2"),
+                                    (LATE, "北京新并入制造公司", "2008Q3")):
+        lines.append(f"{format_org_code(code)},{name},{format_org_code(GROUP)},36,现代制造业,{active_from},")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _levels(code: str, period: str, name: str, levels: tuple[int, int, int, int, int], skilled: int) -> dict:
+    sub = clean_submission(code, period)
+    l5, l4, l3, l2, l1 = levels
+    sub["基本情况"][0].update(
+        enterprise_name=name, employees_total=skilled + 200, frontline_workers=skilled, skilled_workers=skilled,
+        level5_junior=l5, level4_intermediate=l4, level3_senior=l3, level2_technician=l2,
+        level1_senior_technician=l1)
+    return sub
+
+
+def write_late_joiner_inbox(inbox: Path, periods: tuple[str, ...]) -> None:
+    """The group and one member from 2008Q2, both at 22.5% (above the 2010 target of 22%); a large member
+    joining in 2008Q3 at 0.5% (40 of 8,000: far below the Beijing average of 18%), filing every quarter after;
+    every file on time."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    _late_registry(inbox / "registry.csv")
+    for period in periods:
+        files = [
+            write_submission(inbox, _levels(ENTERPRISE, period, "北京测试机械厂", (320, 300, 150, 20, 10), 800),
+                             period=period),
+            write_submission(inbox, _levels(GROUP, period, "北京测试集团", (320, 300, 150, 20, 10), 800),
+                             period=period),
+        ]
+        if period >= "2008Q3":
+            files.append(write_submission(
+                inbox, _levels(LATE, period, "北京新并入制造公司", (4000, 3960, 40, 0, 0), 8000), period=period))
+        on_time = Period.parse(period).end + dt.timedelta(days=10)
+        write_arrivals(inbox, period, {f.name: f"{on_time} 09:00:00" for f in files})

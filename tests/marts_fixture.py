@@ -368,7 +368,8 @@ def _tracking(rows: dict, ents: list[dict], facts: dict, periods: list[Period]) 
                 rows["high_skill_share_tracking"].append(dict(
                     **g, group_org_code=grp, sector=sector, skilled_workers=skilled, high_skill_total=hs,
                     high_skill_share=share, beijing_average=bavg, benchmark_status=bstat, benchmark_source=bsrc,
-                    gap_to_beijing=share - bavg, baseline_period=bp, baseline_share=bshare, target_year=target_year,
+                    gap_to_beijing=share - bavg, baseline_period=bp, baseline_share=bshare, plan_name="十一五",
+                    target_year=target_year,
                     target_share=target, target_benchmark_status=BENCHMARK[2010][2], years_elapsed=elapsed,
                     years_remaining=remaining, trajectory_share=traj, current_pace_per_year=pace,
                     required_gain_per_year=need, projected_target_year_share=proj, status_code=sc,

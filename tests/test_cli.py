@@ -15,6 +15,8 @@ import openpyxl
 import pytest
 
 from pipelines.lib.domain.codes import format_org_code
+from pipelines.lib.domain.periods import Period
+from pipelines.lib.domain.reference import latest_ended_quarter
 from tests.conftest import DEMO_INBOX, REPO, snapshot
 
 CLI = str(Path(sys.executable).parent / "sasac-skills")
@@ -40,11 +42,12 @@ def test_a_wrong_period_is_refused_in_one_line(tmp_path: Path) -> None:
     assert "YYYYQn" in one_line_error(result)
 
 
-def test_a_quarter_outside_every_plan_is_refused_in_one_line(tmp_path: Path) -> None:
-    result = cli("run", "--period", "2011Q1", "--inbox", str(DEMO_INBOX), "--workdir", str(tmp_path / "w"),
-                 env={"SASAC_DEMO": "1"})
-    line = one_line_error(result)
-    assert result.returncode == 1 and "2011Q1" in line and "ref_policy_thresholds" in line
+def test_a_quarter_that_has_not_ended_or_precedes_the_first_plan_is_refused_in_one_line(tmp_path: Path) -> None:
+    for period in (latest_ended_quarter().next(), Period(2005, 4)):
+        result = cli("run", "--period", str(period), "--inbox", str(DEMO_INBOX), "--workdir", str(tmp_path / "w"),
+                     env={"SASAC_DEMO": "1"})
+        line = one_line_error(result)
+        assert result.returncode == 1 and str(period) in line and f"2006Q1 至 {latest_ended_quarter()}" in line
 
 
 def test_period_or_all_is_required() -> None:

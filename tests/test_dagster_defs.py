@@ -35,7 +35,16 @@ from pipelines.defs.schedules import (
     schedule_cron,
 )
 from pipelines.lib.domain.periods import Period, period_range
-from pipelines.lib.domain.reference import THRESHOLDS_CSV, ThresholdError, load_threshold_rows, plan_periods
+from pipelines.lib.domain.reference import (
+    THRESHOLDS_CSV,
+    ThresholdError,
+    collection_periods,
+    latest_ended_quarter,
+    load_threshold_rows,
+    plan_of,
+    plan_periods,
+    plans,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,10 +71,12 @@ def test_dbt_env_carries_the_run_last_quarter() -> None:
         dbt_env([])
 
 
-def test_partitions_are_the_quarters_of_the_plans_in_the_reference_data() -> None:
+def test_partitions_are_every_quarter_from_the_first_plan_to_the_latest_ended_one() -> None:
+    # the real clock: collection does not stop when the last plan of the reference data ends
     keys = quarterly_partitions.get_partition_keys()
-    assert keys[0] == "2006Q1" and keys[-1] == "2010Q4" and len(keys) == 20
-    assert keys == [str(p) for p in period_range(Period(2006, 1), Period(2010, 4))]
+    latest = latest_ended_quarter()
+    assert keys == [str(p) for p in period_range(Period(2006, 1), latest)] == [str(p) for p in collection_periods()]
+    assert Period(2010, 4) < latest and latest.next().end >= dt.date.today() - dt.timedelta(days=1)
     assert Period.parse("2008Q2").partition_key == "2008Q2"
     assert Period.from_partition_key("2008Q2") == Period(2008, 2)
     assert range_periods("2009Q3", "2010Q2") == [Period(2009, 3), Period(2009, 4), Period(2010, 1), Period(2010, 2)]
@@ -73,18 +84,29 @@ def test_partitions_are_the_quarters_of_the_plans_in_the_reference_data() -> Non
         "dagster/asset_partition_range_start": "2006Q1", "dagster/asset_partition_range_end": "2010Q4"}
 
 
-def test_a_12th_plan_extends_the_partitions_by_its_reference_rows(tmp_path: Path) -> None:
+def test_which_quarters_exist_is_decided_by_the_clock_from_the_first_plan_on() -> None:
+    assert collection_periods(dt.date(2026, 12, 7))[-1] == Period(2026, 3)
+    assert collection_periods(dt.date(2027, 1, 1))[-1] == Period(2026, 4)
+    assert collection_periods(dt.date(2009, 3, 31)) == period_range(Period(2006, 1), Period(2008, 4))
+    assert plan_of(Period(2008, 1)).name == "十一五" and plan_of(Period(2011, 1)) is None
+
+
+def test_a_12th_plan_is_its_three_reference_rows(tmp_path: Path) -> None:
     seed = THRESHOLDS_CSV.read_text(encoding="utf-8")
     extended = tmp_path / "ref_policy_thresholds.csv"
-    extended.write_text(seed + "baseline_year,2011,2011Q1,2015Q4,year,§二,十二五基期年份\n"
-                        "target_year,2015,2011Q1,2015Q4,year,§二,十二五目标年份\n", encoding="utf-8")
-    periods = plan_periods(load_threshold_rows(extended))
+    extended.write_text(seed + "plan_name,十二五,2011Q1,2015Q4,text,§二,规划名称\n"
+                        "baseline_year,2011,2011Q1,2015Q4,year,§二,规划基期年份\n"
+                        "target_year,2015,2011Q1,2015Q4,year,§二,规划目标年份\n", encoding="utf-8")
+    rows = load_threshold_rows(extended)
+    assert [(p.name, p.baseline_year, p.target_year) for p in plans(rows)] == [("十一五", 2006, 2010), ("十二五", 2011, 2015)]
+    periods = plan_periods(rows)
     assert periods[0] == Period(2006, 1) and periods[-1] == Period(2015, 4) and len(periods) == 40
+    assert plan_of(Period(2011, 1), rows).name == "十二五"
     assert plan_periods(load_threshold_rows(THRESHOLDS_CSV))[-1] == Period(2010, 4)
-    # a plan with a baseline but no target is a broken seed, said so
+    # a plan with a baseline but no target or name is a broken seed, said so
     broken = tmp_path / "broken.csv"
     broken.write_text(seed + "baseline_year,2011,2011Q1,2015Q4,year,§二,十二五基期年份\n", encoding="utf-8")
-    with pytest.raises(ThresholdError, match="baseline_year"):
+    with pytest.raises(ThresholdError, match="plan_name、baseline_year 与 target_year"):
         plan_periods(load_threshold_rows(broken))
 
 
@@ -192,12 +214,20 @@ def test_sensor_requests_a_run_for_new_or_changed_period_folders(tmp_path: Path,
         (inbox / "2008Q3" / "b_v2.xlsx").write_bytes(b"4")
         (single,) = tick(result.cursor).run_requests
         assert single.partition_key == "2008Q3"
-        # a folder for a quarter no plan of the reference data covers is reported in the tick, not skipped silently
+        # a quarter outside every plan exists all the same: it is requested like any other
+        (inbox / "2008Q3" / "b_v2.xlsx").unlink()
         (inbox / "2011Q1").mkdir()
         (inbox / "2011Q1" / "c.xlsx").write_bytes(b"5")
-        (inbox / "2008Q3" / "b_v2.xlsx").unlink()
+        (after_the_plan,) = tick(result.cursor).run_requests
+        assert after_the_plan.partition_key == "2011Q1"
+        # a folder for a quarter that does not exist (not ended yet) is reported in the tick, not skipped silently
+        (inbox / "2011Q1" / "c.xlsx").unlink()
+        (inbox / "2011Q1").rmdir()
+        future = latest_ended_quarter().next()
+        (inbox / str(future)).mkdir()
+        (inbox / str(future) / "c.xlsx").write_bytes(b"6")
         outside = tick(result.cursor)
-        assert outside.run_requests == [] and "2011Q1" in outside.skip_message and "规划期" in outside.skip_message
+        assert outside.run_requests == [] and str(future) in outside.skip_message and "不是可报送的季度" in outside.skip_message
 
 
 POLICY = RetryPolicy(base_seconds=60, cap_seconds=600, max_attempts=3)
@@ -295,7 +325,15 @@ def test_job_schedule_and_sensor_are_registered(definitions: dg.Definitions) -> 
     assert [r.partition_key for r in schedule.evaluate_tick(ctx).run_requests] == ["2008Q2"]
     after_the_plan = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2011, 4, 16, 6, 0),
                                                repository_def=definitions.get_repository_def())
-    assert schedule.evaluate_tick(after_the_plan).run_requests == []  # 2011Q1: no plan in the reference data yet
+    # 2011Q1 is in no plan of the reference data, and is run all the same
+    assert [r.partition_key for r in schedule.evaluate_tick(after_the_plan).run_requests] == ["2011Q1"]
+    # a quarter that ended after the code location loaded has no partition yet: the tick says to reload
+    later = latest_ended_quarter().next()
+    due_later = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime.combine(later.next().start + dt.timedelta(days=15), dt.time(6)),
+        repository_def=definitions.get_repository_def())
+    skipped = schedule.evaluate_tick(due_later)
+    assert skipped.run_requests == [] and str(later) in skipped.skip_message and "重新加载" in skipped.skip_message
     assert definitions.resolve_sensor_def("inbox_sensor") is not None
 
 

@@ -9,59 +9,18 @@ C05 — and, being large, it drags its group and the whole system below their ow
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-
 import duckdb
 import pytest
 
-from pipelines.lib.domain.codes import format_org_code
-from pipelines.lib.domain.contract import REGISTRY_COLUMNS
-from pipelines.lib.domain.periods import Period
 from tests.conftest import DemoRun, run_demo
-from tests.factories import ENTERPRISE, GROUP, clean_submission, org, write_arrivals, write_submission
-
-LATE = org("MA0000L8")
-
-
-def _registry(path: Path) -> None:
-    lines = [",".join(c.header for c in REGISTRY_COLUMNS)]
-    for code, name, active_from in ((GROUP, "北京测试集团", "2008Q2"), (ENTERPRISE, "北京测试机械厂", "2008Q2"),
-                                    (LATE, "北京新并入制造公司", "2008Q3")):
-        lines.append(f"{format_org_code(code)},{name},{format_org_code(GROUP)},36,现代制造业,{active_from},")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _submission(code: str, period: str, name: str, levels: tuple[int, int, int, int, int], skilled: int) -> dict:
-    sub = clean_submission(code, period)
-    l5, l4, l3, l2, l1 = levels
-    sub["基本情况"][0].update(
-        enterprise_name=name, employees_total=skilled + 200, frontline_workers=skilled, skilled_workers=skilled,
-        level5_junior=l5, level4_intermediate=l4, level3_senior=l3, level2_technician=l2,
-        level1_senior_technician=l1)
-    return sub
+from tests.factories import GROUP, LATE, write_late_joiner_inbox
 
 
 @pytest.fixture(scope="module")
 def late_joiner_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     root = tmp_path_factory.mktemp("late_joiner")
     inbox = root / "inbox"
-    inbox.mkdir()
-    _registry(inbox / "registry.csv")
-    for period in ("2008Q2", "2008Q3"):
-        files = [
-            # 180 of 800 skilled are high-skill: 22.5%, above the 2010 target of 22%
-            write_submission(inbox, _submission(ENTERPRISE, period, "北京测试机械厂", (320, 300, 150, 20, 10), 800),
-                             period=period),
-            write_submission(inbox, _submission(GROUP, period, "北京测试集团", (320, 300, 150, 20, 10), 800),
-                             period=period),
-        ]
-        if period == "2008Q3":
-            # 40 of 8,000: 0.5%
-            files.append(write_submission(
-                inbox, _submission(LATE, period, "北京新并入制造公司", (4000, 3960, 40, 0, 0), 8000), period=period))
-        on_time = Period.parse(period).end + dt.timedelta(days=10)
-        write_arrivals(inbox, period, {f.name: f"{on_time} 09:00:00" for f in files})
+    write_late_joiner_inbox(inbox, ("2008Q2", "2008Q3"))
     return run_demo(root, inbox)
 
 

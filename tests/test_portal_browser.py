@@ -15,11 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import openpyxl
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from pipelines.lib.domain.codes import format_org_code
+from pipelines.portal import status
+from pipelines.portal.settings import beijing_now
 from tests.factories import ENTERPRISE, OTHER, clean_submission, write_submission
 from tests.portal_harness import PASSWORD, Portal, start_portal
 
@@ -79,8 +82,8 @@ def _first_login(page: Page, portal: Portal, org: str, tmp: Path, shots: bool = 
     assert page.url == f"{portal.url}/"
 
 
-def _upload(page: Page, path: Path) -> None:
-    page.select_option("#period", PERIOD)
+def _upload(page: Page, path: Path, period: str = PERIOD) -> None:
+    page.select_option("#period", period)
     page.set_input_files("#file", str(path))
     with page.expect_navigation():
         page.click("button:has-text('上传并校验')")
@@ -161,5 +164,56 @@ def test_the_quarterly_run_processes_the_filing_and_the_receipt_downloads(browse
                          for c in row if c.value is not None)
         assert PERIOD in cells and ("北京测试机械厂" in cells)
         _stranger_reaches_nothing(browser, portal, [*urls, f"{portal.url}/receipts/{PERIOD}/{ENTERPRISE}"], tmp_path)
+    finally:
+        portal.stop()
+
+
+@pytest.mark.slow
+def test_today_the_quarter_the_portal_opens_is_run_received_and_marted_without_a_plan(browser: Browser,
+                                                                                      tmp_path: Path) -> None:
+    """The real clock (no frozen one): the newest quarter the portal opens is one the run accepts, whether or not
+    a plan of the reference data covers it; the receipt downloads, and the marts hold the quarter with the plan
+    columns empty and 无规划期."""
+    portal = start_portal(tmp_path, clock=beijing_now)
+    try:
+        period = str(status.open_quarters(beijing_now(), portal.settings.late_quarters)[0].period)
+        name = f"{format_org_code(ENTERPRISE)}_{period}.xlsx"
+        filed = write_submission(tmp_path / "today", clean_submission(ENTERPRISE, period), period, name=name)
+        page = browser.new_context(locale="zh-CN").new_page()
+        _first_login(page, portal, ENTERPRISE, tmp_path)
+        assert page.locator(f"#period option[value='{period}']").count() == 1
+        _upload(page, filed, period)
+        assert "已通过校验并转交收件箱" in page.inner_text("body")
+        warehouse = portal.settings.warehouse
+        run = subprocess.run(
+            [CLI, "run", "--period", period, "--inbox", str(portal.settings.inbox), "--warehouse", str(warehouse),
+             "--workdir", str(tmp_path / "work"), "--quiet"],
+            capture_output=True, text=True, timeout=1200, env={**os.environ, "SASAC_DEMO": "1"})
+        assert run.returncode == 0, run.stdout + run.stderr
+        page.goto(f"{portal.url}/")
+        assert "季度处理已完成" in page.inner_text("body")
+        with page.expect_download() as download:
+            page.click(f"text={period} 回执")
+        saved = tmp_path / "receipt.xlsx"
+        download.value.save_as(saved)
+        cells = " ".join(str(c.value) for ws in openpyxl.load_workbook(saved).worksheets for row in ws.iter_rows()
+                         for c in row if c.value is not None)
+        assert period in cells and "无规划期" in cells
+
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            share = con.execute(
+                "select high_skill_share, beijing_average, plan_name, baseline_period, baseline_share, target_year, "
+                "target_share, trajectory_share, projected_target_year_share, required_gain_per_year, status, c05_ok "
+                "from marts.high_skill_share_tracking where grain = 'enterprise' and entity_code = ? "
+                "and period_type = 'quarter' and period = ?", [ENTERPRISE, period]).fetchone()
+            assert share[0] == pytest.approx(2 / 800)  # the share is tracked as in any quarter
+            assert share[2:] == (None,) * 8 + ("无规划期", None)
+            # everything not tied to a plan is marted for the quarter: funds, coverage, governance, filing, flags
+            for table in ("fund_tracking", "training_coverage_tracking", "governance_matrix", "filing_status"):
+                assert con.execute(f"select count(*) from marts.{table} where period = ?", [period]).fetchone()[0], table
+            assert con.execute("select status from marts.filing_status where org_code = ? and period = ?",
+                               [ENTERPRISE, period]).fetchone()[0] in ("按时", "逾期")
+            assert con.execute("select count(*) from marts.submission_versions where period = ? and is_current",
+                               [period]).fetchone()[0] == 1
     finally:
         portal.stop()

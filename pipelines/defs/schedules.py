@@ -9,9 +9,10 @@ from pipelines.defs.automation import (  # noqa: F401 - the settings, importable
     default_sensor_status,
 )
 from pipelines.defs.ingest.sensors import build_inbox_sensor
+from pipelines.defs.partitions import is_partition, not_loaded_reason
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.periods import Period
-from pipelines.lib.domain.reference import default_plan_periods, thresholds_for
+from pipelines.lib.domain.reference import thresholds_for
 
 quarterly_job = dg.define_asset_job(
     "quarterly_run",
@@ -40,8 +41,8 @@ def build_schedule() -> dg.ScheduleDefinition:
                  description="每季度报送截止日次日 06:00 处理上一季度")
     def quarterly_schedule(context: dg.ScheduleEvaluationContext):
         period = quarter_due(Period.from_date(context.scheduled_execution_time.date()))
-        if period not in default_plan_periods():
-            return dg.SkipReason(f"{period} 不在参考数据的规划期内（ref_policy_thresholds：baseline_year、target_year）")
+        if not is_partition(period):
+            return dg.SkipReason(not_loaded_reason(period))
         return dg.RunRequest(partition_key=period.partition_key, tags={"sasac/trigger": "schedule"})
 
     return quarterly_schedule

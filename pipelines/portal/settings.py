@@ -7,10 +7,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 # The contract's arrivals register records Beijing time (contract.ARRIVALS_COLUMNS), whatever the host's zone.
-BEIJING = ZoneInfo("Asia/Shanghai")
+from pipelines.lib.domain.reference import BEIJING  # noqa: F401 - importable here, where the portal reads it
 
 
 def beijing_now() -> dt.datetime:

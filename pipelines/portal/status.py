@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.lib.domain.periods import Period
-from pipelines.lib.domain.reference import ThresholdError, load_threshold_rows, thresholds_for_period
+from pipelines.lib.domain.reference import collection_periods, load_threshold_rows, thresholds_for_period
 from pipelines.lib.exports.receipts import receipt_name
 
 log = logging.getLogger(__name__)
@@ -29,21 +29,12 @@ class OpenQuarter:
 
 
 def open_quarters(now: dt.datetime, late_quarters: int) -> list[OpenQuarter]:
-    """The latest ended quarter and ``late_quarters`` before it, newest first — those the reference data
-    gives a deadline for (a quarter outside every deadline_day row is not fileable)."""
+    """The latest ended quarter and ``late_quarters`` before it, newest first: the newest of the quarters that
+    exist (``collection_periods``, the same list the run, the partitions, the schedule and the sensor use)."""
     rows = load_threshold_rows()
-    latest = Period.from_date(now.date()).previous()
-    out = []
-    p = latest
-    for _ in range(late_quarters + 1):
-        try:
-            day = int(thresholds_for_period(rows, p, {"deadline_day"})["deadline_day"])
-        except ThresholdError:
-            day = None
-        if day is not None:
-            out.append(OpenQuarter(p, p.deadline(day)))
-        p = p.previous()
-    return out
+    existing = collection_periods(now.date(), rows)
+    return [OpenQuarter(p, p.deadline(int(thresholds_for_period(rows, p, {"deadline_day"})["deadline_day"])))
+            for p in reversed(existing[-(late_quarters + 1):])]
 
 
 @dataclass(frozen=True)

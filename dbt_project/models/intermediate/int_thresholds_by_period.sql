@@ -1,6 +1,8 @@
 {#-
   One row per period with the policy thresholds in force (ref_policy_thresholds, effective ranges).
   A new threshold key needs a line here; a new value or period range needs only a seed row.
+  value is text in the seed (plan_name is a name); numbers pass through double, so '1' and '1.0' both read.
+  A plan is its plan_name, baseline_year and target_year rows: a period outside every plan has all three NULL.
 -#}
 
 with
@@ -45,15 +47,16 @@ pivoted as (
             as fund_ratio_min,
         cast(max(case when f.threshold_key = 'frontline_share_min' then f.value end) as double)
             as frontline_share_min,
-        cast(max(case when f.threshold_key = 'trainings_per_year_min' then f.value end) as integer)
+        cast(cast(max(case when f.threshold_key = 'trainings_per_year_min' then f.value end) as double) as integer)
             as trainings_per_year_min,
         cast(max(case when f.threshold_key = 'coverage_min' then f.value end) as double)
             as coverage_min,
-        cast(max(case when f.threshold_key = 'congress_reports_min' then f.value end) as integer)
+        cast(cast(max(case when f.threshold_key = 'congress_reports_min' then f.value end) as double) as integer)
             as congress_reports_min,
-        cast(max(case when f.threshold_key = 'baseline_year' then f.value end) as integer)
+        max(case when f.threshold_key = 'plan_name' then f.value end) as plan_name,
+        cast(cast(max(case when f.threshold_key = 'baseline_year' then f.value end) as double) as integer)
             as baseline_year,
-        cast(max(case when f.threshold_key = 'target_year' then f.value end) as integer)
+        cast(cast(max(case when f.threshold_key = 'target_year' then f.value end) as double) as integer)
             as target_year,
         cast(max(case when f.threshold_key = 'status_lagging_ratio' then f.value end) as double)
             as status_lagging_ratio,
@@ -69,7 +72,7 @@ pivoted as (
             as history_jump_factor,
         cast(max(case when f.threshold_key = 'equal_treatment_ratio_min' then f.value end) as double)
             as equal_treatment_ratio_min,
-        cast(max(case when f.threshold_key = 'deadline_day' then f.value end) as integer)
+        cast(cast(max(case when f.threshold_key = 'deadline_day' then f.value end) as double) as integer)
             as deadline_day
     from periods as p
     left join in_force as f

@@ -21,10 +21,10 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.automation import sensor_interval
-from pipelines.defs.partitions import range_tags
+from pipelines.defs.partitions import not_loaded_reason, quarterly_partitions, range_tags
 from pipelines.lib.domain.fingerprint import code_digest, period_digest
 from pipelines.lib.domain.periods import Period, is_period
-from pipelines.lib.domain.reference import default_plan_periods
+from pipelines.lib.domain.reference import collection_periods
 
 RETRY_BASE_ENV = "SASAC_RETRY_BASE_SECONDS"
 RETRY_MAX_ENV = "SASAC_RETRY_MAX_ATTEMPTS"
@@ -94,15 +94,21 @@ def load_state(cursor: str | None) -> dict[str, dict]:
     return {p: (v if isinstance(v, dict) else {"fp": v, "key": None, "attempt": 1}) for p, v in raw.items()}
 
 
-def plan_tick(state: Mapping[str, dict], current: Mapping[str, str], plan: set[str],
-              outcomes: Mapping[str, Outcome | None], now: float, policy: RetryPolicy) -> TickPlan:
-    """Which quarters to request now, and why each other quarter is not requested (a pure function)."""
+def plan_tick(state: Mapping[str, dict], current: Mapping[str, str], runnable: set[str],
+              outcomes: Mapping[str, Outcome | None], now: float, policy: RetryPolicy,
+              existing: set[str] | None = None) -> TickPlan:
+    """Which quarters to request now, and why each other quarter is not requested (a pure function).
+
+    ``existing`` are the quarters that exist (``collection_periods``), ``runnable`` those the loaded code location
+    has a partition for (the same list as of its load); a quarter that exists but is not runnable yet ended after
+    the load."""
+    existing = runnable if existing is None else existing
     tick = TickPlan(state={p: dict(v) for p, v in state.items() if p in current})
     changed, due = [], []
     for period, fp in sorted(current.items()):
-        if period not in plan:
-            tick.reasons.append(f"{period}：不在参考数据的任何规划期内（ref_policy_thresholds 的 baseline_year、"
-                                "target_year 行），文件已留在收件箱，加入该规划的参考数据后处理")
+        if period not in runnable:
+            tick.reasons.append(not_loaded_reason(Period.parse(period)) if period in existing else
+                                f"{period}：不是可报送的季度（早于第一个规划期的基期，或尚未结束），文件已留在收件箱")
             tick.state.pop(period, None)
             continue
         last = state.get(period)
@@ -155,8 +161,10 @@ def build_inbox_sensor(job, inbox: Path,
         state = load_state(context.cursor)
         keys = {v["key"] for v in state.values() if v.get("key")}
         outcomes = {key: run_outcome(context.instance, key) for key in keys}
-        plan = {str(p) for p in default_plan_periods()}
-        tick = plan_tick(state, period_fingerprints(inbox), plan, outcomes, time.time(), RetryPolicy.from_env())
+        runnable = set(quarterly_partitions.get_partition_keys())
+        existing = {str(p) for p in collection_periods()}
+        tick = plan_tick(state, period_fingerprints(inbox), runnable, outcomes, time.time(), RetryPolicy.from_env(),
+                         existing)
         for reason in tick.reasons:
             context.log.warning(reason)
         if not tick.run:

@@ -79,7 +79,7 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
                         group_name=PUBLISH, kinds=kinds, backfill_policy=dg.BackfillPolicy.single_run(),
                         description=description)
 
-    @export_asset(WORKBOOK_KEY, {"excel"}, "十一五目标跟踪表（Excel，全部季度）")
+    @export_asset(WORKBOOK_KEY, {"excel"}, "目标跟踪表（Excel，全部季度；标题按参考数据中各规划的名称）")
     def tracking_workbook(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
         import duckdb
 

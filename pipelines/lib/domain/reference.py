@@ -9,10 +9,12 @@ files here, so a later policy changes rows, not code. A period uses the row whos
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pipelines.lib.domain.periods import Period, period_range
 
@@ -23,6 +25,8 @@ DBT_PROJECT_DIR = Path(os.environ.get("SASAC_DBT_PROJECT_DIR") or REPO_ROOT / "d
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 THRESHOLDS_CSV = SEEDS_DIR / "ref_policy_thresholds.csv"
 RULES_CSV = SEEDS_DIR / "ref_rules.csv"
+# Deadlines and the schedule are Beijing time; so is "today" when deciding which quarters have ended.
+BEIJING = ZoneInfo("Asia/Shanghai")
 POLICY_TITLE = "京国资党发〔2008〕8号《关于加强国有企业高技能人才工作的意见》"
 
 
@@ -30,10 +34,14 @@ class ThresholdError(LookupError):
     """A threshold has no row in force for a period (or more than one)."""
 
 
+# A row whose unit is this holds text, not a number (the plan's name: ``plan_name,十一五,…,text,…``).
+TEXT_UNIT = "text"
+
+
 @dataclass(frozen=True)
 class ThresholdRow:
     key: str
-    value: float
+    value: float | str
     effective_from: Period | None
     effective_to: Period | None
     unit: str
@@ -56,7 +64,7 @@ def load_threshold_rows(path: Path | None = None) -> list[ThresholdRow]:
         return [
             ThresholdRow(
                 key=r["threshold_key"].strip(),
-                value=float(r["value"]),
+                value=r["value"].strip() if (r.get("unit") or "").strip() == TEXT_UNIT else float(r["value"]),
                 effective_from=_period_or_none(r.get("effective_from")),
                 effective_to=_period_or_none(r.get("effective_to")),
                 unit=(r.get("unit") or "").strip(),
@@ -69,7 +77,7 @@ def load_threshold_rows(path: Path | None = None) -> list[ThresholdRow]:
 
 def thresholds_for_period(
     rows: list[ThresholdRow], period: str | Period, keys: set[str] | None = None
-) -> dict[str, float]:
+) -> dict[str, float | str]:
     """Threshold values in force in ``period``; ``keys`` (if given) must all resolve to exactly one row."""
     p = period if isinstance(period, Period) else Period.parse(period)
     out: dict[str, float] = {}
@@ -99,20 +107,63 @@ def load_rules(path: Path | None = None) -> dict[str, dict[str, str]]:
     return out
 
 
-def plan_periods(rows: list[ThresholdRow]) -> list[Period]:
-    """Every quarter of every five-year plan in the reference data, oldest first.
+@dataclass(frozen=True)
+class Plan:
+    """A five-year plan as the reference data defines it: its name, baseline year and target year."""
 
-    A plan is a ``baseline_year`` row and the ``target_year`` row in force from the same quarter: its quarters
-    run from the baseline year's Q1 to the target year's Q4. The 12th plan adds its two rows, and its quarters.
-    """
-    baselines = {r.effective_from: int(r.value) for r in rows if r.key == "baseline_year"}
-    targets = {r.effective_from: int(r.value) for r in rows if r.key == "target_year"}
-    if not baselines or baselines.keys() != targets.keys():
-        raise ThresholdError("ref_policy_thresholds 中每个规划须有生效期相同的 baseline_year 与 target_year 各一行")
-    quarters: set[Period] = set()
-    for since, first_year in baselines.items():
-        quarters.update(period_range(Period(first_year, 1), Period(targets[since], 4)))
-    return sorted(quarters)
+    name: str
+    baseline_year: int
+    target_year: int
+
+    @property
+    def first(self) -> Period:
+        return Period(self.baseline_year, 1)
+
+    @property
+    def last(self) -> Period:
+        return Period(self.target_year, 4)
+
+    def covers(self, period: Period) -> bool:
+        return self.first <= period <= self.last
+
+
+PLAN_KEYS = ("plan_name", "baseline_year", "target_year")
+
+
+def plans(rows: list[ThresholdRow]) -> list[Plan]:
+    """Every plan of the reference data, oldest first: a ``plan_name``, a ``baseline_year`` and a ``target_year``
+    row in force from the same quarter. The 12th plan is its three rows (and its benchmark rows), never code."""
+    by_key = {key: {r.effective_from: r.value for r in rows if r.key == key} for key in PLAN_KEYS}
+    starts = by_key["baseline_year"].keys()
+    if not starts or any(by_key[key].keys() != starts for key in PLAN_KEYS):
+        raise ThresholdError("ref_policy_thresholds 中每个规划须有生效期相同的 plan_name、baseline_year 与 target_year 各一行")
+    return sorted((Plan(str(by_key["plan_name"][s]), int(by_key["baseline_year"][s]), int(by_key["target_year"][s]))
+                   for s in starts), key=lambda p: p.baseline_year)
+
+
+def plan_periods(rows: list[ThresholdRow]) -> list[Period]:
+    """Every quarter of every five-year plan in the reference data, oldest first."""
+    return sorted({q for plan in plans(rows) for q in period_range(plan.first, plan.last)})
+
+
+def plan_of(period: Period, rows: list[ThresholdRow] | None = None) -> Plan | None:
+    """The plan whose quarters include ``period``; None for a quarter outside every plan."""
+    return next((p for p in plans(list(rows if rows is not None else _default_rows())) if p.covers(period)), None)
+
+
+def latest_ended_quarter(today: dt.date | None = None) -> Period:
+    """The newest quarter that has ended by the real clock: the one being filed now (contract §1: due by the
+    deadline day of the month after it)."""
+    return Period.from_date(today or dt.datetime.now(BEIJING).date()).previous()
+
+
+def collection_periods(today: dt.date | None = None, rows: list[ThresholdRow] | None = None) -> list[Period]:
+    """The one decision of which quarters exist: every quarter from the first plan's baseline Q1 to the latest
+    ended quarter by the clock. Collection does not stop when a plan ends, so quarters after the last plan are
+    received, checked and marted too (their plan columns say 无规划期). The portal's open quarters, the CLI's
+    accepted periods, the Dagster partitions, the schedule and the inbox sensor all ask this function."""
+    first = plans(list(rows if rows is not None else _default_rows()))[0].first
+    return period_range(first, latest_ended_quarter(today))
 
 
 @functools.cache
@@ -120,12 +171,7 @@ def _default_rows() -> tuple[ThresholdRow, ...]:
     return tuple(load_threshold_rows())
 
 
-def default_plan_periods() -> list[Period]:
-    """The quarters of every plan in the committed seed (Dagster's partitions)."""
-    return plan_periods(list(_default_rows()))
-
-
-def thresholds_for(period: str | Period) -> dict[str, float]:
+def thresholds_for(period: str | Period) -> dict[str, float | str]:
     """Every threshold in force for ``period`` in the committed seed."""
     return thresholds_for_period(list(_default_rows()), period)
 

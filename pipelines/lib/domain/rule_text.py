@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pipelines.lib.domain.periods import Period
-from pipelines.lib.domain.reference import ThresholdError, ThresholdRow
+from pipelines.lib.domain.reference import TEXT_UNIT, ThresholdError, ThresholdRow
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 PERCENT_DECIMALS = 2
@@ -39,8 +39,11 @@ def percent_text(v: float) -> str:
     return f"{trimmed(float(v) * 100)}%"
 
 
-def threshold_text(value: float, unit: str) -> str:
-    """A threshold as its row's unit says it reads: a ratio as a percentage, a count, year or hour whole."""
+def threshold_text(value: float | str, unit: str) -> str:
+    """A threshold as its row's unit says it reads: a ratio as a percentage, a count, year or hour whole, a
+    text row (a plan's name) as written."""
+    if unit == TEXT_UNIT:
+        return str(value)
     if unit == RATIO_UNIT:
         return percent_text(value)
     return trimmed(value) if math.isfinite(value) else str(value)
@@ -107,7 +110,7 @@ def threshold_rows_in(con: Any) -> tuple[ThresholdRow, ...]:
     """The rows of ``reference.ref_policy_thresholds`` as dbt loaded them into the DuckDB database ``con``
     (a published warehouse or the working database): what its marts were judged by."""
     return tuple(
-        ThresholdRow(key=key, value=float(value), effective_from=Period.parse(since) if since else None,
+        ThresholdRow(key=key, value=value if unit == TEXT_UNIT else float(value), effective_from=Period.parse(since) if since else None,
                      effective_to=Period.parse(until) if until else None, unit=unit or "", clause=clause or "",
                      description_zh=description or "")
         for key, value, since, until, unit, clause, description in con.execute(

@@ -1,7 +1,7 @@
 """What the exports show for a code, and in which colour, read from the warehouse being exported.
 
 The owners are the dbt seeds (``ref_tones``, ``ref_statuses``, ``ref_severities``, ``ref_rules``,
-``ref_beijing_benchmark``) and the dbt yml column descriptions. dbt loads the seeds into schema
+``ref_beijing_benchmark``, the ``plan_name`` rows of ``ref_policy_thresholds``) and the dbt yml column descriptions. dbt loads the seeds into schema
 ``reference`` and persists the descriptions as DuckDB column comments; publish copies both. The
 workbook, the report and the receipts read them here, from the very file they export, so a
 published warehouse and its exports never disagree, and no label or colour is typed in Python.
@@ -57,6 +57,17 @@ def pp(v: Any, unit: str = PP_UNIT) -> str:
     return f"{x:+.1f}{unit}" if x else f"0.0{unit}"
 
 
+# A yearly gain that is not needed (the share is at or above its target): the one wording of every export.
+NO_GAIN_NEEDED = "—（已达标）"
+
+
+def gain_text(v: Any, unit: str = PP_PER_YEAR_UNIT) -> str:
+    """The gain a year still needed to reach the target: "+1.2百分点/年", "—（已达标）" when none, "—" unknown."""
+    if v is None:
+        return "—"
+    return NO_GAIN_NEEDED if round(v * 100, 1) <= 0 else pp(v, unit)
+
+
 @dataclass(frozen=True)
 class Tone:
     tone: str
@@ -88,6 +99,8 @@ class Display:
     benchmark: tuple[tuple[int, float, str, str], ...]  # (year, share, source, status) of ref_beijing_benchmark
     column_comments: dict[tuple[str, str], str]  # (table of marts or reference, column) -> comment
     thresholds: tuple[ThresholdRow, ...] = ()  # ref_policy_thresholds: what the titles' placeholders read
+    # (name, first quarter, last quarter) of each plan_name row of ref_policy_thresholds, oldest first
+    plans: tuple[tuple[str, str, str | None], ...] = ()
 
     @property
     def year_level_rules(self) -> frozenset[str]:
@@ -164,6 +177,17 @@ class Display:
         """A text naming thresholds, for a page or sheet that speaks of several periods."""
         return rule_text.render_over(template, self.thresholds, periods)
 
+    # -- plans --------------------------------------------------------------------------------------
+    def plan_names(self, first: str | None, last: str | None) -> list[str]:
+        """The names of the plans with a quarter in ``[first, last]`` (periods 'YYYYQn' compare as text)."""
+        if not first or not last:
+            return []
+        return [name for name, since, until in self.plans if since <= last and (until is None or until >= first)]
+
+    def plan_words(self, first: str | None, last: str | None) -> str:
+        """“十一五” or “十一五”“十二五”: how a title names the plans of its quarters; '' when none."""
+        return "".join(f"“{name}”" for name in self.plan_names(first, last))
+
     # -- columns ------------------------------------------------------------------------------------
     def column_label(self, table: str, column: str) -> str:
         return column_label(self.column_comments.get((table, column)), column)
@@ -188,6 +212,9 @@ def read_display(con: duckdb.DuckDBPyConnection) -> Display:
     comments = {(t, c): m for t, c, m in q(
         "select table_name, column_name, comment from duckdb_columns() where database_name = current_database() "
         "and schema_name in ('marts', 'reference') and comment is not null").fetchall()}
-    display = Display(tones, codes, rule_levels, rule_titles, benchmark, comments, rule_text.threshold_rows_in(con))
+    plans = tuple(q("select value, effective_from, effective_to from reference.ref_policy_thresholds "
+                    "where threshold_key = 'plan_name' order by effective_from").fetchall())
+    display = Display(tones, codes, rule_levels, rule_titles, benchmark, comments, rule_text.threshold_rows_in(con),
+                      plans)
     display.tone_of("")  # fail early on contradicting reference rows
     return display

@@ -180,7 +180,8 @@ def _share_part(d: Inspection, key: str, name: str) -> dict[str, Any] | None:
         return None
     now = share[-1]
     target = now.get("target_share")
-    hl = [(target, f"{now.get('target_year')}年目标 {pct(target)}", d.display.text_colour("bad"))] \
+    plan = f"“{now['plan_name']}”" if now.get("plan_name") else ""
+    hl = [(target, f"{plan}{now.get('target_year')}年目标 {pct(target)}", d.display.text_colour("bad"))] \
         if target is not None else []
     chart = line_chart(f"{name} 高技能人才占技能劳动者比例", [r["period"] for r in share], [
         {"name": "本单位", "values": [r["high_skill_share"] for r in share], "colour": BLUE},

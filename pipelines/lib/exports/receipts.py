@@ -30,7 +30,14 @@ from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.rule_text import percent_text, trimmed
 from pipelines.lib.exports import excel
-from pipelines.lib.exports.display import BOOL_CODE_TEXT, PP_PER_YEAR_UNIT, Display, pct, pp, read_display
+from pipelines.lib.exports.display import (
+    BOOL_CODE_TEXT,
+    Display,
+    gain_text,
+    pct,
+    pp,
+    read_display,
+)
 from pipelines.lib.exports.forked import map_forked
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 from pipelines.lib.exports.stamped import PROPERTY_MARK, TITLE_MARK, StampedSheet, StampTemplate
@@ -409,9 +416,7 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
                          ("北京市平均水平\n" + _pct(share.get("beijing_average")) +
                           ("（假设值）" if share.get("benchmark_status") == "assumed" else ""), cell),
                          ("差距 " + _pp(share.get("gap_to_beijing")), cell), (status, rc.status(status)),
-                         (f"{share.get('target_year') or ''}年预计 {_pct(share.get('projected_target_year_share'))}，"
-                          f"目标 {_pct(share.get('target_share'))}；{_gain_text(share.get('required_gain_per_year'))}",
-                          cell)])
+                         (_target_text(share), cell)])
         if coverage:
             word, tone = _verdict(coverage.get("c02_ok"))
             rows.append([("C02", center), ("高技能人才本年培训覆盖率", cell), (_pct(coverage.get("coverage")), center),
@@ -466,11 +471,19 @@ def _threshold_pct(v: Any) -> str:
     return "—" if v is None else percent_text(v)
 
 
+def _target_text(share: dict[str, Any]) -> str:
+    """The C05 row's plan part: “十一五”2010年预计 …，目标 …；达标每年需提高 …, named by the row's plan (the
+    plan_name reference row); a quarter outside every plan says only that (its status says 无规划期)."""
+    if not share.get("plan_name"):
+        return "本期不在任何规划期内，不计算进度与目标"
+    return (f"“{share['plan_name']}”{share.get('target_year') or ''}年预计 "
+            f"{_pct(share.get('projected_target_year_share'))}，目标 {_pct(share.get('target_share'))}；"
+            f"{_gain_text(share.get('required_gain_per_year'))}")
+
+
 def _gain_text(gain: Any) -> str:
-    """What reaching the target takes a year: "达标每年需提高 +1.2百分点/年", or that nothing more is needed."""
-    if gain is None:
-        return "达标每年需提高 —"
-    return "已达到目标，无需提高" if round(gain * 100, 1) <= 0 else f"达标每年需提高 {pp(gain, PP_PER_YEAR_UNIT)}"
+    """What reaching the target takes a year: "达标每年需提高 +1.2百分点/年", or "—（已达标）" when none is needed."""
+    return f"达标每年需提高 {gain_text(gain)}"
 
 
 def receipt_name(org: str) -> str:

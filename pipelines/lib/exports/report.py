@@ -25,7 +25,7 @@ from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import POLICY_TITLE
 from pipelines.lib.domain.rule_text import percent_text
 from pipelines.lib.exports.charts import BLUE, ORANGE, Bar, hbar_chart, line_chart
-from pipelines.lib.exports.display import PP_PER_YEAR_UNIT, PP_UNIT, Display, pct, pp, read_display
+from pipelines.lib.exports.display import PP_PER_YEAR_UNIT, PP_UNIT, Display, gain_text, pct, pp, read_display
 from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 from pipelines.lib.exports.rows import dict_rows
@@ -200,10 +200,7 @@ def _ranking_part(d: dict[str, Any], ok: str, bad: str) -> dict[str, Any]:
     chart = hbar_chart(f"{caption}：高技能人才占比 − 北京市平均水平", bars, f"差距（{PP_UNIT}）", w=1100,
                        diverging=True, fmt=_gap_tick)
 
-    def gain(v: float | None) -> str:
-        return "—" if v is None else "无需提高" if round(v * 100, 1) <= 0 else pp(v, "")
-
-    ranking = [{**r, "page": page_name(r["entity_code"]), "gain": gain(r["required_gain_per_year"]),
+    ranking = [{**r, "page": page_name(r["entity_code"]), "gain": gain_text(r["required_gain_per_year"], ""),
                 "group": d["group_names"].get(r["group_org_code"], format_org_code(r["group_org_code"] or ""))}
                for r in ents]
     return {"gap_chart": chart, "ranking": ranking}
@@ -274,6 +271,7 @@ def render_report(d: dict[str, Any], period: str, digest: str = "", generated: d
     return render(
         "exports/report.html.j2", title=f"高技能人才工作季度报告 {period}", css="exports/report.css", digest=digest,
         display=display, period=period, p=Period.parse(period), policy_title=POLICY_TITLE, horizon=d["horizon"],
+        plan=display.plan_words(period, period) or display.label("trajectory", "no_plan"),
         cutoff=d.get("cutoff"), generated=generated or dt.date.today(), cards=cards, enterprise_dir=ENTERPRISE_DIR,
         pp_unit=PP_UNIT, pp_per_year_unit=PP_PER_YEAR_UNIT, **_share_part(d, bad), **_ranking_part(d, ok, bad),
         **_groups_part(d, gname, ok, warn, bad), **_flags_part(d, period, display),

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 
 from pipelines.lib.domain.codes import format_org_code
-from pipelines.lib.exports.display import pct, pp
+from pipelines.lib.exports.display import gain_text, pct, pp
 
 LIB = Path(__file__).resolve().parents[1]
 # template name prefix -> folder: "exports/report.html.j2", "expectations/suite.html.j2"
@@ -53,7 +53,7 @@ def environment() -> jinja2.Environment:
         loader=jinja2.PrefixLoader({k: jinja2.FileSystemLoader(v) for k, v in FOLDERS.items()}),
         autoescape=True, undefined=jinja2.StrictUndefined, finalize=_blank_none,
         trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-    env.filters.update(pct=pct, pp=pp, org_code=format_org_code, num=num, count=count, date=date)
+    env.filters.update(pct=pct, pp=pp, gain=gain_text, org_code=format_org_code, num=num, count=count, date=date)
     return env
 
 

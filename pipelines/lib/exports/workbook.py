@@ -1,4 +1,4 @@
-"""十一五目标跟踪表: the analysts' workbook, one sheet per tracking table of the policy.
+"""目标跟踪表 (named after the plans of its quarters): the analysts' workbook, one sheet per tracking table of the policy.
 
 Reads the published warehouse (schema ``marts``) read-only, one query per table, and writes an
 xlsx with Chinese headers, frozen header rows, autofilters, number formats and coloured status
@@ -24,7 +24,14 @@ import duckdb
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.reference import POLICY_TITLE
 from pipelines.lib.exports import excel
-from pipelines.lib.exports.display import PP_PER_YEAR_UNIT, PP_UNIT, Display, read_display
+from pipelines.lib.exports.display import (
+    NO_GAIN_NEEDED,
+    PP_PER_YEAR_UNIT,
+    PP_UNIT,
+    Display,
+    gain_text,
+    read_display,
+)
 from pipelines.lib.exports.receipts import flag_value
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -108,6 +115,8 @@ def column_kind(key: str, duck_type: str) -> str:
 
 
 def _converter(key: str, display: Display) -> Callable[[Any], Any] | None:
+    if key == "required_gain_per_year":  # none needed reads as the exports' one wording, not a negative gain
+        return lambda v: NO_GAIN_NEEDED if isinstance(v, int | float) and gain_text(v) == NO_GAIN_NEEDED else v
     if key in DISPLAY_DOMAINS:
         words = display.labels(DISPLAY_DOMAINS[key])
         return lambda v: words.get(v, v) if isinstance(v, str) else v
@@ -239,7 +248,13 @@ def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str
 README_WIDTHS = (24.0, 84.0, 10.0, 12.0)
 
 
-def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str, int],
+def workbook_title(display, first: str | None, horizon: str | None) -> str:
+    """「高技能人才“十一五”目标跟踪表」: named after the plans of the quarters it holds (ref_policy_thresholds'
+    plan_name rows), so the 12th plan's rows rename it; no plan name when no quarter is in a plan."""
+    return f"高技能人才{display.plan_words(first, horizon)}目标跟踪表"
+
+
+def _write_readme(wb, fmts: excel.Formats, title: str, horizon: str | None, counts: dict[str, int],
                   truncated: dict[str, int], periods: list[str]) -> None:
     display = fmts.display
     ws = wb.add_worksheet("说明")
@@ -258,7 +273,7 @@ def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str
 
     ws.set_row(0, 30)
     ws.merge_range(0, 0, 0, last, "", fmts.title)
-    excel.write_cell(ws, 0, 0, "北京市国资委 高技能人才“十一五”目标跟踪表", fmts.title)
+    excel.write_cell(ws, 0, 0, f"北京市国资委 {title}", fmts.title)
     ws.merge_range(1, 0, 1, last, "", fmts.note)
     excel.write_cell(ws, 1, 0, f"依据：{POLICY_TITLE}", fmts.note)
     r = 3
@@ -312,23 +327,24 @@ def _write_readme(wb, fmts: excel.Formats, horizon: str | None, counts: dict[str
     pair(r, "状态颜色", f"{display.legend(('trajectory', 'filing', 'severity'))}。"
                      f"检查项为“否”（未达标）以{display.tones['bad'].label_zh}标出"
                      + (f"；{bad_when_true}列中的“是”以{display.tones['warn'].label_zh}标出。" if bad_when_true else "。"))
-    excel.setup_print(ws, f"十一五目标跟踪表（数据截至{horizon or '—'}）", total_width=sum(README_WIDTHS),
+    excel.setup_print(ws, f"{title}（数据截至{horizon or '—'}）", total_width=sum(README_WIDTHS),
                       last_row=r, last_col=last)
 
 
 def write_tracking_workbook(db_path: Path, out_path: Path) -> Path:
-    """Write the 十一五目标跟踪表 from the published marts; returns ``out_path``."""
+    """Write the 目标跟踪表 from the published marts; returns ``out_path``."""
     db_path, out_path = Path(db_path), Path(out_path)
     tmp = out_path.with_name(out_path.name + ".tmp")
     wb = excel.new_workbook(tmp)
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         fmts = excel.Formats(wb, read_display(con))
-        horizon = con.execute("select max(period) from marts.filing_status").fetchone()[0]
+        first, horizon = con.execute("select min(period), max(period) from marts.filing_status").fetchone()
+        title = workbook_title(fmts.display, first, horizon)
         counts = {s.table: con.execute(f"select count(*) from marts.{s.table}").fetchone()[0] for s in TRACKING_SHEETS}
         truncated = {t: n for t, n in counts.items() if n > EXCEL_MAX_ROWS - 1}
         periods = [p for (p,) in con.execute("select distinct period from marts.filing_status order by 1").fetchall()]
-        _write_readme(wb, fmts, horizon, counts, truncated, periods)
+        _write_readme(wb, fmts, title, horizon, counts, truncated, periods)
         for s in TRACKING_SHEETS:
             cols = _table_columns(con, s.table)
             if s.extra:
@@ -348,7 +364,7 @@ def write_tracking_workbook(db_path: Path, out_path: Path) -> Path:
                     yield from batch
 
             excel.write_table(ws, fmts, specs, stream(), widths_from=head,
-                              print_title=f"十一五目标跟踪表（数据截至{horizon or '—'}）",
+                              print_title=f"{title}（数据截至{horizon or '—'}）",
                               row_convert=_finding_values(specs, fmts.display) if s.table == "compliance_flags" else None)
     finally:
         con.close()

@@ -113,9 +113,17 @@ def _violation_truth(plan: Plan, sim: Simulation, slots: dict[tuple[str, Period]
             add("C12", org, period, str(period), sheet=contract.ROSTER.name, row=_roster_row(rendered, id_number),
                 id_number=id_number, detail="重点培养对象未设立个人培训账户")
     for e in sim.enterprises:
-        if not e.lagging or e.org_code not in sim.base:
+        if e.org_code not in sim.base:
             continue
         base_period, base_share, base_count = sim.base[e.org_code]
+        # The baseline quarter has no line yet, whatever follows: it is judged against the Beijing average
+        # (无基期 below it), so a verdict never changes when later quarters arrive.
+        average = sim.ref.benchmark.get(base_period.year)
+        if average is not None and base_share < average and plan.loaded(e.org_code, base_period):
+            add("C05", e.org_code, base_period, str(base_period),
+                detail=f"基期占比 {base_share:.4f} 低于{base_period.year}年北京市平均水平 {average:.4f}（无基期）")
+        if not e.lagging:
+            continue
         for p in plan.periods:
             if p <= base_period or not plan.loaded(e.org_code, p):
                 continue

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.lib.domain.periods import Period, period_range
-from pipelines.lib.domain.reference import SEEDS_DIR
+from pipelines.lib.domain.reference import SEEDS_DIR, load_threshold_rows, plans, thresholds_for_period
 from pipelines.lib.generator.config import UNLOADED_DEFECTS, VARIANT_KINDS, GeneratorConfig
 from pipelines.lib.generator.registry import Enterprise, _count
 
@@ -37,9 +37,10 @@ class Reference:
 def load_reference(seeds_dir: Path = SEEDS_DIR) -> Reference:
     with (seeds_dir / "ref_beijing_benchmark.csv").open(encoding="utf-8") as fh:
         bench = {int(r["year"]): float(r["high_skill_share"]) for r in csv.DictReader(fh)}
-    with (seeds_dir / "ref_policy_thresholds.csv").open(encoding="utf-8") as fh:
-        thr = {r["threshold_key"]: float(r["value"]) for r in csv.DictReader(fh)}
-    return Reference(bench, int(thr["target_year"]), int(thr["baseline_year"]), int(thr["deadline_day"]))
+    rows = load_threshold_rows(seeds_dir / "ref_policy_thresholds.csv")
+    plan = plans(rows)[0]  # the generator simulates the first plan (十一五, 2006–2010)
+    deadline_day = int(thresholds_for_period(rows, plan.first, {"deadline_day"})["deadline_day"])
+    return Reference(bench, plan.target_year, plan.baseline_year, deadline_day)
 
 
 @dataclass

@@ -247,7 +247,10 @@ class Simulation:
             self._events["hired"].add(hired.id_number)
             staff.append(hired)
         if t == 0:
-            n_high = math.ceil(skilled * e.base_share)
+            # The first quarter is the baseline, judged against the Beijing average of its year: a clean
+            # enterprise starts at or above it (a lagging one keeps its planted share).
+            average = 0.0 if e.lagging else self.ref.benchmark.get(p.year, 0.0)
+            n_high = math.ceil(skilled * max(e.base_share, average))
             for _ in range(n_high):
                 staff.append(self._new_person(e, rng.choices(contract.HIGH_SKILL_LEVELS, _HIGH_SKILL_MIX)[0], p, False))
         high = [x for x in staff if x.level in HIGH]

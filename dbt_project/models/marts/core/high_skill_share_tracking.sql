@@ -4,9 +4,14 @@
 
   Baseline = the entity's first reported quarter at or after the plan's baseline_year, so a late
   joiner (first quarter 2008Q3) is tracked from its own first quarter, not left without a status.
-  An entity with a single quarter in the plan has no trajectory to draw: it is judged against the
-  Beijing average instead — above it 进度正常, below it no_baseline 无基期, with the gap shown.
-  c05_ok is the verdict the C05 suite asserts; labels come from ref_statuses (domain trajectory).
+  Point in time: a row's verdict reads only its own and earlier quarters. The baseline quarter itself
+  (every entity's first quarter in the plan) has no trajectory to draw, whatever quarters follow: it is
+  judged against the Beijing average — at or above it 进度正常, below it no_baseline 无基期, with the gap
+  shown. Later quarters follow the line from the baseline.
+  A quarter outside every plan is tracked (shares, gap) with the plan columns NULL and status no_plan
+  无规划期; a year without a Beijing-average row (or a target year without one) no_benchmark 无基准.
+  The projection is the pace per year since the baseline carried to the target year, clamped to 0–100%.
+  c05_ok is the verdict the C05 suite asserts (NULL = not judged); labels come from ref_statuses.
 -#}
 
 with
@@ -55,8 +60,7 @@ baselines as (
         baseline_year,
         period as baseline_period,
         period_index as baseline_index,
-        high_skill_share as baseline_share,
-        plan_quarters
+        high_skill_share as baseline_share
     from (
         select
             ep.grain,
@@ -67,8 +71,7 @@ baselines as (
             pl.baseline_year,
             cast(row_number() over (
                 partition by ep.grain, ep.entity_code, pl.baseline_year order by ep.period_index
-            ) as bigint) as period_rank,
-            count(*) over (partition by ep.grain, ep.entity_code, pl.baseline_year) as plan_quarters
+            ) as bigint) as period_rank
         from entity_periods as ep
         inner join plans as pl
             on
@@ -87,13 +90,15 @@ with_references as (
         b.high_skill_share as beijing_average,
         b.status as benchmark_status,
         b.source as benchmark_source,
+        t.plan_name,
         t.baseline_year,
         t.target_year,
         t.status_lagging_ratio,
         bl.baseline_period,
         bl.baseline_index,
         bl.baseline_share,
-        coalesce(bl.plan_quarters > 1, false) as has_trajectory,
+        -- a line needs two points, the baseline and this row: never a count of quarters still to come
+        coalesce(ep.period_index > bl.baseline_index, false) as has_trajectory,
         tb.high_skill_share as target_share,
         tb.status as target_benchmark_status,
         case
@@ -141,7 +146,9 @@ classified as (
     select
         *,
         case
-            when high_skill_share is null or target_share is null then null
+            when baseline_year is null then 'no_plan'
+            when high_skill_share is null then null
+            when target_share is null then 'no_benchmark'
             -- §二 “达到北京市平均水平之上”: above the average, not equal to it
             when high_skill_share > target_share then 'achieved'
             when trajectory_share is not null
@@ -151,8 +158,9 @@ classified as (
                         when high_skill_share >= status_lagging_ratio * trajectory_share then 'lagging'
                         else 'seriously_lagging'
                     end
-            when baseline_period is null or beijing_average is null then null
-            -- one quarter in the plan: no line to follow yet, so the Beijing average is the line
+            when baseline_period is null then null
+            when beijing_average is null then 'no_benchmark'
+            -- the baseline quarter: no line to follow yet, so the Beijing average is the line
             when high_skill_share >= beijing_average then 'on_track'
             else 'no_baseline'
         end as status_code
@@ -183,6 +191,7 @@ final as (
         c.baseline_period,
         c.baseline_share,
         c.has_trajectory,
+        c.plan_name,
         c.target_year,
         c.target_share,
         c.target_benchmark_status,
@@ -192,12 +201,17 @@ final as (
         c.current_pace_per_year,
         c.required_gain_per_year,
         case
+            when c.baseline_year is null then null
             when c.current_pace_per_year is null then c.high_skill_share
+            when c.high_skill_share + c.current_pace_per_year * c.years_remaining > 1 then 1.0
+            when c.high_skill_share + c.current_pace_per_year * c.years_remaining < 0 then 0.0
             else c.high_skill_share + c.current_pace_per_year * c.years_remaining
         end as projected_target_year_share,
         c.status_code,
         s.label_zh as status,
-        c.status_code in ('achieved', 'on_track') as c05_ok
+        case
+            when c.status_code not in ('no_plan', 'no_benchmark') then c.status_code in ('achieved', 'on_track')
+        end as c05_ok
     from classified as c
     left join statuses as s on c.status_code = s.status_code
 
