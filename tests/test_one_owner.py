@@ -220,7 +220,7 @@ def test_id_number_weights_are_defined_once():
 # A title, message, suite text or page names a threshold by its key ({fund_ratio_min}) and is rendered with the
 # row in force for its period (pipelines/lib/domain/rule_text.py); a value typed into the prose stays behind when
 # the row changes. The plan's own rows (baseline and target year) name years, which prose may well mention.
-PLAN_KEYS = frozenset({"baseline_year", "target_year"})
+PLAN_KEYS = frozenset({"plan_name", "baseline_year", "target_year"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # What follows a figure of each unit in prose (a range's other end may come between: 16—70岁), and the words
 # that put a bare figure in front of a limit (不超过2000).
@@ -237,9 +237,10 @@ def threshold_patterns() -> dict[str, re.Pattern[str]]:
 
     out: dict[str, re.Pattern[str]] = {}
     for row in _seed("ref_policy_thresholds"):
-        key, value, unit = row["threshold_key"], float(row["value"]), row["unit"]
+        key, unit = row["threshold_key"], row["unit"]
         if key in PLAN_KEYS:
             continue
+        value = float(row["value"])
         figure = re.escape(percent_text(value).rstrip("%") if unit == "ratio" else trimmed(value))
         words = UNIT_WORDS.get(unit, "次")
         out[key] = re.compile(rf"(?<![\d.A-Za-z])(?:{figure}(?![\d.])(?:\s?[—–-]\s?\d+)?\s?(?:{words})"
