@@ -7,7 +7,9 @@ import warnings
 import dagster as dg
 
 from pipelines.defs.dbt.assets import build_dbt_assets
+from pipelines.defs.dbt.runner import DbtSession
 from pipelines.defs.expectations.assets import build_expectation_defs
+from pipelines.defs.expectations.process import ExpectationsProcess
 from pipelines.defs.ingest.assets import raw_submissions
 from pipelines.defs.ingest.checks import intake_reconciles
 from pipelines.defs.ops import build_ops_sensors
@@ -31,7 +33,7 @@ def build_definitions(platform: PlatformConfig) -> dg.Definitions:
         jobs=[quarterly_job],
         schedules=[schedule],
         sensors=[inbox_sensor, *build_ops_sensors()],
-        resources={"platform": platform},
+        resources={"platform": platform, "dbt": DbtSession(), "gx": ExpectationsProcess()},
     )
 
 

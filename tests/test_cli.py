@@ -177,9 +177,10 @@ def _wait_for(predicate, seconds: float) -> bool:
     return predicate()
 
 
-def _dbt_building(pgid: int) -> bool:
-    """The run's core dbt build runs: dagster-dbt's ``dbt build`` subprocess is in the run's process group."""
-    return any("dbt" in cmd and " build " in f"{cmd} " for _, cmd in _group_members(pgid))
+def _dbt_building(work: Path) -> bool:
+    """The run's core dbt build runs (in the run's process: pipelines/defs/dbt/runner.py): dbt has written the SQL
+    of a node it executes into the working area's target folder."""
+    return any((work / "dbt_target" / "run").rglob("*.sql"))
 
 
 def test_kill_9_during_dbt_leaves_nothing_behind_and_the_next_run_starts_at_once(tmp_path: Path) -> None:
@@ -187,9 +188,9 @@ def test_kill_9_during_dbt_leaves_nothing_behind_and_the_next_run_starts_at_once
     env = {k: v for k, v in os.environ.items() if k != "SASAC_HMAC_KEY"} | {"SASAC_DEMO": "1"}
     first = subprocess.Popen([CLI, *_run_args(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        # The run leads its own process group; wait until dbt builds in it (dagster-dbt's subprocess, which ends
-        # with its build once its parent is gone: pipelines/defs/dbt/assets.py).
-        assert _wait_for(lambda: _dbt_building(first.pid), 240), "dbt never started"
+        # The run leads its own process group (its readers and its GX child are in it); wait until dbt builds, with
+        # the working database open.
+        assert _wait_for(lambda: _dbt_building(work), 240), "dbt never started"
         second = cli(*_run_args(work), env={"SASAC_DEMO": "1"})
         assert second.returncode == 1 and f"PID {first.pid}" in one_line_error(second)
         first.send_signal(signal.SIGKILL)

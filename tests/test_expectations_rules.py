@@ -699,12 +699,14 @@ def test_seed_is_untouched():
 
 
 def test_the_gx_step_validates_in_its_own_child_with_the_same_run_and_flags(run_dir, tmp_path):
-    """The GX asset validates in a child process it starts (defs/expectations/assets.validate): same results,
-    same flags as in this process."""
+    """The GX asset validates in the run's GX child (defs/expectations/process.ExpectationsProcess, set up as the
+    run's resource): same results, same flags as in this process."""
     import logging
     import shutil
 
-    from pipelines.defs.expectations.assets import validate
+    import dagster as dg
+
+    from pipelines.defs.expectations.process import ExpectationsProcess
     from pipelines.lib.expectations.suites import load_suites
 
     d, db, in_process = run_dir
@@ -712,7 +714,9 @@ def test_the_gx_step_validates_in_its_own_child_with_the_same_run_and_flags(run_
     shutil.copy(db, copy)
     with duckdb.connect(str(copy)) as con:  # as before the fixture's run: only the two planted flags
         con.execute("delete from flags.expectation_flags where source not in ('funds', 'stale')")
-    run = validate(copy, PERIODS, tmp_path / "data_docs", [s.name for s in load_suites()], logging.getLogger())
+    with dg.build_resources({"gx": ExpectationsProcess()}) as resources:
+        run = resources.gx.validate(copy, PERIODS, tmp_path / "data_docs", log=logging.getLogger(),
+                                    suite_names=[s.name for s in load_suites()])
     assert run.flag_count == in_process.flag_count > 0
     assert {n: (s.success, s.failing_count) for n, s in run.suites.items()} == {
         n: (s.success, s.failing_count) for n, s in in_process.suites.items()}

@@ -31,10 +31,10 @@ def ensure_manifest(project: DbtProject) -> Path:
     return manifest
 
 
-def dbt_cli(project: DbtProject, global_config_flags: list[str] | None = None) -> DbtCliResource:
-    """dagster-dbt's dbt CLI resource, running the ``dbt`` installed beside this interpreter (whatever PATH says)."""
-    return DbtCliResource(project_dir=project, global_config_flags=global_config_flags or [],
-                          dbt_executable=str(Path(sys.executable).with_name("dbt")))
+def dbt_cli(project: DbtProject) -> DbtCliResource:
+    """dagster-dbt's dbt CLI resource, running the ``dbt`` installed beside this interpreter (whatever PATH says):
+    the project's own parse when its manifest is stale (the runs' builds go through defs/dbt/runner.py)."""
+    return DbtCliResource(project_dir=project, dbt_executable=str(Path(sys.executable).with_name("dbt")))
 
 
 @functools.cache

@@ -9,22 +9,16 @@ step, so nothing downstream of the marts — these suites, the flag marts, publi
 """
 
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from pipelines.defs.expectations.process import ExpectationsProcess
 from pipelines.defs.groups import EXPECTATIONS
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.warehouse import connect
 from pipelines.lib.expectations.suites import load_suites
-
-if TYPE_CHECKING:
-    from pipelines.lib.expectations.runner import ExpectationRun
 
 FLAGS_KEY = dg.AssetKey(["flags", "expectation_flags"])
 DOCS_DIRNAME = "data_docs"
@@ -67,23 +61,6 @@ def suite_docs_page(docs_dir: Path, suite_name: str) -> Path:
     return suite_page if suite_page.exists() else docs_dir / "index.html"
 
 
-def validate(work_db: Path, periods: list[str], docs: Path, suite_names: list[str], log) -> "ExpectationRun":
-    """``run_expectations`` in a child process this step starts and waits for.
-
-    GX stays out of the run's process: the exports fork children after this step, and a process that has
-    imported GX (and its threads) is not one to fork. A child started with ``spawn`` holds nothing of the run.
-    Should the child die, the suites run in this step instead."""
-    from pipelines.lib.expectations.runner import run_expectations
-
-    args, kwargs = (work_db, periods, docs), {"suite_names": suite_names}
-    try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return pool.submit(run_expectations, *args, **kwargs).result()
-    except BrokenProcessPool:
-        log.warning("the GX child process died; the suites run in this step instead")
-    return run_expectations(*args, **kwargs)
-
-
 def _docs_links(docs_dir: Path, suite_name: str) -> dict[str, dg.MetadataValue]:
     page = suite_docs_page(docs_dir, suite_name)
     links = {"data_docs": dg.MetadataValue.url(page.resolve().as_uri()),
@@ -121,14 +98,16 @@ def build_expectation_defs() -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
     @dg.asset(key=FLAGS_KEY, deps=mart_deps, partitions_def=quarterly_partitions, group_name=EXPECTATIONS,
               kinds={"great_expectations", "duckdb"}, backfill_policy=dg.BackfillPolicy.single_run(),
               description="GX 规则检查发现的问题（每条一行，可追溯到规则与政策条款）")
-    def expectation_flags(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
+    def expectation_flags(context: dg.AssetExecutionContext, platform: PlatformConfig,
+                          gx: ExpectationsProcess) -> dg.MaterializeResult:
         periods = [str(p) for p in periods_of(context)]
         # The marts are rebuilt whole, so a change in one quarter can move flags of others (the year's Q4
         # rules, the D08 median, the C05 baseline): validate every quarter the warehouse holds.
         with connect(platform.work_db, read_only=True) as con:
             held = [p for (p,) in con.execute("select distinct period from marts.filing_status").fetchall()]
         docs = platform.marts_dir / DOCS_DIRNAME
-        run = validate(platform.work_db, sorted({*periods, *held}), docs, [s.name for s in suites], context.log)
+        run = gx.validate(platform.work_db, sorted({*periods, *held}), docs, log=context.log,
+                          suite_names=[s.name for s in suites])
         context.log.info(f"expectations: {len(run.suites)}/{len(suites)} suites validated, {run.flag_count} flags")
         with connect(platform.work_db) as con:
             con.execute(RESULTS_DDL)

@@ -107,6 +107,11 @@ def import_gx() -> tuple[Any, float]:
     return gx, 0.0 if already else time.perf_counter() - t0
 
 
+def prepare_gx() -> None:
+    """GX imported in this process ahead of its use (a picklable task for a child that will run the suites)."""
+    import_gx()
+
+
 def _context(gx: Any, docs_dir: Path | None) -> Any:
     from great_expectations.data_context.types.base import (
         DataContextConfig,
