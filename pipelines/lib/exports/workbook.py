@@ -7,8 +7,9 @@ numbers in the page header and footer). The file is deterministic: the same mart
 
 What a person reads comes first: each sheet shows the columns of ``TrackingSheet.shown`` (in that
 order); every other column of the mart — codes, hex ids, details — follows them, folded (outline level 1,
-hidden; the "+" above the columns opens them) and not printed. Values are written rounded as
-their number format shows them, so a cell never holds 0.9259163134 behind "92.6%".
+hidden; the "+" above the columns opens them) and not printed. Cells hold the exact values, and their number
+format shows them rounded: "92.6%" is 0.9259163134 underneath, so a C03 「否」 beside 1.457% is not contradicted
+by a stored 1.5%.
 """
 
 from __future__ import annotations
