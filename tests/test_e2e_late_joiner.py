@@ -19,7 +19,15 @@ from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.contract import REGISTRY_COLUMNS
 from pipelines.lib.domain.periods import Period
 from tests.conftest import DemoRun, run_demo
-from tests.factories import ENTERPRISE, GROUP, clean_submission, org, write_arrivals, write_submission
+from tests.factories import (
+    ENTERPRISE,
+    GROUP,
+    clean_submission,
+    new_inbox,
+    org,
+    write_arrivals,
+    write_submission,
+)
 
 LATE = org("MA0000L8")
 
@@ -45,9 +53,7 @@ def _submission(code: str, period: str, name: str, levels: tuple[int, int, int, 
 @pytest.fixture(scope="module")
 def late_joiner_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     root = tmp_path_factory.mktemp("late_joiner")
-    inbox = root / "inbox"
-    inbox.mkdir()
-    _registry(inbox / "registry.csv")
+    inbox = new_inbox(root, _registry)
     for period in ("2008Q2", "2008Q3"):
         files = [
             # 180 of 800 skilled are high-skill: 22.5%, above the 2010 target of 22%

@@ -17,7 +17,7 @@ from pipelines.lib.exports import excel
 from pipelines.lib.exports.display import column_label
 from pipelines.lib.exports.receipts import write_receipts
 from pipelines.lib.exports.report import write_report
-from pipelines.lib.exports.workbook import TRACKING_SHEETS, write_tracking_workbook
+from pipelines.lib.exports.workbook import DISPLAY_TWINS, TRACKING_SHEETS, write_tracking_workbook
 from tests.marts_fixture import INJECTION_VALUE, SCHEMAS, build_marts_fixture, make_code
 
 PERIOD = "2007Q4"
@@ -125,7 +125,7 @@ def test_workbook_sheets_headers_and_freeze(workbook, db):
         headers = [c.value for c in ws[1]]
         # the header is the head of the column's comment (its dbt description), and every one is Chinese;
         # the columns people read come first (TrackingSheet.shown), the others follow, folded
-        keys = [k for k, _ in SCHEMAS[s.table]] + (["enterprise_name"] if s.extra else [])
+        keys = [k for k, _ in SCHEMAS[s.table] if k not in DISPLAY_TWINS] + (["enterprise_name"] if s.extra else [])
         order = [k for k in s.shown if k in keys] + [k for k in keys if k not in s.shown]
         table = {k: ("dim_enterprises" if s.extra and k == "enterprise_name" else s.table) for k in keys}
         assert headers == [column_label(comments[(table[k], k)], k) for k in order]
@@ -566,8 +566,9 @@ def test_demo_exports_take_headers_and_benchmark_from_the_published_warehouse(de
     for s in TRACKING_SHEETS:
         ws = wb[s.name]
         # the mart's columns, and the columns a sheet joins in (the enterprise name of a finding, from dim_enterprises)
-        keys = [(s.table, c) for (t, c) in comments if t == s.table] + ([("dim_enterprises", "enterprise_name")]
-                                                                        if s.extra else [])
+        keys = [(s.table, c) for (t, c) in comments if t == s.table and c not in DISPLAY_TWINS] + (
+            [("dim_enterprises", "enterprise_name")]
+            if s.extra else [])
         headers = [c.value for c in ws[1]]
         assert len(headers) == len(keys)
         assert all(comments[k] for k in keys)
