@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from pipelines.lib.domain.codes import format_org_code, id_check_char, org_check_char
@@ -38,6 +39,14 @@ def registry_csv(path: Path, codes: list[tuple[str, str]] | None = None, active_
     for code, name in rows:
         lines.append(f"{format_org_code(code)},{name},{format_org_code(GROUP)},36,现代制造业,{active_from},")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def new_inbox(root: Path, write_registry: Callable[[Path], None] = registry_csv) -> Path:
+    """An empty inbox folder under ``root`` holding only its registry."""
+    inbox = root / "inbox"
+    inbox.mkdir()
+    write_registry(inbox / "registry.csv")
+    return inbox
 
 
 def clean_submission(code: str = ENTERPRISE, period: str = "2008Q2") -> dict[str, list[dict]]:

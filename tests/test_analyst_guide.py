@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import DemoRun
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "analyst-guide.md"
+MARTS_README = GUIDE.parents[1] / "data" / "marts" / "README.md"
+LISTED_TABLE = re.compile(r"^\| `((?:marts|reference)\.\w+)` \|", re.MULTILINE)
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 
 
@@ -28,8 +30,10 @@ def _question_before(line_no: int) -> str:
     return next((line for line in reversed(lines) if line.strip()), "")
 
 
-def test_the_guide_has_exactly_thirteen_queries_each_after_a_question() -> None:
-    assert len(SQL_BLOCKS) == 13
+def test_the_guide_and_the_marts_readme_state_the_number_of_queries_it_has() -> None:
+    stated = f"共 {len(SQL_BLOCKS)} 个示例查询"
+    assert stated in GUIDE.read_text(encoding="utf-8")
+    assert stated in MARTS_README.read_text(encoding="utf-8")
     for line_no, _ in SQL_BLOCKS:
         question = _question_before(line_no)
         assert question.rstrip().endswith("？"), f"line {line_no}: no one-line question before the query: {question!r}"
@@ -48,6 +52,16 @@ def warehouse(demo_run: DemoRun):
 def test_example_query_runs_and_returns_rows(warehouse: duckdb.DuckDBPyConnection, sql: str) -> None:
     rows = warehouse.execute(sql).fetchall()
     assert rows, f"no rows from:\n{sql}"
+
+
+@pytest.mark.slow
+def test_the_guide_lists_exactly_the_published_tables(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """The guide's tables of marts and reference tables are checked against the published warehouse: no drift."""
+    listed = LISTED_TABLE.findall(GUIDE.read_text(encoding="utf-8"))
+    published = [f"{s}.{t}" for s, t in warehouse.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database()").fetchall()]
+    assert len(listed) == len(set(listed))
+    assert sorted(listed) == sorted(published)
 
 
 @pytest.mark.slow

@@ -67,7 +67,9 @@ def test_marts_and_columns_carry_chinese_comments(con):
         "dim_enterprises", "submission_versions", "submission_rechecks", "filing_status", "enterprise_quarter_facts",
         "high_skill_share_tracking", "training_person_years", "training_events", "training_coverage_tracking",
         "fund_tracking", "governance_matrix", "incentives_tracking", "compliance_flags",
-        "compliance_flags_summary", "talent_flows", "person_quarters"])
+        "compliance_flags_summary", "talent_flows", "person_quarters", "high_skill_share_annual",
+        "training_coverage_annual", "fund_annual", "governance_annual", "plan_scorecard", "repeat_offenders",
+        "retirement_outlook"])
     missing = con.execute(
         "select table_name, column_name from duckdb_columns() where schema_name = 'marts' "
         "and (comment is null or comment = '')").fetchall()
@@ -231,11 +233,12 @@ def test_default_vars_stop_filing_status_at_the_data_horizon(second_selection):
         c.close()
 
 
-def test_flags_selection_rebuilds_compliance_flags_only(second_selection):
+def test_flags_selection_rebuilds_the_flag_models_only(second_selection):
     db, _, res_flags = second_selection
     assert res_flags.success
     built_nodes = {r.node.name for r in res_flags.result.results if r.node.resource_type == "model"}
-    assert built_nodes == {"stg_flags__expectation_flags", "compliance_flags", "compliance_flags_summary"}
+    assert built_nodes == {"stg_flags__expectation_flags", "compliance_flags", "compliance_flags_summary",
+                           "repeat_offenders"}
     c = duckdb.connect(str(db))
     try:
         assert c.execute("select count(*) from marts.compliance_flags").fetchone()[0] == 4

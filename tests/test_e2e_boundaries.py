@@ -109,6 +109,8 @@ def test_exactly_on_every_line_is_not_flagged(warehouse: Path) -> None:
         ratio, share, quarters = con.execute(
             "select extraction_ratio, frontline_share, quarters_reported from marts.fund_tracking"
             " where grain = 'enterprise' and entity_code = ? and period_type = 'year'", [A]).fetchone()
+    # person-level marts stay in the working database beside the run's marts folder (never published)
+    with duckdb.connect(str(warehouse.parents[1] / "work" / "warehouse.duckdb"), read_only=True) as con:
         trained = con.execute(
             "select trainings_in_year, last_training_end_date from marts.training_person_years"
             " where org_code = ? and year = ? order by last_training_end_date", [A, YEAR]).fetchall()

@@ -17,7 +17,7 @@ from pipelines.lib.exports import excel
 from pipelines.lib.exports.display import column_label
 from pipelines.lib.exports.receipts import write_receipts
 from pipelines.lib.exports.report import write_report
-from pipelines.lib.exports.workbook import TRACKING_SHEETS, write_tracking_workbook
+from pipelines.lib.exports.workbook import DISPLAY_TWINS, TRACKING_SHEETS, write_tracking_workbook
 from tests.marts_fixture import INJECTION_VALUE, SCHEMAS, build_marts_fixture, make_code
 
 PERIOD = "2007Q4"
@@ -125,7 +125,7 @@ def test_workbook_sheets_headers_and_freeze(workbook, db):
         headers = [c.value for c in ws[1]]
         # the header is the head of the column's comment (its dbt description), and every one is Chinese;
         # the columns people read come first (TrackingSheet.shown), the others follow, folded
-        keys = [k for k, _ in SCHEMAS[s.table]] + (["enterprise_name"] if s.extra else [])
+        keys = [k for k, _ in SCHEMAS[s.table] if k not in DISPLAY_TWINS] + (["enterprise_name"] if s.extra else [])
         order = [k for k in s.shown if k in keys] + [k for k in keys if k not in s.shown]
         table = {k: ("dim_enterprises" if s.extra and k == "enterprise_name" else s.table) for k in keys}
         assert headers == [column_label(comments[(table[k], k)], k) for k in order]
@@ -154,10 +154,8 @@ def test_workbook_shows_people_no_hashes_codes_or_raw_floats(workbook, db):
                 if isinstance(c.value, str):
                     assert not re.fullmatch(r"[0-9a-f]{12,}", c.value), (s.name, c.value)  # a hash
                     assert not re.fullmatch(r"[a-z]+(_[a-z]+)+|system|group|enterprise|sector", c.value), (s.name, c.value)
-                elif isinstance(c.value, float) and "%" in c.number_format:
-                    assert c.value == round(c.value, 3), (s.name, c.value, c.number_format)
-                elif isinstance(c.value, float):
-                    assert c.value == round(c.value, 2), (s.name, c.value, c.number_format)
+                elif isinstance(c.value, float):  # exact underneath, a rounded number on screen and paper
+                    assert c.number_format != "General", (s.name, c.value)
     ws7 = wb["7 问题清单"]
     h = {c.value: i for i, c in enumerate(ws7[1])}
     rows = list(ws7.iter_rows(min_row=2, values_only=True))
@@ -167,6 +165,20 @@ def test_workbook_shows_people_no_hashes_codes_or_raw_floats(workbook, db):
     for r in rows:  # observed values and thresholds as the receipt shows them, never 0.9259163134
         for k in ("实际值（文本）", "阈值或期望值"):
             assert not re.fullmatch(r"\d+\.\d{3,}", str(r[h[k]] or "")), r[h[k]]
+
+
+def test_workbook_cells_hold_the_marts_exact_ratios(workbook, db):
+    """Full precision (issue 28): a ratio cell is the mart's value, not its rounding; the format rounds it."""
+    ws = openpyxl.load_workbook(workbook)["3 经费提取使用跟踪"]
+    col = {c.value: i for i, c in enumerate(ws[1])}
+    ratio = next(i for h, i in col.items() if str(h).startswith("教育培训经费提取比例"))
+    cells = [r[ratio] for r in ws.iter_rows(min_row=2) if r[ratio].value is not None]
+    with duckdb.connect(str(db), read_only=True) as con:
+        exact = {r for (r,) in con.execute("select extraction_ratio from marts.fund_tracking"
+                                           " where extraction_ratio is not null").fetchall()}
+    assert cells and all(any(abs(c.value - float(v)) < 1e-15 for v in exact) for c in cells)  # xlsx keeps 15 digits
+    assert any(c.value != round(c.value, 3) for c in cells)  # a rounded copy would hold 0.015 for 1.457%
+    assert all(c.number_format == excel.RATIO_FMT for c in cells)
 
 
 def test_workbook_prints_legibly_on_a4_landscape(workbook):
@@ -264,7 +276,8 @@ def test_table_rows_read_back_as_written(db, tmp_path):
         r: t[:16_383] if t.startswith("😀") else t for r, t in plain.items()}
     assert ws.max_row == 1 + len(texts) + 3 and ws.cell(ws.max_row, 5).value == 10**20
     assert all(c.value is None for c in ws[2 + len(texts)])
-    assert ws.cell(3, 3).value == 0.926 and ws.cell(3, 3).number_format == excel.RATIO_FMT  # as displayed
+    # the exact value, shown rounded by its format (the workbook-cells guard: full precision since issue 28)
+    assert ws.cell(3, 3).value != round(ws.cell(3, 3).value, 3) and ws.cell(3, 3).number_format == excel.RATIO_FMT
     assert ws.cell(2, 8).value == "是" and ws.cell(3, 8).value == "否" and ws.cell(2, 6).is_date
 
 
@@ -415,7 +428,7 @@ def test_workbook_shows_codes_in_chinese_and_signed_differences(workbook):
     assert {r[col["北京市平均水平数据状态"]].value for r in rows} <= {"已公布", "假设值", None}
     gap = rows[0][col["与北京市平均水平的差距"]]
     assert gap.number_format == excel.SIGNED_PP_FMT and "百分点" in gap.number_format  # the report's wording
-    assert gap.value == round(gap.value, 1) and abs(gap.value) > 0.5  # percentage points, rounded as shown
+    assert gap.value != round(gap.value, 1) and abs(gap.value) > 0.5  # percentage points, exact, shown rounded
     assert rows[0][col["达到目标每年还需提高的占比"]].number_format == excel.SIGNED_PP_YEAR_FMT
     code = col["统计口径代码"]
     assert {r[code].value for r in rows} >= {"enterprise"}  # code columns stay codes, folded
@@ -553,8 +566,9 @@ def test_demo_exports_take_headers_and_benchmark_from_the_published_warehouse(de
     for s in TRACKING_SHEETS:
         ws = wb[s.name]
         # the mart's columns, and the columns a sheet joins in (the enterprise name of a finding, from dim_enterprises)
-        keys = [(s.table, c) for (t, c) in comments if t == s.table] + ([("dim_enterprises", "enterprise_name")]
-                                                                        if s.extra else [])
+        keys = [(s.table, c) for (t, c) in comments if t == s.table and c not in DISPLAY_TWINS] + (
+            [("dim_enterprises", "enterprise_name")]
+            if s.extra else [])
         headers = [c.value for c in ws[1]]
         assert len(headers) == len(keys)
         assert all(comments[k] for k in keys)

@@ -158,7 +158,7 @@ def test_a_transfer_between_groups_is_out_and_in_at_enterprise_and_group_level_n
     assert moves, "the demo holds no checkable transfer between groups"
     move = moves[0]
     key = person_key(move.id_number, load_key())
-    db = demo_run.warehouse
+    db = demo_run.work_db  # person-level marts stay in the working database (never published)
     # The person's history shows the move, by pseudonym only.
     history = _rows(db, "select period, org_code from marts.person_quarters where person_key = ? order by period",
                     [key])
@@ -228,7 +228,7 @@ def test_share_change_decomposes_exactly_and_matches_the_truth(demo_run: DemoRun
 
 
 def test_person_history_holds_no_personal_data(demo_run: DemoRun) -> None:
-    db = demo_run.warehouse
+    db = demo_run.work_db  # person-level marts stay in the working database (never published)
     cols = {r["column_name"] for r in _rows(db, "select column_name from duckdb_columns()"
                                                 " where schema_name = 'marts' and table_name = 'person_quarters'")}
     assert "person_key" in cols

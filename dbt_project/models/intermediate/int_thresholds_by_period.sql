@@ -73,7 +73,9 @@ pivoted as (
         cast(max(case when f.threshold_key = 'equal_treatment_ratio_min' then f.value end) as double)
             as equal_treatment_ratio_min,
         cast(cast(max(case when f.threshold_key = 'deadline_day' then f.value end) as double) as integer)
-            as deadline_day
+            as deadline_day,
+        cast(cast(max(case when f.threshold_key = 'disclosure_min_persons' then f.value end) as double) as integer)
+            as disclosure_min_persons
     from periods as p
     left join in_force as f
         on p.period = f.period

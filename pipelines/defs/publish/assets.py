@@ -47,14 +47,19 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
               kinds={"duckdb"}, backfill_policy=dg.BackfillPolicy.single_run(),
               description="发布给分析人员的只读数据库 data/marts/warehouse.duckdb（原子替换，不含个人信息）")
     def published_warehouse(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
-        counts, changed, first = publish_warehouse(platform.work_db, platform.warehouse_path)
-        context.log.info(f"published {platform.warehouse_path} ({len(counts)} tables; "
+        from pipelines.defs.dbt.project import dbt_project
+        from pipelines.lib.exports.disclosure import withheld_by_disclosure
+
+        withheld = withheld_by_disclosure(dbt_project().manifest_path)
+        counts, changed, first = publish_warehouse(platform.work_db, platform.warehouse_path, withheld=withheld)
+        context.log.info(f"published {platform.warehouse_path} ({len(counts)} tables, Parquet beside it; "
                          + (f"first publication, {len(changed)} quarters with received files)" if first else
                             f"{len(changed)} quarters changed since the previous publication)"))
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(platform.warehouse_path)),
             "tables": len(counts),
             "first_publication": first,
+            "withheld": dg.MetadataValue.json(sorted(withheld.tables)),
             CHANGED_PERIODS: dg.MetadataValue.json(changed),
             **{f"rows {name}": n for name, n in counts.items() if name.startswith("marts.")},
         })

@@ -58,16 +58,13 @@ BOOL_BAD, BOOL_PLAIN = "bool_bad", "bool_plain"
 NUMBER_KINDS = frozenset({RATIO, AMOUNT, COUNT, DECIMAL, SIGNED_RATIO, SIGNED_AMOUNT, SIGNED_PP, SIGNED_PP_YEAR})
 
 
-def _rounder(scale: float, digits: int) -> Callable[[float], float]:
-    # "+ 0.0" turns a rounded -0.0 into 0.0, which no format shows as "-0.0"
-    return lambda v: round(v * scale, digits) + 0.0 if type(v) in (int, float) else v
+def _scaler(scale: float) -> Callable[[float], float]:
+    return lambda v: v * scale if type(v) in (int, float) else v
 
 
-# A number as its format shows it: what the cell holds is what a person reads (no 0.9259163134 behind 92.6%).
-AS_DISPLAYED: dict[str, Callable[[float], float]] = {
-    RATIO: _rounder(1, 3), SIGNED_RATIO: _rounder(1, 3), AMOUNT: _rounder(1, 2), SIGNED_AMOUNT: _rounder(1, 2),
-    DECIMAL: _rounder(1, 2), SIGNED_PP: _rounder(100, 1), SIGNED_PP_YEAR: _rounder(100, 1),
-}
+# The cell holds the exact value; its number format shows it rounded (1.457% shows "1.5%" beside C03 「否」,
+# and a sum or a comparison in Excel works on 1.457%). Percentage points are stored as points (1.9 for +1.9百分点).
+AS_STORED: dict[str, Callable[[float], float]] = {SIGNED_PP: _scaler(100), SIGNED_PP_YEAR: _scaler(100)}
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -410,9 +407,9 @@ def write_table(ws: Worksheet, formats: Formats, columns: Sequence[ColumnSpec], 
         # folded text wraps: it never spills out of its hidden column onto the printed page
         fmt = formats.wrap if (c.wrap or c.folded) and c.kind in (TEXT, ORG) else formats.fmt(c.kind)
         if c.kind in NUMBER_KINDS:
-            rounder = AS_DISPLAYED.get(c.kind)
-            conv = c.convert if rounder is None else rounder if c.convert is None else (
-                lambda v, f=c.convert, r=rounder: r(f(v)))
+            scale = AS_STORED.get(c.kind)
+            conv = c.convert if scale is None else scale if c.convert is None else (
+                lambda v, f=c.convert, r=scale: r(f(v)))
             plan.append((_AS_NUMBER, fmt, conv))
         elif c.kind == STATUS:
             plan.append((_AS_STATUS, fmt, c.convert))

@@ -3,7 +3,12 @@
 An analyst may hold ``warehouse.duckdb`` open read-only while the next run publishes. The new
 file is written under a temporary name in the same folder and renamed over the old one
 (``os.replace``, atomic on POSIX): an open reader keeps the old file until it closes, and nobody
-ever sees half a warehouse. Only schemas without personal data are copied.
+ever sees half a warehouse. Only schemas without personal data are copied, and of them neither the marts
+keyed by a pseudonym nor pseudonym columns (:mod:`pipelines.lib.exports.disclosure`).
+
+Every client must open it: the file is written in the storage version ``SASAC_WAREHOUSE_STORAGE_VERSION``
+(default :data:`DEFAULT_STORAGE_VERSION`, what the DuckDB CLI and the JDBC/ODBC drivers of the 1.x line
+read), and every published table is also written as Parquet beside it (:func:`write_parquet`).
 
 The exports follow what changed, not what exists. ``publish_warehouse`` names the quarters whose
 receipts and report must be looked at again (see ``_changed_periods``), and within such a quarter a
@@ -25,8 +30,19 @@ from typing import Any, NamedTuple
 
 import duckdb
 
+from pipelines.lib.exports.disclosure import NOTHING_WITHHELD, Withheld
+
 PUBLISHED_SCHEMAS = ("marts", "reference")
 _PREVIOUS = "previous"
+_PUBLISHED = "published"
+STORAGE_VERSION_ENV = "SASAC_WAREHOUSE_STORAGE_VERSION"
+# duckdb-cli 1.5.6 refuses a file in DuckDB 2.0's own format ("version number 69 … between 64 and 68").
+DEFAULT_STORAGE_VERSION = "v1.4.0"
+PARQUET_DIR = "parquet"
+
+
+def storage_version() -> str:
+    return os.environ.get(STORAGE_VERSION_ENV) or DEFAULT_STORAGE_VERSION
 
 
 def _quote(text: str | None) -> str:
@@ -90,8 +106,10 @@ class Publication(NamedTuple):
     first: bool  # there was no previous publication at the target
 
 
-def publish_warehouse(work_db: Path, target: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> Publication:
-    """Copy ``schemas`` of ``work_db`` (tables, rows, table and column comments) to ``target``.
+def publish_warehouse(work_db: Path, target: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
+                      withheld: Withheld = NOTHING_WITHHELD) -> Publication:
+    """Copy ``schemas`` of ``work_db`` (tables, rows, table and column comments) to ``target``, without the
+    ``withheld`` marts and columns, in the storage version :func:`storage_version`.
 
     Returns the row count of every table and the periods whose mart rows changed since the previous
     publication at ``target`` (on the first publication: the periods with a received file).
@@ -101,35 +119,78 @@ def publish_warehouse(work_db: Path, target: Path, schemas: tuple[str, ...] = PU
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     counts: dict[str, int] = {}
-    con = duckdb.connect(str(tmp))
+    con = duckdb.connect()
     try:
+        con.execute(f"attach {_quote(str(tmp))} as {_PUBLISHED} (storage_version {_quote(storage_version())})")
+        con.execute(f"use {_PUBLISHED}")
         con.execute(f"attach {_quote(str(work_db))} as work (read_only)")
-        tables = con.execute(
+        tables = [t for t in con.execute(
             "select schema_name, table_name, comment from duckdb_tables() where database_name = 'work'"
             f" and schema_name in ({', '.join(_quote(s) for s in schemas)}) order by 1, 2").fetchall()
+            if not (t[0] == "marts" and t[1] in withheld.tables)]
         for schema in sorted({t[0] for t in tables}):
             con.execute(f"create schema if not exists {schema}")
         for schema, table, comment in tables:
             cols = [r[0] for r in con.execute(
                 "select column_name from duckdb_columns() where database_name = 'work' and schema_name = ?"
-                " and table_name = ? order by column_index", [schema, table]).fetchall()]
+                " and table_name = ? order by column_index", [schema, table]).fetchall()
+                if not (schema == "marts" and (table, r[0]) in withheld.columns)]
             order = ", ".join(f'"{c}"' for c in cols)
             # Sorted copies make a re-run of the same inputs give the same table contents, row for row.
-            con.execute(f'create table {schema}."{table}" as select * from work.{schema}."{table}" order by {order}')
+            con.execute(f'create table {schema}."{table}" as select {order} from work.{schema}."{table}" order by {order}')
             counts[f"{schema}.{table}"] = con.execute(f'select count(*) from {schema}."{table}"').fetchone()[0]
             if comment:
                 con.execute(f'comment on table {schema}."{table}" is {_quote(comment)}')
             for col, col_comment in con.execute(
                 "select column_name, comment from duckdb_columns() where database_name = 'work'"
                 " and schema_name = ? and table_name = ? and comment is not null", [schema, table]).fetchall():
-                con.execute(f'comment on column {schema}."{table}"."{col}" is {_quote(col_comment)}')
+                if col in cols:
+                    con.execute(f'comment on column {schema}."{table}"."{col}" is {_quote(col_comment)}')
         con.execute("detach work")
         changed = _changed_periods(con, None if first else target)
-        con.execute("checkpoint")
+        con.execute(f"checkpoint {_PUBLISHED}")
     finally:
         con.close()
     os.replace(tmp, target)
+    write_parquet(target, target.parent / PARQUET_DIR)
     return Publication(counts, changed, first)
+
+
+def _table_digest(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """Of a table's columns, types and rows (published sorted, so their order follows from them)."""
+    columns = con.execute("select column_name, data_type from duckdb_columns() where database_name = current_database()"
+                          " and schema_name = ? and table_name = ? order by column_index", [schema, table]).fetchall()
+    rows = con.execute(f'select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar from {schema}."{table}" as t').fetchone()
+    return content_digest(duckdb.__version__, columns, rows)
+
+
+def write_parquet(warehouse: Path, out: Path) -> tuple[int, int]:
+    """Every table of the published ``warehouse`` as ``out/<schema>.<table>.parquet``, for clients that read
+    Parquet (pandas, Spark, R, BI tools). A file is rewritten only when its table's digest (kept in the file's
+    key-value metadata) changed; files of tables no longer published are removed. Returns (written, unchanged)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = unchanged = 0
+    keep: set[str] = set()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for schema, table in con.execute("select schema_name, table_name from duckdb_tables()"
+                                         " where database_name = current_database() order by 1, 2").fetchall():
+            path = out / f"{schema}.{table}.parquet"
+            keep.add(path.name)
+            digest = _table_digest(con, schema, table)
+            if path.exists() and con.execute(
+                    "select count(*) from parquet_kv_metadata(?) where decode(key) = 'sasac_digest'"
+                    " and decode(value) = ?", [str(path), digest]).fetchone()[0]:
+                unchanged += 1
+                continue
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            con.execute(f'copy {schema}."{table}" to {_quote(str(tmp))}'
+                        f" (format parquet, kv_metadata {{sasac_digest: {_quote(digest)}}})")
+            os.replace(tmp, path)
+            written += 1
+    for stale in out.glob("*.parquet"):
+        if stale.name not in keep:
+            stale.unlink()
+    return written, unchanged
 
 
 # --------------------------------------------------------------------------------------------------

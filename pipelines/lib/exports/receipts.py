@@ -65,7 +65,7 @@ def _load(db_path: Path, period: str) -> dict[str, Any]:
                                 left join reference.ref_severities s on s.severity = f.severity
                                 where f.period = ? and f.org_code is not null
                                 order by f.org_code, s.sort_order nulls last, f.rule_id, f.sheet nulls first,
-                                         f.source_row nulls first, f.column_name, f.person_key, f.flag_id""", [period]),
+                                         f.source_row nulls first, f.column_name, f.flag_id""", [period]),
             "share": _q(con, "select * from marts.high_skill_share_tracking where grain = 'enterprise' "
                              "and period_type = 'quarter' and period = ?", [period]),
             "coverage": _q(con, "select * from marts.training_coverage_tracking where grain = 'enterprise' "
@@ -121,7 +121,8 @@ def flag_value(rule_id: str, value: Any, display: Display) -> Any:
 
 
 def _where(fl: dict) -> str:
-    """Where the finding points: sheet, row, column and the person's pseudonymous code."""
+    """Where the finding points: sheet, row and column (the published warehouse holds no pseudonyms: the
+    enterprise finds the person by the row of its own workbook)."""
     parts = []
     if fl.get("sheet"):
         parts.append(str(fl["sheet"]))
@@ -129,10 +130,7 @@ def _where(fl: dict) -> str:
         parts.append(f"第{fl['source_row']}行")
     if fl.get("column_name"):
         parts.append(f"“{fl['column_name']}”列")
-    text = " ".join(parts) or "整份报表"
-    if fl.get("person_key"):
-        text += f"（人员代号 {fl['person_key']}）"
-    return text
+    return " ".join(parts) or "整份报表"
 
 
 def _deadline_text(deadline: Any) -> Any:
@@ -399,10 +397,6 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
                          (fl.get("clause"), center), (fl.get("message_zh") or "", cell)])
         rc.table(["规则", "位置（工作表 行 列）", "严重程度", "填报值", "标准", "处理方式", "政策条款", "问题说明及修改要求"],
                  [1, 1, 1, 1, 2, 1, 1, 2], rows)
-        persons = sorted({fl["person_key"] for fl in flags if fl.get("person_key")})
-        if persons:
-            rc.line(None, f"涉及人员 {len(persons)} 人，以脱敏代号列示（见“位置”栏）；请按工作表和行号对照本单位人才信息库核对。",
-                    rc.small_note)
     else:
         rc.line(None, "未发现问题。" if current else "报表未受理，无法进行逐项检查。")
 

@@ -7,8 +7,9 @@ numbers in the page header and footer). The file is deterministic: the same mart
 
 What a person reads comes first: each sheet shows the columns of ``TrackingSheet.shown`` (in that
 order); every other column of the mart — codes, hex ids, details — follows them, folded (outline level 1,
-hidden; the "+" above the columns opens them) and not printed. Values are written rounded as
-their number format shows them, so a cell never holds 0.9259163134 behind "92.6%".
+hidden; the "+" above the columns opens them) and not printed. Cells hold the exact values, and their number
+format shows them rounded: "92.6%" is 0.9259163134 underneath, so a C03 「否」 beside 1.457% is not contradicted
+by a stored 1.5%.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ AMOUNT_COLUMNS = frozenset({
     "payroll_per_employee",
 })
 ORG_COLUMNS = frozenset({"org_code", "group_org_code"})
+# The warehouse's display form of org_code, for analysts' joins: the workbook shows org_code in that form already.
+DISPLAY_TWINS = frozenset({"org_code_display"})
 STATUS_COLUMNS = frozenset({"status", "status_code", "severity"})
 TEXT_COLUMNS = frozenset({"year", "quarter", "target_year", "source_row", "version_no"})  # no thousands separator
 # Differences of shares are percentage points with their sign (+1.9百分点 above the Beijing average), the
@@ -209,11 +212,11 @@ TRACKING_SHEETS: tuple[TrackingSheet, ...] = (
                   shown=("org_code", "enterprise_name", "period", "deadline_at", "status", "versions_received",
                          "first_arrived_at", "first_accepted_arrived_at", "reasons_zh")),
     TrackingSheet("7 问题清单", "compliance_flags",
-                  "每一条问题：规则编号、政策条款、严重程度、企业、报告期、人员代号（已脱敏）、填报值、标准和中文说明；"
-                  "工作表/行号/列名指向报表中的位置。",
-                  "period, org_code, rule_id, sheet, source_row, column_name, person_key, flag_id",
+                  "每一条问题：规则编号、政策条款、严重程度、企业、报告期、填报值、标准和中文说明；"
+                  "工作表/行号/列名指向报表中的位置（涉及具体人员的问题由企业按行号核对，发布库不含人员假名）。",
+                  "period, org_code, rule_id, sheet, source_row, column_name, flag_id",
                   "left join marts.dim_enterprises e on e.org_code = t.org_code",
-                  shown=("org_code", "enterprise_name", "period", "rule_id", "clause", "severity", "person_key", "source_row",
+                  shown=("org_code", "enterprise_name", "period", "rule_id", "clause", "severity", "sheet", "source_row",
                          "column_name", "observed_value", "threshold", "message_zh", "source"),
                   extra="e.enterprise_name"),
 )
@@ -242,7 +245,8 @@ def _description(sheet: TrackingSheet, display: Display, periods: list[str]) -> 
 def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in con.execute(
         "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'marts' and table_name = ? order by ordinal_position", [table]).fetchall()]
+        "where table_schema = 'marts' and table_name = ? order by ordinal_position", [table]).fetchall()
+        if r[0] not in DISPLAY_TWINS]
 
 
 README_WIDTHS = (24.0, 84.0, 10.0, 12.0)

@@ -28,6 +28,7 @@ final as (
 
     select
         e.org_code,
+        {{ org_code_display('e.org_code') }} as org_code_display,
         e.enterprise_name,
         e.group_org_code,
         e.group_name,

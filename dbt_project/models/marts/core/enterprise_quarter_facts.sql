@@ -23,6 +23,7 @@ final as (
     select
         q.submission_id,
         q.org_code,
+        {{ org_code_display('q.org_code') }} as org_code_display,
         q.group_org_code,
         q.enterprise_name,
         q.sector,
@@ -57,9 +58,19 @@ final as (
         q.has_reserve_echelon_system,
         q.in_manager_assessment,
         q.congress_report_date,
-        q.avg_income_high_skill,
-        q.avg_income_general_skill,
+        {{ disclosed(
+            'q.avg_income_high_skill', 'least(q.high_skill_total, q.skilled_workers - q.high_skill_total)', 't.disclosure_min_persons'
+        ) }}
+            as avg_income_high_skill,
+        {{ disclosed(
+            'q.avg_income_general_skill', 'least(q.high_skill_total, q.skilled_workers - q.high_skill_total)', 't.disclosure_min_persons'
+        ) }}
+            as avg_income_general_skill,
         q.avg_income_professional,
+        {{ withheld_reason(
+            'least(q.high_skill_total, q.skilled_workers - q.high_skill_total)', 't.disclosure_min_persons', '高技能人才或一般技能人才'
+        ) }}
+            as incomes_withheld_reason,
         q.model_workers_total,
         q.model_workers_high_skill,
         q.cadres_from_high_skill,

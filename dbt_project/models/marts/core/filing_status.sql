@@ -176,6 +176,7 @@ final as (
 
     select
         c.org_code,
+        {{ org_code_display('c.org_code') }} as org_code_display,
         c.period,
         {{ period_year('c.period') }} as year,
         {{ period_quarter('c.period') }} as quarter,

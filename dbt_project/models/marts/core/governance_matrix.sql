@@ -83,6 +83,7 @@ final as (
 
     select
         b.org_code,
+        {{ org_code_display('b.org_code') }} as org_code_display,
         b.group_org_code,
         b.enterprise_name,
         b.period_type,

@@ -1,6 +1,9 @@
 {#-
   Table 5 (C09–C11) per enterprise × complete year: incomes and workforce from the year's latest
   current version, model workers / cadres / party members / deputies summed over the year.
+  Disclosure control (macros/disclosure.sql): the verdicts are judged on the reported incomes; the
+  published incomes, ratio and gaps are withheld when the high-skill or general-skill workers they
+  average number fewer than disclosure_min_persons (in either year, for the year-on-year gap).
 -#}
 {%- set workforce_share_rounded = "round(workforce_high_skill_share, " ~ verdict_decimals() ~ ")" %}
 
@@ -55,6 +58,7 @@ year_end as (
         q.avg_income_professional,
         q.avg_income_high_skill - q.avg_income_general_skill as income_gap,
         q.high_skill_total,
+        q.skilled_workers - q.high_skill_total as general_skill_workers,
         q.employees_total
     from enterprise_quarters as q
     inner join periods as p on {{ year_end_period('q.year') }} = p.period
@@ -74,6 +78,9 @@ combined as (
         s.deputies_from_high_skill,
         y.avg_income_high_skill / nullif(y.avg_income_professional, 0) as equal_treatment_ratio,
         t.equal_treatment_ratio_min,
+        t.disclosure_min_persons,
+        least(y.high_skill_total, y.general_skill_workers) as income_persons,
+        least(prev.high_skill_total, prev.general_skill_workers) as income_persons_prev_year,
         prev.income_gap as income_gap_prev_year,
         cast(s.model_workers_high_skill as double) / nullif(s.model_workers_total, 0)
             as model_worker_high_skill_share,
@@ -91,40 +98,60 @@ combined as (
 
 ),
 
+judged as (
+
+    select
+        *,
+        -- null when an income is missing: D05 asks for it, C09 cannot be judged without it
+        {{ meets_min('equal_treatment_ratio', 'equal_treatment_ratio_min') }} as c09_ok,
+        income_gap - income_gap_prev_year as income_gap_change,
+        coalesce(income_gap >= income_gap_prev_year, true) as c10_ok,
+        coalesce(
+            model_workers_total = 0
+            or {{ meets_min('model_worker_high_skill_share', workforce_share_rounded) }},
+            true
+        ) as c11_ok
+    from combined
+
+),
+
 final as (
 
     select
         org_code,
+        {{ org_code_display('org_code') }} as org_code_display,
         group_org_code,
         enterprise_name,
         year,
         period,
         source_period,
         quarters_reported,
-        avg_income_high_skill,
-        avg_income_general_skill,
+        high_skill_total as high_skill_workers,
+        general_skill_workers,
+        {{ disclosed('avg_income_high_skill', 'income_persons', 'disclosure_min_persons') }} as avg_income_high_skill,
+        {{ disclosed('avg_income_general_skill', 'income_persons', 'disclosure_min_persons') }}
+            as avg_income_general_skill,
         avg_income_professional,
-        equal_treatment_ratio,
+        {{ disclosed('equal_treatment_ratio', 'income_persons', 'disclosure_min_persons') }} as equal_treatment_ratio,
         equal_treatment_ratio_min,
-        -- null when an income is missing: D05 asks for it, C09 cannot be judged without it
-        {{ meets_min('equal_treatment_ratio', 'equal_treatment_ratio_min') }} as c09_ok,
-        income_gap,
-        income_gap_prev_year,
-        income_gap - income_gap_prev_year as income_gap_change,
-        coalesce(income_gap >= income_gap_prev_year, true) as c10_ok,
+        c09_ok,
+        {{ disclosed('income_gap', 'income_persons', 'disclosure_min_persons') }} as income_gap,
+        {{ disclosed('income_gap_prev_year', 'income_persons_prev_year', 'disclosure_min_persons') }}
+            as income_gap_prev_year,
+        {{ disclosed('income_gap_change', 'least(income_persons, income_persons_prev_year)',
+                     'disclosure_min_persons') }} as income_gap_change,
+        c10_ok,
+        {{ withheld_reason('least(income_persons, coalesce(income_persons_prev_year, income_persons))',
+                           'disclosure_min_persons', '高技能人才或一般技能人才') }} as incomes_withheld_reason,
         model_workers_total,
         model_workers_high_skill,
         model_worker_high_skill_share,
         workforce_high_skill_share,
-        coalesce(
-            model_workers_total = 0
-            or {{ meets_min('model_worker_high_skill_share', workforce_share_rounded) }},
-            true
-        ) as c11_ok,
+        c11_ok,
         cadres_from_high_skill,
         party_members_from_high_skill,
         deputies_from_high_skill
-    from combined
+    from judged
 
 )
 

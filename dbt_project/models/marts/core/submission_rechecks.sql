@@ -16,6 +16,7 @@ final as (
         period,
         cast(left(period, 4) as integer) as year,
         org_code,
+        {{ org_code_display('org_code') }} as org_code_display,
         file_name,
         rules_version_before,
         rules_version_after,

@@ -13,6 +13,7 @@ final as (
         v.period,
         v.year,
         v.org_code,
+        {{ org_code_display('v.org_code') }} as org_code_display,
         v.file_name,
         v.file_format,
         v.sha256,
