@@ -28,8 +28,8 @@ def _question_before(line_no: int) -> str:
     return next((line for line in reversed(lines) if line.strip()), "")
 
 
-def test_the_guide_has_exactly_thirteen_queries_each_after_a_question() -> None:
-    assert len(SQL_BLOCKS) == 13
+def test_the_guide_has_exactly_fourteen_queries_each_after_a_question() -> None:
+    assert len(SQL_BLOCKS) == 14
     for line_no, _ in SQL_BLOCKS:
         question = _question_before(line_no)
         assert question.rstrip().endswith("？"), f"line {line_no}: no one-line question before the query: {question!r}"
