@@ -389,5 +389,50 @@ def prune_runs_command(older_than_days: int, dry_run: bool) -> None:
     verb = "将删除 would delete" if done.dry_run else "已删除 deleted"
     click.echo(f"{verb} {done.deleted} 次运行（结束于 {done.cutoff:%Y-%m-%d %H:%M} UTC 之前）")
 
+
+# --- releases (docs/analyst-guide.md, "Releases") -------------------------------------------------------------
+
+def _with_warehouse(command: click.Command) -> click.Command:
+    """--warehouse exactly as `run` has it."""
+    command.params.extend(p for p in run.params if p.name == "warehouse")
+    return command
+
+
+def _published_releases(warehouse: Path) -> list:
+    from pipelines.lib.exports.releases import read_releases
+
+    if not warehouse.is_file():
+        raise click.ClickException(f"找不到发布库 {warehouse}：请先运行 sasac-skills run，或用 --warehouse 指定")
+    return read_releases(warehouse)
+
+
+@main.group()
+def release() -> None:
+    """Releases: every run that changed published figures, its causes and the documents it published."""
+
+
+@_with_warehouse
+@release.command("list")
+def release_list(warehouse: Path) -> None:
+    """One line per release: number, time, changed quarters."""
+    releases = _published_releases(warehouse)
+    if not releases:
+        click.echo("尚无发布版本 (no release yet)")
+    for r in releases:
+        click.echo(f"{r.number}  {r.released_at:%Y-%m-%d %H:%M:%S}  {'、'.join(r.quarters)}")
+
+
+@_with_warehouse
+@release.command("show")
+@click.argument("number", type=int)
+def release_show(number: int, warehouse: Path) -> None:
+    """A release's time, changed quarters and causes (files by submission id, rules by version)."""
+    releases = {r.number: r for r in _published_releases(warehouse)}
+    if number not in releases:
+        known = f"现有版本 1–{max(releases)}" if releases else "尚无任何发布版本"
+        raise click.ClickException(f"没有发布版本 {number}（{known}）")
+    click.echo("\n".join(releases[number].lines(warehouse.parent)))
+
+
 if __name__ == "__main__":
     main()

@@ -25,6 +25,7 @@ from pipelines.lib.domain.fingerprint import record_successful_run, run_fingerpr
 from pipelines.lib.domain.periods import Period, period_range
 from pipelines.lib.domain.reference import collection_periods
 from pipelines.lib.exports.display import read_display
+from pipelines.lib.exports.releases import release_of_run
 from pipelines.lib.intake.inbox import InboxError, inbox_periods, read_registry
 from pipelines.lib.intake.pseudonym import MissingKeyError, load_key
 from pipelines.lib.ops.work_lock import WorkAreaBusy, describe_holder, work_lock
@@ -116,6 +117,7 @@ class RunSummary:
     step_seconds: dict[str, float] = field(default_factory=dict)
     rechecks: list[str] = field(default_factory=list)  # held files whose verdict a rule change moved
     unchanged: bool = False  # nothing changed since the last successful run: nothing was run or rewritten
+    release: int | None = None  # the release this run published (pipelines.lib.exports.releases), if any
     details: RunDetails | None = None
     log_file: Path | None = None
 
@@ -127,6 +129,8 @@ class RunSummary:
         if self.unchanged:
             lines.append("  收件箱、参考数据和程序自上次成功运行以来均无变化，未重新计算，输出文件保持不变"
                          " (nothing changed since the last successful run: outputs left as they are)")
+        if self.release is not None:
+            lines.append(f"  发布版本 release {self.release}（原因与改变的季度：sasac-skills release show {self.release}）")
         if self.rechecks:
             lines.append(f"  规则变更后重新核对，结果有变化的文件 re-checked under new rules, changed: {len(self.rechecks)}")
             lines += [f"    {line}" for line in self.rechecks[:SUMMARY_LIST_MAX]]
@@ -344,4 +348,5 @@ def _run_locked(inbox: Path, warehouse: Path, workdir: Path, periods: list[Perio
     if result.success:
         summary.stats = _stats(work_db, periods)
         summary.rechecks = _rechecks_since(work_db, wall_start)
+        summary.release = release_of_run(work_db, result.run_id)
     return summary

@@ -92,8 +92,12 @@ def test_restore_drill_onto_an_empty_machine_gives_back_the_same_marts(tmp_path:
     assert len(checksums(new_work, schema="raw")) >= 5
     assert _tree(new.inbox) == _tree(old.inbox)  # bytes and times: a file's time may be its arrival time
     assert _tree(new.workdir / "archive") == _tree(old.workdir / "archive")
-    for name in ("target_tracking.xlsx", "report/index.html", "data_docs/index.html"):
+    for name in ("target_tracking.xlsx", "report/index.html", "data_docs/index.html",
+                 "releases/1/target_tracking.xlsx"):
         assert (new.warehouse.parent / name).read_bytes() == (old.warehouse.parent / name).read_bytes()
+    # the release ledger is in the working database: restored with it, published again by the next run
+    assert checksums(new_work, schema="releases") == checksums(old_work, schema="releases")
+    assert checksums(new.warehouse, schema="releases") == checksums(old.warehouse, schema="releases")
     with sqlite3.connect(new.workdir / "portal.sqlite") as con:
         assert con.execute("select count(*) from users where is_staff").fetchone() == (1,)
 
@@ -107,6 +111,10 @@ def test_restore_drill_onto_an_empty_machine_gives_back_the_same_marts(tmp_path:
                                     ).fetchone()
         files = con.execute("select count(*) from marts.submission_versions").fetchone()[0]
     assert before[RECHECKS][0] == 0 and held == files > 0 and changed == 0
+    with duckdb.connect(str(new.warehouse), read_only=True) as con:  # the numbering goes on after the restore
+        releases = con.execute("select release_no, cause from releases.release_causes where release_no > 1"
+                               " group by all order by all").fetchall()
+    assert releases == [(2, "forced_recheck")]
 
 
 def test_a_tampered_backup_is_refused_in_one_line_and_nothing_is_written(tmp_path: Path) -> None:

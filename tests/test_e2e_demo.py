@@ -60,9 +60,9 @@ def test_every_output_is_written(demo_run: DemoRun) -> None:
 
 def test_published_warehouse_carries_marts_with_chinese_comments_and_no_personal_data(demo_run: DemoRun) -> None:
     schemas = {r[0] for r in _query(demo_run.warehouse, "select distinct schema_name from duckdb_tables()")}
-    assert schemas == {"marts", "reference"}
+    assert schemas == {"marts", "reference", "releases"}
     cols = _query(demo_run.warehouse, "select table_name, column_name, comment from duckdb_columns()"
-                                      " where schema_name in ('marts', 'reference')")
+                                      " where schema_name in ('marts', 'reference', 'releases')")
     assert all(name not in ("id_number", "name", "preparer", "phone") for _, name, _ in cols)
     uncommented = [(t, c) for t, c, comment in cols if not comment]
     assert uncommented == []

@@ -13,6 +13,7 @@ from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.exports.publish import publish_warehouse
+from pipelines.lib.exports.releases import keep_documents, releasing
 
 PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
 # One asset per output, so that a failed export does not hide the others.
@@ -51,7 +52,9 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
         from pipelines.lib.exports.disclosure import withheld_by_disclosure
 
         withheld = withheld_by_disclosure(dbt_project().manifest_path)
-        counts, changed, first = publish_warehouse(platform.work_db, platform.warehouse_path, withheld=withheld)
+        counts, changed, first = publish_warehouse(
+            platform.work_db, platform.warehouse_path, withheld=withheld,
+            before_swap=releasing(platform.work_db, context.run.run_id, platform.inbox_path, platform.recheck))
         context.log.info(f"published {platform.warehouse_path} ({len(counts)} tables, Parquet beside it; "
                          + (f"first publication, {len(changed)} quarters with received files)" if first else
                             f"{len(changed)} quarters changed since the previous publication)"))
@@ -92,6 +95,7 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
 
         db = platform.warehouse_path
         workbook = write_tracking_workbook(db, platform.marts_dir / WORKBOOK_NAME)
+        keep_documents(platform.work_db, platform.marts_dir, context.run.run_id, [workbook], replaced=True)
         with duckdb.connect(str(db), read_only=True) as con:
             quarters = [p for (p,) in con.execute(
                 "select distinct period from marts.filing_status order by 1").fetchall()]
@@ -126,6 +130,8 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
         periods = export_periods(context, db)
         written = [p for p in periods if update_report(db, str(p), report_dir / f"{p}.html")]
         index_written = update_report_index(db, report_dir)
+        keep_documents(platform.work_db, platform.marts_dir, context.run.run_id,
+                       [report_dir / f"{p}.html" for p in written], replaced=True)
         context.log.info(f"reports: {len(written)} written, {len(periods) - len(written)} unchanged; index "
                          + ("written" if index_written else "unchanged"))
         return dg.MaterializeResult(metadata={
@@ -144,6 +150,8 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
         written, unchanged, removed = 0, 0, 0
         for done, period in enumerate(periods, start=1):
             result = write_receipts(db, str(period), out)
+            # Receipts are rewritten in place: copies, not links, keep what this release published.
+            keep_documents(platform.work_db, platform.marts_dir, context.run.run_id, result.written, replaced=False)
             written, unchanged, removed = (written + len(result.written), unchanged + len(result.unchanged),
                                            removed + len(result.removed))
             context.log.info(f"exports: {done}/{len(periods)} quarters exported")

@@ -25,6 +25,7 @@ import hashlib
 import importlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -106,48 +107,64 @@ class Publication(NamedTuple):
     first: bool  # there was no previous publication at the target
 
 
+def copy_schemas(con: duckdb.DuckDBPyConnection, work_db: Path, schemas: tuple[str, ...],
+                 withheld: Withheld = NOTHING_WITHHELD) -> dict[str, int]:
+    """Copy ``schemas`` of ``work_db`` (tables, rows, table and column comments) into the database ``con`` uses,
+    without the ``withheld`` marts and columns; returns the row count of every table copied."""
+    counts: dict[str, int] = {}
+    con.execute(f"attach {_quote(str(work_db))} as work (read_only)")
+    tables = [t for t in con.execute(
+        "select schema_name, table_name, comment from duckdb_tables() where database_name = 'work'"
+        f" and schema_name in ({', '.join(_quote(s) for s in schemas)}) order by 1, 2").fetchall()
+        if not (t[0] == "marts" and t[1] in withheld.tables)]
+    for schema in sorted({t[0] for t in tables}):
+        con.execute(f"create schema if not exists {schema}")
+    for schema, table, comment in tables:
+        cols = [r[0] for r in con.execute(
+            "select column_name from duckdb_columns() where database_name = 'work' and schema_name = ?"
+            " and table_name = ? order by column_index", [schema, table]).fetchall()
+            if not (schema == "marts" and (table, r[0]) in withheld.columns)]
+        order = ", ".join(f'"{c}"' for c in cols)
+        # Sorted copies make a re-run of the same inputs give the same table contents, row for row.
+        con.execute(f'create table {schema}."{table}" as select {order} from work.{schema}."{table}" order by {order}')
+        counts[f"{schema}.{table}"] = con.execute(f'select count(*) from {schema}."{table}"').fetchone()[0]
+        if comment:
+            con.execute(f'comment on table {schema}."{table}" is {_quote(comment)}')
+        for col, col_comment in con.execute(
+            "select column_name, comment from duckdb_columns() where database_name = 'work'"
+            " and schema_name = ? and table_name = ? and comment is not null", [schema, table]).fetchall():
+            if col in cols:
+                con.execute(f'comment on column {schema}."{table}"."{col}" is {_quote(col_comment)}')
+    con.execute("detach work")
+    return counts
+
+
+# Called on the new warehouse before it is swapped in, with the changed periods and whether it is the first
+# publication; returns the row counts of the tables it added (the releases schema: pipelines.lib.exports.releases).
+BeforeSwap = Callable[[duckdb.DuckDBPyConnection, list[str], bool], dict[str, int]]
+
+
 def publish_warehouse(work_db: Path, target: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
-                      withheld: Withheld = NOTHING_WITHHELD) -> Publication:
+                      withheld: Withheld = NOTHING_WITHHELD, before_swap: BeforeSwap | None = None) -> Publication:
     """Copy ``schemas`` of ``work_db`` (tables, rows, table and column comments) to ``target``, without the
     ``withheld`` marts and columns, in the storage version :func:`storage_version`.
 
     Returns the row count of every table and the periods whose mart rows changed since the previous
-    publication at ``target`` (on the first publication: the periods with a received file).
+    publication at ``target`` (on the first publication: the periods with a received file). ``before_swap``
+    adds to the new file what depends on those periods, before anyone can open it.
     """
     first = not target.exists()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
-    counts: dict[str, int] = {}
     con = duckdb.connect()
     try:
         con.execute(f"attach {_quote(str(tmp))} as {_PUBLISHED} (storage_version {_quote(storage_version())})")
         con.execute(f"use {_PUBLISHED}")
-        con.execute(f"attach {_quote(str(work_db))} as work (read_only)")
-        tables = [t for t in con.execute(
-            "select schema_name, table_name, comment from duckdb_tables() where database_name = 'work'"
-            f" and schema_name in ({', '.join(_quote(s) for s in schemas)}) order by 1, 2").fetchall()
-            if not (t[0] == "marts" and t[1] in withheld.tables)]
-        for schema in sorted({t[0] for t in tables}):
-            con.execute(f"create schema if not exists {schema}")
-        for schema, table, comment in tables:
-            cols = [r[0] for r in con.execute(
-                "select column_name from duckdb_columns() where database_name = 'work' and schema_name = ?"
-                " and table_name = ? order by column_index", [schema, table]).fetchall()
-                if not (schema == "marts" and (table, r[0]) in withheld.columns)]
-            order = ", ".join(f'"{c}"' for c in cols)
-            # Sorted copies make a re-run of the same inputs give the same table contents, row for row.
-            con.execute(f'create table {schema}."{table}" as select {order} from work.{schema}."{table}" order by {order}')
-            counts[f"{schema}.{table}"] = con.execute(f'select count(*) from {schema}."{table}"').fetchone()[0]
-            if comment:
-                con.execute(f'comment on table {schema}."{table}" is {_quote(comment)}')
-            for col, col_comment in con.execute(
-                "select column_name, comment from duckdb_columns() where database_name = 'work'"
-                " and schema_name = ? and table_name = ? and comment is not null", [schema, table]).fetchall():
-                if col in cols:
-                    con.execute(f'comment on column {schema}."{table}"."{col}" is {_quote(col_comment)}')
-        con.execute("detach work")
+        counts = copy_schemas(con, work_db, schemas, withheld)
         changed = _changed_periods(con, None if first else target)
+        if before_swap is not None:
+            counts |= before_swap(con, changed, first)
         con.execute(f"checkpoint {_PUBLISHED}")
     finally:
         con.close()

@@ -92,6 +92,7 @@ class Locations:
             Item("published/report", marts / "report", "tree"),
             Item("published/receipts", marts / "receipts", "tree"),
             Item("published/data_docs", marts / "data_docs", "tree"),
+            Item("published/releases", marts / "releases", "tree"),  # every release's documents as published
         ]
 
     def as_json(self) -> dict[str, str]:

@@ -1,0 +1,255 @@
+"""Releases: every publication that changed a quarter's figures is numbered, with its causes, and the documents
+it wrote are kept under ``<marts dir>/releases/<N>/`` exactly as published.
+
+The ledger lives in the working database (schema ``releases``), which the backup keeps and the restore puts
+back; each publication copies it into the published warehouse. Which quarters a release changed is the
+publication's own answer (``publish._changed_periods``); its causes are what the run already knows:
+
+- the files received since the last publication (``raw.submissions``): a first filing of a quarter not yet
+  published, a late file (a quarter already published, the enterprise's first file for it) or a resubmission
+  (the enterprise had filed for that quarter before), each with its submission id;
+- a rule or reference-data change: the digest of the seeds, dbt models, macros, tests and the intake's rules
+  differs from the last release's (the rules version);
+- a registry change: the inbox's registry.csv differs from the last release's;
+- a forced re-check (``sasac-skills run --recheck``).
+
+A release with none of these (a program update that moved figures) says so. No personal data: enterprises by
+organisation code, files by submission id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.lib.domain.contract import REGISTRY_FILE
+from pipelines.lib.domain.fingerprint import code_digest
+from pipelines.lib.domain.reference import DBT_PROJECT_DIR
+from pipelines.lib.domain.warehouse import create_raw_tables
+from pipelines.lib.exports.publish import BeforeSwap, copy_schemas
+from pipelines.lib.intake.rules_version import RULE_CODE_DIRS
+
+SCHEMA = "releases"
+# Which files were already looked at by a publication (working area only: not published).
+SEEN_SCHEMA = "releases_work"
+RELEASES_DIR = "releases"
+# What the rules version is the digest of: reference data and every rule, in dbt and at the door.
+RULE_ROOTS = (DBT_PROJECT_DIR / "seeds", DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "macros",
+              DBT_PROJECT_DIR / "tests", *RULE_CODE_DIRS)
+VERSION_CHARS = 12
+
+# The causes and their labels: the one place they are named.
+CAUSES = {
+    "new_filing": "首次报送",
+    "late_file": "迟报文件",
+    "resubmission": "重新报送（更正）",
+    "rules_change": "规则或参考数据变更",
+    "registry_change": "企业名录变更",
+    "forced_recheck": "强制重新核对",
+    "other": "程序更新或其他",
+}
+
+_TABLE_COMMENTS = {
+    "releases": "发布版本：每次改变已发布数字或文件的运行",
+    "release_quarters": "各发布版本改变了数字的季度",
+    "release_causes": "各发布版本的原因：新收到的文件（报送编号）、规则版本、名录变更或强制重新核对",
+}
+# (table, column, type, comment), in column order.
+_COLUMNS = (
+    ("releases", "release_no", "INTEGER PRIMARY KEY", "发布版本号（自1起连续编号）"),
+    ("releases", "released_at", "TIMESTAMP NOT NULL", "发布时间（本地时间）"),
+    ("releases", "rules_version", "VARCHAR NOT NULL", "规则版本（参考数据、dbt模型与受理规则的摘要）"),
+    ("releases", "registry_version", "VARCHAR", "企业名录版本（registry.csv 的摘要）"),
+    ("releases", "is_recheck", "BOOLEAN NOT NULL", "是否为强制重新核对的运行"),
+    ("releases", "run_id", "VARCHAR NOT NULL", "产生该版本的运行编号（Dagster run id）"),
+    ("release_quarters", "release_no", "INTEGER NOT NULL", "发布版本号"),
+    ("release_quarters", "period", "VARCHAR NOT NULL", "报告期（如 2009Q1）"),
+    ("release_causes", "release_no", "INTEGER NOT NULL", "发布版本号"),
+    ("release_causes", "cause", "VARCHAR NOT NULL", "原因代码"),
+    ("release_causes", "cause_zh", "VARCHAR NOT NULL", "原因"),
+    ("release_causes", "period", "VARCHAR", "所涉报告期（文件的报告期；规则变更时为改变的季度）"),
+    ("release_causes", "org_code", "VARCHAR", "企业组织机构代码（文件原因时）"),
+    ("release_causes", "submission_id", "VARCHAR", "报送编号（文件原因时）"),
+    ("release_causes", "rules_version", "VARCHAR", "规则版本（规则变更时）"),
+)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(f"create schema if not exists {SEEN_SCHEMA}")
+    for table, comment in _TABLE_COMMENTS.items():
+        body = ", ".join(f"{name} {sql_type}" for t, name, sql_type, _ in _COLUMNS if t == table)
+        con.execute(f"create table if not exists {SCHEMA}.{table} ({body})")
+        con.execute(f"comment on table {SCHEMA}.{table} is {_quote(comment)}")
+    for table, name, _, comment in _COLUMNS:
+        con.execute(f"comment on column {SCHEMA}.{table}.{name} is {_quote(comment)}")
+    con.execute(f"create table if not exists {SEEN_SCHEMA}.seen_submissions (submission_id VARCHAR PRIMARY KEY)")
+
+
+def _digest12(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:VERSION_CHARS]
+
+
+def rules_version() -> str:
+    return code_digest(RULE_ROOTS)[:VERSION_CHARS]
+
+
+def registry_version(inbox: Path) -> str | None:
+    try:
+        return _digest12((inbox / REGISTRY_FILE).read_bytes())
+    except OSError:
+        return None
+
+
+def _file_causes(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str]]:
+    """(cause, period, org code, submission id) of every file not seen by an earlier publication."""
+    return con.execute(f"""
+        with files as (
+            select submission_id, period, org_code, arrived_at from raw.submissions where outcome <> 'ignored'
+        ),
+        new as (
+            select * from files where submission_id not in (select submission_id from {SEEN_SCHEMA}.seen_submissions)
+        ),
+        published as (select distinct period from {SCHEMA}.release_quarters)
+        select
+            case
+                when exists (select 1 from files f where f.period = n.period and f.org_code = n.org_code
+                             and (f.arrived_at < n.arrived_at or (f.arrived_at = n.arrived_at
+                                  and f.submission_id < n.submission_id))) then 'resubmission'
+                when n.period in (select period from published) then 'late_file'
+                else 'new_filing'
+            end,
+            n.period, n.org_code, n.submission_id
+        from new n
+        order by 2, 3, n.arrived_at, 4
+    """).fetchall()
+
+
+def record_release(work_db: Path, changed: list[str], run_id: str, inbox: Path, recheck: bool) -> int | None:
+    """Record the publication in the ledger: a new release when ``changed`` names quarters; the files it saw
+    either way (a file that moved nothing is no cause of a later release). Returns the new release number."""
+    with duckdb.connect(str(work_db)) as con:
+        create_raw_tables(con)  # a working database the intake never wrote to has no files: no file causes
+        ensure_ledger(con)
+        con.execute("begin")
+        causes = _file_causes(con)
+        con.execute(f"insert into {SEEN_SCHEMA}.seen_submissions select submission_id from raw.submissions"
+                    f" on conflict do nothing")
+        if not changed:
+            con.execute("commit")
+            return None
+        last = con.execute(f"select release_no, rules_version, registry_version from {SCHEMA}.releases"
+                           " order by release_no desc limit 1").fetchone()
+        number = 1 if last is None else last[0] + 1
+        rules, registry = rules_version(), registry_version(inbox)
+        rows = [(c, p, o, s, None) for c, p, o, s in causes]
+        if last is not None and last[1] != rules:
+            rows += [("rules_change", p, None, None, rules) for p in changed]
+        if last is not None and last[2] != registry:
+            rows.append(("registry_change", None, None, None, None))
+        if recheck:
+            rows.append(("forced_recheck", None, None, None, None))
+        if not rows:
+            rows.append(("other", None, None, None, None))
+        con.execute(f"insert into {SCHEMA}.releases values (?, ?, ?, ?, ?, ?)",
+                    [number, dt.datetime.now().replace(microsecond=0), rules, registry, recheck, run_id])
+        con.executemany(f"insert into {SCHEMA}.release_quarters values (?, ?)", [[number, p] for p in changed])
+        con.executemany(f"insert into {SCHEMA}.release_causes values (?, ?, ?, ?, ?, ?, ?)",
+                        [[number, c, CAUSES[c], p, o, s, r] for c, p, o, s, r in rows])
+        con.execute("commit")
+    return number
+
+
+def releasing(work_db: Path, run_id: str, inbox: Path, recheck: bool) -> BeforeSwap:
+    """The publication's hook: record the release, then copy the ledger into the new warehouse."""
+    def before_swap(con: duckdb.DuckDBPyConnection, changed: list[str], first: bool) -> dict[str, int]:
+        record_release(work_db, changed, run_id, inbox, recheck)
+        return copy_schemas(con, work_db, (SCHEMA,))
+    return before_swap
+
+
+def release_of_run(work_db: Path, run_id: str) -> int | None:
+    with duckdb.connect(str(work_db), read_only=True) as con:
+        has = con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = 'releases'",
+                          [SCHEMA]).fetchone()[0]
+        row = con.execute(f"select release_no from {SCHEMA}.releases where run_id = ?", [run_id]).fetchone() \
+            if has else None
+    return row[0] if row else None
+
+
+def keep_documents(work_db: Path, marts_dir: Path, run_id: str, files: list[Path], replaced: bool) -> int:
+    """Keep ``files`` (written under ``marts_dir`` by the run ``run_id``) in its release's folder, byte for byte;
+    returns how many. ``replaced``: the writer puts a new file in place of the old (rename), so a hard link
+    keeps these bytes; a writer that rewrites the file in place gets a copy."""
+    number = release_of_run(work_db, run_id)
+    if number is None:
+        return 0
+    folder = marts_dir / RELEASES_DIR / str(number)
+    for path in files:
+        kept = folder / path.relative_to(marts_dir)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.unlink(missing_ok=True)
+        if replaced:
+            try:
+                os.link(path, kept)
+                continue
+            except OSError:  # another file system, or links not allowed: a copy keeps the bytes as well
+                pass
+        shutil.copyfile(path, kept)
+    return len(files)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading releases back (the command line)
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Release:
+    number: int
+    released_at: dt.datetime
+    rules_version: str
+    quarters: list[str]
+    causes: list[tuple[str, str | None, str | None, str | None, str | None]]  # label, period, org, id, rules
+
+    def lines(self, marts_dir: Path) -> list[str]:
+        out = [f"发布版本 {self.number}  发布时间 {self.released_at:%Y-%m-%d %H:%M:%S}  规则版本 {self.rules_version}",
+               f"  改变的季度：{'、'.join(self.quarters)}", "  原因："]
+        filings: dict[tuple[str, str | None], int] = {}
+        for label, period, org, sid, rules in self.causes:
+            if label == CAUSES["new_filing"]:  # a first publication's files: counted, not listed
+                filings[(label, period)] = filings.get((label, period), 0) + 1
+            elif sid is not None:
+                out.append(f"    {label} {period} 企业 {org or '?'} 报送编号 {sid}")
+            elif rules is not None:
+                out.append(f"    {label} {period} 规则版本 {rules}")
+            else:
+                out.append(f"    {label}")
+        out += [f"    {label} {period}：{n} 份文件" for (label, period), n in sorted(filings.items())]
+        folder = marts_dir / RELEASES_DIR / str(self.number)
+        kept = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+        out.append(f"  本版本发布的文件 documents: {folder}  (共 {kept} 份)")
+        return out
+
+
+def read_releases(warehouse: Path) -> list[Release]:
+    """Every release recorded in the published warehouse, oldest first (none before the first release)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        has = con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = 'releases'",
+                          [SCHEMA]).fetchone()[0]
+        if not has:
+            return []
+        heads = con.execute(f"select release_no, released_at, rules_version from {SCHEMA}.releases order by 1").fetchall()
+        quarters = con.execute(f"select release_no, period from {SCHEMA}.release_quarters order by 1, 2").fetchall()
+        causes = con.execute(f"select release_no, cause_zh, period, org_code, submission_id, rules_version"
+                             f" from {SCHEMA}.release_causes order by all").fetchall()
+    return [Release(n, at, rules, [p for m, p in quarters if m == n], [tuple(c[1:]) for c in causes if c[0] == n])
+            for n, at, rules in heads]
