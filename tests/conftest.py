@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +92,59 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     return run_demo(tmp_path_factory.mktemp("demo_run"))
 
 
+def copy_of_run(run: DemoRun, root: Path) -> DemoRun:
+    """A writable copy under ``root`` of ``run``'s inbox, working area and outputs, for a test that goes on from
+    the demo run (a resubmission, a re-run) without running the whole demo again. A later run there finds what
+    it would have found after a run of its own: every file held, the marts, receipts and releases published.
+    (The archive paths in raw.submissions still name the original's archive: a --recheck would read from there.)"""
+    shutil.copytree(run.inbox, root / "inbox")
+    shutil.copytree(run.workdir, root / "work")
+    shutil.copytree(run.marts_dir, root / "marts")
+    return DemoRun(root / "inbox", root / "work", root / "marts" / run.warehouse.name, run.summary)
+
+
 @pytest.fixture
 def demo_inbox_copy(tmp_path: Path) -> Path:
     """A writable copy of the demo inbox, for tests that add or change files."""
     target = tmp_path / "inbox"
     shutil.copytree(DEMO_INBOX, target)
     return target
+
+
+def cut_inbox(inbox: Path, period: str, target: Path) -> Path:
+    """A copy of ``inbox`` holding its registry and the period folders up to ``period``: what had arrived by the
+    end of ``period``'s filing window."""
+    from pipelines.lib.domain.periods import Period
+
+    target.mkdir(parents=True)
+    shutil.copy2(inbox / "registry.csv", target / "registry.csv")
+    for folder in sorted(inbox.iterdir()):
+        if folder.is_dir() and Period.parse(folder.name) <= Period.parse(period):
+            shutil.copytree(folder, target / folder.name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def late_joiner_full(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The late joiner's inbox (tests/factories.py: it files from 2008Q3 on) run through 2008Q4."""
+    from tests.factories import write_late_joiner_inbox
+
+    root = tmp_path_factory.mktemp("late_joiner_full")
+    write_late_joiner_inbox(root / "inbox", ("2008Q2", "2008Q3", "2008Q4"))
+    return run_demo(root, root / "inbox")
+
+
+@pytest.fixture(scope="session")
+def late_joiner_cut(late_joiner_full: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], DemoRun]:
+    """The run over the late joiner's inbox cut at a quarter, each cut run once for every test file that reads it
+    (the point-in-time test compares it with the full run; test_e2e_late_joiner.py reads the cut at 2008Q3, the
+    late joiner's only quarter)."""
+    runs: dict[str, DemoRun] = {}
+
+    def cut(period: str) -> DemoRun:
+        if period not in runs:
+            root = tmp_path_factory.mktemp(f"late_joiner_{period}")
+            runs[period] = run_demo(root, cut_inbox(late_joiner_full.inbox, period, root / "inbox"))
+        return runs[period]
+
+    return cut

@@ -9,19 +9,19 @@ C05 — and, being large, it drags its group and the whole system below their ow
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import pytest
 
-from tests.conftest import DemoRun, run_demo
-from tests.factories import GROUP, LATE, write_late_joiner_inbox
+from tests.conftest import DemoRun
+from tests.factories import GROUP, LATE
 
 
 @pytest.fixture(scope="module")
-def late_joiner_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    root = tmp_path_factory.mktemp("late_joiner")
-    inbox = root / "inbox"
-    write_late_joiner_inbox(inbox, ("2008Q2", "2008Q3"))
-    return run_demo(root, inbox)
+def late_joiner_run(late_joiner_cut: Callable[[str], DemoRun]) -> DemoRun:
+    """The late joiner's inbox through 2008Q3 (its first quarter), run once with the point-in-time test's cut."""
+    return late_joiner_cut("2008Q3")
 
 
 def _share_row(run: DemoRun, grain: str, entity: str, period: str) -> dict:

@@ -13,7 +13,7 @@ import pytest
 from pipelines.lib.domain.codes import normalize_org_code
 from pipelines.lib.exports.pages import page_name
 from pipelines.lib.exports.receipts import receipt_name
-from tests.conftest import DEMO_INBOX, DemoRun, run_demo, snapshot
+from tests.conftest import DEMO_INBOX, DemoRun, copy_of_run, run_demo, snapshot
 
 # Each test here runs the whole quarterly graph (intake, dbt, GX, exports): the full tier, not the quick loop.
 pytestmark = pytest.mark.slow
@@ -152,15 +152,15 @@ def test_receipts_and_reports_are_rewritten_only_where_what_they_show_changed(ru
     assert all(resubmitted[k][0] > published[k][0] for k in changed)  # written again, not only different
 
 
-def test_a_resubmission_clears_the_year_flag_it_fixes_and_rewrites_that_receipt(tmp_path: Path) -> None:
+def test_a_resubmission_clears_the_year_flag_it_fixes_and_rewrites_that_receipt(demo_run: DemoRun,
+                                                                                 tmp_path: Path) -> None:
     """Raising 2008Q2's extraction lifts the 2008 ratio over 1.5%: the C03 flag labelled 2008Q4 must go,
-    although the re-run covers 2008Q2 only, and the enterprise's 2008Q4 receipt must say so."""
-    inbox = tmp_path / "inbox"
-    shutil.copytree(DEMO_INBOX, inbox)
+    although the re-run covers 2008Q2 only, and the enterprise's 2008Q4 receipt must say so. It goes on from a
+    copy of the demo run (the whole demo, every quarter, published)."""
+    inbox = copy_of_run(demo_run, tmp_path).inbox
     truth = (inbox / "ground_truth.csv").read_text(encoding="utf-8").splitlines()
     c03 = next(line.split(",") for line in truth if ",C03," in line and line.split(",")[1] == "2008Q4")
     org = c03[2]
-    run_demo(tmp_path, inbox)
     receipt = tmp_path / "marts" / "receipts" / "2008Q4" / receipt_name(org)
 
     def c03_flags(warehouse: Path) -> list[tuple]:

@@ -34,6 +34,12 @@
     {{ dbt.concat(["cast(" ~ year ~ " as " ~ dbt.type_string() ~ ")", "'Q1'"]) }}
 {%- endmacro %}
 
+{#- a year row's value of `column` at one of its quarters (`period`, e.g. first_quarter_period('q.year') for
+  its start, year_end_period('q.year') for its end), summed over the year's quarter rows as a count -#}
+{% macro at_quarter(column, period, period_column='q.period') -%}
+    cast(sum(case when {{ period_column }} = {{ period }} then {{ column }} else 0 end) as bigint)
+{%- endmacro %}
+
 {#- period_index of the quarter a date falls in -#}
 {% macro date_period_index(date_col) -%}
     (cast(extract(year from {{ date_col }}) as integer) * 4

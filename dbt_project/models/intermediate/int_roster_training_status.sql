@@ -1,7 +1,9 @@
 {#-
   High-skill persons on each current roster with their trainings (anywhere in the system) in the
   roster's calendar year: up to the end of the roster's quarter, and in the whole year.
-  A training counts by its end date: 31 December counts for that year.
+  A training counts by its end date: 31 December counts for that year. It counts from the quarter whose file
+  reported it: a training filed late (in a later quarter's file, D13) does not change the verdicts of the
+  quarters before, which were judged on what had been filed by then (point in time; tests/test_point_in_time.py).
 -#}
 
 with
@@ -25,10 +27,11 @@ counted as (
     select
         r.submission_id,
         r.person_key,
-        cast(sum(case when e.end_period_index <= r.period_index then 1 else 0 end) as bigint)
-            as trainings_to_period_end,
-        count(e.person_key) as trainings_in_year,
-        max(e.end_date) as last_training_end_date
+        cast(sum(
+            case when e.end_period_index <= r.period_index and e.period_index <= r.period_index then 1 else 0 end
+        ) as bigint) as trainings_to_period_end,
+        cast(sum(case when e.year <= r.year then 1 else 0 end) as bigint) as trainings_in_year,
+        max(case when e.year <= r.year then e.end_date end) as last_training_end_date
     from roster as r
     left join events as e
         on

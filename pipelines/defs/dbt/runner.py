@@ -70,18 +70,22 @@ class DbtSession(dg.ConfigurableResource):
             heap.freeze_long_lived()  # the manifest lives as long as the run
         return self._manifests[key]
 
+    def invoke(self, args: list[str], project: DbtProject, target: Path) -> Any:
+        """``dbt <args>`` on the parsed project (dbt's ``dbtRunnerResult``); the working database is let go when
+        it ends."""
+        from dbt.cli.main import dbtRunner
+
+        try:
+            return dbtRunner(manifest=self.manifest(project, target)).invoke([*args, *_paths(project, target)])
+        finally:
+            _release_database()
+
     def build(self, context: dg.AssetExecutionContext, args: list[str], project: DbtProject,
               target: Path) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         """``dbt <args>`` on the nodes this step selects, yielding one Dagster event per node result."""
-        from dbt.cli.main import dbtRunner
-
-        manifest = self.manifest(project, target)
-        selection = _selection(context, manifest)
+        selection = _selection(context, self.manifest(project, target))
         context.log.info(f"Running dbt command: `dbt {' '.join([*args, *selection])}`.")
-        try:
-            result = dbtRunner(manifest=manifest).invoke([*args, *selection, *_paths(project, target)])
-        finally:
-            _release_database()
+        result = self.invoke([*args, *selection], project, target)
         node_results = list(result.result.results) if result.result is not None else []
         yield from node_events(context, node_results)
         failed = [f"{r.node.unique_id}: {r.message}" for r in node_results if str(r.status) in ("error", "fail")]

@@ -150,21 +150,12 @@ year_rows as (
         {{ year_end_period('q.year') }} as period,
         q.year,
         {{ period_from_index('q.year * 4 - 1') }} as start_period,
-        cast(
-            sum(case when q.period = {{ first_quarter_period('q.year') }} then q.enterprises_start else 0 end)
-            as bigint
-        ) as enterprises_start,
+        {{ at_quarter('q.enterprises_start', first_quarter_period('q.year')) }} as enterprises_start,
         cast(sum(q.enterprises_first_filing) as bigint) as enterprises_first_filing,
         cast(sum(q.enterprises_refiling) as bigint) as enterprises_refiling,
         cast(sum(q.enterprises_unreported) as bigint) as enterprises_unreported,
-        cast(
-            sum(case when q.period = {{ year_end_period('q.year') }} then q.enterprises_end else 0 end)
-            as bigint
-        ) as enterprises_end,
-        cast(
-            sum(case when q.period = {{ first_quarter_period('q.year') }} then q.high_skill_start else 0 end)
-            as bigint
-        ) as high_skill_start,
+        {{ at_quarter('q.enterprises_end', year_end_period('q.year')) }} as enterprises_end,
+        {{ at_quarter('q.high_skill_start', first_quarter_period('q.year')) }} as high_skill_start,
         cast(sum(q.promoted_in) as bigint) as promoted_in,
         cast(sum(q.promoted_trained) as bigint) as promoted_trained,
         cast(sum(q.transfer_in) as bigint) as transfer_in,
@@ -176,10 +167,7 @@ year_rows as (
         cast(sum(q.retired) as bigint) as retired,
         cast(sum(q.left_otherwise) as bigint) as left_otherwise,
         cast(sum(q.unreported_out) as bigint) as unreported_out,
-        cast(
-            sum(case when q.period = {{ year_end_period('q.year') }} then q.high_skill_end else 0 end)
-            as bigint
-        ) as high_skill_end,
+        {{ at_quarter('q.high_skill_end', year_end_period('q.year')) }} as high_skill_end,
         cast(sum(q.upgraded) as bigint) as upgraded,
         cast(sum(q.upgraded_to_technician) as bigint) as upgraded_to_technician
     from quarter_rows as q
