@@ -183,6 +183,7 @@ def _dbt_building(work: Path) -> bool:
     return any((work / "dbt_target" / "run").rglob("*.sql"))
 
 
+@pytest.mark.slow  # three whole-graph runs of a quarter: make test, not the fast loop
 def test_kill_9_during_dbt_leaves_nothing_behind_and_the_next_run_starts_at_once(tmp_path: Path) -> None:
     work = tmp_path / "w"
     env = {k: v for k, v in os.environ.items() if k != "SASAC_HMAC_KEY"} | {"SASAC_DEMO": "1"}
