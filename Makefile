@@ -48,10 +48,11 @@ run: install
 
 # The full tier includes the Spark check (tests/test_spark_check.py, test_dbt_portability.py): they run the spark
 # venv's interpreter (SASAC_SPARK_PYTHON) in child processes.
+# --durations: the CI log lists the slowest tests, which is where the suite's time budget goes.
 test: install $(SPARK_STAMP)
 	bash scripts/ensure-chromium.sh
 	bash scripts/ensure-office.sh
-	SASAC_DEMO=1 SASAC_SPARK_PYTHON=$(CURDIR)/$(SPARK_BIN)/python $(BIN)/pytest -q
+	SASAC_DEMO=1 SASAC_SPARK_PYTHON=$(CURDIR)/$(SPARK_BIN)/python $(BIN)/pytest -q --durations=30
 
 # The developer's loop: everything but the whole-graph runs and full dbt builds (marked slow).
 test-fast: install
