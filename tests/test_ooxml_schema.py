@@ -14,18 +14,14 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import duckdb
 import openpyxl
 import pytest
 from lxml import etree
 
-from pipelines.lib.exports.headlines import read_headlines
-from pipelines.lib.exports.publish import copy_schemas
 from pipelines.lib.exports.receipts import write_receipts
-from pipelines.lib.exports.releases import SCHEMA, record_release
 from pipelines.lib.exports.workbook import REVISIONS_SHEET, write_tracking_workbook
 from pipelines.lib.forms.template import write_template
-from tests.marts_fixture import build_marts_fixture, make_code
+from tests.marts_fixture import build_marts_fixture, make_code, with_revisions
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO.parent / "shared" / "ooxml"
@@ -88,19 +84,6 @@ def cells_read_back(path: Path) -> int:
     return sum(1 for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None)
 
 
-def with_revisions(db: Path, work: Path) -> Path:
-    """``db`` with a ledger of two releases of PERIOD, the second (a forced re-check) moving every headline figure:
-    the workbook gets its 修订记录 sheet."""
-    with duckdb.connect(str(db), read_only=True) as con:
-        published = read_headlines(con, [PERIOD])
-    record_release(work, [PERIOD], "run-1", work.parent, False, published)
-    moved = [(p, f, label, 1.0 if v is None else v + 1) for p, f, label, v in published]
-    record_release(work, [PERIOD], "run-2", work.parent, True, moved)
-    with duckdb.connect(str(db)) as con:
-        copy_schemas(con, work, (SCHEMA,))
-    return db
-
-
 @pytest.fixture(scope="module")
 def workbooks(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ooxml")
@@ -111,7 +94,7 @@ def workbooks(tmp_path_factory) -> dict[str, Path]:
     return {
         "tracking workbook": write_tracking_workbook(db, root / "target_tracking.xlsx"),
         "tracking workbook, revised": write_tracking_workbook(
-            with_revisions(Path(shutil.copy(db, root / "revised.duckdb")), root / "work.duckdb"),
+            with_revisions(Path(shutil.copy(db, root / "revised.duckdb")), root / "work.duckdb", PERIOD),
             root / "revised.xlsx"),
         "receipt, accepted": receipts[ACCEPTED_ORG],
         "receipt, rejected": receipts[REJECTED_ORG],
@@ -143,7 +126,7 @@ def test_the_kinds_checked_differ_where_they_should(workbooks):
     revised = openpyxl.load_workbook(workbooks["tracking workbook, revised"], read_only=True)
     assert REVISIONS_SHEET in revised.sheetnames and REVISIONS_SHEET not in openpyxl.load_workbook(
         workbooks["tracking workbook"], read_only=True).sheetnames
-    assert len(list(revised[REVISIONS_SHEET].iter_rows(values_only=True))) == 2  # header, the re-check of PERIOD
+    assert len(list(revised[REVISIONS_SHEET].iter_rows(values_only=True))) == 3  # header, the re-check of 2 quarters
     """The receipts checked are three different receipts; the template has comments (VML, not checked)."""
     texts = {k: openpyxl.load_workbook(p).active["C9"].value for k, p in workbooks.items() if k.startswith("receipt")}
     assert len(set(texts.values())) == 3, texts

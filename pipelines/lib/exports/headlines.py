@@ -20,6 +20,7 @@ from pipelines.lib.exports.display import PP_UNIT, pct
 class Headline:
     figure: str  # code
     label: str  # the report card's title: 全系统高技能人才占比 …
+    short: str  # where room is short (a chart's line ends)
     sql: str = ""  # one value per period (a ``?`` list of periods is bound): period, value
     digits: int | None = 1  # a share shown with this many decimals; None: a count
 
@@ -40,16 +41,16 @@ class Headline:
 
 
 # The report's cards, in its order. {periods}: the ? marks of the periods read.
-SHARE = Headline("system_share", "全系统高技能人才占比", """
+SHARE = Headline("system_share", "全系统高技能人才占比", "全系统占比", """
     select period, high_skill_share from marts.high_skill_share_tracking
     where grain = 'system' and period_type = 'quarter' and period in ({periods})""")
-COVERAGE = Headline("coverage", "高技能人才培训覆盖率（年初至今）", """
+COVERAGE = Headline("coverage", "高技能人才培训覆盖率（年初至今）", "培训覆盖率", """
     select period, coverage from marts.training_coverage_tracking
     where grain = 'system' and period_type = 'quarter' and skill_level = '全部' and period in ({periods})""")
-FUND_RATIO = Headline("fund_ratio", "经费提取比例（年初至今）", """
+FUND_RATIO = Headline("fund_ratio", "经费提取比例（年初至今）", "经费提取比例", """
     select period, extraction_ratio from marts.fund_tracking
     where grain = 'system' and period_type = 'quarter' and period in ({periods})""", 2)
-FRONTLINE = Headline("frontline_share", "一线职工经费占比（年初至今）", """
+FRONTLINE = Headline("frontline_share", "一线职工经费占比（年初至今）", "一线职工占比", """
     select period, frontline_share from marts.fund_tracking
     where grain = 'system' and period_type = 'quarter' and period in ({periods})""")
 SHARE_FIGURES = (SHARE, COVERAGE, FUND_RATIO, FRONTLINE)
@@ -59,7 +60,7 @@ FLAGS_LABEL = "问题条数（{severity}）"
 
 def flag_figures(con: duckdb.DuckDBPyConnection) -> tuple[Headline, ...]:
     """One figure per severity of the warehouse's reference (错误, 警告, 提示), in its order."""
-    return tuple(Headline(FLAGS_PREFIX + code, FLAGS_LABEL.format(severity=label), digits=None)
+    return tuple(Headline(FLAGS_PREFIX + code, FLAGS_LABEL.format(severity=label), label, digits=None)
                  for code, label in con.execute("select severity, label_zh from reference.ref_severities"
                                                 " order by sort_order, severity").fetchall())
 

@@ -222,7 +222,7 @@ def index_revisions(con: duckdb.DuckDBPyConnection) -> dict:
     chart = None
     if any(v for _, _, v in means):
         shares = [h for h in figures.values() if h.digits is not None]
-        series = [{"name": h.label, "values": [by.get((h.figure, d)) for d in delays], "colour": colour}
+        series = [{"name": h.short, "values": [by.get((h.figure, d)) for d in delays], "colour": colour}
                   for h, colour in zip(shares, (BLUE, ORANGE, GREEN, PURPLE), strict=False)]
         chart = line_chart("主要比例的平均绝对修订幅度（相对首次发布值）", [str(d) for d in delays], series,
                            f"平均绝对修订（{PP_UNIT}）", x_label="延迟季度数", w=760, h=300,
