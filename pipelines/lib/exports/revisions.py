@@ -81,6 +81,10 @@ def explains(cause: Cause, period: str) -> bool:
     return cause.period is None or cause.period == period
 
 
+# Causes that by themselves change no document of a quarter unless its figures moved.
+QUIET_CAUSES = frozenset({"forced_recheck", "other"})
+
+
 class Ledger:
     """The releases of a published warehouse, read once."""
 
@@ -113,8 +117,20 @@ class Ledger:
         labels = dict.fromkeys(c.label for c in self.explaining(number, period))
         return ReleaseRef(number, self.when[number], tuple(labels))
 
+    def revised_in(self, period: str) -> list[int]:
+        """The quarter's first release and every later one that revised what its documents show: a headline
+        figure moved, or a file, rule or registry change explains it. A re-check (or a program update) that moved
+        none of them changed no page: the report is not rewritten for it, so it is no revision of the report."""
+        numbers = self.quarters.get(period, [])
+        kept = numbers[:1]
+        for previous, number in zip(numbers, numbers[1:], strict=False):
+            if self.moved(previous, number, period) or any(
+                    c.code not in QUIET_CAUSES for c in self.explaining(number, period)):
+                kept.append(number)
+        return kept
+
     def releases_of(self, period: str) -> list[ReleaseRef]:
-        return [self.ref(n, period) for n in self.quarters.get(period, [])]
+        return [self.ref(n, period) for n in self.revised_in(period)]
 
     def moved(self, before: int, after: int, period: str) -> list[Moved]:
         out = []
@@ -126,10 +142,11 @@ class Ledger:
 
     def note(self, period: str) -> RevisionNote | None:
         """The quarter's 修订说明; None for a quarter no release revised."""
-        numbers = self.quarters.get(period, [])
+        numbers = self.revised_in(period)
         if len(numbers) < 2:
             return None
-        this, previous = numbers[-1], numbers[-2]
+        this = numbers[-1]
+        previous = max(n for n in self.quarters[period] if n < this)  # the figures it replaced
         return RevisionNote(period, self.ref(numbers[0], period), self.ref(this, period), self.releases_of(period),
                             self.moved(previous, this, period),
                             [c.text(self.names, period) for c in self.explaining(this, period)])
@@ -137,8 +154,9 @@ class Ledger:
     def revision_rows(self) -> list[tuple]:
         """The 修订记录: one row per release × quarter it revised (not its first publication) × cause."""
         rows = []
-        for period, numbers in sorted(self.quarters.items()):
-            for previous, number in zip(numbers, numbers[1:], strict=False):
+        for period, all_releases in sorted(self.quarters.items()):
+            for number in self.revised_in(period)[1:]:
+                previous = max(n for n in all_releases if n < number)
                 moved = "；".join(f"{m.label} {m.before} → {m.after}" for m in self.moved(previous, number, period))
                 for c in self.explaining(number, period):
                     rows.append((number, self.when[number], period, c.label, c.period, c.org_code,
@@ -175,7 +193,7 @@ class TriangleRow:
     label: str
     first_release: int
     first: str  # the value first published
-    later: tuple[tuple[int, str], ...]  # (release, value) of every later release that revised it
+    later: tuple[tuple[int, str], ...]  # (release, value) of every later release that changed its value
     revision: str  # after the last release, against the first
 
 
@@ -197,8 +215,8 @@ def _triangle_rows(con: duckdb.DuckDBPyConnection, figures: dict[str, Headline])
             seq = cells.get((period, h.figure))
             if not seq:
                 continue
-            out.append(TriangleRow(period, h.label, seq[0][2], h.text(seq[0][5]),
-                                   tuple((r[2], h.text(r[4])) for r in seq if r[3]), h.change_text(seq[-1][6])))
+            later = tuple((r[2], h.text(r[4])) for r, prev in zip(seq[1:], seq, strict=False) if r[4] != prev[4])
+            out.append(TriangleRow(period, h.label, seq[0][2], h.text(seq[0][5]), later, h.change_text(seq[-1][6])))
     return out
 
 
