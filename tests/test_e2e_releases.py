@@ -201,6 +201,8 @@ def test_the_revised_report_explains_what_moved_and_why_and_release_1s_report_do
     assert f"{FUND_RATIO.label}\n{FUND_RATIO.text(before)}\n{FUND_RATIO.text(after)}" in block, block
     assert _revision_block(runs["published"]["report/2009Q1.html"]) == ""
     assert _revision_block(runs["published"]["report/2009Q2.html"]) == ""
+    # the forced re-check (release 3) moved nothing the report shows: no revision, the page stays as release 2 wrote it
+    assert (runs["third"].marts_dir / "report" / "2009Q1.html").read_bytes() == runs["republished"]["report/2009Q1.html"]
 
 
 def test_the_workbook_lists_release_2s_causes_on_its_revisions_sheet(runs, tmp_path: Path) -> None:
