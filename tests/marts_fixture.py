@@ -445,3 +445,22 @@ def _write(path: Path, rows: dict[str, list[dict]]) -> None:
                 con.unregister("frame")
     finally:
         con.close()
+
+
+def with_revisions(db: Path, work: Path, period: str) -> Path:
+    """``db`` with a releases ledger (kept in the working database ``work``, as a publication keeps it) of two
+    releases of ``period`` and the quarter before it: the second, a forced re-check, moves every headline figure
+    of both (revisions at a delay of 0 and 1 quarter). Returns ``db``."""
+    from pipelines.lib.exports.headlines import read_headlines
+    from pipelines.lib.exports.publish import copy_schemas
+    from pipelines.lib.exports.releases import SCHEMA, record_release
+
+    quarters = [str(Period.parse(period).previous()), period]
+    with duckdb.connect(str(db), read_only=True) as con:
+        published = read_headlines(con, quarters)
+    record_release(work, quarters, "run-1", work.parent, False, published)
+    moved = [(p, f, label, 1.0 if v is None else v + 0.01) for p, f, label, v in published]
+    record_release(work, quarters, "run-2", work.parent, True, moved)
+    with duckdb.connect(str(db)) as con:
+        copy_schemas(con, work, (SCHEMA,))
+    return db

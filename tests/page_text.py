@@ -9,7 +9,7 @@ import re
 from html.parser import HTMLParser
 
 # The parts of a page that change with the day it was written, not with what it shows.
-_DATES = re.compile(r"(生成日期：|生成时间 )\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2})?")
+_DATES = re.compile(r"(生成日期：|生成时间 |发布于 )\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2})?")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -48,7 +48,7 @@ def _numbers(value: str) -> str:
 
 
 def page_text(html: str) -> str:
-    """The page's visible text, one text node a line, the generation date replaced by <date>."""
+    """The page's visible text, one text node a line, the generation and release dates replaced by <date>."""
     parser = _Page()
     parser.feed(html)
     parser.close()

@@ -19,6 +19,7 @@ import pytest
 
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.exports.receipts import receipt_name
+from pipelines.lib.exports.workbook import TRACKING_SHEETS
 from tests.factories import ENTERPRISE, OTHER, clean_submission, org, registry_csv, write_submission
 from tests.page_text import page_text
 from tests.test_recheck import set_threshold
@@ -133,7 +134,7 @@ def texts_follow_the_raised_minimum(marts: Path) -> None:
 
     # the workbook's findings sheet: each C03 finding's standard as in force in its year
     wb = openpyxl.load_workbook(marts / "target_tracking.xlsx", read_only=True)
-    findings = [[c for c in row] for row in wb[wb.sheetnames[-1]].iter_rows(values_only=True)]
+    findings = [[c for c in row] for row in wb[TRACKING_SHEETS[-1].name].iter_rows(values_only=True)]
     c03 = {next(v for v in row if v in ("2008Q4", "2009Q4")): row for row in findings if "C03" in row}
     assert "1.5%" in c03["2008Q4"] and not says(" ".join(map(str, c03["2008Q4"])), "2.1%"), c03
     assert "2.1%" in c03["2009Q4"] and not says(" ".join(map(str, c03["2009Q4"])), "1.5%"), c03

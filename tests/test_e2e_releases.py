@@ -15,10 +15,14 @@ import duckdb
 import openpyxl
 import pytest
 
-from pipelines.lib.domain.codes import normalize_org_code
+from pipelines.lib.domain.codes import format_org_code, normalize_org_code
+from pipelines.lib.exports.headlines import FUND_RATIO, SHARE_FIGURES
 from pipelines.lib.exports.receipts import receipt_name
 from pipelines.lib.exports.releases import CAUSES, RELEASES_DIR
+from pipelines.lib.exports.revisions import REVISION_COLUMNS
+from pipelines.lib.exports.workbook import REVISIONS_SHEET
 from tests.conftest import DEMO_INBOX, REPO, DemoRun, run_demo
+from tests.page_text import page_text
 
 # Three runs of the whole graph on two quarters.
 pytestmark = pytest.mark.slow
@@ -123,7 +127,8 @@ def test_release_2_names_the_late_and_the_corrected_file_by_submission_id(runs) 
 def test_the_ledger_carries_chinese_column_comments_and_no_personal_data(runs) -> None:
     rows = _ledger(runs["third"], "select table_name, column_name, comment from duckdb_columns()"
                                   " where schema_name = 'releases'")
-    assert {t for t, _, _ in rows} == {"releases", "release_quarters", "release_causes"}
+    assert {t for t, _, _ in rows} == {"releases", "release_quarters", "release_causes", "release_headlines",
+                                       "revisions_triangle", "mean_absolute_revisions"}
     assert all(comment for _, _, comment in rows)
     assert not {c for _, c, _ in rows} & {"person_key", "enterprise_name", "id_number", "name"}
 
@@ -151,3 +156,99 @@ def test_release_1_documents_stay_byte_identical_after_release_2(runs) -> None:
     # the receipts release 2 rewrote (the late and the corrected enterprise's, at least) are kept as it wrote them
     for name, data in runs["receipts"].items():
         assert (marts / RELEASES_DIR / "2" / name).read_bytes() == data, name
+
+
+# --- revisions explained where people read ------------------------------------------------------------------
+def _org(file_name: str) -> str:
+    return normalize_org_code(file_name.split("_")[0])
+
+
+def _names(run: DemoRun) -> dict[str, str]:
+    return dict(_ledger(run, "select org_code, enterprise_name from marts.dim_enterprises"))
+
+
+def _revision_block(html: bytes) -> str:
+    """The visible text of a report's 修订说明, "" when it has none."""
+    text = page_text(html.decode("utf-8"))
+    if "修订说明" not in text:
+        return ""
+    return text[text.index("修订说明"):text.index("应报企业")]
+
+
+def test_release_2_records_the_headline_figures_it_published_from_the_marts(runs) -> None:
+    rows = _ledger(runs["third"], "select release_no, period, figure, value from releases.release_headlines")
+    assert {(n, p) for n, p, _, _ in rows} == set(_ledger(runs["third"], "select * from releases.release_quarters"))
+    figures = {f for _, _, f, _ in rows}
+    assert {h.figure for h in SHARE_FIGURES} | {"flags_error", "flags_warning", "flags_info"} == figures
+    values = {(n, p, f): v for n, p, f, v in rows}
+    # the corrected file raised 教育培训经费提取额: the 2009Q1 fund ratio moved, as the mart says
+    mart = _ledger(runs["third"], "select extraction_ratio from marts.fund_tracking where grain = 'system'"
+                                  " and period_type = 'quarter' and period = '2009Q1'")[0][0]
+    assert values[(2, "2009Q1", FUND_RATIO.figure)] == mart != values[(1, "2009Q1", FUND_RATIO.figure)]
+
+
+def test_the_revised_report_explains_what_moved_and_why_and_release_1s_report_does_not(runs) -> None:
+    block = _revision_block(runs["republished"]["report/2009Q1.html"])
+    names = _names(runs["third"])
+    assert "本报告首次发布：发布版本 1，发布于 <date>" in block and "本版：发布版本 2，发布于 <date>" in block
+    for file_name, cause in ((LATE_FILE, "late_file"), (CORRECTED, "resubmission")):
+        org = _org(file_name)
+        assert f"{CAUSES[cause]}：{format_org_code(org)} {names[org]}" in block, (file_name, block)
+    assert runs["late_id"] in block and runs["corrected_id"] in block
+    before, after = (_ledger(runs["third"], f"select value from releases.release_headlines where release_no = {n}"
+                                            f" and period = '2009Q1' and figure = '{FUND_RATIO.figure}'")[0][0]
+                     for n in (1, 2))
+    assert f"{FUND_RATIO.label}\n{FUND_RATIO.text(before)}\n{FUND_RATIO.text(after)}" in block, block
+    assert _revision_block(runs["published"]["report/2009Q1.html"]) == ""
+    assert _revision_block(runs["published"]["report/2009Q2.html"]) == ""
+    # the forced re-check (release 3) moved nothing the report shows: no revision, the page stays as release 2 wrote it
+    assert (runs["third"].marts_dir / "report" / "2009Q1.html").read_bytes() == runs["republished"]["report/2009Q1.html"]
+
+
+def test_the_workbook_lists_release_2s_causes_on_its_revisions_sheet(runs, tmp_path: Path) -> None:
+    (tmp_path / "wb.xlsx").write_bytes(runs["republished"]["target_tracking.xlsx"])
+    ws = openpyxl.load_workbook(tmp_path / "wb.xlsx", read_only=True)[REVISIONS_SHEET]
+    rows = list(ws.iter_rows(values_only=True))
+    assert list(rows[0]) == [label for _, label in REVISION_COLUMNS]
+    keys = [k for k, _ in REVISION_COLUMNS]
+    body = [dict(zip(keys, r, strict=True)) for r in rows[1:]]
+    q1 = [r for r in body if str(r["release_no"]) == "2" and r["period"] == "2009Q1"]
+    assert {(r["cause_zh"], r["submission_id"], r["org_code"]) for r in q1} == {
+        (CAUSES["late_file"], runs["late_id"], format_org_code(_org(LATE_FILE))),
+        (CAUSES["resubmission"], runs["corrected_id"], format_org_code(_org(CORRECTED)))}
+    assert all(FUND_RATIO.label in r["moved"] and "→" in r["moved"] for r in q1)
+    assert not [r for r in body if str(r["release_no"]) == "1"]  # a first publication is no revision
+
+
+def test_a_reissued_receipt_names_release_2_and_its_cause(runs, tmp_path: Path) -> None:
+    def text(name: str) -> str:
+        (tmp_path / "r.xlsx").write_bytes(runs["receipts"][name])
+        ws = openpyxl.load_workbook(tmp_path / "r.xlsx").active
+        return "\n".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
+
+    for file_name, cause, sid in ((CORRECTED, "resubmission", runs["corrected_id"]),
+                                  (LATE_FILE, "late_file", runs["late_id"])):
+        receipt = text(f"receipts/2009Q1/{receipt_name(_org(file_name))}")
+        assert "本回执随发布版本 2" in receipt and CAUSES[cause] in receipt and sid in receipt, receipt
+    assert "重新报送" in text(f"receipts/2009Q1/{receipt_name(_org(CORRECTED))}")
+    # release 1's receipts were first issues: no such line
+    kept = runs["third"].marts_dir / RELEASES_DIR / "1" / "receipts" / "2009Q1" / receipt_name(_org(CORRECTED))
+    ws = openpyxl.load_workbook(kept).active
+    assert not any("本回执随发布版本" in str(c.value) for row in ws.iter_rows() for c in row)
+
+
+def test_the_index_lists_releases_per_quarter_and_the_triangle(runs) -> None:
+    text = page_text((runs["third"].marts_dir / "report" / "index.html").read_text(encoding="utf-8"))
+    row = text[text.index("\n2009Q1\n"):text.index("修订三角")]
+    assert "版本 1，发布于 <date>" in row and "版本 2，发布于 <date>" in row and CAUSES["late_file"] in row and CAUSES["resubmission"] in row, row
+    assert "平均绝对修订幅度" in text and "releases.revisions_triangle" in text
+    triangle = _ledger(runs["third"], f"""select release_no, delay_quarters, is_revision, value, first_value, revision
+                                          from releases.revisions_triangle
+                                          where period = '2009Q1' and figure = '{FUND_RATIO.figure}' order by 1""")
+    revised = {n for n, p in _ledger(runs["third"], "select * from releases.release_quarters") if p == "2009Q1"} - {1}
+    assert 2 in revised
+    assert [(n, d, r) for n, d, r, *_ in triangle] == [(n, 1, n in revised) for n in (1, 2, 3)]
+    assert triangle[1][5] == triangle[1][3] - triangle[1][4] != 0 and triangle[2][3] == triangle[1][3]
+    mean = _ledger(runs["third"], f"""select mean_absolute_revision from releases.mean_absolute_revisions
+                                      where figure = '{FUND_RATIO.figure}' and delay_quarters = 1""")
+    assert mean == [(abs(triangle[1][5]),)]

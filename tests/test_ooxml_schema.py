@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -18,9 +19,9 @@ import pytest
 from lxml import etree
 
 from pipelines.lib.exports.receipts import write_receipts
-from pipelines.lib.exports.workbook import write_tracking_workbook
+from pipelines.lib.exports.workbook import REVISIONS_SHEET, write_tracking_workbook
 from pipelines.lib.forms.template import write_template
-from tests.marts_fixture import build_marts_fixture, make_code
+from tests.marts_fixture import build_marts_fixture, make_code, with_revisions
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO.parent / "shared" / "ooxml"
@@ -92,6 +93,9 @@ def workbooks(tmp_path_factory) -> dict[str, Path]:
     write_template(template)
     return {
         "tracking workbook": write_tracking_workbook(db, root / "target_tracking.xlsx"),
+        "tracking workbook, revised": write_tracking_workbook(
+            with_revisions(Path(shutil.copy(db, root / "revised.duckdb")), root / "work.duckdb", PERIOD),
+            root / "revised.xlsx"),
         "receipt, accepted": receipts[ACCEPTED_ORG],
         "receipt, rejected": receipts[REJECTED_ORG],
         "receipt, missing filing": receipts[MISSING_ORG],
@@ -106,7 +110,7 @@ def test_the_schemas_are_there_and_load_offline():
         assert isinstance(schema(name), etree.XMLSchema)
 
 
-@pytest.mark.parametrize("kind", ["tracking workbook", "receipt, accepted", "receipt, rejected",
+@pytest.mark.parametrize("kind", ["tracking workbook", "tracking workbook, revised", "receipt, accepted", "receipt, rejected",
                                   "receipt, missing filing", "blank template"])
 def test_every_part_of_every_workbook_kind_is_valid_and_reads_back(workbooks, kind):
     path = workbooks[kind]
@@ -119,6 +123,10 @@ def test_every_part_of_every_workbook_kind_is_valid_and_reads_back(workbooks, ki
 
 
 def test_the_kinds_checked_differ_where_they_should(workbooks):
+    revised = openpyxl.load_workbook(workbooks["tracking workbook, revised"], read_only=True)
+    assert REVISIONS_SHEET in revised.sheetnames and REVISIONS_SHEET not in openpyxl.load_workbook(
+        workbooks["tracking workbook"], read_only=True).sheetnames
+    assert len(list(revised[REVISIONS_SHEET].iter_rows(values_only=True))) == 3  # header, the re-check of 2 quarters
     """The receipts checked are three different receipts; the template has comments (VML, not checked)."""
     texts = {k: openpyxl.load_workbook(p).active["C9"].value for k, p in workbooks.items() if k.startswith("receipt")}
     assert len(set(texts.values())) == 3, texts

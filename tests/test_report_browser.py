@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.lib.exports.report import update_report_index, write_report
-from tests.marts_fixture import build_marts_fixture
+from tests.marts_fixture import build_marts_fixture, with_revisions
 
 PERIOD = "2007Q4"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -225,3 +225,32 @@ def test_data_docs_render_offline_with_failing_rows_by_enterprise_and_period(tmp
             assert "报告期" in dom and re.search(r"<td class=\"c\">[0-9A-Z]{8}-[0-9A-Z]</td>", dom)
     index = run.docs_index.read_text(encoding="utf-8")
     assert all(f"发现{s.failing_count:,}条问题" in index for s in found.values() if not s.errors)
+
+
+# Every text of every chart inside its chart (the rotated axis titles aside: their box is before the rotation).
+_MEASURE_TEXTS = """<script>
+const out = [];
+for (const svg of document.querySelectorAll("svg")) {
+  for (const t of svg.querySelectorAll("text")) {
+    if (t.getAttribute("transform")) continue;
+    const b = t.getBBox();
+    if (b.x < 0 || b.x + b.width > svg.viewBox.baseVal.width) out.push(t.textContent);
+  }
+}
+document.body.insertAdjacentHTML("beforeend", "<pre id=measured>" + JSON.stringify(out) + "</pre>");
+</script>"""
+
+
+def test_a_revised_quarter_says_so_and_the_index_draws_its_revisions_inside_the_chart(tmp_path):
+    db = with_revisions(build_marts_fixture(tmp_path / "warehouse.duckdb"), tmp_path / "work.duckdb", PERIOD)
+    report = write_report(db, PERIOD, tmp_path / "report" / f"{PERIOD}.html")
+    assert update_report_index(db, report.parent)
+    dom = _chromium(tmp_path, "--dump-dom", report.as_uri()).stdout
+    assert "修订说明" in dom and "本版：发布版本 2" in dom and "强制重新核对" in dom
+    index = report.parent / "index.html"
+    page = index.read_text(encoding="utf-8")
+    assert "修订三角" in page and page.count("<polyline") == 4  # the four shares' mean absolute revisions
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", _MEASURE_TEXTS + "</body>"), encoding="utf-8")
+    m = re.search(r"<pre id=\"measured\">(.*?)</pre>", _chromium(tmp_path, "--dump-dom", probe.as_uri()).stdout, re.S)
+    assert m and json.loads(html.unescape(m.group(1))) == []

@@ -13,7 +13,7 @@ from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.exports.publish import publish_warehouse
-from pipelines.lib.exports.releases import keep_documents, releasing
+from pipelines.lib.exports.releases import keep_documents, release_of_run, releasing
 
 PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
 # One asset per output, so that a failed export does not hide the others.
@@ -147,9 +147,10 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
 
         db, out = platform.warehouse_path, platform.marts_dir / "receipts"
         periods = export_periods(context, db)
+        release = release_of_run(platform.work_db, context.run.run_id)  # a re-issued receipt names it
         written, unchanged, removed = 0, 0, 0
         for done, period in enumerate(periods, start=1):
-            result = write_receipts(db, str(period), out)
+            result = write_receipts(db, str(period), out, release)
             # Receipts are rewritten in place: copies, not links, keep what this release published.
             keep_documents(platform.work_db, platform.marts_dir, context.run.run_id, result.written, replaced=False)
             written, unchanged, removed = (written + len(result.written), unchanged + len(result.unchanged),

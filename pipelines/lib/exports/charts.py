@@ -13,6 +13,8 @@ from pipelines.lib.exports.display import pct
 # Series colours of the charts. Good / needs a look / bad are tones (reference.ref_tones, text_colour):
 # status text is classed by its tone, and bars take their tone's colour.
 BLUE, ORANGE = "#2f6db5", "#e67e22"
+# More series, for charts with four lines (the revisions of the reports index).
+GREEN, PURPLE = "#2e8b57", "#7b4fa0"
 
 
 def text_px(text: str, size: float = 11) -> float:
@@ -107,8 +109,10 @@ class LineChart:
 
 
 def line_chart(title: str, x_labels: list[str], series: list[dict], y_label: str, x_label: str = "报告期",
-               hlines: Sequence[tuple[float, str, str]] = (), w: int = 1100, h: int = 360) -> LineChart:
-    """Lines over quarters. ``series``: {name, values (None = gap), colour, dash}; hlines: (y, label, colour)."""
+               hlines: Sequence[tuple[float, str, str]] = (), w: int = 1100, h: int = 360,
+               fmt: Callable[[float], str] | None = None) -> LineChart:
+    """Lines over quarters. ``series``: {name, values (None = gap), colour, dash}; hlines: (y, label, colour).
+    ``fmt``: the values' wording (ticks and end labels), shares by default."""
     left, right, top, bottom = 64, 150, 34, 56
     pw, ph = w - left - right, h - top - bottom
     vals = [v for s in series for v in s["values"] if v is not None] + [y for y, _, _ in hlines]
@@ -122,7 +126,7 @@ def line_chart(title: str, x_labels: list[str], series: list[dict], y_label: str
         return top + ph * (1 - v / ymax)
 
     chart = LineChart(title, w, h, left, top, pw, ph, x_label, y_label)
-    chart.y_ticks = [Label(left, y(t), pct(t, 0)) for t in _ticks(0, ymax, _round_steps(ymax))]
+    chart.y_ticks = [Label(left, y(t), fmt(t) if fmt else pct(t, 0)) for t in _ticks(0, ymax, _round_steps(ymax))]
     step = max(1, math.ceil(len(x_labels) / 14))
     chart.x_ticks = [Label(x(i), top + ph + 16, lab) for i, lab in enumerate(x_labels)
                      if i % step == 0 or i == len(x_labels) - 1]
@@ -134,7 +138,7 @@ def line_chart(title: str, x_labels: list[str], series: list[dict], y_label: str
             continue
         chart.lines.append(Line(pts, s["colour"], s.get("dash") or ""))
         last = next(v for v in reversed(s["values"]) if v is not None)
-        end_labels.append([pts[-1][0], pts[-1][1], s["colour"], f"{s['name']} {pct(last)}"])
+        end_labels.append([pts[-1][0], pts[-1][1], s["colour"], f"{s['name']} {fmt(last) if fmt else pct(last)}"])
     end_labels.sort(key=lambda t: t[1])
     for i in range(1, len(end_labels)):  # keep end-of-line labels from overlapping
         end_labels[i][1] = max(end_labels[i][1], end_labels[i - 1][1] + 14)

@@ -40,6 +40,7 @@ from pipelines.lib.exports.display import (
 )
 from pipelines.lib.exports.forked import map_forked
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
+from pipelines.lib.exports.revisions import Ledger
 from pipelines.lib.exports.stamped import PROPERTY_MARK, TITLE_MARK, StampedSheet, StampTemplate
 
 # Rules judged on the year (ref_rules.level enterprise-year / person-year, Display.year_level_rules) carry
@@ -300,7 +301,8 @@ def _recheck_text(rechecks: list[dict], label) -> str:
 
 def _write_one(path: Path, display: Display, period: str, org: str, name: str | None, filing: dict | None,
                versions: list[dict], flags: list[dict], share: dict | None, coverage: dict | None,
-               funds: dict | None, rechecks: list[dict], digest: str, template: StampTemplate) -> None:
+               funds: dict | None, rechecks: list[dict], digest: str, template: StampTemplate,
+               reissue: str | None = None) -> None:
     rc = _Receipt(path, display, template)
     label = display.label
     ws = rc.ws
@@ -346,6 +348,8 @@ def _write_one(path: Path, display: Display, period: str, org: str, name: str | 
     rc.line("处理结论", conclusion)
     if rechecks:
         rc.line("规则变更", _recheck_text(rechecks, label))
+    if reissue:
+        rc.line("重新出具", reissue)
     if filing and filing.get("reasons_zh"):
         rc.line("退回/缺报原因", filing["reasons_zh"])
 
@@ -488,7 +492,7 @@ def receipt_name(org: str) -> str:
 DIGEST_PROPERTY = "sasac_inputs_sha256"
 # The modules whose code decides what a receipt looks like.
 RENDERER_MODULES = ("pipelines.lib.exports.receipts", "pipelines.lib.exports.stamped", "pipelines.lib.exports.excel",
-                    "pipelines.lib.exports.display",
+                    "pipelines.lib.exports.display", "pipelines.lib.exports.revisions",
                     "pipelines.lib.domain.codes", "pipelines.lib.domain.periods", "pipelines.lib.domain.rule_text")
 _CUSTOM_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/custom-properties}"
 
@@ -520,17 +524,24 @@ def stored_digest(path: Path) -> str | None:
     return None
 
 
-def write_receipts(db_path: Path, period: str, out_dir: Path) -> ReceiptsWritten:
+def write_receipts(db_path: Path, period: str, out_dir: Path, release: int | None = None) -> ReceiptsWritten:
     """Bring every receipt for ``period`` under ``out_dir/<period>/`` up to date with the warehouse.
 
     A receipt whose stored inputs digest equals that of the warehouse's rows is left untouched, the others are
-    written; receipts of enterprises no longer listed for the period are removed.
+    written; receipts of enterprises no longer listed for the period are removed. ``release``: the release the
+    run published (``releases.release_of_run``); a receipt it re-issues (there was one before) says which release
+    and why (``revisions.Ledger.reissue_text``), outside the digest: the same rows never rewrite it.
 
     Receipts are stamped from one template (``stamped``) by forked children that inherit the rows
     (``forked.map_forked``).
     """
     period = str(Period.parse(period))
     data = _load(Path(db_path), period)
+    ledger = None
+    if release is not None:
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            ledger = Ledger(con)
+        ledger = ledger if release in ledger.when else None
     filing = {r["org_code"]: r for r in data["filing"]}
     versions = _by(data["versions"])
     flags = _by(data["flags"])
@@ -564,9 +575,11 @@ def write_receipts(db_path: Path, period: str, out_dir: Path) -> ReceiptsWritten
         rows = (fs, versions.get(org, []), flags.get(org, []), share.get(org), coverage.get(org), funds.get(org),
                 rechecks.get(org, []))
         digest = content_digest(*shared, period, org, name, *rows)
-        if stored_digest(path) == digest:
+        stored = stored_digest(path)
+        if stored == digest:
             return path, False
-        _write_one(path, display, period, org, name, *rows, digest, template)
+        reissue = ledger.reissue_text(release, period, org) if ledger is not None and stored is not None else None
+        _write_one(path, display, period, org, name, *rows, digest, template, reissue)
         return path, True
 
     for done in map_forked(bring_up_to_date, orgs):

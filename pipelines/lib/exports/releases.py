@@ -15,6 +15,10 @@ publication's own answer (``publish._changed_periods``); its causes are what the
 
 A release with none of these (a program update that moved figures) says so. No personal data: enterprises by
 organisation code, files by submission id.
+
+A release also records the headline figures it published for every quarter it changed (``headlines.py``), and
+rebuilds from them the revisions triangle and its mean absolute revisions; ``revisions.py`` reads them back for
+the documents.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pipelines.lib.domain.contract import REGISTRY_FILE
 from pipelines.lib.domain.fingerprint import code_digest
 from pipelines.lib.domain.reference import DBT_PROJECT_DIR
 from pipelines.lib.domain.warehouse import create_raw_tables
+from pipelines.lib.exports.headlines import read_headlines
 from pipelines.lib.exports.publish import BeforeSwap, copy_schemas
 from pipelines.lib.intake.rules_version import RULE_CODE_DIRS
 
@@ -59,6 +64,12 @@ _TABLE_COMMENTS = {
     "releases": "发布版本：每次改变已发布数字或文件的运行",
     "release_quarters": "各发布版本改变了数字的季度",
     "release_causes": "各发布版本的原因：新收到的文件（报送编号）、规则版本、名录变更或强制重新核对",
+    "release_headlines": "各发布版本所改变季度的主要数字（取自季度报告所读的数据集市）",
+}
+# Derived from release_headlines after every release (rebuilt whole): the revisions triangle.
+_DERIVED_COMMENTS = {
+    "revisions_triangle": "修订三角：各季度各主要数字在首次发布时及其后每个发布版本后的数值",
+    "mean_absolute_revisions": "各主要数字按延迟季度数的平均绝对修订幅度（相对首次发布值）",
 }
 # (table, column, type, comment), in column order.
 _COLUMNS = (
@@ -77,7 +88,31 @@ _COLUMNS = (
     ("release_causes", "org_code", "VARCHAR", "企业组织机构代码（文件原因时）"),
     ("release_causes", "submission_id", "VARCHAR", "报送编号（文件原因时）"),
     ("release_causes", "rules_version", "VARCHAR", "规则版本（规则变更时）"),
+    ("release_headlines", "release_no", "INTEGER NOT NULL", "发布版本号"),
+    ("release_headlines", "period", "VARCHAR NOT NULL", "报告期（该版本改变的季度）"),
+    ("release_headlines", "figure", "VARCHAR NOT NULL", "主要数字代码"),
+    ("release_headlines", "figure_zh", "VARCHAR NOT NULL", "主要数字（季度报告中的名称）"),
+    ("release_headlines", "value", "DOUBLE", "该版本发布的数值（比例为小数，问题条数为条数）"),
 )
+_DERIVED_COLUMNS = (
+    ("revisions_triangle", "period", "报告期"),
+    ("revisions_triangle", "figure", "主要数字代码"),
+    ("revisions_triangle", "figure_zh", "主要数字"),
+    ("revisions_triangle", "release_no", "发布版本号（首次发布该季度的版本及其后每个版本）"),
+    ("revisions_triangle", "released_at", "发布时间"),
+    ("revisions_triangle", "delay_quarters", "延迟季度数：该版本发布时已发布的最新报告期晚于本报告期的季度数"),
+    ("revisions_triangle", "is_revision", "该版本是否改变了本季度的数字（首次发布为否）"),
+    ("revisions_triangle", "value", "该版本后的数值"),
+    ("revisions_triangle", "first_value", "首次发布的数值"),
+    ("revisions_triangle", "revision", "累计修订：该版本后的数值减首次发布的数值"),
+    ("mean_absolute_revisions", "figure", "主要数字代码"),
+    ("mean_absolute_revisions", "figure_zh", "主要数字"),
+    ("mean_absolute_revisions", "delay_quarters", "延迟季度数"),
+    ("mean_absolute_revisions", "quarters", "参与平均的季度数"),
+    ("mean_absolute_revisions", "mean_absolute_revision", "平均绝对修订幅度（各季度在该延迟下最后一个版本的累计修订的绝对值的平均）"),
+)
+# A quarter as a number of quarters (2009Q1 -> 2009 * 4 + 1): delays are differences of it.
+_QUARTER_NO = "(cast(substr({p}, 1, 4) as integer) * 4 + cast(substr({p}, 6, 1) as integer))"
 
 
 def _quote(text: str) -> str:
@@ -94,6 +129,56 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
     for table, name, _, comment in _COLUMNS:
         con.execute(f"comment on column {SCHEMA}.{table}.{name} is {_quote(comment)}")
     con.execute(f"create table if not exists {SEEN_SCHEMA}.seen_submissions (submission_id VARCHAR PRIMARY KEY)")
+
+
+def _rebuild_triangle(con: duckdb.DuckDBPyConnection) -> None:
+    """The revisions triangle and its mean absolute revisions, from the headlines every release recorded."""
+    horizon = _QUARTER_NO.format(p="h.horizon")
+    con.execute(f"""
+        create or replace table {SCHEMA}.revisions_triangle as
+        with horizons as (
+            select r.release_no, r.released_at,
+                   (select max(q.period) from {SCHEMA}.release_quarters q where q.release_no <= r.release_no) as horizon
+            from {SCHEMA}.releases r
+        ),
+        firsts as (
+            select period, figure, min(release_no) as first_release from {SCHEMA}.release_headlines group by all
+        ),
+        cells as (
+            select f.period, f.figure, h.release_no, h.released_at, {horizon} - {_QUARTER_NO.format(p="f.period")}
+                       as delay_quarters,
+                   (select max(x.release_no) from {SCHEMA}.release_headlines x where x.period = f.period
+                    and x.figure = f.figure and x.release_no <= h.release_no) as value_release
+            from firsts f join horizons h on h.release_no >= f.first_release
+        ),
+        final as (
+            select c.period, c.figure, v.figure_zh, c.release_no, c.released_at, c.delay_quarters,
+                   c.value_release = c.release_no and c.release_no > fv.release_no as is_revision,
+                   v.value, fv.value as first_value, v.value - fv.value as revision
+            from cells c
+            join {SCHEMA}.release_headlines v
+              on v.period = c.period and v.figure = c.figure and v.release_no = c.value_release
+            join (select h.* from {SCHEMA}.release_headlines h join firsts f on f.period = h.period
+                  and f.figure = h.figure and f.first_release = h.release_no) fv
+              on fv.period = c.period and fv.figure = c.figure
+        )
+        select * from final order by period, figure, release_no""")
+    con.execute(f"""
+        create or replace table {SCHEMA}.mean_absolute_revisions as
+        with last_at_delay as (
+            select * from {SCHEMA}.revisions_triangle
+            qualify row_number() over (partition by period, figure, delay_quarters order by release_no desc) = 1
+        ),
+        final as (
+            select figure, any_value(figure_zh) as figure_zh, delay_quarters, count(*) as quarters,
+                   avg(abs(revision)) as mean_absolute_revision
+            from last_at_delay where revision is not null group by figure, delay_quarters
+        )
+        select * from final order by figure, delay_quarters""")
+    for table, comment in _DERIVED_COMMENTS.items():
+        con.execute(f"comment on table {SCHEMA}.{table} is {_quote(comment)}")
+    for table, name, comment in _DERIVED_COLUMNS:
+        con.execute(f"comment on column {SCHEMA}.{table}.{name} is {_quote(comment)}")
 
 
 def _digest12(data: bytes) -> str:
@@ -135,8 +220,10 @@ def _file_causes(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, st
     """).fetchall()
 
 
-def record_release(work_db: Path, changed: list[str], run_id: str, inbox: Path, recheck: bool) -> int | None:
-    """Record the publication in the ledger: a new release when ``changed`` names quarters; the files it saw
+def record_release(work_db: Path, changed: list[str], run_id: str, inbox: Path, recheck: bool,
+                   headlines: list[tuple[str, str, str, float | None]] = ()) -> int | None:
+    """Record the publication in the ledger: a new release when ``changed`` names quarters, with the
+    ``headlines`` (period, figure, label, value: headlines.read_headlines) it published for them; the files it saw
     either way (a file that moved nothing is no cause of a later release). Returns the new release number."""
     with duckdb.connect(str(work_db)) as con:
         create_raw_tables(con)  # a working database the intake never wrote to has no files: no file causes
@@ -166,6 +253,9 @@ def record_release(work_db: Path, changed: list[str], run_id: str, inbox: Path, 
         con.executemany(f"insert into {SCHEMA}.release_quarters values (?, ?)", [[number, p] for p in changed])
         con.executemany(f"insert into {SCHEMA}.release_causes values (?, ?, ?, ?, ?, ?, ?)",
                         [[number, c, CAUSES[c], p, o, s, r] for c, p, o, s, r in rows])
+        con.executemany(f"insert into {SCHEMA}.release_headlines values (?, ?, ?, ?, ?)",
+                        [[number, *h] for h in headlines if h[0] in changed])
+        _rebuild_triangle(con)
         con.execute("commit")
     return number
 
@@ -173,7 +263,7 @@ def record_release(work_db: Path, changed: list[str], run_id: str, inbox: Path, 
 def releasing(work_db: Path, run_id: str, inbox: Path, recheck: bool) -> BeforeSwap:
     """The publication's hook: record the release, then copy the ledger into the new warehouse."""
     def before_swap(con: duckdb.DuckDBPyConnection, changed: list[str], first: bool) -> dict[str, int]:
-        record_release(work_db, changed, run_id, inbox, recheck)
+        record_release(work_db, changed, run_id, inbox, recheck, read_headlines(con, changed))
         return copy_schemas(con, work_db, (SCHEMA,))
     return before_swap
 

@@ -26,8 +26,10 @@ from pipelines.lib.domain.reference import POLICY_TITLE
 from pipelines.lib.domain.rule_text import percent_text
 from pipelines.lib.exports.charts import BLUE, ORANGE, Bar, hbar_chart, line_chart
 from pipelines.lib.exports.display import PP_PER_YEAR_UNIT, PP_UNIT, Display, gain_text, pct, pp, read_display
+from pipelines.lib.exports.headlines import COVERAGE, FRONTLINE, FUND_RATIO, SHARE
 from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
+from pipelines.lib.exports.revisions import NO_REVISIONS, Ledger, index_revisions
 from pipelines.lib.exports.rows import dict_rows
 from pipelines.lib.exports.templating import render, templates_digest
 
@@ -79,6 +81,8 @@ def _load(db_path: Path, period: str) -> dict[str, Any]:
         # cannot move without a later file or a rule change).
         d["cutoff"] = con.execute("select max(arrived_at) from marts.submission_versions where period <= ?",
                                   [period]).fetchone()[0]
+        # A quarter a later release changed says so at the top (修订说明): from the ledger, None when never revised.
+        d["revision"] = Ledger(con).note(period)
         return d
     finally:
         con.close()
@@ -126,10 +130,10 @@ def _filing_cards(d: dict[str, Any]) -> list[Card]:
 def _system_cards(d: dict[str, Any], period: str, display: Display) -> list[Card]:
     now = next((r for r in d["system"] if r["period"] == period), None)
     if not now:
-        return [Card("全系统高技能人才占比", "—", "本期无已受理报表"), Card("全系统进度状态", "—")]
+        return [Card(SHARE.label, "—", "本期无已受理报表"), Card("全系统进度状态", "—")]
     tone = display.tone_of(now["status"]) or ""
     assumed = "（假设值）" if now.get("benchmark_status") == "assumed" else ""
-    return [Card("全系统高技能人才占比", pct(now["high_skill_share"]),
+    return [Card(SHARE.label, SHARE.text(now["high_skill_share"]),
                  f"北京市平均水平 {pct(now['beijing_average'])}{assumed}，差距 {pp(now['gap_to_beijing'])}", tone),
             Card("全系统进度状态", now["status"],
                  f"{now['target_year']}年目标 {pct(now['target_share'])}；按当前速度预计 "
@@ -139,15 +143,15 @@ def _system_cards(d: dict[str, Any], period: str, display: Display) -> list[Card
 def _training_cards(d: dict[str, Any]) -> list[Card]:
     cov = next((r for r in d["coverage"] if r["grain"] == "system"), None)
     fund = next((r for r in d["funds"] if r["grain"] == "system"), None)
-    cards = [Card("高技能人才培训覆盖率（年初至今）", pct(cov["coverage"]) if cov else "—",
+    cards = [Card(COVERAGE.label, COVERAGE.text(cov["coverage"]) if cov else "—",
                   f"已培训 {cov['trained']:,} / {cov['headcount']:,} 人，要求 {percent_text(cov['coverage_min'])}"
                   if cov else "")]
     if not fund:
-        return [*cards, Card("经费提取比例（年初至今）", "—"), Card("一线职工经费占比（年初至今）", "—")]
+        return [*cards, Card(FUND_RATIO.label, "—"), Card(FRONTLINE.label, "—")]
     return [*cards,
-            Card("经费提取比例（年初至今）", pct(fund["extraction_ratio"], 2), f"下限 {percent_text(fund['fund_ratio_min'])}",
+            Card(FUND_RATIO.label, FUND_RATIO.text(fund["extraction_ratio"]), f"下限 {percent_text(fund['fund_ratio_min'])}",
                  _met(fund["c03_ok"])),
-            Card("一线职工经费占比（年初至今）", pct(fund["frontline_share"]),
+            Card(FRONTLINE.label, FRONTLINE.text(fund["frontline_share"]),
                  f"下限 {percent_text(fund['frontline_share_min'])}", _met(fund["c04_ok"]))]
 
 
@@ -273,6 +277,7 @@ def render_report(d: dict[str, Any], period: str, digest: str = "", generated: d
         display=display, period=period, p=Period.parse(period), policy_title=POLICY_TITLE, horizon=d["horizon"],
         plan=display.plan_words(period, period) or display.label("trajectory", "no_plan"),
         cutoff=d.get("cutoff"), generated=generated or dt.date.today(), cards=cards, enterprise_dir=ENTERPRISE_DIR,
+        revision=d.get("revision"),
         pp_unit=PP_UNIT, pp_per_year_unit=PP_PER_YEAR_UNIT, **_share_part(d, bad), **_ranking_part(d, ok, bad),
         **_groups_part(d, gname, ok, warn, bad), **_flags_part(d, period, display),
         **_not_filed_part(d, period, gname, display))
@@ -281,7 +286,8 @@ def render_report(d: dict[str, Any], period: str, digest: str = "", generated: d
 DIGEST_META = "sasac-inputs-sha256"
 _DIGEST_RE = re.compile(rf'<meta name="{DIGEST_META}" content="([0-9a-f]{{64}})">')
 # The modules whose code decides what a report looks like.
-RENDERER_MODULES = ("pipelines.lib.exports.report", "pipelines.lib.exports.charts", "pipelines.lib.exports.templating",
+RENDERER_MODULES = ("pipelines.lib.exports.report", "pipelines.lib.exports.charts", "pipelines.lib.exports.revisions",
+                    "pipelines.lib.exports.headlines", "pipelines.lib.exports.templating",
                     "pipelines.lib.exports.display", "pipelines.lib.domain.codes", "pipelines.lib.domain.periods",
                     "pipelines.lib.domain.reference", "pipelines.lib.domain.rule_text")
 
@@ -336,12 +342,12 @@ INDEX_NAME = "index.html"
 _REPORT_NAME = re.compile(r"^(\d{4}Q[1-4])\.html$")
 
 
-def _index_rows(db_path: Path, periods: list[str]) -> tuple[Display, dict[str, dict[str, Any]]]:
+def _index_rows(db_path: Path, periods: list[str]) -> tuple[Display, dict[str, dict[str, Any]], dict[str, Any]]:
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         display = read_display(con)
         if not periods:
-            return display, {}
+            return display, {}, index_revisions(con)
         marks = ", ".join("?" for _ in periods)
         rows = {r["period"]: r for r in dict_rows(con, f"""
             select period, high_skill_share, beijing_average, gap_to_beijing, status
@@ -355,18 +361,21 @@ def _index_rows(db_path: Path, periods: list[str]) -> tuple[Display, dict[str, d
         for r in dict_rows(con, f"""select period, count(*) as flags from marts.compliance_flags
                              where period in ({marks}) group by period""", periods):
             rows.setdefault(r["period"], {"period": r["period"]}).update(r)
-        return display, rows
+        return display, rows, index_revisions(con)
     finally:
         con.close()
 
 
 def render_index(display: Display, periods: list[str], rows: dict[str, dict[str, Any]],
-                 enterprise_pages: list[tuple[str, str]], digest: str = "", generated: dt.date | None = None) -> str:
-    """The page that lists every quarter's report (newest first), with the quarter's headline figures."""
+                 enterprise_pages: list[tuple[str, str]], digest: str = "", generated: dt.date | None = None,
+                 revisions: dict[str, Any] | None = None) -> str:
+    """The page that lists every quarter's report (newest first), with the quarter's headline figures, its
+    releases, and the revisions triangle (``revisions.index_revisions``)."""
     return render("exports/index.html.j2", title="高技能人才工作季度报告 目录", css="exports/report.css", digest=digest,
                   display=display, policy_title=POLICY_TITLE, generated=generated or dt.date.today(),
                   periods=sorted(periods, reverse=True), rows=rows, enterprise_pages=enterprise_pages,
-                  enterprise_dir=ENTERPRISE_DIR, group_dir=GROUP_DIR)
+                  enterprise_dir=ENTERPRISE_DIR, group_dir=GROUP_DIR, pp_unit=PP_UNIT,
+                  **(revisions or NO_REVISIONS))
 
 
 def _enterprise_pages(report_dir: Path) -> list[tuple[str, str]]:
@@ -384,8 +393,9 @@ def update_report_index(db_path: Path, report_dir: Path) -> bool:
     """Bring ``report_dir/index.html`` up to date with the quarterly reports beside it; True when (re)written."""
     report_dir = Path(report_dir)
     periods = sorted(m.group(1) for p in report_dir.glob("*.html") if (m := _REPORT_NAME.match(p.name)))
-    display, rows = _index_rows(Path(db_path), periods)
+    display, rows, revisions = _index_rows(Path(db_path), periods)
     pages = _enterprise_pages(report_dir)
     digest = content_digest(renderer_digest(*RENDERER_MODULES), templates_digest(), display_digest(display), periods,
-                            [rows.get(p) for p in periods], pages)
-    return write_if_changed(report_dir / INDEX_NAME, digest, lambda dg: render_index(display, periods, rows, pages, dg))
+                            [rows.get(p) for p in periods], pages, revisions)
+    return write_if_changed(report_dir / INDEX_NAME, digest,
+                            lambda dg: render_index(display, periods, rows, pages, dg, revisions=revisions))

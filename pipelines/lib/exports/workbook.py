@@ -34,6 +34,7 @@ from pipelines.lib.exports.display import (
     read_display,
 )
 from pipelines.lib.exports.receipts import flag_value
+from pipelines.lib.exports.revisions import REVISION_COLUMNS, Ledger
 
 EXCEL_MAX_ROWS = 1_048_576
 
@@ -68,7 +69,7 @@ SIGNED_AMOUNT_COLUMNS = frozenset({"income_gap_change"})
 # 是/否 columns where 是 is the bad news (highlighted), and is_* columns where neither answer is.
 BAD_WHEN_TRUE_COLUMNS = frozenset({"is_late", "is_missing", "is_rejected", "is_duplicate"})
 # Long texts: wrapped in a column of this width (the row grows), or cut at this width (repeated texts).
-WRAP_WIDTHS = {"message_zh": 34.0, "reasons_zh": 36.0, "observed_value": 11.0, "threshold": 11.0, "column_name": 11.0}
+WRAP_WIDTHS = {"message_zh": 34.0, "reasons_zh": 36.0, "moved": 40.0, "observed_value": 11.0, "threshold": 11.0, "column_name": 11.0}
 FIXED_WIDTHS = {"benchmark_source": 24.0, "flag_id": 12.0, "submission_id": 14.0, "current_submission_id": 14.0,
                 "latest_submission_id": 14.0}
 
@@ -259,7 +260,7 @@ def workbook_title(display, first: str | None, horizon: str | None) -> str:
 
 
 def _write_readme(wb, fmts: excel.Formats, title: str, horizon: str | None, counts: dict[str, int],
-                  truncated: dict[str, int], periods: list[str]) -> None:
+                  truncated: dict[str, int], periods: list[str], revisions: int | None = None) -> None:
     display = fmts.display
     ws = wb.add_worksheet("说明")
     for i, w in enumerate(README_WIDTHS):
@@ -305,6 +306,13 @@ def _write_readme(wb, fmts: excel.Formats, title: str, horizon: str | None, coun
         excel.write_cell(ws, r, 3, counts.get(s.table, 0), fmts.fmt(excel.COUNT))
         ws.set_row(r, excel.row_height([(text, README_WIDTHS[1] + README_WIDTHS[2])]))
         r += 1
+    if revisions is not None:
+        excel.write_cell(ws, r, 0, REVISIONS_SHEET, fmts.label)
+        ws.merge_range(r, 1, r, 2, "", fmts.wrap)
+        excel.write_cell(ws, r, 1, REVISIONS_TEXT, fmts.wrap)
+        excel.write_cell(ws, r, 3, revisions, fmts.fmt(excel.COUNT))
+        ws.set_row(r, excel.row_height([(REVISIONS_TEXT, README_WIDTHS[1] + README_WIDTHS[2])]))
+        r += 1
     r += 1
     ws.set_row(r, 20)
     ws.merge_range(r, 0, r, last, "", fmts.subtitle)
@@ -335,6 +343,22 @@ def _write_readme(wb, fmts: excel.Formats, title: str, horizon: str | None, coun
                       last_row=r, last_col=last)
 
 
+REVISIONS_SHEET = "修订记录"
+REVISIONS_TEXT = ("已发布季度被后来的发布版本修订的记录：每个版本、每个被修订的季度、每个原因一行（迟报或更正文件带企业和报送编号，"
+                  "规则变更带规则版本），以及主要数字修订前后的数值。数据库 releases 模式。")
+_REVISION_KINDS = {"release_no": excel.TEXT, "released_at": excel.DATETIME, "org_code": excel.ORG}
+
+
+def _write_revisions(wb, fmts: excel.Formats, rows: list[tuple], print_title: str) -> None:
+    """The 修订记录 sheet: ``rows`` of revisions.Ledger.revision_rows, one per release × quarter it revised × cause."""
+    specs = [excel.ColumnSpec(key, label, _REVISION_KINDS.get(key, excel.TEXT),
+                              _display_org if key == "org_code" else None,
+                              width=WRAP_WIDTHS.get(key) or FIXED_WIDTHS.get(key), wrap=key in WRAP_WIDTHS)
+             for key, label in REVISION_COLUMNS]
+    excel.write_table(wb.add_worksheet(REVISIONS_SHEET), fmts, specs, rows, widths_from=rows[:2000],
+                      print_title=print_title)
+
+
 def write_tracking_workbook(db_path: Path, out_path: Path) -> Path:
     """Write the 目标跟踪表 from the published marts; returns ``out_path``."""
     db_path, out_path = Path(db_path), Path(out_path)
@@ -348,7 +372,10 @@ def write_tracking_workbook(db_path: Path, out_path: Path) -> Path:
         counts = {s.table: con.execute(f"select count(*) from marts.{s.table}").fetchone()[0] for s in TRACKING_SHEETS}
         truncated = {t: n for t, n in counts.items() if n > EXCEL_MAX_ROWS - 1}
         periods = [p for (p,) in con.execute("select distinct period from marts.filing_status order by 1").fetchall()]
-        _write_readme(wb, fmts, title, horizon, counts, truncated, periods)
+        ledger = Ledger(con)
+        # a warehouse published with releases: every revision of a quarter, and why
+        revisions = ledger.revision_rows() if ledger.present else None
+        _write_readme(wb, fmts, title, horizon, counts, truncated, periods, None if revisions is None else len(revisions))
         for s in TRACKING_SHEETS:
             cols = _table_columns(con, s.table)
             if s.extra:
@@ -370,6 +397,8 @@ def write_tracking_workbook(db_path: Path, out_path: Path) -> Path:
             excel.write_table(ws, fmts, specs, stream(), widths_from=head,
                               print_title=f"{title}（数据截至{horizon or '—'}）",
                               row_convert=_finding_values(specs, fmts.display) if s.table == "compliance_flags" else None)
+        if revisions is not None:
+            _write_revisions(wb, fmts, revisions, f"{title}（数据截至{horizon or '—'}）")
     finally:
         con.close()
     wb.close()
