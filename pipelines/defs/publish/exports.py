@@ -117,7 +117,8 @@ def receipts(db: Path, out: Path, periods: list[Period]) -> list[Exported]:
                      f"{unchanged} unchanged, {removed} removed", keep=written, replaced=False)]
 
 
-def _timed(task: Callable[[], list[Exported]]) -> list[Exported]:
+def timed(task: Callable[[], list[Exported]]) -> list[Exported]:
+    """``task()``, each result carrying the task's wall seconds (its asset's ``seconds`` metadata)."""
     started = time.monotonic()
     done = task()
     seconds = round(time.monotonic() - started, 2)
@@ -133,7 +134,7 @@ def run_side_by_side(tasks: dict[tuple[dg.AssetKey, ...], Callable[[], list[Expo
     futures: dict[Future, tuple[dg.AssetKey, ...]] = {}
     try:
         for keys, task in tasks.items():
-            futures[pools[keys].submit(_timed, task)] = keys
+            futures[pools[keys].submit(timed, task)] = keys
         for future in as_completed(futures):
             try:
                 yield futures[future], future.result()
