@@ -35,10 +35,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "flags__expectation_flags": ("GX 规则检查", "个规则组"),
     "dbt_flag_models": ("dbt 问题集市", "个节点"),
     "published__warehouse": ("发布数据库", ""),
-    "published__inspection_pages": ("检查页", ""),
-    "published__receipts": ("回执", "个季度"),
-    "published__tracking_workbook": ("目标跟踪表", ""),
-    "published__quarterly_reports": ("季度报告", ""),
+    "published_exports": ("跟踪表、报告、检查页、回执", "个季度"),
 }
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

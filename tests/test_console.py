@@ -55,16 +55,16 @@ def test_stages_and_counts_come_from_the_step_events_and_the_assets_messages() -
     parser.feed(dagster("flags__expectation_flags", "expectations: 9/9 suites validated, 40 flags"))
     assert parser.stages["flags__expectation_flags"].count == "9/9 个规则组"
 
-    parser.feed(dagster("published__receipts", "", "STEP_START"))
-    parser.feed(dagster("published__receipts", "exports: 20/20 quarters exported"))
-    parser.feed(dagster("published__receipts", "exported 20 quarters (…): receipts 240 written, 0 unchanged, "
+    parser.feed(dagster("published_exports", "", "STEP_START"))
+    parser.feed(dagster("published_exports", "exports: 20/20 quarters exported"))
+    parser.feed(dagster("published_exports", "exported 20 quarters (…): receipts 240 written, 0 unchanged, "
                                                "0 removed"))
-    exports = parser.stages["published__receipts"]
+    exports = parser.stages["published_exports"]
     assert exports.count == "20/20 个季度" and "240" in exports.note
     # check steps and unknown steps are not stages of their own
     assert parser.feed(dagster("suite_checks", "", "STEP_START")) is None
     assert list(parser.stages) == ["raw_submissions", "dbt_core_models", "flags__expectation_flags",
-                                   "published__receipts"]
+                                   "published_exports"]
 
 
 def test_a_chinese_label_is_padded_by_terminal_cells() -> None:

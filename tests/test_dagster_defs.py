@@ -293,14 +293,30 @@ def test_gx_validation_is_its_own_asset_reading_exactly_the_marts_its_suites_val
                              for k in a.keys}
 
 
+def test_the_gx_child_starts_with_the_core_dbt_build_not_with_the_run(definitions: dg.Definitions) -> None:
+    """The run's GX child is not started by setting up the resource (the intake's readers would share the cores
+    with GX's imports) but by the core dbt build's step, which needs the resource for that."""
+    from pipelines.defs.expectations.process import ExpectationsProcess
+
+    core = definitions.resolve_assets_def(dg.AssetKey(["marts", "filing_status"]))
+    assert core.op.name == "dbt_core_models" and "gx" in core.required_resource_keys
+    with dg.build_resources({"gx": ExpectationsProcess()}) as resources:
+        assert not resources.gx.started
+        resources.gx.start()
+        resources.gx.start()  # once a run
+        assert resources.gx.started
+
+
 def test_each_export_is_its_own_asset_after_the_published_warehouse(definitions: dg.Definitions) -> None:
+    """Four assets, one per output, written side by side by one step that can run any subset of them."""
     from pipelines.defs.publish.assets import EXPORT_KEYS, PAGES_KEY, PUBLISHED_KEY, REPORTS_KEY
 
     graph = definitions.resolve_asset_graph()
-    steps = {definitions.resolve_assets_def(k).op.name for k in EXPORT_KEYS}
-    assert len(steps) == len(EXPORT_KEYS) == 4
+    assert len(set(EXPORT_KEYS)) == 4
+    step = definitions.resolve_assets_def(EXPORT_KEYS[0])
+    assert step.keys == set(EXPORT_KEYS) and step.can_subset
     for key in EXPORT_KEYS:
-        assert definitions.resolve_assets_def(key).keys == {key}
+        assert graph.get(key).is_materializable, key
         assert PUBLISHED_KEY in graph.get(key).parent_keys, key
     assert PAGES_KEY in graph.get(REPORTS_KEY).parent_keys  # the reports' index lists the pages
 

@@ -187,3 +187,33 @@ def test_the_exports_follow_the_quarters_the_publication_recorded(db, tmp_path):
     assert receipts[FILES_WRITTEN] == 1 and receipts[FILES_UNCHANGED] > 0
     # the report counts findings by rule: the wording is not on it, nor on the index
     assert reports[FILES_WRITTEN] == 0 and reports[FILES_UNCHANGED] == 2 + 1
+
+
+def test_a_failed_export_does_not_hide_the_others(db, tmp_path):
+    """The exports are written side by side in one step: when the receipts cannot be written (their folder's
+    place is taken by a file), the workbook, the pages and the reports are still materialized with their
+    metadata, and the step fails naming the receipts."""
+    import dagster as dg
+
+    from pipelines.defs.publish import assets as publish
+    from pipelines.defs.resources import PlatformConfig
+
+    written = [publish.WORKBOOK_KEY, publish.PAGES_KEY, publish.REPORTS_KEY]
+    _copy(db, tmp_path / "work")
+    marts = tmp_path / "marts"
+    marts.mkdir()
+    (marts / "receipts").write_text("not a folder")
+    platform = PlatformConfig(inbox=str(tmp_path / "inbox"), workdir=str(tmp_path / "work"),
+                              warehouse=str(marts / "warehouse.duckdb"))
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(publish.build_publish_assets([]), instance=instance, resources={"platform": platform},
+                            partition_key="2007Q4", raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "published/receipts" in failure.step_failure_data.error.message
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert set(written) <= materialized and publish.RECEIPTS_KEY not in materialized
+    for key in written:
+        meta = instance.get_latest_materialization_event(key).asset_materialization.metadata
+        assert meta[publish.FILES_WRITTEN].value > 0, key
+    assert (marts / "target_tracking.xlsx").exists() and (marts / "report" / "index.html").exists()

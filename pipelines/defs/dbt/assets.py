@@ -15,6 +15,7 @@ from pipelines.defs.dbt.project import dbt_project
 from pipelines.defs.dbt.runner import DbtSession
 from pipelines.defs.dbt.translator import SasacDbtTranslator
 from pipelines.defs.dbt.vars import dbt_build_args, dbt_env
+from pipelines.defs.expectations.process import ExpectationsProcess
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
 
@@ -39,7 +40,9 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
     @dbt_assets(manifest=project.manifest_path, select=CORE_SELECT, name="dbt_core_models",
                 partitions_def=quarterly_partitions, dagster_dbt_translator=SasacDbtTranslator(),
                 backfill_policy=dg.BackfillPolicy.single_run(), project=project)
-    def dbt_core_models(context: dg.AssetExecutionContext, platform: PlatformConfig, dbt: DbtSession):
+    def dbt_core_models(context: dg.AssetExecutionContext, platform: PlatformConfig, dbt: DbtSession,
+                        gx: ExpectationsProcess):
+        gx.start()  # the run's GX child imports GX while this build runs (defs/expectations/process.py)
         yield from _build(context, platform, dbt)
 
     @dbt_assets(manifest=project.manifest_path, select=FLAGS_SELECT, name="dbt_flag_models",

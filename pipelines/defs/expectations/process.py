@@ -1,8 +1,10 @@
-"""The run's GX process: a child started with ``spawn`` when the run starts, which imports GX while the earlier
-steps (intake, the core dbt build) run, and then runs the suites for the ``expectation_flags`` asset.
+"""The run's GX process: a child started with ``spawn`` by the core dbt build's step, which imports GX while that
+build runs, and then runs the suites for the ``expectation_flags`` asset.
 
 A Dagster resource, so the hand-off is the graph's own: Dagster sets up the resource once for a run whose steps
-need it, before the first step, and tears it down after the last. GX stays out of the run's process: the
+need it, before the first step, and tears it down after the last. The child starts with the core dbt build
+(``start``), not with the resource: during the intake the reader processes keep both cores busy and GX's imports
+would slow them, while the core build, mostly dbt's single-threaded Python, leaves a core to spare. GX stays out of the run's process: the
 exports fork children after the GX step, and a process that has imported GX (and its threads) is not one to
 fork; a child started with ``spawn`` holds nothing of the run.
 """
@@ -26,19 +28,27 @@ if TYPE_CHECKING:
 
 
 class ExpectationsProcess(dg.ConfigurableResource):
-    """One GX child per run, ready before the GX step: ``validate`` once."""
+    """One GX child per run, started by ``start`` before the GX step: ``validate`` once."""
 
     _pool: ProcessPoolExecutor | None = PrivateAttr(default=None)
     _ready: Future | None = PrivateAttr(default=None)
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[ExpectationsProcess]:
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        self._ready = self._pool.submit(prepare_gx)  # the child starts now and imports GX
         try:
             yield self
         finally:
             self._close()
+
+    def start(self) -> None:
+        """Start the child, which imports GX at once; a second call does nothing."""
+        if self._ready is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._ready = self._pool.submit(prepare_gx)
+
+    @property
+    def started(self) -> bool:
+        return self._ready is not None
 
     def _close(self) -> None:
         pool, self._pool = self._pool, None
@@ -46,10 +56,11 @@ class ExpectationsProcess(dg.ConfigurableResource):
             pool.shutdown(wait=True, cancel_futures=True)
 
     def validate(self, *args: Any, log: Any, **kwargs: Any) -> ExpectationRun:
-        """``run_expectations(*args, **kwargs)`` in the child, which then exits (the exports fork next). Should the
-        child die, or the resource not be set up for a run, the suites run in this step instead."""
+        """``run_expectations(*args, **kwargs)`` in the child (started now if ``start`` was not called), which then
+        exits (the exports fork next). Should the child die, the suites run in this step instead."""
         from pipelines.lib.expectations.runner import run_expectations
 
+        self.start()
         if self._pool is not None:
             try:
                 return self._pool.submit(run_expectations, *args, **kwargs).result()

@@ -1,5 +1,5 @@
 """Publication: the analysts' warehouse, then one asset per export read from it (the tracking workbook, the
-inspection pages, the quarterly reports and their index, the receipts).
+inspection pages, the quarterly reports and their index, the receipts), written side by side in one step.
 
 Which quarters the exports look at again is lineage, not a file: ``published_warehouse`` records the
 quarters whose marts changed (on the first publication, the quarters with a received file) in its
@@ -10,21 +10,24 @@ import dagster as dg
 
 from pipelines.defs.groups import PUBLISH
 from pipelines.defs.partitions import periods_of, quarterly_partitions
+from pipelines.defs.publish.exports import (  # noqa: F401 - the export keys and metadata names live there
+    EXPORT_KEYS,
+    FILES_UNCHANGED,
+    FILES_WRITTEN,
+    PAGES_KEY,
+    QUARTERS,
+    RECEIPTS_KEY,
+    REPORTS_KEY,
+    WORKBOOK_KEY,
+    export_tasks,
+    run_side_by_side,
+)
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.exports.publish import publish_warehouse
 from pipelines.lib.exports.releases import keep_documents, release_of_run, releasing
 
 PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
-# One asset per output, so that a failed export does not hide the others.
-WORKBOOK_KEY = dg.AssetKey(["published", "tracking_workbook"])
-PAGES_KEY = dg.AssetKey(["published", "inspection_pages"])
-REPORTS_KEY = dg.AssetKey(["published", "quarterly_reports"])
-RECEIPTS_KEY = dg.AssetKey(["published", "receipts"])
-EXPORT_KEYS = (WORKBOOK_KEY, PAGES_KEY, REPORTS_KEY, RECEIPTS_KEY)
-# Every export's materialization metadata carries these.
-FILES_WRITTEN, FILES_UNCHANGED, QUARTERS = "files written", "files unchanged", "quarters"
-WORKBOOK_NAME = "target_tracking.xlsx"
 # The metadata entry of a published_warehouse materialization that lists the quarters to export again.
 CHANGED_PERIODS = "changed_periods"
 
@@ -82,88 +85,43 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
                 changed = periods_with_files(con)
         return sorted({*periods_of(context), *map(Period.parse, changed)})
 
-    def export_asset(key: dg.AssetKey, kinds: set[str], description: str, deps: tuple = ()):
-        return dg.asset(key=key, deps=[PUBLISHED_KEY, *deps], partitions_def=quarterly_partitions,
-                        group_name=PUBLISH, kinds=kinds, backfill_policy=dg.BackfillPolicy.single_run(),
-                        description=description)
+    def export_spec(key: dg.AssetKey, kinds: set[str], description: str, deps: tuple = ()) -> dg.AssetSpec:
+        return dg.AssetSpec(key=key, deps=[PUBLISHED_KEY, *deps], group_name=PUBLISH, kinds=kinds,
+                            description=description, skippable=True)
 
-    @export_asset(WORKBOOK_KEY, {"excel"}, "目标跟踪表（Excel，全部季度；标题按参考数据中各规划的名称）")
-    def tracking_workbook(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
-        import duckdb
-
-        from pipelines.lib.exports.workbook import write_tracking_workbook
-
+    # One asset per output in one step that writes them side by side (defs/publish/exports.py); the step can
+    # run any subset of them, and each output reports its own materialization.
+    @dg.multi_asset(
+        name="published_exports", can_subset=True, partitions_def=quarterly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        specs=[export_spec(WORKBOOK_KEY, {"excel"}, "目标跟踪表（Excel，全部季度；标题按参考数据中各规划的名称）"),
+               export_spec(PAGES_KEY, {"html"}, "各企业与集团检查页（HTML，截至仓库最新季度；季度报告链接至此）"),
+               # The reports' index lists every quarter's report and every inspection page: written after the pages.
+               export_spec(REPORTS_KEY, {"html"}, "季度报告（HTML）及其索引", deps=(PAGES_KEY,)),
+               export_spec(RECEIPTS_KEY, {"excel"}, "各企业回执（Excel，每季度每企业一份）")])
+    def published_exports(context: dg.AssetExecutionContext, platform: PlatformConfig):
+        selected = set(context.selected_asset_keys)
         db = platform.warehouse_path
-        workbook = write_tracking_workbook(db, platform.marts_dir / WORKBOOK_NAME)
-        keep_documents(platform.work_db, platform.marts_dir, context.run.run_id, [workbook], replaced=True)
-        with duckdb.connect(str(db), read_only=True) as con:
-            quarters = [p for (p,) in con.execute(
-                "select distinct period from marts.filing_status order by 1").fetchall()]
-        context.log.info(f"tracking workbook: {workbook} written")
-        return dg.MaterializeResult(metadata={
-            "workbook": dg.MetadataValue.path(str(workbook)),
-            FILES_WRITTEN: 1, FILES_UNCHANGED: 0, QUARTERS: _quarters(quarters)})
+        periods = export_periods(context, db) if selected & {REPORTS_KEY, RECEIPTS_KEY} else []
+        failed = []
+        # A re-issued receipt names the run's release: read here, the working database admits one writer.
+        release = release_of_run(platform.work_db, context.run.run_id) if RECEIPTS_KEY in selected else None
+        tasks = export_tasks(selected, db, platform.marts_dir, periods, release)
+        for keys, outcome in run_side_by_side(tasks):
+            if isinstance(outcome, BaseException):
+                context.log.error(f"{', '.join(k.to_user_string() for k in keys)} failed: {outcome!r}")
+                failed.append((keys, outcome))
+                continue
+            for done in outcome:
+                keep_documents(platform.work_db, platform.marts_dir, context.run.run_id, done.keep,
+                               replaced=done.replaced)
+                for line in done.message.splitlines():
+                    context.log.info(line)
+                yield dg.MaterializeResult(asset_key=done.key, metadata={
+                    **{name: dg.MetadataValue.path(path) for name, path in done.paths.items()},
+                    **done.metadata, "seconds": done.seconds})
+        if failed:
+            raise dg.Failure(description="exports failed: " + "; ".join(
+                f"{', '.join(k.to_user_string() for k in keys)}: {exc!r}" for keys, exc in failed))
 
-    @export_asset(PAGES_KEY, {"html"}, "各企业与集团检查页（HTML，截至仓库最新季度；季度报告链接至此）")
-    def inspection_pages(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
-        import duckdb
-
-        from pipelines.lib.exports.inspection import horizon, write_inspection_pages
-
-        db = platform.warehouse_path
-        with duckdb.connect(str(db), read_only=True) as con:
-            as_of = horizon(con)
-        # One process: two children creating files in one folder wait on its lock.
-        pages = write_inspection_pages(db, platform.marts_dir / "report", 1)
-        context.log.info(f"inspection pages: {pages.written} written, {pages.unchanged} unchanged, "
-                         f"{pages.removed} removed")
-        return dg.MaterializeResult(metadata={
-            FILES_WRITTEN: pages.written, FILES_UNCHANGED: pages.unchanged, "files removed": pages.removed,
-            QUARTERS: _quarters([as_of] if as_of else [])})
-
-    # The reports' index lists every quarter's report and every inspection page: it is written after the pages.
-    @export_asset(REPORTS_KEY, {"html"}, "季度报告（HTML）及其索引", deps=(PAGES_KEY,))
-    def quarterly_reports(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
-        from pipelines.lib.exports.report import update_report, update_report_index
-
-        db, report_dir = platform.warehouse_path, platform.marts_dir / "report"
-        periods = export_periods(context, db)
-        written = [p for p in periods if update_report(db, str(p), report_dir / f"{p}.html")]
-        index_written = update_report_index(db, report_dir)
-        keep_documents(platform.work_db, platform.marts_dir, context.run.run_id,
-                       [report_dir / f"{p}.html" for p in written], replaced=True)
-        context.log.info(f"reports: {len(written)} written, {len(periods) - len(written)} unchanged; index "
-                         + ("written" if index_written else "unchanged"))
-        return dg.MaterializeResult(metadata={
-            "report": dg.MetadataValue.path(str(report_dir / f"{periods[-1]}.html")) if periods else "",
-            "reports index": dg.MetadataValue.path(str(report_dir / "index.html")),
-            FILES_WRITTEN: len(written) + index_written,
-            FILES_UNCHANGED: len(periods) - len(written) + (not index_written),
-            QUARTERS: _quarters(periods)})
-
-    @export_asset(RECEIPTS_KEY, {"excel"}, "各企业回执（Excel，每季度每企业一份）")
-    def receipts(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
-        from pipelines.lib.exports.receipts import write_receipts
-
-        db, out = platform.warehouse_path, platform.marts_dir / "receipts"
-        periods = export_periods(context, db)
-        release = release_of_run(platform.work_db, context.run.run_id)  # a re-issued receipt names it
-        written, unchanged, removed = 0, 0, 0
-        for done, period in enumerate(periods, start=1):
-            result = write_receipts(db, str(period), out, release)
-            # Receipts are rewritten in place: copies, not links, keep what this release published.
-            keep_documents(platform.work_db, platform.marts_dir, context.run.run_id, result.written, replaced=False)
-            written, unchanged, removed = (written + len(result.written), unchanged + len(result.unchanged),
-                                           removed + len(result.removed))
-            context.log.info(f"exports: {done}/{len(periods)} quarters exported")
-        context.log.info(f"exported {len(periods)} quarters ({', '.join(map(str, periods))}): receipts "
-                         f"{written} written, {unchanged} unchanged, {removed} removed")
-        return dg.MaterializeResult(metadata={
-            FILES_WRITTEN: written, FILES_UNCHANGED: unchanged, "files removed": removed,
-            QUARTERS: _quarters(periods)})
-
-    return [published_warehouse, tracking_workbook, inspection_pages, quarterly_reports, receipts]
-
-
-def _quarters(periods) -> str:
-    return ", ".join(map(str, periods))
+    return [published_warehouse, published_exports]
