@@ -1,7 +1,9 @@
 """Releases on the whole graph: a first run of 2009Q1–Q2 is release 1; a late file and a corrected file for
-2009Q1 make release 2, whose causes name them by submission id; a run with nothing new makes no release; a forced
-re-check is release 3; the documents release 1 published stay under releases/1 byte for byte after release 2
-rewrote them."""
+2009Q1 make release 2, whose causes name them by submission id; a run with nothing new makes no release; a raised
+fund_ratio_min from 2009Q2 on (a row of the thresholds seed, in a copy of the dbt project) is release 3, caused by
+the rules change; a run with nothing new after it makes no release. The documents release 1 published stay under
+releases/1 byte for byte after release 2 rewrote them; the marts' history (dbt snapshots) gives every release's
+marts back (``release export``) and lists every figure each release moved (``releases.revisions``)."""
 
 from __future__ import annotations
 
@@ -15,17 +17,21 @@ import duckdb
 import openpyxl
 import pytest
 
+from benchmarks.marts_checksum import checksums
 from pipelines.lib.domain.codes import normalize_org_code
 from pipelines.lib.exports.receipts import receipt_name
 from pipelines.lib.exports.releases import CAUSES, RELEASES_DIR
 from tests.conftest import DEMO_INBOX, REPO, DemoRun, run_demo
+from tests.test_recheck import set_threshold
 
-# Three runs of the whole graph on two quarters.
+# Four runs of the whole graph on two quarters.
 pytestmark = pytest.mark.slow
 
 QUARTERS = ("2009Q1", "2009Q2")
 LATE_FILE = "10117472-0_2009Q1.xlsx"  # held back from the first run, arrives after release 1
 CORRECTED = "10119436-9_2009Q1.xlsx"  # gets a corrected v2 after release 1
+# Release 3: the training-fund ratio's minimum raised from 2009Q2 on (the README's rule-change steps).
+RAISED = [("0.015", "2006Q1", "2009Q1"), ("0.03", "2009Q2", "")]
 ARRIVALS = "收件登记.csv"
 
 
@@ -55,6 +61,18 @@ def _cli(run: DemoRun, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
 
 
+def _run_with_project(root: Path, inbox: Path, project: Path) -> str:
+    """``sasac-skills run --all`` in a process of its own, with the dbt project ``project`` (a changed rule);
+    returns its summary."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SASAC_DBT_PROJECT_DIR": str(project), "SASAC_DEMO": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--all", "--inbox", str(inbox), "--workdir", str(root / "work"),
+         "--warehouse", str(root / "marts" / "warehouse.duckdb"), "--quiet"],
+        env=env, capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("releases")
@@ -70,6 +88,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     first = run_demo(root, inbox)
     marts = first.marts_dir
+    shutil.copy2(first.warehouse, root / "release1.duckdb")  # the marts release 1 published, as it published them
     published = {name: (marts / name).read_bytes()
                  for name in ("report/2009Q1.html", "report/2009Q2.html", "target_tracking.xlsx")}
 
@@ -82,14 +101,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     receipts = {name: (marts / name).read_bytes() for name in (
         f"receipts/2009Q1/{receipt_name(normalize_org_code(f.split('_')[0]))}" for f in (LATE_FILE, CORRECTED))}
     third = run_demo(root, inbox)
-    # The whole graph again on the same files: no verdict moves, but the published re-check log
-    # (marts.submission_rechecks) gains its rows: a release whose only cause is the forced re-check.
-    rechecked = run_demo(root, inbox, recheck=True)
+    shutil.copy2(third.warehouse, root / "release2.duckdb")
+
+    project = root / "dbt_project"
+    shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
+    set_threshold(project, "fund_ratio_min", RAISED)
+    raised = _run_with_project(root, inbox, project)
+    settled = _run_with_project(root, inbox, project)
     with duckdb.connect(str(second.work_db), read_only=True) as con:
         ids = dict(con.execute("select file_name, submission_id from raw.submissions where file_name in (?, ?)",
                                [LATE_FILE, corrected]).fetchall())
-    return {"first": first, "second": second, "third": third, "rechecked": rechecked, "published": published,
-            "republished": republished, "receipts": receipts,
+    return {"first": first, "second": second, "third": third, "raised": raised, "settled": settled,
+            "published": published, "republished": republished, "receipts": receipts,
+            "release1": root / "release1.duckdb", "release2": root / "release2.duckdb", "root": root,
             "late_id": ids[LATE_FILE], "corrected_id": ids[corrected]}
 
 
@@ -98,16 +122,26 @@ def _ledger(run: DemoRun, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def test_two_releases_with_their_quarters_and_no_release_for_a_run_with_nothing_new(runs) -> None:
+def test_three_releases_with_their_quarters_and_no_release_for_a_run_with_nothing_new(runs) -> None:
     assert (runs["first"].summary.release, runs["second"].summary.release) == (1, 2)
     assert "发布版本 release 2" in runs["second"].summary.text()
     assert runs["third"].summary.unchanged and runs["third"].summary.release is None
-    assert runs["rechecked"].summary.release == 3
+    assert "发布版本 release 3" in runs["raised"]
+    assert "无变化" in runs["settled"] and "发布版本 release" not in runs["settled"]
     assert _ledger(runs["third"], "select release_no from releases.releases order by 1") == [(1,), (2,), (3,)]
-    assert _ledger(runs["third"], "select distinct cause from releases.release_causes where release_no = 3") == \
-        [("forced_recheck",)]
     quarters = _ledger(runs["third"], "select release_no, period from releases.release_quarters order by all")
     assert (1, "2009Q1") in quarters and (1, "2009Q2") in quarters and (2, "2009Q1") in quarters
+    # the raised minimum is in force from 2009Q2 on: release 3 changed that quarter only
+    assert [p for n, p in quarters if n == 3] == ["2009Q2"]
+
+
+def test_release_3_is_caused_by_the_rules_change_with_its_rules_version(runs) -> None:
+    causes = _ledger(runs["third"], "select cause, cause_zh, period, c.rules_version, r.rules_version"
+                                    " from releases.release_causes c join releases.releases r using (release_no)"
+                                    " where release_no = 3")
+    assert [c[:3] for c in causes] == [("rules_change", CAUSES["rules_change"], "2009Q2")]
+    assert causes[0][3] == causes[0][4] and causes[0][3] != _ledger(
+        runs["third"], "select rules_version from releases.releases where release_no = 2")[0][0]
 
 
 def test_release_2_names_the_late_and_the_corrected_file_by_submission_id(runs) -> None:
@@ -123,9 +157,15 @@ def test_release_2_names_the_late_and_the_corrected_file_by_submission_id(runs) 
 def test_the_ledger_carries_chinese_column_comments_and_no_personal_data(runs) -> None:
     rows = _ledger(runs["third"], "select table_name, column_name, comment from duckdb_columns()"
                                   " where schema_name = 'releases'")
-    assert {t for t, _, _ in rows} == {"releases", "release_quarters", "release_causes"}
+    assert {t for t, _, _ in rows} == {"releases", "release_quarters", "release_causes", "release_snapshots",
+                                       "revisions"}
     assert all(comment for _, _, comment in rows)
     assert not {c for _, c, _ in rows} & {"person_key", "enterprise_name", "id_number", "name"}
+    # the marts' history: every column commented (the mart's comment, or what dbt's column means), no pseudonym
+    history = _ledger(runs["third"], "select table_name, column_name, comment from duckdb_columns()"
+                                     " where schema_name = 'history'")
+    assert history and all(comment for _, _, comment in history)
+    assert "person_key" not in {c for _, c, _ in history}
 
 
 def test_release_show_prints_the_causes_and_list_every_release(runs) -> None:
@@ -151,3 +191,108 @@ def test_release_1_documents_stay_byte_identical_after_release_2(runs) -> None:
     # the receipts release 2 rewrote (the late and the corrected enterprise's, at least) are kept as it wrote them
     for name, data in runs["receipts"].items():
         assert (marts / RELEASES_DIR / "2" / name).read_bytes() == data, name
+
+
+QUARTER = r"^\d{4}Q[1-4]$"
+
+
+def test_revisions_list_the_raised_minimum_for_every_2009q2_row_with_before_and_after(runs) -> None:
+    rows = _ledger(runs["third"], "select entity, period, previous_value, new_value, cause, cause_zh"
+                                  " from releases.revisions where release_no = 3"
+                                  " and figure = 'fund_tracking.fund_ratio_min' order by entity")
+    with duckdb.connect(str(runs["release2"]), read_only=True) as con:
+        entities = con.execute("select grain || '/' || entity_code || '/' || period_type from marts.fund_tracking"
+                               " where period = '2009Q2' order by 1").fetchall()
+    assert [(e,) for e, *_ in rows] == entities
+    assert {r[1:] for r in rows} == {("2009Q2", 0.015, 0.03, "rules_change", CAUSES["rules_change"])}
+
+
+def _moved(before: Path, after: Path, mart: str, keys: list[str]) -> set[tuple]:
+    """(column, key values) of every numeric figure of ``mart`` that differs between two warehouses, computed
+    here from the two files (not from the history)."""
+    with duckdb.connect() as con:
+        con.execute(f"attach '{before}' as b (read_only)")
+        con.execute(f"attach '{after}' as a (read_only)")
+        cols = [c for c, t in con.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = 'a' and schema_name = 'marts'"
+            " and table_name = ?", [mart]).fetchall()
+            if c not in keys and t.split("(")[0] in ("INTEGER", "BIGINT", "HUGEINT", "DOUBLE", "DECIMAL")]
+        join = " and ".join(f"x.{k} is not distinct from y.{k}" for k in keys)
+        moved: set[tuple] = set()
+        for c in cols:
+            moved |= {(c, *r) for r in con.execute(
+                f"select {', '.join(f'coalesce(y.{k}, x.{k})' for k in keys)} from b.marts.{mart} x"
+                f" full outer join a.marts.{mart} y on {join} where x.{c} is distinct from y.{c}").fetchall()}
+        return moved
+
+
+def test_revisions_list_every_moved_figure_of_release_2(runs) -> None:
+    keys = ["grain", "entity_code", "period_type", "period"]
+    expected = {(f"fund_tracking.{c}", f"{g}/{e}/{t}", p)
+                for c, g, e, t, p in _moved(runs["release1"], runs["release2"], "fund_tracking", keys)}
+    listed = set(_ledger(runs["third"], "select figure, entity, period from releases.revisions"
+                                        " where release_no = 2 and figure like 'fund_tracking.%'"))
+    assert expected and listed == expected
+    causes = dict(_ledger(runs["third"], "select distinct cause, entity from releases.revisions"
+                                         " where release_no = 2 and entity like 'enterprise/%'"
+                                         " and cause in ('late_file', 'resubmission')"))
+    assert causes["late_file"].startswith(f"enterprise/{normalize_org_code(LATE_FILE.split('_')[0])}")
+    assert causes["resubmission"].startswith(f"enterprise/{normalize_org_code(CORRECTED.split('_')[0])}")
+
+
+def test_a_release_never_rewrites_a_figure_of_a_quarter_it_did_not_change(runs) -> None:
+    outside = _ledger(runs["third"], f"""
+        select release_no, figure, period from releases.revisions r
+        where regexp_matches(period, '{QUARTER}')
+          and period not in (select period from releases.release_quarters q where q.release_no = r.release_no)""")
+    assert outside == []
+    # in the history itself: the rows release 3 wrote (its snapshots) are all of 2009Q2, or not of a quarter
+    with duckdb.connect(str(runs["third"].warehouse), read_only=True) as con:
+        window = "(select snapshot_at from releases.release_snapshots where release_no = {})"
+        periods: set[str] = set()
+        for (table,) in con.execute("select table_name from duckdb_columns() where schema_name = 'history'"
+                                    " and column_name = 'period'").fetchall():
+            periods |= {p for (p,) in con.execute(
+                f"select distinct period from history.{table} where regexp_matches(period, '{QUARTER}')"
+                f" and ((dbt_valid_from > {window.format(2)} and dbt_valid_from <= {window.format(3)})"
+                f"  or (dbt_valid_to > {window.format(2)} and dbt_valid_to <= {window.format(3)}))").fetchall()}
+    assert periods == {"2009Q2"}
+
+
+def test_release_export_gives_back_release_1_marts_and_documents(runs) -> None:
+    out = runs["root"] / "export1"
+    done = _cli(runs["third"], "export", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert checksums(out / "warehouse.duckdb") == checksums(runs["release1"])
+    for name, data in runs["published"].items():
+        assert (out / name).read_bytes() == data, name
+    # release 2 rewrote the 2009Q1 report, the workbook and some receipts: its export has those as release 2 kept
+    # them, and every other document as release 1 published it
+    out2 = runs["root"] / "export2"
+    assert _cli(runs["third"], "export", "2", "--out", str(out2)).returncode == 0
+    assert checksums(out2 / "warehouse.duckdb") == checksums(runs["release2"])
+    kept = runs["third"].marts_dir / RELEASES_DIR
+    first = {p.relative_to(kept / "1") for p in (kept / "1").rglob("*") if p.is_file()}
+    second = {p.relative_to(kept / "2") for p in (kept / "2").rglob("*") if p.is_file()}
+    assert second and {p.relative_to(out2) for p in out2.rglob("*") if p.is_file()} == \
+        first | second | {Path("warehouse.duckdb")}
+    for name in first | second:
+        assert (out2 / name).read_bytes() == (kept / ("2" if name in second else "1") / name).read_bytes(), name
+    assert (out2 / "report/2009Q1.html").read_bytes() == runs["republished"]["report/2009Q1.html"]
+    unknown = _cli(runs["third"], "export", "9", "--out", str(runs["root"] / "export9"))
+    assert unknown.returncode == 1 and "没有发布版本 9" in unknown.stderr
+
+
+def test_each_mart_reads_as_of_any_release_in_the_warehouse(runs) -> None:
+    with duckdb.connect(str(runs["third"].warehouse), read_only=True) as con:
+        macros = {f for (f,) in con.execute("select function_name from duckdb_functions()"
+                                            " where schema_name = 'releases' and function_type = 'table_macro'"
+                                            ).fetchall()}
+        marts = {t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'"
+                                           ).fetchall()}
+        assert macros == {f"{m}_as_of" for m in marts}
+        share = "select * from {} where period = '2009Q2' order by all"
+        assert con.execute(share.format("releases.fund_tracking_as_of(3)")).fetchall() == \
+            con.execute(share.format("marts.fund_tracking")).fetchall()
+        assert con.execute(share.format("releases.fund_tracking_as_of(2)")).fetchall() != \
+            con.execute(share.format("marts.fund_tracking")).fetchall()
