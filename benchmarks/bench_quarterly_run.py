@@ -30,7 +30,13 @@ again by openpyxl, contract workbooks another tool wrote (``--writers``; benchma
   set against what the ratio target allows for the whole run.
 
 Then once: the demo figure, ``sasac-skills run --all`` on data/raw on a fresh working area (what `make run`
-does), wall time.
+does), wall time, with the storage its release keeps (the marts' history and the documents under releases/).
+
+The release step (issue 27: the dbt snapshots of the marts' history and the revisions, run only by a run that
+makes a release) is printed after each whole run and the late-file run, as the run's log states it: wall and
+CPU seconds of this process (the machine is shared: CPU seconds are the steadier figure). ``--demo-by-quarter``
+(what `make bench` adds) runs the demo quarter by quarter, one release per quarter, and prints after each what
+the releases keep so far (history rows and Parquet bytes, kept documents) and that release's step.
 
 Targets: the guard of issue 24 ("Standard parts"), written once below (``RATIO_TARGETS``, ``MEMORY_TARGET_MIB``):
 the whole run's ratio to the floor by size (the target of the largest listed size not above N), peak memory
@@ -45,7 +51,7 @@ a sample). The memory target is checked against the larger of the two.
 Inboxes are cached (see benchmarks.quarter_inbox), so a second run measures without generating.
 
     .venv/bin/python -m benchmarks.bench_quarterly_run [--enterprises 1000 9000] [--cache DIR]
-        [--floor-runs 3] [--writers xlsxwriter openpyxl] [--skip-midplan] [--skip-demo]
+        [--floor-runs 3] [--writers xlsxwriter openpyxl] [--skip-midplan] [--skip-demo] [--demo-by-quarter]
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from benchmarks.marts_checksum import checksums
 from benchmarks.quarter_inbox import PERIOD, REPO, cached_inbox, cli_command, resaved_inbox
 
@@ -77,6 +85,7 @@ NOCHANGE_TARGET = 1.5
 LATE_TARGET = 1.5  # one late file in a quarter, against the run without a workbook (issue "Standard parts")
 DEMO_EARLIER_TARGET_S = 90  # the demo target of the benchmark before issue 10 (README)
 STEPS_LINE = re.compile(r"步骤耗时 step seconds: (.*)")
+RELEASE_STEP_LINE = re.compile(r"release step \(dbt snapshots, revisions\): (.*)")
 
 
 def ratio_target(enterprises: int) -> float:
@@ -107,6 +116,7 @@ class Measured:
     peak_mib: float  # ru_maxrss: the largest single process of the tree
     output: str
     tree_mib: float = 0.0  # sampled: the most the whole tree held at once (a lower bound between samples)
+    cpu_s: float = 0.0  # user + system seconds of the child and the children it waited for (wait4's rusage)
 
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -157,7 +167,7 @@ def measure(cmd: list[str], log: Path) -> Measured:
         text = out.read()
     if proc.returncode != 0:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{text[-4000:]}")
-    return Measured(seconds, usage.ru_maxrss / 1024, text, tree[0] / 2**20)
+    return Measured(seconds, usage.ru_maxrss / 1024, text, tree[0] / 2**20, usage.ru_utime + usage.ru_stime)
 
 
 def step_seconds(summary: str) -> dict[str, float]:
@@ -169,6 +179,30 @@ def step_seconds(summary: str) -> dict[str, float]:
         name, _, value = part.rpartition(" ")
         steps[name] = float(value)
     return steps
+
+
+def release_step(root: Path) -> str:
+    """The release step's cost as the latest run's log states it (pipelines/defs/publish/assets.py): the dbt
+    snapshots of the marts' history and the revisions, wall and CPU seconds; "none" when that run made no release."""
+    logs = sorted((root / "work" / "logs").glob("run-*.log"), key=lambda p: p.stat().st_mtime)
+    found = RELEASE_STEP_LINE.search(logs[-1].read_text(encoding="utf-8", errors="replace")) if logs else None
+    return found.group(1) if found else "none"
+
+
+def release_storage(marts: Path) -> str:
+    """Bytes a release keeps: the history (the snapshot tables, as their Parquet files: on disk, compressed; and
+    DuckDB's own estimate of their size in the warehouse) and the documents under releases/ (hard links share
+    their bytes with the live file until it is replaced, copies do not)."""
+    parquet = sum(p.stat().st_size for p in (marts / "parquet").glob("history.*.parquet"))
+    with duckdb.connect(str(marts / "warehouse.duckdb"), read_only=True) as con:
+        rows, tables = con.execute("select sum(estimated_size), count(*) from duckdb_tables()"
+                                     " where schema_name = 'history'").fetchone()
+        numbers = con.execute("select count(*) from releases.releases").fetchone()[0]
+    kept = [p for p in (marts / "releases").rglob("*") if p.is_file()]
+    linked = sum(p.stat().st_size for p in kept if p.stat().st_nlink > 1)
+    copied = sum(p.stat().st_size for p in kept if p.stat().st_nlink == 1)
+    return (f"{numbers} release(s); history: {tables} tables, {rows:,} rows, {parquet:,} bytes as Parquet; "
+            f"kept documents: {len(kept)} files, {copied:,} bytes copied + {linked:,} bytes hard-linked")
 
 
 def run_cmd(inbox: Path, root: Path, period: str | None) -> list[str]:
@@ -263,8 +297,8 @@ def whole_vs_floor(n: int, cache: Path | None, floor_runs: int, scratch: Path, r
     for i in range(max(1, runs)):
         shutil.rmtree(root, ignore_errors=True)
         wholes.append(measure(cmd, scratch / "run.log"))
-        print(f"whole run {i + 1}: {wholes[-1].seconds:.2f} s, {peaks(wholes[-1])}\n  summary: "
-              f"{stats_line(wholes[-1])}", flush=True)
+        print(f"whole run {i + 1}: {wholes[-1].seconds:.2f} s ({wholes[-1].cpu_s:.1f} CPU-s), {peaks(wholes[-1])}\n  summary: "
+              f"{stats_line(wholes[-1])}\n  release step (its log): {release_step(root)}", flush=True)
         marts_sums.append(checksums(root / "marts" / "warehouse.duckdb"))
     if runs > 1:
         same = all(sums == marts_sums[0] for sums in marts_sums)
@@ -298,12 +332,12 @@ def whole_vs_floor(n: int, cache: Path | None, floor_runs: int, scratch: Path, r
         for name in sorted(set(before) | set(after)):
             if before.get(name) != after.get(name):
                 print(f"  changed: {name} {before.get(name)} -> {after.get(name)}")
-    row.late_s = late_file_run(linked, cmd, scratch)
+    row.late_s = late_file_run(linked, cmd, scratch, root)
     shutil.rmtree(root, ignore_errors=True)
     return row
 
 
-def late_file_run(inbox: Path, cmd: list[str], scratch: Path) -> float:
+def late_file_run(inbox: Path, cmd: list[str], scratch: Path, root: Path) -> float:
     """One enterprise's workbook again as ``_v2``, arriving after the deadline, then the run on the same area."""
     folder = inbox / PERIOD
     first = sorted(p for p in folder.glob("*.xlsx"))[0]
@@ -317,7 +351,9 @@ def late_file_run(inbox: Path, cmd: list[str], scratch: Path) -> float:
         arrivals.unlink()
         arrivals.write_text(f"{text}{late.name},2008-08-20 10:00:00\n", encoding="utf-8", newline="")
     m = measure(cmd, scratch / "late.log")
-    print(f"one late file ({late.name}): {m.seconds:.2f} s, {peaks(m)}\n  summary: {stats_line(m)}", flush=True)
+    print(f"one late file ({late.name}): {m.seconds:.2f} s ({m.cpu_s:.1f} CPU-s), {peaks(m)}\n"
+          f"  summary: {stats_line(m)}\n"
+          f"  release step (its log): {release_step(root)}", flush=True)
     return m.seconds
 
 
@@ -394,8 +430,23 @@ def midplan(n: int, cache: Path | None, scratch: Path) -> tuple[float, float]:
 def demo(scratch: Path) -> Measured:
     root = scratch / "demo"
     m = measure(run_cmd(REPO / "data" / "raw", root, None), scratch / "demo.log")
+    print(f"demo run --all: {m.seconds:.2f} s ({m.cpu_s:.1f} CPU-s); release step (its log): {release_step(root)}\n"
+          f"  storage of its release: {release_storage(root / 'marts')}", flush=True)
     shutil.rmtree(root, ignore_errors=True)
     return m
+
+
+def demo_by_quarter(scratch: Path) -> None:
+    """The demo inbox run quarter by quarter (``run --period Q`` for each of its quarters, on one working area),
+    so that every quarter is a release: what each release keeps (history rows and bytes, documents) and costs."""
+    root, inbox = scratch / "demo_by_quarter", REPO / "data" / "raw"
+    quarters = sorted(p.name for p in inbox.iterdir() if p.is_dir() and re.fullmatch(r"\d{4}Q[1-4]", p.name))
+    print(f"\n== the demo quarter by quarter ({len(quarters)} runs, one release each) ==", flush=True)
+    for quarter in quarters:
+        m = measure(run_cmd(inbox, root, quarter), scratch / "quarter.log")
+        print(f"{quarter}: {m.seconds:.1f} s ({m.cpu_s:.1f} CPU-s); release step: {release_step(root)}\n"
+              f"  kept so far: {release_storage(root / 'marts')}", flush=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def table(rows: list[Row], floor_runs: int, demo_run: Measured | None) -> None:
@@ -457,6 +508,8 @@ def main() -> None:
                     help="whose workbooks: the generator's (xlsxwriter) and/or the same re-saved by openpyxl")
     ap.add_argument("--skip-midplan", action="store_true")
     ap.add_argument("--skip-demo", action="store_true")
+    ap.add_argument("--demo-by-quarter", action="store_true",
+                    help="also run the demo quarter by quarter: the storage and cost of each release (issue 27)")
     args = ap.parse_args()
     print(f"floor: {floor_script()}; CLI: {' '.join(cli_command())}; {os.cpu_count()} CPUs", flush=True)
     rows = []
@@ -477,6 +530,12 @@ def main() -> None:
         scratch = Path(tempfile.mkdtemp(prefix="bench_run_demo_"))
         try:
             demo_run = demo(scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if args.demo_by_quarter:
+        scratch = Path(tempfile.mkdtemp(prefix="bench_run_demo_q_"))
+        try:
+            demo_by_quarter(scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     table(rows, args.floor_runs, demo_run)

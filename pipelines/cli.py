@@ -422,16 +422,38 @@ def release_list(warehouse: Path) -> None:
         click.echo(f"{r.number}  {r.released_at:%Y-%m-%d %H:%M:%S}  {'、'.join(r.quarters)}")
 
 
+def _published_release(warehouse: Path, number: int):
+    """Release ``number`` of the published ledger; one Chinese line and exit 1 when there is none."""
+    releases = {r.number: r for r in _published_releases(warehouse)}
+    if number not in releases:
+        known = f"现有版本 1–{max(releases)}" if releases else "尚无任何发布版本"
+        raise click.ClickException(f"没有发布版本 {number}（{known}）")
+    return releases[number]
+
+
 @_with_warehouse
 @release.command("show")
 @click.argument("number", type=int)
 def release_show(number: int, warehouse: Path) -> None:
     """A release's time, changed quarters and causes (files by submission id, rules by version)."""
-    releases = {r.number: r for r in _published_releases(warehouse)}
-    if number not in releases:
-        known = f"现有版本 1–{max(releases)}" if releases else "尚无任何发布版本"
-        raise click.ClickException(f"没有发布版本 {number}（{known}）")
-    click.echo("\n".join(releases[number].lines(warehouse.parent)))
+    click.echo("\n".join(_published_release(warehouse, number).lines(warehouse.parent)))
+
+
+@_with_warehouse
+@release.command("export")
+@click.argument("number", type=int)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="导出目录：warehouse.duckdb（该版本的集市）和该版本发布的文件")
+def release_export(number: int, out: Path, warehouse: Path) -> None:
+    """Release N's marts (as a DuckDB file, from the marts' history) and its documents as published."""
+    from pipelines.lib.exports.release_export import ExportError, export_release
+
+    _published_release(warehouse, number)
+    try:
+        done = export_release(warehouse, number, out)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"发布版本 {number} 已导出到 {out}：集市 {done.tables} 张表（{done.database.name}），文件 {done.documents} 份")
 
 
 if __name__ == "__main__":

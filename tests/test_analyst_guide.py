@@ -12,7 +12,7 @@ from tests.conftest import DemoRun
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "analyst-guide.md"
 MARTS_README = GUIDE.parents[1] / "data" / "marts" / "README.md"
-LISTED_TABLE = re.compile(r"^\| `((?:marts|reference|releases)\.\w+)` \|", re.MULTILINE)
+LISTED_TABLE = re.compile(r"^\| `((?:marts|reference|releases|history)\.\w+)` \|", re.MULTILINE)
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 
 

@@ -1,7 +1,9 @@
 """Releases on the whole graph: a first run of 2009Q1–Q2 is release 1; a late file and a corrected file for
-2009Q1 make release 2, whose causes name them by submission id; a run with nothing new makes no release; a forced
-re-check is release 3; the documents release 1 published stay under releases/1 byte for byte after release 2
-rewrote them."""
+2009Q1 make release 2, whose causes name them by submission id; a run with nothing new makes no release; a raised
+fund_ratio_min from 2009Q2 on (a row of the thresholds seed, in a copy of the dbt project) is release 3, caused by
+the rules change; a run with nothing new after it makes no release. The documents release 1 published stay under
+releases/1 byte for byte after release 2 rewrote them; the marts' history (dbt snapshots) gives every release's
+marts back (``release export``) and lists every figure each release moved (``releases.revisions``)."""
 
 from __future__ import annotations
 
@@ -15,21 +17,20 @@ import duckdb
 import openpyxl
 import pytest
 
-from pipelines.lib.domain.codes import format_org_code, normalize_org_code
-from pipelines.lib.exports.headlines import FUND_RATIO, SHARE_FIGURES
+from pipelines.lib.domain.codes import normalize_org_code
 from pipelines.lib.exports.receipts import receipt_name
 from pipelines.lib.exports.releases import CAUSES, RELEASES_DIR
-from pipelines.lib.exports.revisions import REVISION_COLUMNS
-from pipelines.lib.exports.workbook import REVISIONS_SHEET
 from tests.conftest import DEMO_INBOX, REPO, DemoRun, run_demo
-from tests.page_text import page_text
+from tests.test_recheck import set_threshold
 
-# Three runs of the whole graph on two quarters.
+# Four runs of the whole graph on two quarters.
 pytestmark = pytest.mark.slow
 
 QUARTERS = ("2009Q1", "2009Q2")
 LATE_FILE = "10117472-0_2009Q1.xlsx"  # held back from the first run, arrives after release 1
 CORRECTED = "10119436-9_2009Q1.xlsx"  # gets a corrected v2 after release 1
+# Release 3: the training-fund ratio's minimum raised from 2009Q2 on (the README's rule-change steps).
+RAISED = [("0.015", "2006Q1", "2009Q1"), ("0.03", "2009Q2", "")]
 ARRIVALS = "收件登记.csv"
 
 
@@ -59,6 +60,18 @@ def _cli(run: DemoRun, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
 
 
+def _run_with_project(root: Path, inbox: Path, project: Path) -> str:
+    """``sasac-skills run --all`` in a process of its own, with the dbt project ``project`` (a changed rule);
+    returns its summary."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SASAC_DBT_PROJECT_DIR": str(project), "SASAC_DEMO": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--all", "--inbox", str(inbox), "--workdir", str(root / "work"),
+         "--warehouse", str(root / "marts" / "warehouse.duckdb"), "--quiet"],
+        env=env, capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("releases")
@@ -74,6 +87,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     first = run_demo(root, inbox)
     marts = first.marts_dir
+    shutil.copy2(first.warehouse, root / "release1.duckdb")  # the marts release 1 published, as it published them
     published = {name: (marts / name).read_bytes()
                  for name in ("report/2009Q1.html", "report/2009Q2.html", "target_tracking.xlsx")}
 
@@ -86,14 +100,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     receipts = {name: (marts / name).read_bytes() for name in (
         f"receipts/2009Q1/{receipt_name(normalize_org_code(f.split('_')[0]))}" for f in (LATE_FILE, CORRECTED))}
     third = run_demo(root, inbox)
-    # The whole graph again on the same files: no verdict moves, but the published re-check log
-    # (marts.submission_rechecks) gains its rows: a release whose only cause is the forced re-check.
-    rechecked = run_demo(root, inbox, recheck=True)
+    shutil.copy2(third.warehouse, root / "release2.duckdb")
+
+    project = root / "dbt_project"
+    shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
+    set_threshold(project, "fund_ratio_min", RAISED)
+    raised = _run_with_project(root, inbox, project)
+    settled = _run_with_project(root, inbox, project)
     with duckdb.connect(str(second.work_db), read_only=True) as con:
         ids = dict(con.execute("select file_name, submission_id from raw.submissions where file_name in (?, ?)",
                                [LATE_FILE, corrected]).fetchall())
-    return {"first": first, "second": second, "third": third, "rechecked": rechecked, "published": published,
-            "republished": republished, "receipts": receipts,
+    return {"first": first, "second": second, "third": third, "raised": raised, "settled": settled,
+            "published": published, "republished": republished, "receipts": receipts,
+            "release1": root / "release1.duckdb", "release2": root / "release2.duckdb", "root": root,
             "late_id": ids[LATE_FILE], "corrected_id": ids[corrected]}
 
 
@@ -102,16 +121,26 @@ def _ledger(run: DemoRun, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def test_two_releases_with_their_quarters_and_no_release_for_a_run_with_nothing_new(runs) -> None:
+def test_three_releases_with_their_quarters_and_no_release_for_a_run_with_nothing_new(runs) -> None:
     assert (runs["first"].summary.release, runs["second"].summary.release) == (1, 2)
     assert "发布版本 release 2" in runs["second"].summary.text()
     assert runs["third"].summary.unchanged and runs["third"].summary.release is None
-    assert runs["rechecked"].summary.release == 3
+    assert "发布版本 release 3" in runs["raised"]
+    assert "无变化" in runs["settled"] and "发布版本 release" not in runs["settled"]
     assert _ledger(runs["third"], "select release_no from releases.releases order by 1") == [(1,), (2,), (3,)]
-    assert _ledger(runs["third"], "select distinct cause from releases.release_causes where release_no = 3") == \
-        [("forced_recheck",)]
     quarters = _ledger(runs["third"], "select release_no, period from releases.release_quarters order by all")
     assert (1, "2009Q1") in quarters and (1, "2009Q2") in quarters and (2, "2009Q1") in quarters
+    # the raised minimum is in force from 2009Q2 on: release 3 changed that quarter only
+    assert [p for n, p in quarters if n == 3] == ["2009Q2"]
+
+
+def test_release_3_is_caused_by_the_rules_change_with_its_rules_version(runs) -> None:
+    causes = _ledger(runs["third"], "select cause, cause_zh, period, c.rules_version, r.rules_version"
+                                    " from releases.release_causes c join releases.releases r using (release_no)"
+                                    " where release_no = 3")
+    assert [c[:3] for c in causes] == [("rules_change", CAUSES["rules_change"], "2009Q2")]
+    assert causes[0][3] == causes[0][4] and causes[0][3] != _ledger(
+        runs["third"], "select rules_version from releases.releases where release_no = 2")[0][0]
 
 
 def test_release_2_names_the_late_and_the_corrected_file_by_submission_id(runs) -> None:
@@ -128,9 +157,15 @@ def test_the_ledger_carries_chinese_column_comments_and_no_personal_data(runs) -
     rows = _ledger(runs["third"], "select table_name, column_name, comment from duckdb_columns()"
                                   " where schema_name = 'releases'")
     assert {t for t, _, _ in rows} == {"releases", "release_quarters", "release_causes", "release_headlines",
-                                       "revisions_triangle", "mean_absolute_revisions"}
+                                       "revisions_triangle", "mean_absolute_revisions", "release_snapshots",
+                                       "revisions"}
     assert all(comment for _, _, comment in rows)
     assert not {c for _, c, _ in rows} & {"person_key", "enterprise_name", "id_number", "name"}
+    # the marts' history: every column commented (the mart's comment, or what dbt's column means), no pseudonym
+    history = _ledger(runs["third"], "select table_name, column_name, comment from duckdb_columns()"
+                                     " where schema_name = 'history'")
+    assert history and all(comment for _, _, comment in history)
+    assert "person_key" not in {c for _, c, _ in history}
 
 
 def test_release_show_prints_the_causes_and_list_every_release(runs) -> None:
@@ -158,97 +193,3 @@ def test_release_1_documents_stay_byte_identical_after_release_2(runs) -> None:
         assert (marts / RELEASES_DIR / "2" / name).read_bytes() == data, name
 
 
-# --- revisions explained where people read ------------------------------------------------------------------
-def _org(file_name: str) -> str:
-    return normalize_org_code(file_name.split("_")[0])
-
-
-def _names(run: DemoRun) -> dict[str, str]:
-    return dict(_ledger(run, "select org_code, enterprise_name from marts.dim_enterprises"))
-
-
-def _revision_block(html: bytes) -> str:
-    """The visible text of a report's 修订说明, "" when it has none."""
-    text = page_text(html.decode("utf-8"))
-    if "修订说明" not in text:
-        return ""
-    return text[text.index("修订说明"):text.index("应报企业")]
-
-
-def test_release_2_records_the_headline_figures_it_published_from_the_marts(runs) -> None:
-    rows = _ledger(runs["third"], "select release_no, period, figure, value from releases.release_headlines")
-    assert {(n, p) for n, p, _, _ in rows} == set(_ledger(runs["third"], "select * from releases.release_quarters"))
-    figures = {f for _, _, f, _ in rows}
-    assert {h.figure for h in SHARE_FIGURES} | {"flags_error", "flags_warning", "flags_info"} == figures
-    values = {(n, p, f): v for n, p, f, v in rows}
-    # the corrected file raised 教育培训经费提取额: the 2009Q1 fund ratio moved, as the mart says
-    mart = _ledger(runs["third"], "select extraction_ratio from marts.fund_tracking where grain = 'system'"
-                                  " and period_type = 'quarter' and period = '2009Q1'")[0][0]
-    assert values[(2, "2009Q1", FUND_RATIO.figure)] == mart != values[(1, "2009Q1", FUND_RATIO.figure)]
-
-
-def test_the_revised_report_explains_what_moved_and_why_and_release_1s_report_does_not(runs) -> None:
-    block = _revision_block(runs["republished"]["report/2009Q1.html"])
-    names = _names(runs["third"])
-    assert "本报告首次发布：发布版本 1，发布于 <date>" in block and "本版：发布版本 2，发布于 <date>" in block
-    for file_name, cause in ((LATE_FILE, "late_file"), (CORRECTED, "resubmission")):
-        org = _org(file_name)
-        assert f"{CAUSES[cause]}：{format_org_code(org)} {names[org]}" in block, (file_name, block)
-    assert runs["late_id"] in block and runs["corrected_id"] in block
-    before, after = (_ledger(runs["third"], f"select value from releases.release_headlines where release_no = {n}"
-                                            f" and period = '2009Q1' and figure = '{FUND_RATIO.figure}'")[0][0]
-                     for n in (1, 2))
-    assert f"{FUND_RATIO.label}\n{FUND_RATIO.text(before)}\n{FUND_RATIO.text(after)}" in block, block
-    assert _revision_block(runs["published"]["report/2009Q1.html"]) == ""
-    assert _revision_block(runs["published"]["report/2009Q2.html"]) == ""
-    # the forced re-check (release 3) moved nothing the report shows: no revision, the page stays as release 2 wrote it
-    assert (runs["third"].marts_dir / "report" / "2009Q1.html").read_bytes() == runs["republished"]["report/2009Q1.html"]
-
-
-def test_the_workbook_lists_release_2s_causes_on_its_revisions_sheet(runs, tmp_path: Path) -> None:
-    (tmp_path / "wb.xlsx").write_bytes(runs["republished"]["target_tracking.xlsx"])
-    ws = openpyxl.load_workbook(tmp_path / "wb.xlsx", read_only=True)[REVISIONS_SHEET]
-    rows = list(ws.iter_rows(values_only=True))
-    assert list(rows[0]) == [label for _, label in REVISION_COLUMNS]
-    keys = [k for k, _ in REVISION_COLUMNS]
-    body = [dict(zip(keys, r, strict=True)) for r in rows[1:]]
-    q1 = [r for r in body if str(r["release_no"]) == "2" and r["period"] == "2009Q1"]
-    assert {(r["cause_zh"], r["submission_id"], r["org_code"]) for r in q1} == {
-        (CAUSES["late_file"], runs["late_id"], format_org_code(_org(LATE_FILE))),
-        (CAUSES["resubmission"], runs["corrected_id"], format_org_code(_org(CORRECTED)))}
-    assert all(FUND_RATIO.label in r["moved"] and "→" in r["moved"] for r in q1)
-    assert not [r for r in body if str(r["release_no"]) == "1"]  # a first publication is no revision
-
-
-def test_a_reissued_receipt_names_release_2_and_its_cause(runs, tmp_path: Path) -> None:
-    def text(name: str) -> str:
-        (tmp_path / "r.xlsx").write_bytes(runs["receipts"][name])
-        ws = openpyxl.load_workbook(tmp_path / "r.xlsx").active
-        return "\n".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
-
-    for file_name, cause, sid in ((CORRECTED, "resubmission", runs["corrected_id"]),
-                                  (LATE_FILE, "late_file", runs["late_id"])):
-        receipt = text(f"receipts/2009Q1/{receipt_name(_org(file_name))}")
-        assert "本回执随发布版本 2" in receipt and CAUSES[cause] in receipt and sid in receipt, receipt
-    assert "重新报送" in text(f"receipts/2009Q1/{receipt_name(_org(CORRECTED))}")
-    # release 1's receipts were first issues: no such line
-    kept = runs["third"].marts_dir / RELEASES_DIR / "1" / "receipts" / "2009Q1" / receipt_name(_org(CORRECTED))
-    ws = openpyxl.load_workbook(kept).active
-    assert not any("本回执随发布版本" in str(c.value) for row in ws.iter_rows() for c in row)
-
-
-def test_the_index_lists_releases_per_quarter_and_the_triangle(runs) -> None:
-    text = page_text((runs["third"].marts_dir / "report" / "index.html").read_text(encoding="utf-8"))
-    row = text[text.index("\n2009Q1\n"):text.index("修订三角")]
-    assert "版本 1，发布于 <date>" in row and "版本 2，发布于 <date>" in row and CAUSES["late_file"] in row and CAUSES["resubmission"] in row, row
-    assert "平均绝对修订幅度" in text and "releases.revisions_triangle" in text
-    triangle = _ledger(runs["third"], f"""select release_no, delay_quarters, is_revision, value, first_value, revision
-                                          from releases.revisions_triangle
-                                          where period = '2009Q1' and figure = '{FUND_RATIO.figure}' order by 1""")
-    revised = {n for n, p in _ledger(runs["third"], "select * from releases.release_quarters") if p == "2009Q1"} - {1}
-    assert 2 in revised
-    assert [(n, d, r) for n, d, r, *_ in triangle] == [(n, 1, n in revised) for n in (1, 2, 3)]
-    assert triangle[1][5] == triangle[1][3] - triangle[1][4] != 0 and triangle[2][3] == triangle[1][3]
-    mean = _ledger(runs["third"], f"""select mean_absolute_revision from releases.mean_absolute_revisions
-                                      where figure = '{FUND_RATIO.figure}' and delay_quarters = 1""")
-    assert mean == [(abs(triangle[1][5]),)]

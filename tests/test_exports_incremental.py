@@ -138,6 +138,7 @@ def test_the_exports_follow_the_quarters_the_publication_recorded(db, tmp_path):
     exports as its materialization's metadata, not through a file; each export reports what it wrote."""
     import dagster as dg
 
+    from pipelines.defs.dbt.runner import DbtSession
     from pipelines.defs.publish.assets import (
         EXPORT_KEYS,
         FILES_UNCHANGED,
@@ -159,8 +160,9 @@ def test_the_exports_follow_the_quarters_the_publication_recorded(db, tmp_path):
     instance = dg.DagsterInstance.ephemeral()
 
     def run() -> tuple[dict, dict]:
-        result = dg.materialize(build_publish_assets([]), instance=instance, resources={"platform": platform},
-                                partition_key="2007Q4")
+        result = dg.materialize(build_publish_assets([]), instance=instance, partition_key="2007Q4",
+                                # the publication's releases take the marts' history with dbt (dbt snapshot)
+                                resources={"platform": platform, "dbt": DbtSession()})
         assert result.success
         meta = {key: {k: v.value for k, v in instance.get_latest_materialization_event(key)
                       .asset_materialization.metadata.items()} for key in (PUBLISHED_KEY, *EXPORT_KEYS)}

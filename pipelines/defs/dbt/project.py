@@ -18,7 +18,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 def _newest_source_mtime(root: Path) -> float:
     paths = [root / "dbt_project.yml", root / "profiles.yml"]
-    for sub in ("models", "macros", "seeds", "tests"):
+    for sub in ("models", "macros", "seeds", "tests", "snapshots"):
         paths += [p for p in (root / sub).rglob("*") if p.is_file()]
     return max(p.stat().st_mtime for p in paths if p.exists())
 

@@ -94,6 +94,26 @@ class DbtSession(dg.ConfigurableResource):
             raise DbtFailure(description=f"dbt {' '.join(args)} failed:\n{detail}") from result.exception
 
 
+    def snapshot(self, project: DbtProject, target: Path, database: Path) -> None:
+        """``dbt snapshot`` of every snapshot of the project on ``database`` (the marts' history, taken by a run
+        that makes a release: pipelines/lib/exports/history.py), reusing the run's parse."""
+        import os
+
+        from dbt.cli.main import dbtRunner
+
+        os.environ["SASAC_BUILD_DB"] = str(database)
+        manifest = self.manifest(project, target)
+        try:
+            result = dbtRunner(manifest=manifest).invoke(["snapshot", *_paths(project, target)])
+        finally:
+            _release_database()
+        if not result.success:
+            node_results = list(result.result.results) if result.result is not None else []
+            failed = [f"{r.node.unique_id}: {r.message}" for r in node_results if str(r.status) == "error"]
+            raise DbtFailure(description="dbt snapshot failed:\n" + ("\n".join(failed) or str(result.exception or ""))
+                             ) from result.exception
+
+
 def _spec_ids(context: dg.AssetExecutionContext) -> tuple[dict[str, dg.AssetKey], dict[str, dg.AssetCheckKey]]:
     assets_def = context.assets_def
     assets = {spec.metadata[UNIQUE_ID]: spec.key for spec in assets_def.specs if UNIQUE_ID in spec.metadata}

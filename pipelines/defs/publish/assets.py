@@ -6,8 +6,11 @@ quarters whose marts changed (on the first publication, the quarters with a rece
 materialization's metadata, and the reports and receipts read that event from the Dagster instance.
 """
 
+from pathlib import Path
+
 import dagster as dg
 
+from pipelines.defs.dbt.runner import DbtSession
 from pipelines.defs.groups import PUBLISH
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.publish.exports import (  # noqa: F401 - the export keys and metadata names live there
@@ -25,7 +28,7 @@ from pipelines.defs.publish.exports import (  # noqa: F401 - the export keys and
 from pipelines.defs.resources import PlatformConfig
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.exports.publish import publish_warehouse
-from pipelines.lib.exports.releases import keep_documents, release_of_run, releasing
+from pipelines.lib.exports.releases import History, keep_documents, release_of_run, releasing
 
 PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
 # The metadata entry of a published_warehouse materialization that lists the quarters to export again.
@@ -50,14 +53,24 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
     @dg.asset(key=PUBLISHED_KEY, deps=mart_keys, partitions_def=quarterly_partitions, group_name=PUBLISH,
               kinds={"duckdb"}, backfill_policy=dg.BackfillPolicy.single_run(),
               description="发布给分析人员的只读数据库 data/marts/warehouse.duckdb（原子替换，不含个人信息）")
-    def published_warehouse(context: dg.AssetExecutionContext, platform: PlatformConfig) -> dg.MaterializeResult:
+    def published_warehouse(context: dg.AssetExecutionContext, platform: PlatformConfig,
+                            dbt: DbtSession) -> dg.MaterializeResult:
         from pipelines.defs.dbt.project import dbt_project
         from pipelines.lib.exports.disclosure import withheld_by_disclosure
+        from pipelines.lib.exports.history import snapshotted_marts
 
-        withheld = withheld_by_disclosure(dbt_project().manifest_path)
+        project = dbt_project()
+        withheld = withheld_by_disclosure(project.manifest_path)
+        # The same target folder as the run's builds (defs/dbt/assets.py): the snapshots reuse their parse.
+        history = History(lambda: dbt.snapshot(project, Path(platform.workdir) / "dbt_target", platform.work_db),
+                          snapshotted_marts(project.manifest_path), withheld)
         counts, changed, first = publish_warehouse(
             platform.work_db, platform.warehouse_path, withheld=withheld,
-            before_swap=releasing(platform.work_db, context.run.run_id, platform.inbox_path, platform.recheck))
+            before_swap=releasing(platform.work_db, context.run.run_id, platform.inbox_path, platform.recheck,
+                                  history))
+        if history.cost:
+            context.log.info("release step (dbt snapshots, revisions): " + ", ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in history.cost.items()))
         context.log.info(f"published {platform.warehouse_path} ({len(counts)} tables, Parquet beside it; "
                          + (f"first publication, {len(changed)} quarters with received files)" if first else
                             f"{len(changed)} quarters changed since the previous publication)"))
@@ -67,6 +80,7 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
             "first_publication": first,
             "withheld": dg.MetadataValue.json(sorted(withheld.tables)),
             CHANGED_PERIODS: dg.MetadataValue.json(changed),
+            **{f"release step {k}": v for k, v in history.cost.items()},
             **{f"rows {name}": n for name, n in counts.items() if name.startswith("marts.")},
         })
 

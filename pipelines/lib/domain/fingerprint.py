@@ -26,6 +26,7 @@ CODE_AND_RULES = (
     DBT_PROJECT_DIR / "macros",
     DBT_PROJECT_DIR / "seeds",
     DBT_PROJECT_DIR / "tests",
+    DBT_PROJECT_DIR / "snapshots",
     DBT_PROJECT_DIR / "dbt_project.yml",
     REPO_ROOT / "expectations",
 )

@@ -110,20 +110,21 @@ class Publication(NamedTuple):
 def copy_schemas(con: duckdb.DuckDBPyConnection, work_db: Path, schemas: tuple[str, ...],
                  withheld: Withheld = NOTHING_WITHHELD) -> dict[str, int]:
     """Copy ``schemas`` of ``work_db`` (tables, rows, table and column comments) into the database ``con`` uses,
-    without the ``withheld`` marts and columns; returns the row count of every table copied."""
+    without the ``withheld`` tables and columns (by table name, in whichever schema: the marts, and their
+    history under its own table names); returns the row count of every table copied."""
     counts: dict[str, int] = {}
     con.execute(f"attach {_quote(str(work_db))} as work (read_only)")
     tables = [t for t in con.execute(
         "select schema_name, table_name, comment from duckdb_tables() where database_name = 'work'"
         f" and schema_name in ({', '.join(_quote(s) for s in schemas)}) order by 1, 2").fetchall()
-        if not (t[0] == "marts" and t[1] in withheld.tables)]
+        if t[1] not in withheld.tables]
     for schema in sorted({t[0] for t in tables}):
         con.execute(f"create schema if not exists {schema}")
     for schema, table, comment in tables:
         cols = [r[0] for r in con.execute(
             "select column_name from duckdb_columns() where database_name = 'work' and schema_name = ?"
             " and table_name = ? order by column_index", [schema, table]).fetchall()
-            if not (schema == "marts" and (table, r[0]) in withheld.columns)]
+            if (table, r[0]) not in withheld.columns]
         order = ", ".join(f'"{c}"' for c in cols)
         # Sorted copies make a re-run of the same inputs give the same table contents, row for row.
         con.execute(f'create table {schema}."{table}" as select {order} from work.{schema}."{table}" order by {order}')

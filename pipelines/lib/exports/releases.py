@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -36,7 +39,17 @@ from pipelines.lib.domain.contract import REGISTRY_FILE
 from pipelines.lib.domain.fingerprint import code_digest
 from pipelines.lib.domain.reference import DBT_PROJECT_DIR
 from pipelines.lib.domain.warehouse import create_raw_tables
+from pipelines.lib.exports.disclosure import NOTHING_WITHHELD, Withheld
 from pipelines.lib.exports.headlines import read_headlines
+from pipelines.lib.exports.history import (
+    HISTORY_SCHEMA,
+    Snapshotted,
+    create_as_of_macros,
+    describe_history,
+    history_tables,
+    history_withheld,
+    revisions_sql,
+)
 from pipelines.lib.exports.publish import BeforeSwap, copy_schemas
 from pipelines.lib.intake.rules_version import RULE_CODE_DIRS
 
@@ -60,40 +73,15 @@ CAUSES = {
     "other": "程序更新或其他",
 }
 
-_TABLE_COMMENTS = {
-    "releases": "发布版本：每次改变已发布数字或文件的运行",
-    "release_quarters": "各发布版本改变了数字的季度",
-    "release_causes": "各发布版本的原因：新收到的文件（报送编号）、规则版本、名录变更或强制重新核对",
-    "release_headlines": "各发布版本所改变季度的主要数字（取自季度报告所读的数据集市）",
-}
+# The ledger's tables, their comments and columns (name, SQL type, comment), in order: ledger.json beside this module.
+_LEDGER_FILE = Path(__file__).with_name("ledger.json")
+LEDGER = {table: spec for table, spec in json.loads(_LEDGER_FILE.read_text(encoding="utf-8")).items()
+          if not table.startswith("_")}
 # Derived from release_headlines after every release (rebuilt whole): the revisions triangle.
 _DERIVED_COMMENTS = {
     "revisions_triangle": "修订三角：各季度各主要数字在首次发布时及其后每个发布版本后的数值",
     "mean_absolute_revisions": "各主要数字按延迟季度数的平均绝对修订幅度（相对首次发布值）",
 }
-# (table, column, type, comment), in column order.
-_COLUMNS = (
-    ("releases", "release_no", "INTEGER PRIMARY KEY", "发布版本号（自1起连续编号）"),
-    ("releases", "released_at", "TIMESTAMP NOT NULL", "发布时间（本地时间）"),
-    ("releases", "rules_version", "VARCHAR NOT NULL", "规则版本（参考数据、dbt模型与受理规则的摘要）"),
-    ("releases", "registry_version", "VARCHAR", "企业名录版本（registry.csv 的摘要）"),
-    ("releases", "is_recheck", "BOOLEAN NOT NULL", "是否为强制重新核对的运行"),
-    ("releases", "run_id", "VARCHAR NOT NULL", "产生该版本的运行编号（Dagster run id）"),
-    ("release_quarters", "release_no", "INTEGER NOT NULL", "发布版本号"),
-    ("release_quarters", "period", "VARCHAR NOT NULL", "报告期（如 2009Q1）"),
-    ("release_causes", "release_no", "INTEGER NOT NULL", "发布版本号"),
-    ("release_causes", "cause", "VARCHAR NOT NULL", "原因代码"),
-    ("release_causes", "cause_zh", "VARCHAR NOT NULL", "原因"),
-    ("release_causes", "period", "VARCHAR", "所涉报告期（文件的报告期；规则变更时为改变的季度）"),
-    ("release_causes", "org_code", "VARCHAR", "企业组织机构代码（文件原因时）"),
-    ("release_causes", "submission_id", "VARCHAR", "报送编号（文件原因时）"),
-    ("release_causes", "rules_version", "VARCHAR", "规则版本（规则变更时）"),
-    ("release_headlines", "release_no", "INTEGER NOT NULL", "发布版本号"),
-    ("release_headlines", "period", "VARCHAR NOT NULL", "报告期（该版本改变的季度）"),
-    ("release_headlines", "figure", "VARCHAR NOT NULL", "主要数字代码"),
-    ("release_headlines", "figure_zh", "VARCHAR NOT NULL", "主要数字（季度报告中的名称）"),
-    ("release_headlines", "value", "DOUBLE", "该版本发布的数值（比例为小数，问题条数为条数）"),
-)
 _DERIVED_COLUMNS = (
     ("revisions_triangle", "period", "报告期"),
     ("revisions_triangle", "figure", "主要数字代码"),
@@ -122,12 +110,12 @@ def _quote(text: str) -> str:
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(f"create schema if not exists {SEEN_SCHEMA}")
-    for table, comment in _TABLE_COMMENTS.items():
-        body = ", ".join(f"{name} {sql_type}" for t, name, sql_type, _ in _COLUMNS if t == table)
+    for table, spec in LEDGER.items():
+        body = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in spec["columns"])
         con.execute(f"create table if not exists {SCHEMA}.{table} ({body})")
-        con.execute(f"comment on table {SCHEMA}.{table} is {_quote(comment)}")
-    for table, name, _, comment in _COLUMNS:
-        con.execute(f"comment on column {SCHEMA}.{table}.{name} is {_quote(comment)}")
+        con.execute(f"comment on table {SCHEMA}.{table} is {_quote(spec['comment'])}")
+        for name, _, comment in spec["columns"]:
+            con.execute(f"comment on column {SCHEMA}.{table}.{name} is {_quote(comment)}")
     con.execute(f"create table if not exists {SEEN_SCHEMA}.seen_submissions (submission_id VARCHAR PRIMARY KEY)")
 
 
@@ -260,11 +248,81 @@ def record_release(work_db: Path, changed: list[str], run_id: str, inbox: Path, 
     return number
 
 
-def releasing(work_db: Path, run_id: str, inbox: Path, recheck: bool) -> BeforeSwap:
-    """The publication's hook: record the release, then copy the ledger into the new warehouse."""
+def _cause_of(condition: str) -> tuple[str, str]:
+    """SQL: the distinct causes of the release (``c``, already restricted to it) meeting ``condition``, as the
+    codes joined by commas and the labels joined by 、, both in the codes' order."""
+    distinct = f"(select distinct cause, cause_zh from causes c where {condition})"
+    return (f"(select string_agg(cause, ',' order by cause) from {distinct})",
+            f"(select string_agg(cause_zh, '、' order by cause) from {distinct})")
+
+
+def record_history(work_db: Path, number: int, marts: list[Snapshotted]) -> int:
+    """After release ``number``'s snapshots: the moment they were taken, and every figure of ``marts`` that
+    moved since the previous release, with its cause (the enterprise's own file for that quarter, else the
+    quarter's causes, else the release's). A quarter this release published for the first time is no revision.
+    Returns the number of revisions."""
+    own = _cause_of("c.period = r.period and c.org_code = r.org_code")
+    quarter = _cause_of("c.period = r.period")
+    release = _cause_of("true")
+    with duckdb.connect(str(work_db)) as con:
+        ensure_ledger(con)
+        con.execute("begin")
+        con.execute(f"insert into {SCHEMA}.release_snapshots values (?, now()::timestamp)", [number])
+        has_previous = con.execute(f"select count(*) from {SCHEMA}.release_snapshots where release_no = ?",
+                                   [number - 1]).fetchone()[0]
+        present = set(history_tables(con))
+        for snap in marts if has_previous else []:
+            sql = revisions_sql(con, snap, SCHEMA, number) if snap.table in present else None
+            if sql is None:
+                continue
+            con.execute(f"""
+                insert into {SCHEMA}.revisions
+                with causes as (select * from {SCHEMA}.release_causes where release_no = {number}),
+                first_published as (
+                    select period from {SCHEMA}.release_quarters where release_no = {number}
+                    except select period from {SCHEMA}.release_quarters where release_no < {number}
+                ),
+                r as ({sql})
+                select figure, entity, period, previous_value, new_value, {number},
+                       coalesce({own[0]}, {quarter[0]}, {release[0]}), coalesce({own[1]}, {quarter[1]}, {release[1]})
+                from r
+                where period is null or period not in (select period from first_published)
+            """)
+        con.execute("commit")
+        return con.execute(f"select count(*) from {SCHEMA}.revisions where release_no = ?", [number]).fetchone()[0]
+
+
+@dataclass
+class History:
+    """How a release keeps the marts' history: ``take`` runs the dbt snapshots on the working database;
+    ``marts`` are the snapshotted marts (:func:`pipelines.lib.exports.history.snapshotted_marts`)."""
+    take: Callable[[], None]
+    marts: list[Snapshotted]
+    withheld: Withheld
+    # What the release step cost in this run (wall and CPU seconds of the snapshots and the revisions; CPU of this
+    # process, where dbt runs): the run log and `make bench` report it. Empty when the run made no release.
+    cost: dict[str, float] = field(default_factory=dict)
+
+
+def releasing(work_db: Path, run_id: str, inbox: Path, recheck: bool, history: History | None = None) -> BeforeSwap:
+    """The publication's hook: record the release and, when there is one, take the marts' history and list the
+    revisions; then copy the ledger and the history into the new warehouse, with the as-of table macros."""
     def before_swap(con: duckdb.DuckDBPyConnection, changed: list[str], first: bool) -> dict[str, int]:
-        record_release(work_db, changed, run_id, inbox, recheck, read_headlines(con, changed))
-        return copy_schemas(con, work_db, (SCHEMA,))
+        number = record_release(work_db, changed, run_id, inbox, recheck, read_headlines(con, changed))
+        if number is not None and history is not None:
+            wall, cpu = time.perf_counter(), time.process_time()
+            history.take()
+            history.cost["snapshot_s"], history.cost["snapshot_cpu_s"] = time.perf_counter() - wall, \
+                time.process_time() - cpu
+            wall, cpu = time.perf_counter(), time.process_time()
+            history.cost["revisions"] = record_history(work_db, number, history.marts)
+            history.cost["revisions_s"], history.cost["revisions_cpu_s"] = time.perf_counter() - wall, \
+                time.process_time() - cpu
+        schemas = (SCHEMA, HISTORY_SCHEMA) if history is not None else (SCHEMA,)
+        counts = copy_schemas(con, work_db, schemas, history_withheld(history.withheld) if history else NOTHING_WITHHELD)
+        describe_history(con)
+        create_as_of_macros(con, SCHEMA)
+        return counts
     return before_swap
 
 
