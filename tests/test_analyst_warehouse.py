@@ -25,6 +25,7 @@ from tests.test_analyst_guide import SQL_BLOCKS
 
 PSEUDONYM = r"^p_[0-9a-f]{20}$"
 PLANTED_PERIOD = "2008Q4"
+UNEQUAL_PERIOD = "2009Q4"
 CLI_VERSION = "1.5.6"  # the newest duckdb-cli on the package index when issue 28 was filed
 
 
@@ -36,6 +37,11 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     assert sub["基本情况"][0]["level3_senior"] + sub["基本情况"][0]["level2_technician"] == 2
     path = write_submission(inbox, sub, period=PLANTED_PERIOD)
     write_arrivals(inbox, PLANTED_PERIOD, {path.name: f"{Period.parse(PLANTED_PERIOD).end + dt.timedelta(days=10)} 09:00:00"})
+    # a year later the same two workers earn well below the professional staff: a C09 flag on withheld incomes
+    sub = clean_submission(ENTERPRISE, UNEQUAL_PERIOD)
+    sub["激励情况"][0]["avg_income_professional"] = 2 * sub["激励情况"][0]["avg_income_high_skill"]
+    path = write_submission(inbox, sub, period=UNEQUAL_PERIOD)
+    write_arrivals(inbox, UNEQUAL_PERIOD, {path.name: f"{Period.parse(UNEQUAL_PERIOD).end + dt.timedelta(days=10)} 09:00:00"})
     return run_demo(root, inbox)
 
 
@@ -85,6 +91,22 @@ def test_two_high_skill_workers_average_income_is_withheld_with_its_reason(plant
     assert reason and f"不足{min_persons}人" in reason
     assert c09_ok is True and professional == 55000  # judged on the reported incomes; other figures stay
     assert quarter[0] == 2 and quarter[1] is None and f"不足{min_persons}人" in quarter[2]
+
+
+@pytest.mark.slow
+def test_c09_on_withheld_incomes_says_why_they_are_not_shown(planted: DemoRun) -> None:
+    """C09 judged on the reported incomes; its message gives disclosure control's reason, not “—元”."""
+    with duckdb.connect(str(planted.warehouse), read_only=True) as con:
+        min_persons = int(con.execute("select value from reference.ref_policy_thresholds"
+                                      " where threshold_key = 'disclosure_min_persons'").fetchone()[0])
+        c09_ok, reason = con.execute("select c09_ok, incomes_withheld_reason from marts.incentives_tracking"
+                                     " where org_code = ? and year = 2009", [ENTERPRISE]).fetchone()
+        messages = [m for (m,) in con.execute("select message_zh from marts.compliance_flags where rule_id = 'C09'"
+                                              " and org_code = ? and period = ?", [ENTERPRISE, UNEQUAL_PERIOD]).fetchall()]
+    assert c09_ok is False and reason
+    assert len(messages) == 1
+    assert reason in messages[0] and f"不足{min_persons}人" in messages[0]
+    assert "—" not in messages[0] and messages[0].startswith("2009年")
 
 
 @pytest.mark.slow

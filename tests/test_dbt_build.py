@@ -156,11 +156,11 @@ def test_fund_tracking_year_to_date(con):
                    "from marts.fund_tracking where grain = 'enterprise' and entity_code = ? "
                    "and period_type = 'quarter' and period = '2007Q3'", C)
     assert row == (2, 1000.0, 10.0, pytest.approx(0.01), False)
-    # B 2006Q3 typed 元 as 万元: left out of the sums and counted
-    row = one(con, "select quarters_reported, quarters_excluded_unit_error, payroll, fund_extracted "
+    # B 2006Q3 typed 元 as 万元: left out of the sums, counted apart and not as reported; the verdict says so
+    row = one(con, "select quarters_reported, quarters_excluded_unit_error, payroll, fund_extracted, verdict_caveat "
                    "from marts.fund_tracking where grain = 'enterprise' and entity_code = ? "
                    "and period_type = 'year' and period = '2006Q4'", B)
-    assert row == (4, 1, 3000.0, 60.0)
+    assert row == (3, 1, 3000.0, 60.0, "仅依据3个季度（应有4个）")
 
 
 def test_training_coverage_and_person_years(con):

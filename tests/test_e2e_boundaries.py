@@ -124,13 +124,14 @@ def test_just_below_the_line_with_a_missing_quarter_is_flagged(warehouse: Path) 
     assert {"C01", "C02", "C03", "C04", "D15"} <= flags
     assert "C08" not in flags  # no 技师, so no 首席技师 is needed
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        ratio, share, quarters = con.execute(
-            "select extraction_ratio, frontline_share, quarters_reported from marts.fund_tracking"
+        ratio, share, quarters, caveat = con.execute(
+            "select extraction_ratio, frontline_share, quarters_reported, verdict_caveat from marts.fund_tracking"
             " where grain = 'enterprise' and entity_code = ? and period_type = 'year'", [B]).fetchone()
         c01 = con.execute("select period, severity, clause, sheet, source_row from marts.compliance_flags"
                           " where org_code = ? and rule_id = 'C01'", [B]).fetchall()
         d15 = con.execute("select period from marts.compliance_flags where org_code = ? and rule_id = 'D15'",
                           [B]).fetchall()
     assert quarters == 3 and ratio == pytest.approx(44.7 / 3000) and share == pytest.approx(17.97 / 30)
+    assert caveat == "仅依据3个季度（应有4个）"  # the yearly C03/C04 verdicts say what they rest on
     assert c01 == [("2008Q4", "error", "§三.1", "人才信息库", 2)]  # the never-trained person, row 2 of the Q4 roster
     assert d15 == [("2008Q3",)]

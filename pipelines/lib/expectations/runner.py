@@ -256,6 +256,8 @@ def _flag(spec: ExpectationSpec, row: dict[str, Any]) -> dict[str, Any]:
     obs = row.get(spec.observed_column) if spec.observed_column else None
     thr, thr_text = _threshold(spec, row)
     template = m.get("message_zh") or m.get("title_zh") or ""
+    if m.get("withheld_column") and not is_missing(row.get(m["withheld_column"])):
+        template = m["withheld_message_zh"]  # the figures are withheld: the message says why, not "—元"
     values = _Format({c: _column_display(c, row.get(c)) for c in _fields(template) if c in row})
     values["observed"] = display_text(obs, fmt)
     values["threshold"] = m.get("threshold_text") or (

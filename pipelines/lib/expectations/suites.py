@@ -14,6 +14,9 @@ Every expectation's ``meta`` says where it applies and what a failure means:
 - ``org_column`` (default ``org_code``), ``submission_column``, ``person_column``, ``source_row_column``,
   ``sheet``, ``column_name``: where a flag row's provenance comes from.
 - ``value_format``: ``percent`` / ``number`` / ``bool`` for the Chinese message.
+- ``withheld_column`` / ``withheld_message_zh``: when the row's ``withheld_column`` (a disclosure-control reason,
+  e.g. ``incomes_withheld_reason``) is set, the message is ``withheld_message_zh``, which says why the figures
+  are not shown instead of printing them as “—”.
 
 No threshold appears in a suite, not even by name: the marts carry each period's limit beside the
 verdict (``fund_ratio_min`` and ``c03_ok``), and a suite asserts the verdict. Since GX validates one suite against one batch, the runner groups a suite's expectations by

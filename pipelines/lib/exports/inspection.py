@@ -205,7 +205,7 @@ def _flows_part(d: Inspection, key: str) -> list[dict[str, Any]]:
     years = _ordered([r for r in rows if r["period_type"] == "year"], "period")
     quarter = [r for r in rows if r["period_type"] == "quarter" and r["period"] == d.as_of]
     return [{"label": f"{r['year']}年" if r["period_type"] == "year" else f"{r['period']}（季度）",
-             "tag": f"{r['period']}:{r['period_type']}", "counts": [(c, r[c]) for c in FLOW_COUNTS],
+             "tag": f"{r['period']}:{r['period_type']}", "basis": r["basis"], "counts": [(c, r[c]) for c in FLOW_COUNTS],
              "shares": [r[c] for c in FLOW_SHARES]} for r in years + quarter]
 
 

@@ -127,6 +127,14 @@ def _filing_cards(d: dict[str, Any]) -> list[Card]:
                  "bad" if filing.get("missing") or filing.get("rejected") else "ok")]
 
 
+def basis_text(row: dict[str, Any] | None) -> str:
+    """A figure's basis and how many enterprises it sums, as every page states it beside the figure."""
+    if not row or not row.get("basis"):
+        return ""
+    caveat = f"；{row['verdict_caveat']}" if row.get("verdict_caveat") else ""
+    return f"口径：{row['basis']}，{row['enterprises_reported']:,} 家企业{caveat}"
+
+
 def _system_cards(d: dict[str, Any], period: str, display: Display) -> list[Card]:
     now = next((r for r in d["system"] if r["period"] == period), None)
     if not now:
@@ -134,7 +142,8 @@ def _system_cards(d: dict[str, Any], period: str, display: Display) -> list[Card
     tone = display.tone_of(now["status"]) or ""
     assumed = "（假设值）" if now.get("benchmark_status") == "assumed" else ""
     return [Card(SHARE.label, SHARE.text(now["high_skill_share"]),
-                 f"北京市平均水平 {pct(now['beijing_average'])}{assumed}，差距 {pp(now['gap_to_beijing'])}", tone),
+                 f"北京市平均水平 {pct(now['beijing_average'])}{assumed}，差距 {pp(now['gap_to_beijing'])}；"
+                 f"{basis_text(now)}", tone),
             Card("全系统进度状态", now["status"],
                  f"{now['target_year']}年目标 {pct(now['target_share'])}；按当前速度预计 "
                  f"{pct(now['projected_target_year_share'])}", tone)]
@@ -144,15 +153,16 @@ def _training_cards(d: dict[str, Any]) -> list[Card]:
     cov = next((r for r in d["coverage"] if r["grain"] == "system"), None)
     fund = next((r for r in d["funds"] if r["grain"] == "system"), None)
     cards = [Card(COVERAGE.label, COVERAGE.text(cov["coverage"]) if cov else "—",
-                  f"已培训 {cov['trained']:,} / {cov['headcount']:,} 人，要求 {percent_text(cov['coverage_min'])}"
+                  f"已培训 {cov['trained']:,} / {cov['headcount']:,} 人，要求 {percent_text(cov['coverage_min'])}；"
+                  f"{basis_text(cov)}"
                   if cov else "")]
     if not fund:
         return [*cards, Card(FUND_RATIO.label, "—"), Card(FRONTLINE.label, "—")]
     return [*cards,
-            Card(FUND_RATIO.label, FUND_RATIO.text(fund["extraction_ratio"]), f"下限 {percent_text(fund['fund_ratio_min'])}",
-                 _met(fund["c03_ok"])),
+            Card(FUND_RATIO.label, FUND_RATIO.text(fund["extraction_ratio"]),
+                 f"下限 {percent_text(fund['fund_ratio_min'])}；{basis_text(fund)}", _met(fund["c03_ok"])),
             Card(FRONTLINE.label, FRONTLINE.text(fund["frontline_share"]),
-                 f"下限 {percent_text(fund['frontline_share_min'])}", _met(fund["c04_ok"]))]
+                 f"下限 {percent_text(fund['frontline_share_min'])}；{basis_text(fund)}", _met(fund["c04_ok"]))]
 
 
 def _flags_card(d: dict[str, Any], display: Display) -> Card:
@@ -235,7 +245,8 @@ def _groups_part(d: dict[str, Any], gname: Callable[[str], str], ok: str, warn: 
                                  w=1100, ref_colour=bad, fmt=lambda v: pct(v, 0)))
     cby, fby = {r["entity_code"]: r for r in cov}, {r["entity_code"]: r for r in funds}
     rows = [{"name": gname(c), "cov": cby.get(c, {}), "fund": fby.get(c, {})} for c in sorted(set(cby) | set(fby))]
-    return {"group_charts": charts, "group_rows": rows,
+    bases = {"cov": next((r["basis"] for r in cov), ""), "fund": next((r["basis"] for r in funds), "")}
+    return {"group_charts": charts, "group_rows": rows, "group_bases": bases,
             "excluded": sum((r.get("quarters_excluded_unit_error") or 0) for r in funds)}
 
 
@@ -350,7 +361,7 @@ def _index_rows(db_path: Path, periods: list[str]) -> tuple[Display, dict[str, d
             return display, {}, index_revisions(con)
         marks = ", ".join("?" for _ in periods)
         rows = {r["period"]: r for r in dict_rows(con, f"""
-            select period, high_skill_share, beijing_average, gap_to_beijing, status
+            select period, high_skill_share, beijing_average, gap_to_beijing, status, basis, enterprises_reported
             from marts.high_skill_share_tracking
             where grain = 'system' and period_type = 'quarter' and period in ({marks})""", periods)}
         for r in dict_rows(con, f"""select period, count(*) filter (where status_code <> 'unexpected') as expected,
@@ -374,6 +385,7 @@ def render_index(display: Display, periods: list[str], rows: dict[str, dict[str,
     return render("exports/index.html.j2", title="高技能人才工作季度报告 目录", css="exports/report.css", digest=digest,
                   display=display, policy_title=POLICY_TITLE, generated=generated or dt.date.today(),
                   periods=sorted(periods, reverse=True), rows=rows, enterprise_pages=enterprise_pages,
+                  share_basis=next((r["basis"] for r in rows.values() if r.get("basis")), ""),
                   enterprise_dir=ENTERPRISE_DIR, group_dir=GROUP_DIR, pp_unit=PP_UNIT,
                   **(revisions or NO_REVISIONS))
 

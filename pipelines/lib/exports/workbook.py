@@ -69,7 +69,8 @@ SIGNED_AMOUNT_COLUMNS = frozenset({"income_gap_change"})
 # 是/否 columns where 是 is the bad news (highlighted), and is_* columns where neither answer is.
 BAD_WHEN_TRUE_COLUMNS = frozenset({"is_late", "is_missing", "is_rejected", "is_duplicate"})
 # Long texts: wrapped in a column of this width (the row grows), or cut at this width (repeated texts).
-WRAP_WIDTHS = {"message_zh": 34.0, "reasons_zh": 36.0, "moved": 40.0, "observed_value": 11.0, "threshold": 11.0, "column_name": 11.0}
+WRAP_WIDTHS = {"message_zh": 34.0, "reasons_zh": 36.0, "moved": 40.0, "basis": 12.0, "verdict_caveat": 12.0,
+               "observed_value": 11.0, "threshold": 11.0, "column_name": 11.0}
 FIXED_WIDTHS = {"benchmark_source": 24.0, "flag_id": 12.0, "submission_id": 14.0, "current_submission_id": 14.0,
                 "latest_submission_id": 14.0}
 
@@ -178,22 +179,25 @@ TRACKING_SHEETS: tuple[TrackingSheet, ...] = (
     TrackingSheet("1 高技能人才比例跟踪", "high_skill_share_tracking",
                   "C05（§二）：企业、集团、重点领域、全系统按季度和年度的高技能人才占比，与北京市平均水平的差距，"
                   "基期值，达到目标年目标每年需提高多少，按当前速度目标年预计占比，以及状态"
-                  "（{trajectory}）。年度行的报告期记为当年Q4。",
+                  "（{trajectory}）。年度行的报告期记为当年Q4。每行的汇总口径和纳入企业数见其两列（分析指南“口径”一节）。",
                   f"period_type desc, period, {_GRAIN_ORDER}, entity_code",
-                  shown=("grain_zh", "entity_code", "entity_name", "period_type", "period", "enterprises_reported",
+                  shown=("grain_zh", "entity_code", "entity_name", "period", "basis", "enterprises_reported",
                          "high_skill_share", "beijing_average", "gap_to_beijing", "target_share", "required_gain_per_year", "projected_target_year_share", "status", "c05_ok")),
     TrackingSheet("2 培训覆盖跟踪", "training_coverage_tracking",
                   "C01/C02（§三.1 每年培训{trainings_per_year_min}次）：高技能人才人数、本年已培训至少{trainings_per_year_min}次"
                   "人数、覆盖率，全部高技能人才及按技能等级分列。",
                   f"period_type desc, period, {_GRAIN_ORDER}, entity_code, {_LEVEL_ORDER}", _LEVEL_JOIN,
-                  shown=("grain_zh", "entity_code", "entity_name", "period_type", "period", "skill_level",
+                  shown=("grain_zh", "entity_code", "entity_name", "period", "basis", "skill_level",
                          "enterprises_reported", "headcount", "trained", "coverage", "coverage_min", "c02_ok")),
     TrackingSheet("3 经费提取使用跟踪", "fund_tracking",
                   "C03/C04（§四.2）：工资总额、教育培训经费提取额及提取比例（与提取比例下限比较）、使用额及用于一线职工的比例"
-                  "（与一线职工比例下限比较）。季度行为年初至本季累计；汇总行剔除疑似单位错误的企业季度。",
+                  "（与一线职工比例下限比较）。季度行为年初至本季累计；汇总行剔除疑似单位错误的企业季度；"
+                  "结论所依据的企业季度不全时，“结论依据不足的说明”列写明。",
                   f"period_type desc, period, {_GRAIN_ORDER}, entity_code",
-                  shown=("grain_zh", "entity_code", "entity_name", "period_type", "period", "payroll", "fund_extracted", "extraction_ratio", "fund_ratio_min", "c03_ok", "fund_spent",
-                         "fund_spent_frontline", "frontline_share", "frontline_share_min", "c04_ok")),
+                  shown=("grain_zh", "entity_code", "entity_name", "period", "basis", "enterprises_reported",
+                         "payroll", "fund_extracted", "extraction_ratio", "fund_ratio_min", "c03_ok",
+                         "fund_spent", "fund_spent_frontline", "frontline_share", "frontline_share_min", "c04_ok",
+                         "verdict_caveat")),
     TrackingSheet("4 制度建设落实", "governance_matrix",
                   "C06–C08、C12、C13：领导小组、培养规划、信息库、职代会报告、首席技师制度、个人培训账户、技师研修与后备梯队制度，逐企业矩阵。",
                   "period_type desc, period, org_code",

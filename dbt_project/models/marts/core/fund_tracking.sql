@@ -2,6 +2,8 @@
   Table 3 (C03, C04): quarter rows are year to date (quarters of the year up to this one that
   were reported; a missing quarter simply adds nothing, quarters_reported says so), year rows
   are the whole year (complete years only). Ratios are judged against the period's thresholds.
+  enterprises_reported = enterprises with at least one quarter in the sums; a verdict resting on fewer
+  enterprise-quarters than the window holds (quarters × enterprises) carries verdict_caveat.
 -#}
 
 with
@@ -36,6 +38,8 @@ year_to_date as (
         'quarter' as period_type,
         cur.period,
         cur.year,
+        cur.quarter as quarters_in_window,
+        cast(sum(ytd.first_in_year_count) as bigint) as enterprises_reported,
         cast(sum(ytd.quarters_reported) as bigint) as quarters_reported,
         cast(sum(ytd.quarters_excluded_unit_error) as bigint) as quarters_excluded_unit_error,
         {{ to_money('sum(ytd.payroll)') }} as payroll,
@@ -53,7 +57,7 @@ year_to_date as (
             and cur.quarter >= ytd.quarter
     group by
         cur.grain, cur.grain_zh, cur.entity_code, cur.entity_name, cur.group_org_code, cur.sector,
-        cur.period, cur.year
+        cur.period, cur.year, cur.quarter
 
 ),
 
@@ -69,6 +73,8 @@ whole_year as (
         'year' as period_type,
         {{ year_end_period('q.year') }} as period,
         q.year,
+        4 as quarters_in_window,
+        cast(sum(q.first_in_year_count) as bigint) as enterprises_reported,
         cast(sum(q.quarters_reported) as bigint) as quarters_reported,
         cast(sum(q.quarters_excluded_unit_error) as bigint) as quarters_excluded_unit_error,
         {{ to_money('sum(q.payroll)') }} as payroll,
@@ -104,6 +110,11 @@ final as (
         u.period_type,
         u.period,
         u.year,
+        case u.period_type
+            when 'quarter' then {{ basis_label('quarter_to_date') }}
+            else {{ basis_label('year_sum') }}
+        end as basis,
+        u.enterprises_reported,
         u.quarters_reported,
         u.quarters_excluded_unit_error,
         u.payroll,
@@ -117,7 +128,8 @@ final as (
         {{ ratio('u.fund_spent_frontline', 'u.fund_spent') }} as frontline_share,
         t.frontline_share_min,
         {{ meets_min(ratio('u.fund_extracted', 'u.payroll'), 't.fund_ratio_min') }} as c03_ok,
-        {{ meets_min(ratio('u.fund_spent_frontline', 'u.fund_spent'), 't.frontline_share_min') }} as c04_ok
+        {{ meets_min(ratio('u.fund_spent_frontline', 'u.fund_spent'), 't.frontline_share_min') }} as c04_ok,
+        {{ verdict_caveat('u.quarters_reported', 'u.quarters_in_window * u.enterprises_reported', 'u.grain') }} as verdict_caveat
     from unioned as u
     left join thresholds as t on u.period = t.period
 

@@ -180,6 +180,10 @@ final as (
         c.period_type,
         c.period,
         c.year,
+        case c.basis_code
+            when 'quarter' then {{ basis_label('quarter') }}
+            else {{ basis_label('year_latest') }}
+        end as basis,
         c.enterprises_reported,
         c.skilled_workers,
         c.high_skill_total,

@@ -174,6 +174,10 @@ final as (
 
     select
         a.*,
+        case a.period_type
+            when 'quarter' then {{ basis_label('quarter') }}
+            else {{ basis_label('year_latest') }}
+        end as basis,
         cast(a.trained as double) / nullif(a.headcount, 0) as coverage,
         t.coverage_min,
         {{ meets_min('cast(a.trained as double) / nullif(a.headcount, 0)', 't.coverage_min') }} as c02_ok,

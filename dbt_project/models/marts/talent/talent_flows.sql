@@ -240,6 +240,10 @@ final as (
         period_type,
         period,
         year,
+        case period_type
+            when 'quarter' then {{ basis_label('quarter') }}
+            else {{ basis_label('year_flows') }}
+        end as basis,
         start_period,
         enterprises_start,
         enterprises_first_filing,
