@@ -197,6 +197,7 @@ def test_a_failed_export_does_not_hide_the_others(db, tmp_path):
     metadata, and the step fails naming the receipts."""
     import dagster as dg
 
+    from pipelines.defs.dbt.runner import DbtSession
     from pipelines.defs.publish import assets as publish
     from pipelines.defs.resources import PlatformConfig
 
@@ -208,7 +209,7 @@ def test_a_failed_export_does_not_hide_the_others(db, tmp_path):
     platform = PlatformConfig(inbox=str(tmp_path / "inbox"), workdir=str(tmp_path / "work"),
                               warehouse=str(marts / "warehouse.duckdb"))
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(publish.build_publish_assets([]), instance=instance, resources={"platform": platform},
+    result = dg.materialize(publish.build_publish_assets([]), instance=instance, resources={"platform": platform, "dbt": DbtSession()},
                             partition_key="2007Q4", raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
