@@ -1,4 +1,4 @@
-"""Point-in-time verdicts: the verdict of quarter Q (every C rule, every status) depends only on data for quarters
+"""Point-in-time verdicts: the verdict of quarter Q (every C rule, every status, the D08/D12 checks of its row) depends only on data for quarters
 <= Q and on the rules in force for Q. An inbox cut at Q holds its registry and the period folders up to Q; Q's
 verdicts after a run over it must equal those of the run over the whole inbox.
 
@@ -47,6 +47,10 @@ VERDICTS = (
     ("incentives_tracking", "org_code", "c09_ok, c10_ok, c11_ok"),
     ("training_person_years", "org_code, person_key", "trainings_in_year, is_trained"),
     ("filing_status", "org_code", "status_code, is_late, is_missing, is_rejected"),
+    # the data-quality verdicts a quarter's row carries, with the history D08 compares against
+    ("enterprise_quarter_facts", "org_code",
+     "payroll_history_median, payroll_change_factor, d08_fund_ratio_ok, d08_payroll_per_employee_ok,"
+     " d08_payroll_history_ok, d12_ok"),
 )
 FLAG_COLUMNS = "rule_id, severity, org_code, person_key, sheet, source_row, column_name, observed_value, threshold"
 

@@ -193,20 +193,22 @@ derived as (
 
 ),
 
--- The enterprise's own history: the median payroll of its other quarters. A median, not the previous
--- quarter, so the quarter after a 元-for-万元 slip is not flagged as well.
+-- The enterprise's own history: the lower median payroll of its earlier quarters. Earlier only, so a quarter's
+-- D08 verdict is the one it had when it was judged (a later file never moves it); a median, not the previous
+-- quarter, so the quarter after a 元-for-万元 slip is not flagged as well; the lower median (an actual earlier
+-- value) so that of two earlier quarters one slip (a 10⁴-fold larger payroll) is not averaged in.
 history as (
 
     select
         d.org_code,
         d.period_index,
-        median(cast(h.payroll as double)) as payroll_history_median,
+        quantile_disc(cast(h.payroll as double), 0.5) as payroll_history_median,
         count(h.payroll) as history_quarters
     from derived as d
     inner join derived as h
         on
             d.org_code = h.org_code
-            and d.period_index <> h.period_index
+            and h.period_index < d.period_index
             and h.payroll > 0
     group by d.org_code, d.period_index
 
