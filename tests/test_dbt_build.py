@@ -190,6 +190,14 @@ def test_governance_and_incentives(con):
     i = one(con, "select income_gap, income_gap_prev_year, c10_ok, model_worker_high_skill_share, c11_ok "
                  "from marts.incentives_tracking where org_code = ? and year = 2007", A)
     assert i == (18000.0, 20000.0, False, 0.25, True)
+    # C misses 2007Q2: its yearly C07 (reports counted per quarter) and C11 (model workers summed over the
+    # quarters) rest on three quarters and say so in fund_tracking's words; A filed every quarter
+    caveats = {(org, table): one(con, f"select verdict_caveat from marts.{table} where org_code = ? and year = 2007"
+                                      + (" and period_type = 'year'" if table == "governance_matrix" else ""), org)[0]
+               for org in (A, C) for table in ("governance_matrix", "incentives_tracking")}
+    assert caveats == {(A, "governance_matrix"): None, (A, "incentives_tracking"): None,
+                       (C, "governance_matrix"): "仅依据3个季度（应有4个）",
+                       (C, "incentives_tracking"): "仅依据3个季度（应有4个）"}
 
 
 def test_compliance_flags(con):

@@ -127,11 +127,17 @@ def test_just_below_the_line_with_a_missing_quarter_is_flagged(warehouse: Path) 
         ratio, share, quarters, caveat = con.execute(
             "select extraction_ratio, frontline_share, quarters_reported, verdict_caveat from marts.fund_tracking"
             " where grain = 'enterprise' and entity_code = ? and period_type = 'year'", [B]).fetchone()
+        yearly = con.execute(
+            "select g.quarters_reported, g.verdict_caveat, i.quarters_reported, i.verdict_caveat"
+            " from marts.governance_matrix as g join marts.incentives_tracking as i using (org_code, year)"
+            " where org_code = ? and g.period_type = 'year'", [B]).fetchall()
         c01 = con.execute("select period, severity, clause, sheet, source_row from marts.compliance_flags"
                           " where org_code = ? and rule_id = 'C01'", [B]).fetchall()
         d15 = con.execute("select period from marts.compliance_flags where org_code = ? and rule_id = 'D15'",
                           [B]).fetchall()
     assert quarters == 3 and ratio == pytest.approx(44.7 / 3000) and share == pytest.approx(17.97 / 30)
     assert caveat == "仅依据3个季度（应有4个）"  # the yearly C03/C04 verdicts say what they rest on
+    # so do C07 (reports to the congress counted per quarter) and C11 (model workers summed over the quarters)
+    assert yearly == [(3, caveat, 3, caveat)]
     assert c01 == [("2008Q4", "error", "§三.1", "人才信息库", 2)]  # the never-trained person, row 2 of the Q4 roster
     assert d15 == [("2008Q3",)]

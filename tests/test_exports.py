@@ -596,3 +596,47 @@ def test_receipt_version_table_and_report_use_the_column_comments(receipts, repo
         "select label_zh from reference.ref_severities order by sort_order").fetchall()]
     assert [c.value for c in header_row if c.value is not None] == expected
     assert f"<th>{column_label(status, 'status')}</th>" in report.read_text(encoding="utf-8")
+
+
+
+@pytest.mark.slow
+def test_demo_c07_and_c11_say_beside_them_when_they_rest_on_part_of_the_year(demo_run):
+    """C07 (reports to the congress, counted per quarter) and C11 (model workers, summed over the quarters) are
+    judged over the year's quarters: where some are missing, the mart's verdict_caveat — the words of the dbt
+    macro, never retyped — stands beside the verdict on the workbook's tables 4 and 5 and in the checklist of
+    the enterprise's inspection page, and nowhere else."""
+    from pipelines.lib.domain.codes import normalize_org_code
+    from pipelines.lib.exports.display import read_display
+
+    with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
+        display = read_display(con)
+        horizon = con.execute("select max(period) from marts.filing_status").fetchone()[0]
+        governance = con.execute("select org_code, period_type, period, verdict_caveat from marts.governance_matrix"
+                                 ).fetchall()
+        incentives = con.execute("select org_code, year, period, verdict_caveat from marts.incentives_tracking"
+                                 ).fetchall()
+    assert any(c for *_, c in governance) and any(c for *_, c in incentives)
+
+    wb = openpyxl.load_workbook(demo_run.marts_dir / "target_tracking.xlsx", read_only=True)
+    for sheet, table, verdict, keys, want in (
+            ("4 制度建设落实", "governance_matrix", "c07_ok", ("org_code", "period_type", "period"),
+             [(format_org_code(o), display.label("period_type", t), p, c) for o, t, p, c in governance]),
+            ("5 激励待遇", "incentives_tracking", "c11_ok", ("org_code", "year"),
+             [(format_org_code(o), str(y), c) for o, y, _, c in incentives])):
+        rows = wb[sheet].iter_rows(values_only=True)
+        header = list(next(rows))
+        at = header.index(display.column_label(table, "verdict_caveat"))
+        assert header[at - 1] == display.column_label(table, verdict)  # right after the verdict it qualifies
+        cols = [header.index(display.column_label(table, k)) for k in keys]
+        got = [(*(str(r[i]) for i in cols), r[at]) for r in rows]
+        assert sorted(got, key=str) == sorted(want, key=str)
+
+    pages = sorted((demo_run.marts_dir / "report" / "enterprises").glob("*.html"))
+    shown = {(normalize_org_code(p.stem), rule, period, text) for p in pages for period, rule, text in
+             re.findall(r'data-field="verdict_caveat" data-period="([^"]*)" data-rule="(C\d\d)">([^<]*)<',
+                        p.read_text(encoding="utf-8"))}
+    now = horizon if not horizon.endswith("Q4") else None  # a page's column for the quarter so far
+    want = {(o, "C07", p, c) for o, t, p, c in governance if c and (t == "year" or p == now)}
+    want |= {(o, "C11", p, c) for o, _, p, c in incentives if c}
+    orgs = {normalize_org_code(p.stem) for p in pages}
+    assert shown and shown == {w for w in want if w[0] in orgs and w[2] <= horizon}

@@ -45,6 +45,9 @@ RENDERER_MODULES = ("pipelines.lib.exports.inspection", "pipelines.lib.exports.r
 # The governance checklist and the incentives, in the order of RULES.md: (rule, verdict column of the mart).
 GOVERNANCE_CHECKS = (("C06", "c06_ok"), ("C07", "c07_ok"), ("C08", "c08_ok"), ("C12", "c12_ok"), ("C13", "c13_ok"))
 INCENTIVE_CHECKS = (("C09", "c09_ok"), ("C10", "c10_ok"), ("C11", "c11_ok"))
+# The verdicts judged over the year's quarters (C07 counts reports per quarter, C11 sums model workers): their
+# row's verdict_caveat says when quarters are missing (the marts' column descriptions); the others read one version.
+QUARTER_VERDICTS = frozenset({"c07_ok", "c11_ok"})
 # The part's note: the thresholds its ✓ and ✗ (dbt's c02_ok, c03_ok, c04_ok) were judged against, per period.
 FUNDING_NOTE = ("阈值取自参考数据：经费提取比例下限 {fund_ratio_min}，一线职工使用占比下限 {frontline_share_min}；"
                 "覆盖率要求 {coverage_min}")
@@ -237,9 +240,15 @@ def _checklist_part(d: Inspection, org: str) -> dict[str, Any] | None:
     if now is not None and now["period"] != f"{now['year']}Q4":
         cols.append({"title": f"{now['period']}（至今）", "period": now["period"], "rows": (now, {})})
     governance = dict(GOVERNANCE_CHECKS)
+
+    def cell(c: dict[str, Any], rule: str, col: str) -> tuple[dict[str, Any], Any, str | None]:
+        """(column, verdict, the caveat of a verdict resting on fewer quarters than the rule needs)."""
+        row = c["rows"][0 if rule in governance else 1]
+        return c, row.get(col), row.get("verdict_caveat") if col in QUARTER_VERDICTS else None
+
     rows = [{"rule": rule, "column": col, "clause": d.rules.get(rule, {}).get("clause", ""),
              "title": d.display.text_over(d.rules.get(rule, {}).get("title_zh", ""), [c["period"] for c in cols]),
-             "cells": [(c, c["rows"][0 if rule in governance else 1].get(col)) for c in cols]}
+             "cells": [cell(c, rule, col) for c in cols]}
             for rule, col in (*GOVERNANCE_CHECKS, *INCENTIVE_CHECKS)]
     return {"columns": cols, "rows": rows}
 

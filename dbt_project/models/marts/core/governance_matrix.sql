@@ -3,6 +3,9 @@
   year rows (complete years) the year's latest current version. congress_reports_in_year counts
   the quarters of the year up to this one whose report date falls in the year; C07 asks for at
   least congress_reports_min of them (ref_policy_thresholds, in force for the row's period).
+  A missing quarter may hide a report, so C07 rests on the quarters counted (quarters_reported): fewer
+  than the year holds up to the row (the quarter's number; 4 for a year row) and verdict_caveat says so.
+  The other verdicts read the row's own version, not the quarters.
 -#}
 
 with
@@ -51,7 +54,9 @@ base as (
         q.*,
         r.period_type,
         r.period as row_period,
-        r.period_index as row_period_index
+        r.period_index as row_period_index,
+        -- the quarters of the year up to the row: its quarter's number, 4 for a year row
+        r.period_index - q.year * 4 + 1 as quarters_in_window
     from rows_wanted as r
     inner join enterprise_quarters as q on r.submission_id = q.submission_id
 
@@ -68,7 +73,8 @@ congress as (
                 when cast(extract(year from c.congress_report_date) as integer) = b.year then 1
                 else 0
             end
-        ) as bigint) as congress_reports_in_year
+        ) as bigint) as congress_reports_in_year,
+        count(*) as quarters_reported
     from base as b
     inner join enterprise_quarters as c
         on
@@ -98,6 +104,8 @@ final as (
         c.congress_reports_in_year,
         t.congress_reports_min,
         c.congress_reports_in_year >= t.congress_reports_min as c07_ok,
+        c.quarters_reported,
+        {{ verdict_caveat('c.quarters_reported', 'b.quarters_in_window', "'enterprise'") }} as verdict_caveat,
         b.has_chief_technician_system,
         b.technician_sum,
         b.chief_technicians,

@@ -4,6 +4,8 @@
   Disclosure control (macros/disclosure.sql): the verdicts are judged on the reported incomes; the
   published incomes, ratio and gaps are withheld when the high-skill or general-skill workers they
   average number fewer than disclosure_min_persons (in either year, for the year-on-year gap).
+  C11 and the other sums rest on the year's quarters with a current version: fewer than 4 and verdict_caveat
+  says so (C09 and C10 read the year-end version, whatever quarters are missing).
 -#}
 {%- set workforce_share_rounded = "round(workforce_high_skill_share, " ~ verdict_decimals() ~ ")" %}
 
@@ -148,6 +150,7 @@ final as (
         model_worker_high_skill_share,
         workforce_high_skill_share,
         c11_ok,
+        {{ verdict_caveat('quarters_reported', 4, "'enterprise'") }} as verdict_caveat,
         cadres_from_high_skill,
         party_members_from_high_skill,
         deputies_from_high_skill
