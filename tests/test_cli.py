@@ -14,6 +14,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from pipelines.console import STAGES
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import latest_ended_quarter
@@ -232,10 +233,10 @@ def test_a_whole_run_prints_a_progress_line_per_stage_and_a_summary_of_every_out
     assert len(lines) <= 40, terminal
     assert "\x1b[" not in terminal  # not a TTY: no colour
     # one line per stage, with its counts, and no dbt or Dagster log line
-    for stage, count in (("收件", "个文件"), ("dbt 核心模型", "个节点"), ("GX 规则检查", "个规则组"),
-                         ("dbt 问题集市", "个节点"), ("检查页", ""), ("回执", "20/20 个季度"), ("目标跟踪表", ""),
-                         ("季度报告", "")):
+    for stage, count in STAGES.values():
         assert any(line.startswith(f"✓ {stage}") and count in line for line in lines), (stage, terminal)
+    exports = next(line for line in lines if line.startswith(f"✓ {STAGES['published_exports'][0]}"))
+    assert "20/20 个季度" in exports and "回执 新写入" in exports, exports
     assert not any(word in terminal for word in ("Running with dbt", "START sql", "STEP_START", " - dagster - "))
     assert "完成 2006Q1–2010Q4" in terminal
     marts = warehouse.parent

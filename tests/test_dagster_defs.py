@@ -399,6 +399,7 @@ def test_a_failing_dbt_test_is_reported_as_a_failed_check_and_fails_the_step(dem
 
     from pipelines.defs.dbt.assets import build_dbt_assets
     from pipelines.defs.dbt.runner import DbtSession
+    from pipelines.defs.expectations.process import ExpectationsProcess
     from pipelines.defs.resources import PlatformConfig
 
     workdir = tmp_path / "work"
@@ -408,7 +409,8 @@ def test_a_failing_dbt_test_is_reported_as_a_failed_check_and_fails_the_step(dem
     core = next(a for a in build_dbt_assets() if a.op.name == "dbt_core_models")
     platform = PlatformConfig(inbox=str(demo_run.inbox), workdir=str(workdir),
                               warehouse=str(tmp_path / "marts" / "warehouse.duckdb"))
-    result = dg.materialize([core], partition_key="2010Q4", resources={"platform": platform, "dbt": DbtSession()},
+    result = dg.materialize([core], partition_key="2010Q4", resources={"platform": platform, "dbt": DbtSession(),
+                                                                 "gx": ExpectationsProcess()},
                             raise_on_error=False)
     assert not result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
