@@ -202,7 +202,7 @@ history as (
     select
         d.org_code,
         d.period_index,
-        quantile_disc(cast(h.payroll as double), 0.5) as payroll_history_median,
+        percentile_disc(0.5) within group (order by cast(h.payroll as double)) as payroll_history_median,
         count(h.payroll) as history_quarters
     from derived as d
     inner join derived as h
