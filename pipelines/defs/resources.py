@@ -44,13 +44,14 @@ class PlatformConfig(dg.ConfigurableResource):
         a backup's: pipelines.lib.ops.work_lock) from its first step to its last, however it was started.
         A run that finds the lock held waits for it; first it records which process it is, so that waiting
         is not mistaken for dead."""
-        if context.instance is not None and context.run_id:
-            context.instance.add_run_tags(context.run_id, {WORKER_TAG: liveness.identity()})
+        run_id = context.run.run_id if context.run is not None else None
+        if context.instance is not None and run_id:
+            context.instance.add_run_tags(run_id, {WORKER_TAG: liveness.identity()})
 
         def waiting(holder: str) -> None:
             context.log.info(f"工作目录正被占用（{holder}），等待其结束后开始 (waiting for the working area's lock)")
 
-        with work_lock(Path(self.workdir), describe_holder(f"Dagster 运行 {context.run_id}"),
+        with work_lock(Path(self.workdir), describe_holder(f"Dagster 运行 {run_id}"),
                        wait_seconds=self.lock_wait_seconds, on_wait=waiting):
             yield self
 

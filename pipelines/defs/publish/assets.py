@@ -2,7 +2,7 @@
 inspection pages, the quarterly reports and their index, the receipts), written side by side in one step.
 
 Which quarters the exports look at again is lineage, not a file: ``published_warehouse`` records the
-quarters whose marts changed (on the first publication, the quarters with a received file) in its
+quarters whose marts changed (on the first publication, the quarters with a received file or run) in its
 materialization's metadata, and the reports and receipts read that event from the Dagster instance.
 """
 
@@ -67,12 +67,13 @@ def build_publish_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefiniti
         counts, changed, first = publish_warehouse(
             platform.work_db, platform.warehouse_path, withheld=withheld,
             before_swap=releasing(platform.work_db, context.run.run_id, platform.inbox_path, platform.recheck,
-                                  history))
+                                  history),
+            run_periods=[str(p) for p in periods_of(context)])
         if history.cost:
             context.log.info("release step (dbt snapshots, revisions): " + ", ".join(
                 f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in history.cost.items()))
         context.log.info(f"published {platform.warehouse_path} ({len(counts)} tables, Parquet beside it; "
-                         + (f"first publication, {len(changed)} quarters with received files)" if first else
+                         + (f"first publication, {len(changed)} quarters with received files or run)" if first else
                             f"{len(changed)} quarters changed since the previous publication)"))
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(platform.warehouse_path)),

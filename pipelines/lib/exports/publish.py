@@ -25,7 +25,7 @@ import hashlib
 import importlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -62,7 +62,8 @@ def periods_with_files(con: duckdb.DuckDBPyConnection) -> list[str]:
         "select distinct period from marts.submission_versions where period is not null order by 1").fetchall()]
 
 
-def _changed_periods(con: duckdb.DuckDBPyConnection, previous: Path | None) -> list[str]:
+def _changed_periods(con: duckdb.DuckDBPyConnection, previous: Path | None, run_periods: Sequence[str] = ()
+                     ) -> list[str]:
     """Periods whose rows in any mart differ from the previous publication.
 
     A resubmission of 2008Q2 also moves 2008Q3/Q4 year-to-date figures, a year's flags, aggregates: this is
@@ -71,11 +72,12 @@ def _changed_periods(con: duckdb.DuckDBPyConnection, previous: Path | None) -> l
     The first publication has nothing to differ from, and the marts hold a row for every registered
     enterprise in every quarter since its ``active_from``: a commission adopting the platform in 2009Q2
     with a registry starting in 2006Q1 would otherwise get 13 quarters of "not received" receipts for
-    filings nobody could have sent to it. So the first time only the quarters with a received file count
-    (the run's own quarters are added by the exports, files or not).
+    filings nobody could have sent to it. So the first time only the quarters with a received file count, and
+    the run's own quarters (``run_periods``), files or not: the exports write their documents, which makes them
+    part of the first release.
     """
     if previous is None or not previous.exists():
-        return periods_with_files(con)
+        return sorted({*periods_with_files(con), *run_periods})
     tables = [t for (t,) in con.execute(
         "select table_name from duckdb_columns() where database_name = current_database()"
         " and schema_name = 'marts' and column_name = 'period'").fetchall()]
@@ -146,12 +148,14 @@ BeforeSwap = Callable[[duckdb.DuckDBPyConnection, list[str], bool], dict[str, in
 
 
 def publish_warehouse(work_db: Path, target: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
-                      withheld: Withheld = NOTHING_WITHHELD, before_swap: BeforeSwap | None = None) -> Publication:
+                      withheld: Withheld = NOTHING_WITHHELD, before_swap: BeforeSwap | None = None,
+                      run_periods: Sequence[str] = ()) -> Publication:
     """Copy ``schemas`` of ``work_db`` (tables, rows, table and column comments) to ``target``, without the
     ``withheld`` marts and columns, in the storage version :func:`storage_version`.
 
     Returns the row count of every table and the periods whose mart rows changed since the previous
-    publication at ``target`` (on the first publication: the periods with a received file). ``before_swap``
+    publication at ``target`` (on the first publication: the periods with a received file and ``run_periods``,
+    the run's own). ``before_swap``
     adds to the new file what depends on those periods, before anyone can open it.
     """
     first = not target.exists()
@@ -163,7 +167,7 @@ def publish_warehouse(work_db: Path, target: Path, schemas: tuple[str, ...] = PU
         con.execute(f"attach {_quote(str(tmp))} as {_PUBLISHED} (storage_version {_quote(storage_version())})")
         con.execute(f"use {_PUBLISHED}")
         counts = copy_schemas(con, work_db, schemas, withheld)
-        changed = _changed_periods(con, None if first else target)
+        changed = _changed_periods(con, None if first else target, run_periods)
         if before_swap is not None:
             counts |= before_swap(con, changed, first)
         con.execute(f"checkpoint {_PUBLISHED}")

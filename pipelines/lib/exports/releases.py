@@ -37,6 +37,7 @@ import duckdb
 
 from pipelines.lib.domain.contract import REGISTRY_FILE
 from pipelines.lib.domain.fingerprint import code_digest
+from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import DBT_PROJECT_DIR
 from pipelines.lib.domain.warehouse import create_raw_tables
 from pipelines.lib.exports.disclosure import NOTHING_WITHHELD, Withheld
@@ -70,6 +71,7 @@ CAUSES = {
     "rules_change": "规则或参考数据变更",
     "registry_change": "企业名录变更",
     "forced_recheck": "强制重新核对",
+    "first_publication": "首次发布（无新文件，如全部未报送的季度）",
     "other": "程序更新或其他",
 }
 
@@ -77,30 +79,8 @@ CAUSES = {
 _LEDGER_FILE = Path(__file__).with_name("ledger.json")
 LEDGER = {table: spec for table, spec in json.loads(_LEDGER_FILE.read_text(encoding="utf-8")).items()
           if not table.startswith("_")}
-# Derived from release_headlines after every release (rebuilt whole): the revisions triangle.
-_DERIVED_COMMENTS = {
-    "revisions_triangle": "修订三角：各季度各主要数字在首次发布时及其后每个发布版本后的数值",
-    "mean_absolute_revisions": "各主要数字按延迟季度数的平均绝对修订幅度（相对首次发布值）",
-}
-_DERIVED_COLUMNS = (
-    ("revisions_triangle", "period", "报告期"),
-    ("revisions_triangle", "figure", "主要数字代码"),
-    ("revisions_triangle", "figure_zh", "主要数字"),
-    ("revisions_triangle", "release_no", "发布版本号（首次发布该季度的版本及其后每个版本）"),
-    ("revisions_triangle", "released_at", "发布时间"),
-    ("revisions_triangle", "delay_quarters", "延迟季度数：该版本发布时已发布的最新报告期晚于本报告期的季度数"),
-    ("revisions_triangle", "is_revision", "该版本是否改变了本季度的数字（首次发布为否）"),
-    ("revisions_triangle", "value", "该版本后的数值"),
-    ("revisions_triangle", "first_value", "首次发布的数值"),
-    ("revisions_triangle", "revision", "累计修订：该版本后的数值减首次发布的数值"),
-    ("mean_absolute_revisions", "figure", "主要数字代码"),
-    ("mean_absolute_revisions", "figure_zh", "主要数字"),
-    ("mean_absolute_revisions", "delay_quarters", "延迟季度数"),
-    ("mean_absolute_revisions", "quarters", "参与平均的季度数"),
-    ("mean_absolute_revisions", "mean_absolute_revision", "平均绝对修订幅度（各季度在该延迟下最后一个版本的累计修订的绝对值的平均）"),
-)
-# A quarter as a number of quarters (2009Q1 -> 2009 * 4 + 1): delays are differences of it.
-_QUARTER_NO = "(cast(substr({p}, 1, 4) as integer) * 4 + cast(substr({p}, 6, 1) as integer))"
+# Rebuilt whole from release_headlines after every release (their declarations are in ledger.json too).
+DERIVED = ("revisions_triangle", "mean_absolute_revisions")
 
 
 def _quote(text: str) -> str:
@@ -119,11 +99,20 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create table if not exists {SEEN_SCHEMA}.seen_submissions (submission_id VARCHAR PRIMARY KEY)")
 
 
+def _period_indexes(con: duckdb.DuckDBPyConnection) -> None:
+    """A temporary table of each released quarter's index (Period.index): delays are differences of it."""
+    periods = [p for (p,) in con.execute(f"select distinct period from {SCHEMA}.release_quarters").fetchall()]
+    con.execute("create or replace temp table period_indexes (period VARCHAR, period_index INTEGER)")
+    con.executemany("insert into period_indexes values (?, ?)", [(p, Period.parse(p).index) for p in periods])
+
+
 def _rebuild_triangle(con: duckdb.DuckDBPyConnection) -> None:
     """The revisions triangle and its mean absolute revisions, from the headlines every release recorded."""
-    horizon = _QUARTER_NO.format(p="h.horizon")
+    _period_indexes(con)
+    for table in DERIVED:
+        con.execute(f"delete from {SCHEMA}.{table}")
     con.execute(f"""
-        create or replace table {SCHEMA}.revisions_triangle as
+        insert into {SCHEMA}.revisions_triangle by name
         with horizons as (
             select r.release_no, r.released_at,
                    (select max(q.period) from {SCHEMA}.release_quarters q where q.release_no <= r.release_no) as horizon
@@ -133,11 +122,13 @@ def _rebuild_triangle(con: duckdb.DuckDBPyConnection) -> None:
             select period, figure, min(release_no) as first_release from {SCHEMA}.release_headlines group by all
         ),
         cells as (
-            select f.period, f.figure, h.release_no, h.released_at, {horizon} - {_QUARTER_NO.format(p="f.period")}
-                       as delay_quarters,
+            select f.period, f.figure, h.release_no, h.released_at, hi.period_index - fi.period_index as delay_quarters,
                    (select max(x.release_no) from {SCHEMA}.release_headlines x where x.period = f.period
                     and x.figure = f.figure and x.release_no <= h.release_no) as value_release
-            from firsts f join horizons h on h.release_no >= f.first_release
+            from firsts f
+            join horizons h on h.release_no >= f.first_release
+            join period_indexes hi on hi.period = h.horizon
+            join period_indexes fi on fi.period = f.period
         ),
         final as (
             select c.period, c.figure, v.figure_zh, c.release_no, c.released_at, c.delay_quarters,
@@ -152,7 +143,7 @@ def _rebuild_triangle(con: duckdb.DuckDBPyConnection) -> None:
         )
         select * from final order by period, figure, release_no""")
     con.execute(f"""
-        create or replace table {SCHEMA}.mean_absolute_revisions as
+        insert into {SCHEMA}.mean_absolute_revisions by name
         with last_at_delay as (
             select * from {SCHEMA}.revisions_triangle
             qualify row_number() over (partition by period, figure, delay_quarters order by release_no desc) = 1
@@ -163,10 +154,6 @@ def _rebuild_triangle(con: duckdb.DuckDBPyConnection) -> None:
             from last_at_delay where revision is not null group by figure, delay_quarters
         )
         select * from final order by figure, delay_quarters""")
-    for table, comment in _DERIVED_COMMENTS.items():
-        con.execute(f"comment on table {SCHEMA}.{table} is {_quote(comment)}")
-    for table, name, comment in _DERIVED_COLUMNS:
-        con.execute(f"comment on column {SCHEMA}.{table}.{name} is {_quote(comment)}")
 
 
 def _digest12(data: bytes) -> str:
@@ -235,7 +222,7 @@ def record_release(work_db: Path, changed: list[str], run_id: str, inbox: Path, 
         if recheck:
             rows.append(("forced_recheck", None, None, None, None))
         if not rows:
-            rows.append(("other", None, None, None, None))
+            rows.append(("other" if last is not None else "first_publication", None, None, None, None))
         con.execute(f"insert into {SCHEMA}.releases values (?, ?, ?, ?, ?, ?)",
                     [number, dt.datetime.now().replace(microsecond=0), rules, registry, recheck, run_id])
         con.executemany(f"insert into {SCHEMA}.release_quarters values (?, ?)", [[number, p] for p in changed])
