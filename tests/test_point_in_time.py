@@ -50,7 +50,7 @@ VERDICTS = (
     # the data-quality verdicts a quarter's row carries, with the history D08 compares against
     ("enterprise_quarter_facts", "org_code",
      "payroll_history_median, payroll_change_factor, d08_fund_ratio_ok, d08_payroll_per_employee_ok,"
-     " d08_payroll_history_ok, d12_ok"),
+     " d08_payroll_history_ok, d12_ok, quarters_reported_in_year"),
 )
 FLAG_COLUMNS = "rule_id, severity, org_code, person_key, sheet, source_row, column_name, observed_value, threshold"
 

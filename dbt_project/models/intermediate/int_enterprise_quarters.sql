@@ -188,7 +188,10 @@ derived as (
             / cast(greatest(level1_senior_technician, 1) as double)
         ) as roster_count_gap_ratio,
         row_number() over (partition by org_code, year order by period_index desc) = 1 as is_year_end_submission,
-        count(*) over (partition by org_code, year) as quarters_reported_in_year
+        -- up to this quarter: a later quarter's file must not move an earlier quarter's row (point in time)
+        count(*) over (
+            partition by org_code, year order by period_index rows between unbounded preceding and current row
+        ) as quarters_reported_in_year
     from joined
 
 ),
