@@ -193,3 +193,20 @@ def test_release_1_documents_stay_byte_identical_after_release_2(runs) -> None:
         assert (marts / RELEASES_DIR / "2" / name).read_bytes() == data, name
 
 
+
+
+def test_the_next_quarters_release_leaves_every_row_of_the_quarter_before_it_as_it_was(tmp_path: Path) -> None:
+    """2006Q1, then 2006Q2 in a run of its own: release 2 changes 2006Q2 only. No quarter-grain mart row of 2006Q1
+    moves when the next quarter's files arrive (a column counting the year's quarters, or marking the year's latest
+    version, once did), so no release lists a quarter its files did not touch."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(DEMO_INBOX / "registry.csv", inbox / "registry.csv")
+    for quarter in ("2006Q1", "2006Q2"):
+        shutil.copytree(DEMO_INBOX / quarter, inbox / quarter)
+        run = run_demo(tmp_path, inbox, quarter)
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        quarters = con.execute("select release_no, period from releases.release_quarters order by all").fetchall()
+        moved = con.execute("select figure, entity from releases.revisions where period = '2006Q1'").fetchall()
+    assert quarters == [(1, "2006Q1"), (2, "2006Q2")]
+    assert moved == []

@@ -187,6 +187,7 @@ derived as (
             abs(roster_level1_count - level1_senior_technician)
             / cast(greatest(level1_senior_technician, 1) as double)
         ) as roster_count_gap_ratio,
+        -- the year's rows read this version; it moves when a later quarter arrives, so no quarter's mart row carries it
         row_number() over (partition by org_code, year order by period_index desc) = 1 as is_year_end_submission,
         -- up to this quarter: a later quarter's file must not move an earlier quarter's row (point in time)
         count(*) over (

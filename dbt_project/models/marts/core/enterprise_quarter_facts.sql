@@ -94,7 +94,6 @@ final as (
         q.roster_level1_count,
         q.roster_count_gap_ratio,
         q.key_trainees_without_account,
-        q.is_year_end_submission,
         q.quarters_reported_in_year,
         t.unit_error_ratio_max,
         {{ meets_max('q.fund_ratio_quarter', 't.unit_error_ratio_max') }} as d08_fund_ratio_ok,
