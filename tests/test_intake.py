@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import subprocess
 import sys
 import zipfile
@@ -15,7 +16,13 @@ import pytest
 from pipelines.lib.domain import contract as c
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.forms.submission_writer import write_csv_zip
-from pipelines.lib.intake.pseudonym import DEMO_KEY, MissingKeyError, load_key, person_key
+from pipelines.lib.intake.pseudonym import (
+    DEMO_KEY,
+    MissingKeyError,
+    load_key,
+    person_key,
+    person_keys_of_canonical,
+)
 from pipelines.lib.intake.run import run_intake
 from tests.factories import (
     ENTERPRISE,
@@ -602,3 +609,10 @@ def test_a_batch_committed_before_the_checkpoint_survives_a_killed_process(tmp_p
     assert db.with_name(db.name + ".wal").stat().st_size > 0  # the batch was never checkpointed
     with duckdb.connect(str(db)) as con:
         assert con.execute("select count(*), sum(n) from t").fetchone() == (100000, 4999950000)
+
+
+@pytest.mark.parametrize("key", [KEY, b"k" * 100])  # 100 bytes: longer than SHA-256's block, so HMAC hashes it
+def test_the_pseudonym_is_the_contracts_hmac_sha256_of_the_canonical_id(key: bytes) -> None:
+    ids = [ZHANG, LI, WANG, "11010519491231002X"]
+    expected = ["p_" + hmac.digest(key, i.encode(), hashlib.sha256).hex()[:20] for i in ids]
+    assert person_keys_of_canonical(ids, key) == expected
