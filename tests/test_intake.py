@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -13,7 +16,13 @@ import pytest
 from pipelines.lib.domain import contract as c
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.forms.submission_writer import write_csv_zip
-from pipelines.lib.intake.pseudonym import DEMO_KEY, MissingKeyError, load_key, person_key
+from pipelines.lib.intake.pseudonym import (
+    DEMO_KEY,
+    MissingKeyError,
+    load_key,
+    person_key,
+    person_keys_of_canonical,
+)
 from pipelines.lib.intake.run import run_intake
 from tests.factories import (
     ENTERPRISE,
@@ -562,3 +571,48 @@ def test_a_bad_arrivals_log_line_is_a_finding_on_that_line_and_the_rest_still_co
     assert arrived[a.name] == dt.datetime.fromtimestamp(a.stat().st_mtime).replace(microsecond=0)
     notes = findings(tmp_path / "w.duckdb", "sheet = '收件登记.csv'")
     assert [(f[0], f[4]) for f in notes] == [("D15", 2)] and "第2行" in notes[0][6]
+
+
+def test_the_batches_are_checkpointed_once_at_the_end_and_the_threshold_is_restored(inbox: Path,
+                                                                                    tmp_path: Path) -> None:
+    """Each batch's commit stays in the write-ahead log until the intake ends (load.checkpoint_once): then one
+    checkpoint folds it into the file, and the connection's own threshold is back."""
+    write_submission(inbox, clean_submission(ENTERPRISE))
+    write_submission(inbox, clean_submission(OTHER))
+    db = tmp_path / "w.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("set checkpoint_threshold = '32.0 MiB'")
+        report = run_intake(inbox, [Period.parse("2008Q2")], con, tmp_path / "archive", KEY, batch_files=1)
+        assert con.execute("select current_setting('checkpoint_threshold')").fetchone()[0] == "32.0 MiB"
+        wal = db.with_name(db.name + ".wal")
+        assert not wal.exists() or wal.stat().st_size == 0  # checkpointed while the connection is still open
+        assert con.execute("select count(*) from raw.submissions").fetchone()[0] == report.accepted == 2
+
+
+def test_a_batch_committed_before_the_checkpoint_survives_a_killed_process(tmp_path: Path) -> None:
+    """The one checkpoint at the end is no risk to a stopped run: every commit is in the log on disk, which
+    DuckDB replays when the file is opened again."""
+    db = tmp_path / "w.duckdb"
+    script = (
+        "import os, duckdb\n"
+        "from pipelines.lib.intake.load import checkpoint_once, transaction\n"
+        f"con = duckdb.connect({str(db)!r})\n"
+        "con.execute('create table t (n integer)')\n"
+        "con.execute('checkpoint')\n"
+        "with checkpoint_once(con):\n"
+        "    with transaction(con):\n"
+        "        con.execute('insert into t select * from range(100000)')\n"
+        "    os._exit(9)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], check=False)
+    assert done.returncode == 9
+    assert db.with_name(db.name + ".wal").stat().st_size > 0  # the batch was never checkpointed
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("select count(*), sum(n) from t").fetchone() == (100000, 4999950000)
+
+
+@pytest.mark.parametrize("key", [KEY, b"k" * 100])  # 100 bytes: longer than SHA-256's block, so HMAC hashes it
+def test_the_pseudonym_is_the_contracts_hmac_sha256_of_the_canonical_id(key: bytes) -> None:
+    ids = [ZHANG, LI, WANG, "11010519491231002X"]
+    expected = ["p_" + hmac.digest(key, i.encode(), hashlib.sha256).hex()[:20] for i in ids]
+    assert person_keys_of_canonical(ids, key) == expected

@@ -47,8 +47,14 @@ def canonical_id(id_number: str) -> str:
 
 def person_keys_of_canonical(canonicals: list[str], key: bytes) -> list[str]:
     """The pseudonym of each canonical ID: ``p_`` and the first 20 hex digits of its HMAC-SHA-256."""
-    digest, sha256 = hmac.digest, hashlib.sha256
-    return ["p_" + digest(key, c.encode(), sha256).hex()[:20] for c in canonicals]
+    # The key is prepared once and copied for each ID (hmac.digest prepares it again for every call).
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    out = []
+    for canonical in canonicals:
+        mac = keyed.copy()
+        mac.update(canonical.encode())
+        out.append("p_" + mac.hexdigest()[:20])
+    return out
 
 
 def person_key_of_canonical(canonical: str, key: bytes) -> str:

@@ -20,7 +20,15 @@ from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.warehouse import create_raw_tables
 from pipelines.lib.intake.inbox import Arrival, open_period, read_registry
 from pipelines.lib.intake.limits import BATCH_FILES
-from pipelines.lib.intake.load import archive, audit_rows, existing_ids, insert, load_registry, transaction
+from pipelines.lib.intake.load import (
+    archive,
+    audit_rows,
+    checkpoint_once,
+    existing_ids,
+    insert,
+    load_registry,
+    transaction,
+)
 from pipelines.lib.intake.process import ReadBatch, check_batch, read_batch
 from pipelines.lib.intake.read_ahead import read_ahead
 from pipelines.lib.intake.recheck import RecheckReport, recheck
@@ -132,11 +140,12 @@ def run_intake(
     # Progress counts the files read against the entries listed (those already held are skipped, not read).
     step = (lambda done: progress(done, total)) if progress else None
     # One pool of readers for every batch (starting a reader costs CPU; see worker.ReaderPool).
-    with ReaderPool() as readers, contextlib.closing(
-            read_ahead(_read_batches(new_arrivals(), archive_dir, batch_files, readers, step))) as batches:
-        for read, paths in batches:
-            _ingest_batch(con, read, paths, registry, key, versions, report)
-    if progress and report.already_ingested:
-        progress(total, total)
-    report.recheck = recheck(con, registry, key, versions, recheck_periods, batch_files=batch_files)
+    with checkpoint_once(con):
+        with ReaderPool() as readers, contextlib.closing(
+                read_ahead(_read_batches(new_arrivals(), archive_dir, batch_files, readers, step))) as batches:
+            for read, paths in batches:
+                _ingest_batch(con, read, paths, registry, key, versions, report)
+        if progress and report.already_ingested:
+            progress(total, total)
+        report.recheck = recheck(con, registry, key, versions, recheck_periods, batch_files=batch_files)
     return report
