@@ -20,7 +20,7 @@ import pytest
 from pipelines.lib.domain.codes import format_org_code
 from pipelines.lib.exports.receipts import receipt_name
 from pipelines.lib.exports.workbook import TRACKING_SHEETS
-from tests.factories import ENTERPRISE, OTHER, clean_submission, org, registry_csv, write_submission
+from tests.factories import ENTERPRISE, GROUP, OTHER, clean_submission, org, registry_csv, write_submission
 from tests.page_text import page_text
 from tests.test_recheck import set_threshold
 
@@ -38,53 +38,82 @@ def cli_run(root: Path, project: Path, *extra: str) -> str:
     return out.stdout
 
 
-def project_and_inbox(root: Path, periods: tuple[str, ...], edit: Callable[[dict], Any]) -> Path:
-    """A copy of the dbt project (its seeds are the rules to change) and an inbox in which ENTERPRISE files a clean
-    submission, changed by ``edit``, for each of ``periods``; returns the project."""
+def project_and_inbox(root: Path, filings: dict[str, tuple[tuple[str, ...], Callable[[dict], Any]]]) -> Path:
+    """A copy of the dbt project (its seeds are the rules to change) and an inbox in which each enterprise of
+    ``filings`` files a clean submission, changed by its edit, for each of its periods; returns the project."""
     project = root / "dbt_project"
     shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
     inbox = root / "inbox"
     inbox.mkdir()
     registry_csv(inbox / "registry.csv")
-    for period in periods:
-        sub = clean_submission(ENTERPRISE, period)
-        edit(sub)
-        write_submission(inbox, sub, period)
+    for code, (periods, edit) in filings.items():
+        for period in periods:
+            sub = clean_submission(code, period)
+            edit(sub)
+            write_submission(inbox, sub, period)
     return project
 
 
-def test_a_tightened_bound_reaches_the_summary_the_marts_and_the_receipt(tmp_path: Path) -> None:
-    project = project_and_inbox(tmp_path, ("2008Q4", "2009Q1"), lambda sub: sub["培训记录"][0].update(hours=1500.0))
-    inbox = tmp_path / "inbox"
-    newcomer = org("20000001")  # files before the commission registers it: rejected (D03)
-    write_submission(inbox, clean_submission(newcomer, "2009Q1"), "2009Q1")
+NEWCOMER = org("20000001")  # files before the commission registers it: rejected (D03)
 
-    first = cli_run(tmp_path, project)
-    assert "重新核对" not in first
-    assert "无变化" in cli_run(tmp_path, project), "a second run with nothing changed does nothing"
 
-    # Two rule changes at once: a tighter bound from 2009Q1, and the newcomer registered.
+@pytest.fixture(scope="module")
+def rolled_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Both rule changes of this file rolled out by one sequence of CLI runs (one scenario, three runs, not two
+    scenarios of their own). The enterprises keep them apart: ENTERPRISE files 2008Q4 and 2009Q1 with 1,500
+    training hours (over the tightened bound from 2009Q1), NEWCOMER files 2009Q1 before it is registered, both
+    with 2.5% of their payroll as training funds (over both C03 minimums); OTHER files 2008Q4 and 2009Q4 with 1.2%
+    (short of both). Each test
+    reads only its own enterprises' rows and texts, and the summary's lines of its own rule."""
+    root = tmp_path_factory.mktemp("recheck")
+    def over_both_minimums(sub: dict) -> None:
+        sub["经费情况"][0].update(fund_extracted=25.0)  # 2.5% of the payroll: no C03 under either minimum
+
+    def long_training(sub: dict) -> None:
+        over_both_minimums(sub)
+        sub["培训记录"][0].update(hours=1500.0)
+
+    project = project_and_inbox(root, {
+        ENTERPRISE: (("2008Q4", "2009Q1"), long_training),
+        NEWCOMER: (("2009Q1",), over_both_minimums),
+        OTHER: (("2008Q4", "2009Q4"), lambda sub: sub["经费情况"][0].update(fund_extracted=12.0)),
+    })
+    first = cli_run(root, project)
+    unchanged = cli_run(root, project)
+    # The rule changes at once: a tighter hours bound and a raised C03 minimum from 2009Q1, the newcomer registered.
     set_threshold(project, "max_training_hours", [("2000", "2006Q1", "2008Q4"), ("1000", "2009Q1", "")])
-    registry_csv(inbox / "registry.csv", [(ENTERPRISE, "北京测试机械厂"), (OTHER, "北京测试服务公司"),
-                                          (newcomer, "北京新设企业")])
-    second = cli_run(tmp_path, project)
+    set_threshold(project, "fund_ratio_min", [("0.015", "2006Q1", "2008Q4"), ("0.021", "2009Q1", "")])
+    registry_csv(root / "inbox" / "registry.csv", [(GROUP, "北京测试集团"), (ENTERPRISE, "北京测试机械厂"),
+                                                  (OTHER, "北京测试服务公司"), (NEWCOMER, "北京新设企业")])
+    return {"root": root, "first": first, "unchanged": unchanged, "rechecked": cli_run(root, project)}
+
+
+def test_a_tightened_bound_reaches_the_summary_the_marts_and_the_receipt(rolled_out: dict[str, object]) -> None:
+    """The tightened hours bound and the registration, on ENTERPRISE's and NEWCOMER's files: the summary lists
+    exactly their two re-judged files (OTHER's files, judged by D rules the change left alone, are not listed),
+    the marts and ENTERPRISE's receipts follow; OTHER's C03 flags are no finding and no D13 flag."""
+    root = rolled_out["root"]
+    assert "重新核对" not in rolled_out["first"]
+    assert "无变化" in rolled_out["unchanged"], "a second run with nothing changed does nothing"
+
+    second = rolled_out["rechecked"]
     changed = sorted(line.strip() for line in second.splitlines() if "→" in line)
     assert len(changed) == 2 and "重新核对" in second, second
     assert any("2009Q1" in line and "accepted → accepted, 问题 findings 0 → 1" in line for line in changed), changed
     assert any("2009Q1" in line and "rejected → accepted" in line for line in changed), changed
 
-    with duckdb.connect(str(tmp_path / "marts" / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(root / "marts" / "warehouse.duckdb"), read_only=True) as con:
         rows = con.execute("select period, outcome_before, outcome_after, findings_after - findings_before"
                            " from marts.submission_rechecks where is_changed order by outcome_before").fetchall()
         flagged = con.execute("select period from marts.compliance_flags where rule_id = 'D13'").fetchall()
         current = con.execute("select status_code from marts.filing_status where org_code = ? and period = '2009Q1'",
-                              [newcomer]).fetchall()
+                              [NEWCOMER]).fetchall()
     assert rows == [("2009Q1", "accepted", "accepted", 1), ("2009Q1", "rejected", "accepted", -1)]
     assert current and current[0][0] != "rejected", "the newly accepted file is the one that counts"
     assert flagged == [("2009Q1",)], "2008Q4 keeps the rules of 2008"
 
     def receipt_text(period: str) -> str:
-        ws = openpyxl.load_workbook(tmp_path / "marts" / "receipts" / period / receipt_name(ENTERPRISE)).active
+        ws = openpyxl.load_workbook(root / "marts" / "receipts" / period / receipt_name(ENTERPRISE)).active
         return "\n".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
 
     assert "更新了报表核对规则" in receipt_text("2009Q1")
@@ -96,26 +125,22 @@ def says(text: str, figure: str) -> bool:
     return re.search(r"(?<![\d.])" + re.escape(figure), text) is not None
 
 
-def test_a_raised_minimum_reads_in_every_text_of_its_quarters_and_in_none_before(tmp_path: Path) -> None:
-    """The README's rule change (C03's minimum to 2.1% from 2009Q1): every text that names C03's minimum for
-    2009 — the terminal summary, the report, the workbook, the inspection page, the receipt, the Data Docs —
-    says 2.1%, and every text for 2008 says 1.5%. The texts are grepped in the outputs of real CLI runs."""
-    # 1.2% of the payroll: short of both minimums
-    project = project_and_inbox(tmp_path, ("2008Q4", "2009Q4"), lambda sub: sub["经费情况"][0].update(fund_extracted=12.0))
-    cli_run(tmp_path, project)
-
-    set_threshold(project, "fund_ratio_min", [("0.015", "2006Q1", "2008Q4"), ("0.021", "2009Q1", "")])
-    summary = cli_run(tmp_path, project)
+def test_a_raised_minimum_reads_in_every_text_of_its_quarters_and_in_none_before(rolled_out: dict[str, object]) -> None:
+    """The README's rule change (C03's minimum to 2.1% from 2009Q1), on OTHER's files: every text that names C03's
+    minimum for 2009 — the terminal summary, the report, the workbook, the inspection page, the receipt, the Data
+    Docs — says 2.1%, and every text for 2008 says 1.5%. The texts are grepped in the outputs of real CLI runs.
+    OTHER is the only enterprise short of either minimum, so every C03 text is its."""
+    summary = rolled_out["rechecked"]
     # the terminal summary: one line per limit, each with the count of its own quarters
     assert f"C03 {OLD_C03}：1" in summary and f"C03 {NEW_C03}：1" in summary, summary
-    texts_follow_the_raised_minimum(tmp_path / "marts")
+    texts_follow_the_raised_minimum(rolled_out["root"] / "marts", OTHER)
 
 
 C03_TITLE = "教育培训经费提取额低于职工工资总额的"
 OLD_C03, NEW_C03 = C03_TITLE + "1.5%", C03_TITLE + "2.1%"
 
 
-def texts_follow_the_raised_minimum(marts: Path) -> None:
+def texts_follow_the_raised_minimum(marts: Path, code: str) -> None:
     old, new = OLD_C03, NEW_C03
     # the quarterly reports: each quarter's title and limit, nothing of the other's (chart ticks are no limit)
     report = {p: (marts / "report" / f"{p}.html").read_text(encoding="utf-8") for p in ("2008Q4", "2009Q4")}
@@ -125,7 +150,7 @@ def texts_follow_the_raised_minimum(marts: Path) -> None:
 
     # the receipts: the finding's message, its standard, and the compliance line's minimum
     def receipt_text(period: str) -> str:
-        ws = openpyxl.load_workbook(marts / "receipts" / period / receipt_name(ENTERPRISE)).active
+        ws = openpyxl.load_workbook(marts / "receipts" / period / receipt_name(code)).active
         return "\n".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
 
     r2008, r2009 = receipt_text("2008Q4"), receipt_text("2009Q4")
@@ -140,7 +165,7 @@ def texts_follow_the_raised_minimum(marts: Path) -> None:
     assert "2.1%" in c03["2009Q4"] and not says(" ".join(map(str, c03["2009Q4"])), "1.5%"), c03
 
     # the inspection page (as of 2009Q4): the flag's title for its latest quarter, each year's minimum in the note
-    page = page_text((marts / "report" / "enterprises" / f"{format_org_code(ENTERPRISE)}.html").read_text(encoding="utf-8"))
+    page = page_text((marts / "report" / "enterprises" / f"{format_org_code(code)}.html").read_text(encoding="utf-8"))
     assert new in page and old not in page
     assert "经费提取比例下限 1.5%" in page and "经费提取比例下限 2.1%" in page
     note = next(line for line in page.splitlines() if "经费提取比例下限" in line)
