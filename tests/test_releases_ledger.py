@@ -8,7 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.exports.releases import LEDGER, SCHEMA, ensure_ledger
+from pipelines.lib.exports.releases import CAUSES, LEDGER, SCHEMA, ensure_ledger
+from tests.conftest import REPO
 
 
 def test_a_ledger_without_a_release_has_every_declared_table_with_its_comments(tmp_path: Path) -> None:
@@ -22,3 +23,9 @@ def test_a_ledger_without_a_release_has_every_declared_table_with_its_comments(t
             columns = con.execute("select column_name, comment from duckdb_columns() where schema_name = ? "
                                   "and table_name = ? order by column_index", [SCHEMA, name]).fetchall()
             assert columns == [(column, comment) for column, _, comment in spec["columns"]], name
+
+
+def test_the_analyst_guide_names_every_cause_a_release_can_have() -> None:
+    row = next(line for line in (REPO / "docs" / "analyst-guide.md").read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `releases.release_causes`"))
+    assert [label for label in CAUSES.values() if label not in row] == []
