@@ -28,8 +28,8 @@ SELECT_TAG = "dagster_dbt/select"  # the op tag @dbt_assets writes: the step's d
 MATERIALIZED = frozenset({"model", "seed", "snapshot"})
 # No dbt.log: each node's line, warnings and errors reach the run's log through stdout, and the SQL of every
 # node is under the target folder (compiled/, run/). No manifest.json or run_results.json either: the run reads
-# each node's result from dbtRunnerResult, the parse is kept in memory (DbtSession), partial parsing has its own
-# file (partial_parse.msgpack, still written), and Dagster's assets come from the project's own manifest
+# each node's result from dbtRunnerResult, the parse is kept in memory (DbtSession), dbt keeps its partial parsing
+# as it always does (the flag leaves it alone), and Dagster's assets come from the project's own manifest
 # (project.py); dbt would otherwise serialise the whole manifest after the parse and after every build.
 COMMON_FLAGS = ["--no-use-colors", "--log-level-file", "none", "--no-write-json"]
 
