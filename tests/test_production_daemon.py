@@ -1,8 +1,9 @@
 """The README's production path on real processes: a code server and `dagster-daemon` with deploy/'s settings on a
-fresh DAGSTER_HOME, the sensor's first tick, a late resubmission, a CLI run refused during a daemon run, a daemon
-run waiting for the CLI's lock, and a run killed with SIGKILL that is marked failed and run again by the sensor.
+fresh DAGSTER_HOME, the sensor's first tick, a CLI run refused during a daemon run, a late resubmission whose run
+waits for the CLI's lock, and a run killed with SIGKILL that is marked failed and run again by the sensor.
 
-One daemon for the whole scenario (it is the suite's only daemon test): the steps run in order in one test.
+One daemon for the whole scenario (it is the suite's only daemon test): the steps run in order in one test, and
+checks that can watch the same run share it (four runs in all), since each run is a whole quarterly run.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def _production_env(root: Path, port: int) -> dict[str, str]:
         "SASAC_INBOX": str(root / "inbox"), "SASAC_WORKDIR": str(root / "work"),
         "SASAC_WAREHOUSE": str(root / "marts" / "warehouse.duckdb"),
         "SASAC_HMAC_KEY": secrets.token_hex(24), "DO_NOT_TRACK": "1",
-        # the scenario's clocks, shortened: ticks every 5 s, a failed quarter's first retry 5 s after it failed
-        "SASAC_SENSOR_INTERVAL": "5", "SASAC_RETRY_BASE_SECONDS": "5", "SASAC_LOCK_WAIT_SECONDS": "600",
+        # the scenario's clocks, shortened: ticks every 5 s (the daemon looks at its sensors no more often than
+        # that, so a shorter interval gains nothing), a failed quarter's first retry 1 s after it failed
+        "SASAC_SENSOR_INTERVAL": "5", "SASAC_RETRY_BASE_SECONDS": "1", "SASAC_LOCK_WAIT_SECONDS": "600",
     })
     return env
 
@@ -147,7 +149,10 @@ def daemon(tmp_path_factory) -> Iterator[Daemon]:
     env = _production_env(root, port)
     home = Path(env["DAGSTER_HOME"])
     home.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    # deploy/'s instance settings, with the queue looked at every second instead of Dagster's default 5 s
+    # (run_queue's documented dequeue_interval_seconds): each of the scenario's runs waits in the queue first.
+    settings = (REPO / "deploy" / "dagster.yaml").read_text(encoding="utf-8")
+    (home / "dagster.yaml").write_text(settings + "run_queue:\n  dequeue_interval_seconds: 1\n", encoding="utf-8")
     workspace = (REPO / "deploy" / "workspace.yaml").read_text(encoding="utf-8")
     (home / "workspace.yaml").write_text(re.sub(r"port: \d+", f"port: {port}", workspace), encoding="utf-8")
     inbox = Path(env["SASAC_INBOX"])
@@ -200,6 +205,16 @@ def test_the_daemon_runs_recovers_and_shares_one_lock(daemon: Daemon) -> None:
     first = daemon.new_run(set())
     assert first.tags["dagster/asset_partition_range_start"] == "2008Q1"
     assert first.tags["dagster/asset_partition_range_end"] == "2008Q2"
+
+    # 2. A CLI run while a daemon run works (the first one: a run of its own would add a whole run to the test)
+    # is refused in one line naming that run: its id and its start.
+    daemon.wait_for("the daemon run to hold the lock", lambda: first.run_id in daemon.holder())
+    cli = subprocess.run([str(BIN / "sasac-skills"), "run", "--period", "2008Q1", "--quiet"], env=daemon.env,
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr, cli.stderr
+    (line,) = [x for x in cli.stderr.splitlines() if x.strip()]
+    assert first.run_id in line and "开始于" in line and "另一次运行" in line, line
+
     assert daemon.finished(first.run_id).status == dg.DagsterRunStatus.SUCCESS, daemon.event_messages(first.run_id)
     assert daemon.warehouse.is_file()
     assert list((daemon.workdir / "logs").glob(f"run-*-{first.run_id[:8]}.log")), "daemon runs log to work/logs"
@@ -212,60 +227,46 @@ def test_the_daemon_runs_recovers_and_shares_one_lock(daemon: Daemon) -> None:
         "inbox_sensor": "RUNNING", "dead_run_sensor": "RUNNING", "run_failure_alert": "RUNNING"}
     assert data["runOrError"]["status"] == "SUCCESS"
 
-    # 2. A late resubmission is published by the next tick.
+    # 3. A late resubmission is requested by the next tick; its run, finding a CLI run holding the lock, waits
+    # for it (the lock stays the CLI's while the run says it waits), then takes it, succeeds and publishes the file.
     known = {r.run_id for r in daemon.runs()}
-    late = _resubmit(daemon.inbox, "2008Q2", "10117472-0", 2)
-    second = daemon.new_run(known)
-    assert second.tags.get("dagster/partition") == "2008Q2"
-    assert daemon.finished(second.run_id).status == dg.DagsterRunStatus.SUCCESS
-    assert late in _published_files(daemon.warehouse)
-
-    # 3. A CLI run while a daemon run works is refused in one line naming that run: its id and its start.
-    known |= {second.run_id}
-    _resubmit(daemon.inbox, "2008Q1", "10117472-0", 2)
-    third = daemon.new_run(known)
-    daemon.wait_for("the daemon run to hold the lock", lambda: third.run_id in daemon.holder())
-    cli = subprocess.run([str(BIN / "sasac-skills"), "run", "--period", "2008Q1", "--quiet"], env=daemon.env,
-                         capture_output=True, text=True, timeout=300)
-    assert cli.returncode == 1 and "Traceback" not in cli.stderr, cli.stderr
-    (line,) = [x for x in cli.stderr.splitlines() if x.strip()]
-    assert third.run_id in line and "开始于" in line and "另一次运行" in line, line
-    assert daemon.finished(third.run_id).status == dg.DagsterRunStatus.SUCCESS
-
-    # 4. A daemon run that finds a CLI run holding the lock waits for it, then succeeds.
-    known |= {third.run_id}
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time\nfrom pathlib import Path\nfrom pipelines.run import run_lock\n"
         "with run_lock(Path(sys.argv[1])):\n    print('ready', flush=True)\n    sys.stdin.readline()\n"),
         str(daemon.workdir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
         assert holder.stdout.readline().strip() == "ready"
-        _resubmit(daemon.inbox, "2008Q2", "10117472-0", 3)
-        fourth = daemon.new_run(known)
+        cli_holder = daemon.holder()
+        assert cli_holder
+        late = _resubmit(daemon.inbox, "2008Q2", "10117472-0", 2)
+        second = daemon.new_run(known)
+        assert second.tags.get("dagster/partition") == "2008Q2"
         daemon.wait_for("the run to say it waits", lambda: any(
-            m and "等待" in m for m in daemon.event_messages(fourth.run_id)))
-        time.sleep(3)
-        assert daemon.instance.get_run_by_id(fourth.run_id).status == dg.DagsterRunStatus.STARTED
+            m and "等待" in m for m in daemon.event_messages(second.run_id)))
+        assert daemon.instance.get_run_by_id(second.run_id).status == dg.DagsterRunStatus.STARTED
+        assert daemon.holder() == cli_holder
     finally:
         holder.stdin.write("\n")
         holder.stdin.flush()
         holder.wait(30)
-    assert daemon.finished(fourth.run_id).status == dg.DagsterRunStatus.SUCCESS
+    daemon.wait_for("the waiting run to take the lock once it is free", lambda: second.run_id in daemon.holder())
+    assert daemon.finished(second.run_id).status == dg.DagsterRunStatus.SUCCESS
+    assert late in _published_files(daemon.warehouse)
 
-    # 5. SIGKILL to the daemon, its code server and the run in the middle of it; restarted, the run is marked
+    # 4. SIGKILL to the daemon, its code server and the run in the middle of it; restarted, the run is marked
     # failed (its worker is gone), the queue moves, and the sensor runs its quarter again after the back-off.
-    known |= {fourth.run_id}
-    _resubmit(daemon.inbox, "2008Q1", "10117472-0", 3)
-    fifth = daemon.new_run(known)
-    daemon.wait_for("the run to hold the lock", lambda: fifth.run_id in daemon.holder())
+    known |= {second.run_id}
+    _resubmit(daemon.inbox, "2008Q1", "10117472-0", 2)
+    third = daemon.new_run(known)
+    daemon.wait_for("the run to hold the lock", lambda: third.run_id in daemon.holder())
     daemon.kill()
-    assert daemon.instance.get_run_by_id(fifth.run_id).status == dg.DagsterRunStatus.STARTED
+    assert daemon.instance.get_run_by_id(third.run_id).status == dg.DagsterRunStatus.STARTED
     daemon.start()
-    failed = daemon.finished(fifth.run_id)
+    failed = daemon.finished(third.run_id)
     assert failed.status == dg.DagsterRunStatus.FAILURE
-    assert any(m and "已不存在" in m for m in daemon.event_messages(fifth.run_id))
-    retry = daemon.new_run(known | {fifth.run_id})
+    assert any(m and "已不存在" in m for m in daemon.event_messages(third.run_id))
+    retry = daemon.new_run(known | {third.run_id})
     assert retry.tags.get("sasac/trigger") == "retry" and retry.tags.get("dagster/partition") == "2008Q1"
     assert daemon.finished(retry.run_id).status == dg.DagsterRunStatus.SUCCESS
     alerts = [json.loads(line) for line in (daemon.workdir / "logs" / "alerts.jsonl").read_text().splitlines()]
-    assert [a for a in alerts if a["kind"] == "run_failure" and fifth.run_id in json.dumps(a, ensure_ascii=False)]
+    assert [a for a in alerts if a["kind"] == "run_failure" and third.run_id in json.dumps(a, ensure_ascii=False)]

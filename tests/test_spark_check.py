@@ -42,10 +42,12 @@ def test_compare_names_every_difference():
 
 @pytest.mark.slow
 def test_spark_check_finds_every_mart_equal(demo_run):
-    """`make spark-check` as the README shows it (no arguments): the demo run by the platform's venv, its raw
-    tables as Parquet, every model and data test on DuckDB and on Spark (the spark venv), mart for mart."""
+    """`make spark-check` on the demo run's working database (``--warehouse``: the session's demo run, rather than
+    a second one of its own), its raw tables as Parquet, every model and data test on DuckDB and on Spark (the
+    spark venv), mart for mart. Without ``--warehouse`` the check first runs the inbox with ``--run-with``'s
+    command, as the next test shows."""
     done = subprocess.run([spark_python(), "-m", "pipelines.lib.scaleout.spark_check",
-                           "--run-with", str(Path(sys.executable).parent / "sasac-skills")],
+                           "--warehouse", str(demo_run.work_db)],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=3000)
     assert done.returncode == 0, done.stdout[-5000:]
     table = done.stdout[done.stdout.index("mart "):done.stdout.index("耗时 seconds")]
@@ -57,3 +59,17 @@ def test_spark_check_finds_every_mart_equal(demo_run):
     assert {line.split()[0] for line in rows} == marts, table
     assert all(line.endswith("相同 equal") for line in rows), table
     assert "全部相同 every mart equal" in done.stdout
+
+
+@pytest.mark.slow
+def test_without_a_warehouse_the_check_runs_the_inbox_with_the_platforms_command_first(tmp_path):
+    """Without ``--warehouse`` (`make spark-check` as the README shows it) the check first runs the inbox with
+    the platform's command (``--run-with``); an inbox it cannot run stops the check before Spark starts, with
+    the platform's own reason and exit code 2."""
+    empty = tmp_path / "inbox"
+    empty.mkdir()
+    done = subprocess.run([spark_python(), "-m", "pipelines.lib.scaleout.spark_check", "--inbox", str(empty),
+                           "--run-with", str(Path(sys.executable).parent / "sasac-skills")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "演示运行失败" in done.stderr and "registry.csv" in done.stderr, done.stderr
