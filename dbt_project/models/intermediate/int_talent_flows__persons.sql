@@ -98,14 +98,6 @@ people_listed_twice as (
 
 ),
 
-persons_listed_twice as (
-
-    select p.*
-    from persons as p
-    inner join people_listed_twice as t on p.person_key = t.person_key
-
-),
-
 listed as (
 
     select
@@ -172,6 +164,14 @@ changed as (
 
 ),
 
+changed_listed_twice as (
+
+    select c.*
+    from changed as c
+    inner join people_listed_twice as t on c.person_key = t.person_key
+
+),
+
 -- Where a changed person is listed outside the entity: at the start (came from) or at the end (went to);
 -- and, for a newcomer, whether any roster of the system listed the person before the start.
 elsewhere as (
@@ -184,8 +184,8 @@ elsewhere as (
         min(case when p.period_index = c.start_index and o.org_code is null then p.org_code end) as came_from,
         min(case when p.period_index = c.end_index and o.org_code is null then p.org_code end) as went_to,
         bool_or(p.period_index < c.start_index) as is_listed_before
-    from changed as c
-    inner join persons_listed_twice as p
+    from changed_listed_twice as c
+    inner join persons as p
         on
             c.person_key = p.person_key
             and (
