@@ -58,6 +58,46 @@ trainings as (
 
 ),
 
+-- The quarters in which a person had a training filed (any enterprise) in the four quarters up to the
+-- quarter's end: a fact of the person and the quarter, worked out once per roster row rather than once per
+-- tracking entity the row counts for (each counts for four: enterprise, group, sector, system).
+trained_quarters as (
+
+    select distinct
+        p.person_key,
+        p.period_index
+    from persons as p
+    inner join trainings as t
+        on
+            p.person_key = t.person_key
+            and t.period_index between p.period_index - 3 and p.period_index
+
+),
+
+roster as (
+
+    select
+        p.*,
+        t.person_key is not null as is_trained_prior_4q
+    from persons as p
+    left join trained_quarters as t
+        on
+            p.person_key = t.person_key
+            and p.period_index = t.period_index
+
+),
+
+-- Only a person on more than one roster row can be listed outside an entity, or before a quarter, besides
+-- the row that puts the person in it: the others cannot explain a change (see elsewhere).
+people_listed_twice as (
+
+    select person_key
+    from persons
+    group by person_key
+    having count(*) > 1
+
+),
+
 listed as (
 
     select
@@ -76,9 +116,10 @@ listed as (
         p.is_technician,
         p.sex,
         p.birth_date,
-        p.cert_date
+        p.cert_date,
+        p.is_trained_prior_4q
     from members as m
-    inner join persons as p
+    inner join roster as p
         on
             m.org_code = p.org_code
             and (m.start_index = p.period_index or m.end_index = p.period_index)
@@ -107,7 +148,8 @@ entity_people as (
         bool_or(not at_start and is_high_skill and is_technician) as end_is_technician,
         max(sex) as sex,
         max(birth_date) as birth_date,
-        max(case when not at_start and is_high_skill then cert_date end) as end_cert_date
+        max(case when not at_start and is_high_skill then cert_date end) as end_cert_date,
+        bool_or(not at_start and is_trained_prior_4q) as is_trained_prior_4q
     from listed
     group by
         grain, entity_code, period, start_index, end_index, start_date_exclusive, end_date, person_key
@@ -119,6 +161,14 @@ changed as (
 
     select * from entity_people
     where (start_level_no is null) <> (end_level_no is null)
+
+),
+
+changed_listed_twice as (
+
+    select c.*
+    from changed as c
+    inner join people_listed_twice as t on c.person_key = t.person_key
 
 ),
 
@@ -134,7 +184,7 @@ elsewhere as (
         min(case when p.period_index = c.start_index and o.org_code is null then p.org_code end) as came_from,
         min(case when p.period_index = c.end_index and o.org_code is null then p.org_code end) as went_to,
         bool_or(p.period_index < c.start_index) as is_listed_before
-    from changed as c
+    from changed_listed_twice as c
     inner join persons as p
         on
             c.person_key = p.person_key
@@ -147,23 +197,6 @@ elsewhere as (
             c.grain = o.grain
             and c.entity_code = o.entity_code
             and p.org_code = o.org_code
-    group by c.grain, c.entity_code, c.period, c.person_key
-
-),
-
-trained as (
-
-    select
-        c.grain,
-        c.entity_code,
-        c.period,
-        c.person_key
-    from changed as c
-    inner join trainings as t
-        on
-            c.person_key = t.person_key
-            and t.period_index between c.end_index - 3 and c.end_index
-    where c.end_level_no is not null
     group by c.grain, c.entity_code, c.period, c.person_key
 
 ),
@@ -206,7 +239,7 @@ classified as (
         end as counterpart_org_code,
         e.start_is_technician,
         e.end_is_technician,
-        t.person_key is not null as is_trained_prior_4q
+        e.is_trained_prior_4q
     from entity_people as e
     left join elsewhere as o
         on
@@ -214,12 +247,6 @@ classified as (
             and e.entity_code = o.entity_code
             and e.period = o.period
             and e.person_key = o.person_key
-    left join trained as t
-        on
-            e.grain = t.grain
-            and e.entity_code = t.entity_code
-            and e.period = t.period
-            and e.person_key = t.person_key
     left join retirement as r on e.sex = r.sex
 
 ),

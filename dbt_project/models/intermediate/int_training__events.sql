@@ -44,18 +44,16 @@ events as (
 
 ),
 
-on_roster as (
+-- A person is on the org's roster in a period or before it exactly when the first period the org listed the
+-- person is not after it: one row per org × person to look up instead of a join over every listing.
+first_listed as (
 
     select
-        e.submission_id,
-        e.source_row
-    from events as e
-    inner join roster as r
-        on
-            e.org_code = r.org_code
-            and e.person_key = r.person_key
-            and e.period_index >= r.period_index
-    group by e.submission_id, e.source_row
+        org_code,
+        person_key,
+        min(period_index) as first_period_index
+    from roster
+    group by org_code, person_key
 
 ),
 
@@ -63,12 +61,12 @@ final as (
 
     select
         e.*,
-        o.submission_id is not null as trainee_on_roster
+        coalesce(e.period_index >= f.first_period_index, false) as trainee_on_roster
     from events as e
-    left join on_roster as o
+    left join first_listed as f
         on
-            e.submission_id = o.submission_id
-            and e.source_row = o.source_row
+            e.org_code = f.org_code
+            and e.person_key = f.person_key
 
 )
 
