@@ -39,7 +39,7 @@ from pipelines.lib.domain.contract import REGISTRY_FILE
 from pipelines.lib.domain.fingerprint import code_digest
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import DBT_PROJECT_DIR
-from pipelines.lib.domain.warehouse import create_raw_tables
+from pipelines.lib.domain.warehouse import create_raw_tables, transaction
 from pipelines.lib.exports.disclosure import NOTHING_WITHHELD, Withheld
 from pipelines.lib.exports.headlines import read_headlines
 from pipelines.lib.exports.history import (
@@ -307,8 +307,9 @@ def releasing(work_db: Path, run_id: str, inbox: Path, recheck: bool, history: H
                 time.process_time() - cpu
         schemas = (SCHEMA, HISTORY_SCHEMA) if history is not None else (SCHEMA,)
         counts = copy_schemas(con, work_db, schemas, history_withheld(history.withheld) if history else NOTHING_WITHHELD)
-        describe_history(con)
-        create_as_of_macros(con, SCHEMA)
+        with transaction(con):  # hundreds of comments: one commit (transaction's why)
+            describe_history(con)
+            create_as_of_macros(con, SCHEMA)
         return counts
     return before_swap
 
