@@ -88,15 +88,16 @@ def _quote(text: str) -> str:
 
 
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(f"create schema if not exists {SEEN_SCHEMA}")
-    for table, spec in LEDGER.items():
-        body = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in spec["columns"])
-        con.execute(f"create table if not exists {SCHEMA}.{table} ({body})")
-        con.execute(f"comment on table {SCHEMA}.{table} is {_quote(spec['comment'])}")
-        for name, _, comment in spec["columns"]:
-            con.execute(f"comment on column {SCHEMA}.{table}.{name} is {_quote(comment)}")
-    con.execute(f"create table if not exists {SEEN_SCHEMA}.seen_submissions (submission_id VARCHAR PRIMARY KEY)")
+    with transaction(con):  # its tables and comments, one commit (transaction's why)
+        con.execute(f"create schema if not exists {SCHEMA}")
+        con.execute(f"create schema if not exists {SEEN_SCHEMA}")
+        for table, spec in LEDGER.items():
+            body = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in spec["columns"])
+            con.execute(f"create table if not exists {SCHEMA}.{table} ({body})")
+            con.execute(f"comment on table {SCHEMA}.{table} is {_quote(spec['comment'])}")
+            for name, _, comment in spec["columns"]:
+                con.execute(f"comment on column {SCHEMA}.{table}.{name} is {_quote(comment)}")
+        con.execute(f"create table if not exists {SEEN_SCHEMA}.seen_submissions (submission_id VARCHAR PRIMARY KEY)")
 
 
 def _period_indexes(con: duckdb.DuckDBPyConnection) -> None:
