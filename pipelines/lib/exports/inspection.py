@@ -81,6 +81,15 @@ class Inspection:
         return out
 
     @functools.cached_property
+    def group_names(self) -> dict[str, str | None]:
+        """group org_code -> the group's name as its first enterprise (in the registry's order) gives it: read once,
+        not by a walk over every enterprise for each group's page."""
+        out: dict[str, str | None] = {}
+        for e in self.enterprises.values():
+            out.setdefault(e["group_org_code"], e["group_name"])
+        return out
+
+    @functools.cached_property
     def base_digest(self) -> str:
         """What every page shares: the drawing code, the display reference and the rules (hashed once here,
         not into each of 11,000 pages' digests)."""
@@ -344,7 +353,7 @@ def _member_row(d: Inspection, org: str) -> dict[str, Any]:
 
 def render_group(d: Inspection, group: str, digest: str = "") -> str:
     hq = d.enterprises.get(group, {})
-    name = next((e["group_name"] for e in d.enterprises.values() if e["group_org_code"] == group), None) \
+    name = d.group_names.get(group) \
         or hq.get("enterprise_name") or format_org_code(group)
     return render(
         "exports/group.html.j2", **_common(d, f"group:{group}", name, f"集团检查页 {name} {d.as_of}", digest), group=group,
@@ -414,7 +423,7 @@ def write_inspection_pages(db_path: Path, report_dir: Path, workers: int = WORKE
         d = load_inspection(con, as_of)
     groups = sorted({e["group_org_code"] for e in d.enterprises.values() if e["group_org_code"]})
     d.base_digest  # noqa: B018 - computed once here, before the children fork, not once in each
-    d.colours, d.year_rules  # noqa: B018 - likewise
+    d.colours, d.year_rules, d.group_names  # noqa: B018 - likewise
     preload()
     for folder, codes, is_group in ((ENTERPRISE_DIR, sorted(d.enterprises), False), (GROUP_DIR, groups, True)):
         target = Path(report_dir) / folder
