@@ -110,3 +110,17 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDB
         yield con
     finally:
         con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The statements inside as one transaction, rolled back if the block fails. DuckDB writes and syncs its
+    log at every commit: many small statements (a publication's tables and column comments) each committed on
+    their own wait for the disk each time (docs/measured.md, issue 24's exports and publication)."""
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import duckdb
 
+from pipelines.lib.domain.warehouse import transaction
 from pipelines.lib.exports.disclosure import NOTHING_WITHHELD, Withheld
 
 PUBLISHED_SCHEMAS = ("marts", "reference")
@@ -120,6 +121,15 @@ def copy_schemas(con: duckdb.DuckDBPyConnection, work_db: Path, schemas: tuple[s
         "select schema_name, table_name, comment from duckdb_tables() where database_name = 'work'"
         f" and schema_name in ({', '.join(_quote(s) for s in schemas)}) order by 1, 2").fetchall()
         if t[1] not in withheld.tables]
+    # One transaction: DuckDB syncs its log at every commit, and each table and comment was one (transaction's why).
+    with transaction(con):
+        _copy_tables(con, tables, withheld, counts)
+    con.execute("detach work")
+    return counts
+
+
+def _copy_tables(con: duckdb.DuckDBPyConnection, tables: list[tuple[str, str, str | None]], withheld: Withheld,
+                 counts: dict[str, int]) -> None:
     for schema in sorted({t[0] for t in tables}):
         con.execute(f"create schema if not exists {schema}")
     for schema, table, comment in tables:
@@ -138,8 +148,6 @@ def copy_schemas(con: duckdb.DuckDBPyConnection, work_db: Path, schemas: tuple[s
             " and schema_name = ? and table_name = ? and comment is not null", [schema, table]).fetchall():
             if col in cols:
                 con.execute(f'comment on column {schema}."{table}"."{col}" is {_quote(col_comment)}')
-    con.execute("detach work")
-    return counts
 
 
 # Called on the new warehouse before it is swapped in, with the changed periods and whether it is the first

@@ -39,7 +39,7 @@ from pipelines.lib.domain.contract import REGISTRY_FILE
 from pipelines.lib.domain.fingerprint import code_digest
 from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import DBT_PROJECT_DIR
-from pipelines.lib.domain.warehouse import create_raw_tables
+from pipelines.lib.domain.warehouse import create_raw_tables, transaction
 from pipelines.lib.exports.disclosure import NOTHING_WITHHELD, Withheld
 from pipelines.lib.exports.headlines import read_headlines
 from pipelines.lib.exports.history import (
@@ -88,15 +88,16 @@ def _quote(text: str) -> str:
 
 
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(f"create schema if not exists {SEEN_SCHEMA}")
-    for table, spec in LEDGER.items():
-        body = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in spec["columns"])
-        con.execute(f"create table if not exists {SCHEMA}.{table} ({body})")
-        con.execute(f"comment on table {SCHEMA}.{table} is {_quote(spec['comment'])}")
-        for name, _, comment in spec["columns"]:
-            con.execute(f"comment on column {SCHEMA}.{table}.{name} is {_quote(comment)}")
-    con.execute(f"create table if not exists {SEEN_SCHEMA}.seen_submissions (submission_id VARCHAR PRIMARY KEY)")
+    with transaction(con):  # its tables and comments, one commit (transaction's why)
+        con.execute(f"create schema if not exists {SCHEMA}")
+        con.execute(f"create schema if not exists {SEEN_SCHEMA}")
+        for table, spec in LEDGER.items():
+            body = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in spec["columns"])
+            con.execute(f"create table if not exists {SCHEMA}.{table} ({body})")
+            con.execute(f"comment on table {SCHEMA}.{table} is {_quote(spec['comment'])}")
+            for name, _, comment in spec["columns"]:
+                con.execute(f"comment on column {SCHEMA}.{table}.{name} is {_quote(comment)}")
+        con.execute(f"create table if not exists {SEEN_SCHEMA}.seen_submissions (submission_id VARCHAR PRIMARY KEY)")
 
 
 def _period_indexes(con: duckdb.DuckDBPyConnection) -> None:
@@ -307,8 +308,9 @@ def releasing(work_db: Path, run_id: str, inbox: Path, recheck: bool, history: H
                 time.process_time() - cpu
         schemas = (SCHEMA, HISTORY_SCHEMA) if history is not None else (SCHEMA,)
         counts = copy_schemas(con, work_db, schemas, history_withheld(history.withheld) if history else NOTHING_WITHHELD)
-        describe_history(con)
-        create_as_of_macros(con, SCHEMA)
+        with transaction(con):  # hundreds of comments: one commit (transaction's why)
+            describe_history(con)
+            create_as_of_macros(con, SCHEMA)
         return counts
     return before_swap
 

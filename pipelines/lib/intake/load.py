@@ -12,7 +12,7 @@ import polars as pl
 
 from pipelines.lib.domain import contract as c
 from pipelines.lib.domain.reference import thresholds_for
-from pipelines.lib.domain.warehouse import SUBMISSIONS_COLUMNS
+from pipelines.lib.domain.warehouse import SUBMISSIONS_COLUMNS, transaction  # noqa: F401 - re-exported
 from pipelines.lib.intake.inbox import Arrival
 from pipelines.lib.intake.rules_version import RulesVersions
 
@@ -103,14 +103,3 @@ def checkpoint_once(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     finally:
         con.execute(f"set checkpoint_threshold = '{before}'")
     con.execute("checkpoint")
-
-
-@contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    con.execute("begin transaction")
-    try:
-        yield
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")
