@@ -390,37 +390,6 @@ def test_a_new_quarter_in_the_same_working_area_parses_only_the_file_that_reads_
 
 
 @pytest.mark.slow
-def test_the_parse_started_ahead_is_the_one_the_builds_use_and_its_failure_is_theirs(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, definitions: dg.Definitions) -> None:
-    """The intake step starts the run's dbt parse on a background thread (``DbtSession.parse_ahead``): the builds
-    wait for that parse and share it, and a project that does not parse fails the step that needs the parse,
-    not the intake that started it."""
-    import shutil
-
-    from dagster_dbt import DbtProject
-
-    from pipelines.defs.dbt.project import dbt_project
-    from pipelines.defs.dbt.runner import DbtFailure, DbtSession
-
-    assert "dbt" in definitions.get_assets_def(dg.AssetKey(["raw", "submissions"])).required_resource_keys
-    monkeypatch.setenv("SASAC_BUILD_DB", str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("SASAC_PERIOD_TO", "2008Q2")
-    session = DbtSession()
-    session.parse_ahead(dbt_project(), tmp_path / "target")
-    manifest = session.manifest(dbt_project(), tmp_path / "target")
-    assert "model.sasac_skills.enterprise_quarter_facts" in manifest.nodes
-    assert session.manifest(dbt_project(), tmp_path / "target") is manifest  # one parse for the run's builds
-
-    broken = tmp_path / "broken"
-    shutil.copytree(dbt_project().project_dir, broken, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    (broken / "models" / "broken.sql").write_text("select {{ ref('no_such_model') }} as x\n", encoding="utf-8")
-    project = DbtProject(project_dir=broken, profiles_dir=broken)
-    session.parse_ahead(project, tmp_path / "broken_target")  # returns: the failure belongs to the build
-    with pytest.raises(DbtFailure, match="dbt parse"):
-        session.manifest(project, tmp_path / "broken_target")
-
-
-@pytest.mark.slow
 def test_a_failing_dbt_test_is_reported_as_a_failed_check_and_fails_the_step(demo_run, tmp_path: Path) -> None:
     """dbt runs in the step's process (DbtSession, dbt's dbtRunner): a failing dbt test is a failed check and a
     failed step, the other tests are reported, and the working database is free once the step ends."""

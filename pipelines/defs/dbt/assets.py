@@ -23,25 +23,15 @@ CORE_SELECT = "tag:core"
 FLAGS_SELECT = "tag:flags"
 
 
-def _dbt_target(context: dg.AssetExecutionContext, platform: PlatformConfig) -> Path:
-    """The run's dbt target folder, with the environment the project reads set for this run."""
+def _build(context: dg.AssetExecutionContext, platform: PlatformConfig, dbt: DbtSession):
     # The profile reads the working database path, and int_periods the run's last quarter, from the
     # environment (dbt runs in this process).
     os.environ["SASAC_BUILD_DB"] = str(platform.work_db)
     os.environ.update(dbt_env(periods_of(context)))
     # One target folder in the working area, reused run after run (dbt's partial parsing keeps its state
     # there), instead of a new folder per invocation piling up inside the repository.
-    return Path(platform.workdir) / "dbt_target"
-
-
-def parse_dbt_ahead(context: dg.AssetExecutionContext, platform: PlatformConfig, dbt: DbtSession) -> None:
-    """Start the parse the run's dbt builds will use (``DbtSession.parse_ahead``), from a step that runs before
-    them."""
-    dbt.parse_ahead(dbt_project(), _dbt_target(context, platform))
-
-
-def _build(context: dg.AssetExecutionContext, platform: PlatformConfig, dbt: DbtSession):
-    yield from dbt.build(context, dbt_build_args(), dbt_project(), _dbt_target(context, platform))
+    target = Path(platform.workdir) / "dbt_target"
+    yield from dbt.build(context, dbt_build_args(), dbt_project(), target)
 
 
 def build_dbt_assets() -> list[dg.AssetsDefinition]:

@@ -14,7 +14,6 @@ tests). dbt's own lines (``n of m OK …``) still go to stdout, which the run's 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,25 +58,18 @@ class DbtSession(dg.ConfigurableResource):
     """The run's dbt: one parse of the project per target folder, shared by the run's dbt steps."""
 
     _manifests: dict[str, Any] = PrivateAttr(default_factory=dict)
-    _parsing: dict[str, Future] = PrivateAttr(default_factory=dict)
-
-    def parse_ahead(self, project: DbtProject, target: Path) -> None:
-        """Start the parse into ``target`` in a background thread: the parse reads the project's files, not the
-        quarter's data, so it can run while the steps before the first build (the intake) do."""
-        key = str(target)
-        if key in self._manifests or key in self._parsing:
-            return
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbt-parse")
-        self._parsing[key] = executor.submit(_parse, project, target)
-        executor.shutdown(wait=False)
 
     def manifest(self, project: DbtProject, target: Path) -> Any:
-        """The parsed project (dbt's ``Manifest``), parsed into ``target`` on first use in this run (or by the
-        parse started ahead, waited for here)."""
+        """The parsed project (dbt's ``Manifest``), parsed into ``target`` on first use in this run."""
         key = str(target)
         if key not in self._manifests:
-            parsing = self._parsing.pop(key, None)
-            self._manifests[key] = parsing.result() if parsing is not None else _parse(project, target)
+            from dbt.cli.main import dbtRunner
+
+            result = dbtRunner().invoke(["parse", "--quiet", *_paths(project, target)])
+            if not result.success:
+                raise DbtFailure(description=f"dbt parse of {project.project_dir} failed: {result.exception}"
+                                 ) from result.exception
+            self._manifests[key] = result.result
             heap.freeze_long_lived()  # the manifest lives as long as the run
         return self._manifests[key]
 
@@ -123,16 +115,6 @@ class DbtSession(dg.ConfigurableResource):
             failed = [f"{r.node.unique_id}: {r.message}" for r in node_results if str(r.status) == "error"]
             raise DbtFailure(description="dbt snapshot failed:\n" + ("\n".join(failed) or str(result.exception or ""))
                              ) from result.exception
-
-
-def _parse(project: DbtProject, target: Path) -> Any:
-    from dbt.cli.main import dbtRunner
-
-    result = dbtRunner().invoke(["parse", "--quiet", *_paths(project, target)])
-    if not result.success:
-        raise DbtFailure(description=f"dbt parse of {project.project_dir} failed: {result.exception}"
-                         ) from result.exception
-    return result.result
 
 
 def _spec_ids(context: dg.AssetExecutionContext) -> tuple[dict[str, dg.AssetKey], dict[str, dg.AssetCheckKey]]:

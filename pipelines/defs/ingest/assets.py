@@ -2,8 +2,6 @@
 
 import dagster as dg
 
-from pipelines.defs.dbt.assets import parse_dbt_ahead
-from pipelines.defs.dbt.runner import DbtSession
 from pipelines.defs.groups import INTAKE
 from pipelines.defs.partitions import periods_of, quarterly_partitions
 from pipelines.defs.resources import PlatformConfig
@@ -31,9 +29,8 @@ _DESCRIPTIONS = {
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=False,
 )
-def raw_submissions(context: dg.AssetExecutionContext, platform: PlatformConfig, dbt: DbtSession):
+def raw_submissions(context: dg.AssetExecutionContext, platform: PlatformConfig):
     """Archive, read, check, pseudonymise and load every new file of the run's quarters."""
-    parse_dbt_ahead(context, platform, dbt)  # the dbt project is parsed while the files are read
     periods = periods_of(context)
     key = load_key()
     platform.work_db.parent.mkdir(parents=True, exist_ok=True)

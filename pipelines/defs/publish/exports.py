@@ -71,7 +71,7 @@ def inspection_pages(db: Path, report_dir: Path) -> list[Exported]:
 
     with duckdb.connect(str(db), read_only=True) as con:
         as_of = horizon(con)
-    # One process a folder (the group pages in a child of their own): two creating files in one folder wait on its lock.
+    # One process: two children creating files in one folder wait on its lock.
     pages = write_inspection_pages(db, report_dir, 1)
     return [Exported(PAGES_KEY, {FILES_WRITTEN: pages.written, FILES_UNCHANGED: pages.unchanged,
                                  "files removed": pages.removed, QUARTERS: _quarters([as_of] if as_of else [])},

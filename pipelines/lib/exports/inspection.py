@@ -30,7 +30,7 @@ from pipelines.lib.domain.periods import Period
 from pipelines.lib.domain.reference import POLICY_TITLE
 from pipelines.lib.exports.charts import BLUE, ORANGE, line_chart
 from pipelines.lib.exports.display import Display, pct, read_display
-from pipelines.lib.exports.forked import in_background, map_forked
+from pipelines.lib.exports.forked import map_forked
 from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 from pipelines.lib.exports.receipts import flag_value
@@ -425,26 +425,17 @@ def write_inspection_pages(db_path: Path, report_dir: Path, workers: int = WORKE
     d.base_digest  # noqa: B018 - computed once here, before the children fork, not once in each
     d.colours, d.year_rules, d.group_names  # noqa: B018 - likewise
     preload()
-    # The group pages in a forked child while this process writes the enterprise pages: another folder, so the
-    # two do not wait on one directory's lock, and the export step's longest writer is shorter.
-    group_pages = in_background(_write_folder, d, Path(report_dir) / GROUP_DIR, groups, True, workers)
-    for done in (_write_folder(d, Path(report_dir) / ENTERPRISE_DIR, sorted(d.enterprises), False, workers),
-                 group_pages.result()):
-        result.written, result.unchanged, result.removed = (result.written + done.written,
-                                                            result.unchanged + done.unchanged,
-                                                            result.removed + done.removed)
-    return result
-
-
-def _write_folder(d: Inspection, target: Path, codes: list[str], is_group: bool, workers: int) -> PagesWritten:
-    """One folder's pages (``codes``), and the removal of its pages of codes not among them."""
-    # forked children inherit the loaded marts and the compiled templates
-    written = map_forked(lambda code: write_page(d, code, target / page_name(code), group=is_group), codes, workers)
-    result = PagesWritten(sum(written), len(written) - sum(written))
-    if target.is_dir():
-        names = {page_name(code) for code in codes}
-        for stale in target.glob("*.html"):
-            if stale.name not in names:
-                stale.unlink()
-                result.removed += 1
+    for folder, codes, is_group in ((ENTERPRISE_DIR, sorted(d.enterprises), False), (GROUP_DIR, groups, True)):
+        target = Path(report_dir) / folder
+        # forked children inherit the loaded marts and the compiled templates
+        written = map_forked(lambda code, target=target, is_group=is_group:
+                             write_page(d, code, target / page_name(code), group=is_group), codes, workers)
+        result.written += sum(written)
+        result.unchanged += len(written) - sum(written)
+        if target.is_dir():
+            names = {page_name(code) for code in codes}
+            for stale in target.glob("*.html"):
+                if stale.name not in names:
+                    stale.unlink()
+                    result.removed += 1
     return result
