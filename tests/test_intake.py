@@ -595,7 +595,8 @@ def test_a_batch_committed_before_the_checkpoint_survives_a_killed_process(tmp_p
     db = tmp_path / "w.duckdb"
     script = (
         "import os, duckdb\n"
-        "from pipelines.lib.intake.load import checkpoint_once, transaction\n"
+        "from pipelines.lib.domain.warehouse import transaction\n"
+        "from pipelines.lib.intake.load import checkpoint_once\n"
         f"con = duckdb.connect({str(db)!r})\n"
         "con.execute('create table t (n integer)')\n"
         "con.execute('checkpoint')\n"

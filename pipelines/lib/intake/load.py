@@ -12,7 +12,7 @@ import polars as pl
 
 from pipelines.lib.domain import contract as c
 from pipelines.lib.domain.reference import thresholds_for
-from pipelines.lib.domain.warehouse import SUBMISSIONS_COLUMNS, transaction  # noqa: F401 - re-exported
+from pipelines.lib.domain.warehouse import SUBMISSIONS_COLUMNS
 from pipelines.lib.intake.inbox import Arrival
 from pipelines.lib.intake.rules_version import RulesVersions
 

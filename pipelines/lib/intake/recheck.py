@@ -23,10 +23,10 @@ import polars as pl
 from pipelines.lib.domain import contract as c
 from pipelines.lib.domain import findings as fd
 from pipelines.lib.domain.periods import Period
-from pipelines.lib.domain.warehouse import FINDINGS_COLUMNS, RECHECKS_COLUMNS, raw_tables
+from pipelines.lib.domain.warehouse import FINDINGS_COLUMNS, RECHECKS_COLUMNS, raw_tables, transaction
 from pipelines.lib.intake.inbox import Arrival, archived_problem
 from pipelines.lib.intake.limits import BATCH_FILES
-from pipelines.lib.intake.load import insert, transaction
+from pipelines.lib.intake.load import insert
 from pipelines.lib.intake.process import process
 from pipelines.lib.intake.rules_version import RulesVersions
 

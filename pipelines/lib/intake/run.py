@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from pipelines.lib.domain.periods import Period
-from pipelines.lib.domain.warehouse import create_raw_tables
+from pipelines.lib.domain.warehouse import create_raw_tables, transaction
 from pipelines.lib.intake.inbox import Arrival, open_period, read_registry
 from pipelines.lib.intake.limits import BATCH_FILES
 from pipelines.lib.intake.load import (
@@ -27,7 +27,6 @@ from pipelines.lib.intake.load import (
     existing_ids,
     insert,
     load_registry,
-    transaction,
 )
 from pipelines.lib.intake.process import ReadBatch, check_batch, read_batch
 from pipelines.lib.intake.read_ahead import read_ahead
