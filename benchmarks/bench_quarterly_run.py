@@ -370,6 +370,7 @@ def late_file_run(inbox: Path, cmd: list[str], scratch: Path, root: Path) -> tup
     stated = release_step(root)
     print(f"one late file ({late.name}): {m.seconds:.2f} s ({m.cpu_s:.1f} CPU-s), {peaks(m)}\n"
           f"  summary: {stats_line(m)}\n"
+          f"  stages: {', '.join(f'{step} {seconds:.1f}' for step, seconds in step_seconds(m.output).items())}\n"
           f"  release step (its log): {stated}", flush=True)
     return m.seconds, release_step_seconds(stated)
 

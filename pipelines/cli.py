@@ -143,9 +143,12 @@ def pseudonym() -> None:
               help="Where to write the page (default: report/enterprises/<XXXXXXXX-X>[_<period>].html beside the warehouse).")
 def enterprise(org_code: str, period: Period | None, is_group: bool, warehouse: Path, out: Path | None) -> None:
     """Write the inspection page (检查页) of one enterprise, or of a group: one self-contained HTML, A4 printable."""
+    from pipelines.defs.dbt.project import dbt_project
     from pipelines.lib.domain.codes import normalize_org_code
     from pipelines.lib.exports.inspection import UnknownEntityError, write_inspection_page
     from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
+
+    dbt_project()  # the project's manifest, parsed again if a yml changed: the page reads its verdicts' caveats there
 
     if not warehouse.is_file():
         raise click.ClickException(f"找不到发布库 {warehouse}：请先运行 sasac-skills run，或用 --warehouse 指定")

@@ -17,6 +17,7 @@ quarterly report). This module reads the rows and works out what each part of a 
 from __future__ import annotations
 
 import functools
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import duckdb
 
 from pipelines.lib.domain.codes import format_org_code, normalize_org_code
 from pipelines.lib.domain.periods import Period
-from pipelines.lib.domain.reference import POLICY_TITLE
+from pipelines.lib.domain.reference import DBT_PROJECT_DIR, POLICY_TITLE
 from pipelines.lib.exports.charts import BLUE, ORANGE, line_chart
 from pipelines.lib.exports.display import Display, pct, read_display
 from pipelines.lib.exports.forked import map_forked
@@ -45,14 +46,25 @@ RENDERER_MODULES = ("pipelines.lib.exports.inspection", "pipelines.lib.exports.r
 # The governance checklist and the incentives, in the order of RULES.md: (rule, verdict column of the mart).
 GOVERNANCE_CHECKS = (("C06", "c06_ok"), ("C07", "c07_ok"), ("C08", "c08_ok"), ("C12", "c12_ok"), ("C13", "c13_ok"))
 INCENTIVE_CHECKS = (("C09", "c09_ok"), ("C10", "c10_ok"), ("C11", "c11_ok"))
-# The verdicts judged over the year's quarters (C07 counts reports per quarter, C11 sums model workers): their
-# row's verdict_caveat says when quarters are missing (the marts' column descriptions); the others read one version.
-QUARTER_VERDICTS = frozenset({"c07_ok", "c11_ok"})
 # The part's note: the thresholds its ✓ and ✗ (dbt's c02_ok, c03_ok, c04_ok) were judged against, per period.
 FUNDING_NOTE = ("阈值取自参考数据：经费提取比例下限 {fund_ratio_min}，一线职工使用占比下限 {frontline_share_min}；"
                 "覆盖率要求 {coverage_min}")
 # The share chart's colour for the trajectory line: a neutral grey-green, apart from the two series colours.
 TRAJECTORY_COLOUR = "#5b8c5a"
+
+# The dbt project's parse (dagster-dbt's DbtProject keeps it there; pipelines/defs/dbt/project.py).
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def caveated_verdicts(manifest_path: Path = MANIFEST_PATH) -> dict[str, str]:
+    """Verdict column -> the column of its row that says when it rests on fewer quarters than the rule needs
+    (C07 counts reports per quarter, C11 sums model workers), as the marts' yml marks them
+    (``meta: {caveat_column: …}``); the other verdicts read one version and carry no caveat."""
+    nodes = json.loads(Path(manifest_path).read_text(encoding="utf-8"))["nodes"].values()
+    return {name: caveat for n in nodes if n.get("resource_type") == "model"
+            for name, col in (n.get("columns") or {}).items()
+            if (caveat := (col.get("meta") or {}).get("caveat_column"))}
+
 
 def _by(rows: Iterable[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -71,6 +83,7 @@ class Inspection:
     enterprises: dict[str, dict[str, Any]]  # org_code -> dim_enterprises row
     rules: dict[str, dict[str, Any]]  # rule_id -> ref_rules row
     rows: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)  # part -> entity -> rows
+    caveats: dict[str, str] = field(default_factory=caveated_verdicts)  # verdict column -> its caveat's column
 
     @functools.cached_property
     def members(self) -> dict[str, list[str]]:
@@ -94,7 +107,7 @@ class Inspection:
         """What every page shares: the drawing code, the display reference and the rules (hashed once here,
         not into each of 11,000 pages' digests)."""
         return content_digest(renderer_digest(*RENDERER_MODULES), templates_digest(), display_digest(self.display),
-                              sorted(self.rules.items()))
+                              sorted(self.rules.items()), sorted(self.caveats.items()))
 
     @functools.cached_property
     def year_rules(self) -> frozenset[str]:
@@ -253,7 +266,8 @@ def _checklist_part(d: Inspection, org: str) -> dict[str, Any] | None:
     def cell(c: dict[str, Any], rule: str, col: str) -> tuple[dict[str, Any], Any, str | None]:
         """(column, verdict, the caveat of a verdict resting on fewer quarters than the rule needs)."""
         row = c["rows"][0 if rule in governance else 1]
-        return c, row.get(col), row.get("verdict_caveat") if col in QUARTER_VERDICTS else None
+        caveat = d.caveats.get(col)
+        return c, row.get(col), row.get(caveat) if caveat else None
 
     rows = [{"rule": rule, "column": col, "clause": d.rules.get(rule, {}).get("clause", ""),
              "title": d.display.text_over(d.rules.get(rule, {}).get("title_zh", ""), [c["period"] for c in cols]),
