@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pipelines.lib.exports.forked import MIN_ITEMS_PER_WORKER, in_background, map_forked
+from pipelines.lib.exports.forked import MIN_ITEMS_PER_WORKER, map_forked
 
 
 def test_results_come_back_in_order_from_more_than_one_process() -> None:
@@ -35,17 +35,3 @@ def test_an_error_in_a_child_is_raised_in_the_parent() -> None:
 
     with pytest.raises(ValueError, match="坏数据"):
         map_forked(fail_on_250, list(range(400)), workers=2)
-
-
-def test_a_background_call_runs_in_another_process_and_hands_back_its_value_or_its_error() -> None:
-    rows = [f"行{i}" for i in range(3)]
-    job = in_background(lambda extra: (os.getpid(), [*rows, extra]), "尾")
-    pid, value = job.result()
-    assert pid != os.getpid() and value == ["行0", "行1", "行2", "尾"]
-    assert job.result() == (pid, value)  # asked twice, answered twice
-
-    def fail() -> None:
-        raise ValueError("工作簿写入失败")
-
-    with pytest.raises(ValueError, match="工作簿写入失败"):
-        in_background(fail).result()

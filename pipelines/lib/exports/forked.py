@@ -1,9 +1,8 @@
-"""Run one function over shards of a list in forked children that inherit the caller's memory; or one call in
-a forked child while the caller goes on (``in_background``).
+"""Run one function over shards of a list in forked children that inherit the caller's memory.
 
 Receipts are pure-Python xlsxwriter work on rows already in memory: a pool that pickles those rows to
-spawned workers loses what the second core gains (measured: 1,000 receipts, 3.9–5.1 s against 3.7–5.6 s
-serially). A forked child already holds them; only the shard's keys go in and short results come back.
+spawned workers loses what the second core gains (docs/measured.md). A forked child already holds them; only the
+shard's keys go in and short results come back.
 """
 
 from __future__ import annotations
@@ -78,32 +77,3 @@ def map_forked(fn: Callable[[T], R], items: Sequence[T], workers: int = WORKER_P
     if error is not None:
         raise error
     return out
-
-
-class Background:
-    """One call running in a forked child; ``result()`` waits for it and returns its value or raises its error.
-
-    Without ``fork`` the call runs when ``result()`` is asked for."""
-
-    def __init__(self, fn: Callable[..., R], *args: object) -> None:
-        self._call = lambda _: fn(*args)
-        self._child = _fork(self._call, [None]) if _can_fork() else None
-        self._outcome: tuple[str, object] | None = None
-
-    def result(self) -> R:
-        if self._outcome is None and self._child:
-            self._outcome = _answer(*self._child)
-        elif self._outcome is None:
-            try:
-                self._outcome = ("ok", [self._call(None)])
-            except Exception as exc:  # noqa: BLE001 - kept, and raised again if asked again, like a child's
-                self._outcome = ("error", exc)
-        status, value = self._outcome
-        if status != "ok":
-            raise value
-        return value[0]
-
-
-def in_background(fn: Callable[..., R], *args: object) -> Background:
-    """Start ``fn(*args)`` in a forked child (plain Python and file work, as for ``map_forked``)."""
-    return Background(fn, *args)
