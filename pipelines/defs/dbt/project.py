@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from pipelines.lib.domain.reference import DBT_PROJECT_DIR
+from pipelines.lib.domain.reference import DBT_PROJECT_DIR, DBT_TARGET_DIR
 
 DBT_DIR = DBT_PROJECT_DIR
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
@@ -39,6 +39,6 @@ def dbt_cli(project: DbtProject) -> DbtCliResource:
 
 @functools.cache
 def dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+    project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR, target_path=DBT_TARGET_DIR.relative_to(DBT_DIR))
     ensure_manifest(project)
     return project

@@ -23,6 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 # copy elsewhere. dbt, the intake and the run fingerprint all read this one setting.
 DBT_PROJECT_DIR = Path(os.environ.get("SASAC_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_project").resolve()
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+# Where the project's own parse (manifest.json) is kept: dagster-dbt's DbtProject (pipelines/defs/dbt/project.py)
+# and the readers of the manifest outside Dagster (the inspection pages) take it from here.
+DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
 THRESHOLDS_CSV = SEEDS_DIR / "ref_policy_thresholds.csv"
 RULES_CSV = SEEDS_DIR / "ref_rules.csv"
 # Deadlines and the schedule are Beijing time; so is "today" when deciding which quarters have ended.

@@ -28,7 +28,7 @@ import duckdb
 
 from pipelines.lib.domain.codes import format_org_code, normalize_org_code
 from pipelines.lib.domain.periods import Period
-from pipelines.lib.domain.reference import DBT_PROJECT_DIR, POLICY_TITLE
+from pipelines.lib.domain.reference import DBT_TARGET_DIR, POLICY_TITLE
 from pipelines.lib.exports.charts import BLUE, ORANGE, line_chart
 from pipelines.lib.exports.display import Display, pct, read_display
 from pipelines.lib.exports.forked import map_forked
@@ -52,8 +52,7 @@ FUNDING_NOTE = ("阈值取自参考数据：经费提取比例下限 {fund_ratio
 # The share chart's colour for the trajectory line: a neutral grey-green, apart from the two series colours.
 TRAJECTORY_COLOUR = "#5b8c5a"
 
-# The dbt project's parse (dagster-dbt's DbtProject keeps it there; pipelines/defs/dbt/project.py).
-MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"  # the dbt project's parse
 
 
 def caveated_verdicts(manifest_path: Path = MANIFEST_PATH) -> dict[str, str]:
