@@ -148,10 +148,9 @@ def enterprise(org_code: str, period: Period | None, is_group: bool, warehouse: 
     from pipelines.lib.exports.inspection import UnknownEntityError, write_inspection_page
     from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
 
-    dbt_project()  # the project's manifest, parsed again if a yml changed: the page reads its verdicts' caveats there
-
     if not warehouse.is_file():
         raise click.ClickException(f"找不到发布库 {warehouse}：请先运行 sasac-skills run，或用 --warehouse 指定")
+    dbt_project()  # the project's manifest, parsed again if a yml changed: the page reads its verdicts' caveats there
     code = normalize_org_code(org_code)
     if out is None:
         folder = warehouse.parent / "report" / (GROUP_DIR if is_group else ENTERPRISE_DIR)
