@@ -8,9 +8,10 @@ suites; what analysts open holds aggregates, and counts of persons, only.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import NamedTuple
+
+from pipelines.lib.exports.manifest import manifest_nodes
 
 PERSON_LEVEL, PSEUDONYM = "person_level", "pseudonym"
 
@@ -22,8 +23,7 @@ class Withheld(NamedTuple):
 
 def withheld_by_disclosure(manifest_path: Path) -> Withheld:
     """The marts and columns the dbt project marks as not to be published."""
-    nodes = json.loads(Path(manifest_path).read_text(encoding="utf-8"))["nodes"].values()
-    models = [n for n in nodes if n.get("resource_type") == "model"]
+    models = manifest_nodes(manifest_path, "model")
     return Withheld(
         frozenset(n["name"] for n in models if (n.get("meta") or {}).get("disclosure") == PERSON_LEVEL),
         frozenset((n["name"], c) for n in models for c, col in (n.get("columns") or {}).items()

@@ -15,7 +15,6 @@ a documented artifact): nothing here lists them.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.exports.disclosure import Withheld
+from pipelines.lib.exports.manifest import manifest_nodes
 
 HISTORY_SCHEMA = "history"
 SUFFIX = "_history"
@@ -56,11 +56,8 @@ class Snapshotted:
 
 def snapshotted_marts(manifest_path: Path) -> list[Snapshotted]:
     """The marts the dbt project keeps a history of, with their keys, from its manifest's snapshot nodes."""
-    nodes = json.loads(Path(manifest_path).read_text(encoding="utf-8"))["nodes"].values()
     out = []
-    for node in nodes:
-        if node.get("resource_type") != "snapshot":
-            continue
+    for node in manifest_nodes(manifest_path, "snapshot"):
         key = node["config"]["unique_key"]
         mart = node["name"].removesuffix(SUFFIX)
         out.append(Snapshotted(mart, tuple(key) if isinstance(key, list) else (key,)))

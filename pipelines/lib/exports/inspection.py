@@ -17,7 +17,6 @@ quarterly report). This module reads the rows and works out what each part of a 
 from __future__ import annotations
 
 import functools
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,10 +27,11 @@ import duckdb
 
 from pipelines.lib.domain.codes import format_org_code, normalize_org_code
 from pipelines.lib.domain.periods import Period
-from pipelines.lib.domain.reference import DBT_TARGET_DIR, POLICY_TITLE
+from pipelines.lib.domain.reference import POLICY_TITLE
 from pipelines.lib.exports.charts import BLUE, ORANGE, line_chart
 from pipelines.lib.exports.display import Display, pct, read_display
 from pipelines.lib.exports.forked import map_forked
+from pipelines.lib.exports.manifest import MANIFEST_PATH, manifest_nodes
 from pipelines.lib.exports.pages import ENTERPRISE_DIR, GROUP_DIR, page_name
 from pipelines.lib.exports.publish import content_digest, display_digest, renderer_digest
 from pipelines.lib.exports.receipts import flag_value
@@ -52,15 +52,11 @@ FUNDING_NOTE = ("阈值取自参考数据：经费提取比例下限 {fund_ratio
 # The share chart's colour for the trajectory line: a neutral grey-green, apart from the two series colours.
 TRAJECTORY_COLOUR = "#5b8c5a"
 
-MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"  # the dbt project's parse
-
-
 def caveated_verdicts(manifest_path: Path = MANIFEST_PATH) -> dict[str, str]:
     """Verdict column -> the column of its row that says when it rests on fewer quarters than the rule needs
     (C07 counts reports per quarter, C11 sums model workers), as the marts' yml marks them
     (``meta: {caveat_column: …}``); the other verdicts read one version and carry no caveat."""
-    nodes = json.loads(Path(manifest_path).read_text(encoding="utf-8"))["nodes"].values()
-    return {name: caveat for n in nodes if n.get("resource_type") == "model"
+    return {name: caveat for n in manifest_nodes(manifest_path, "model")
             for name, col in (n.get("columns") or {}).items()
             if (caveat := (col.get("meta") or {}).get("caveat_column"))}
 
