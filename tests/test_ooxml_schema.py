@@ -1,9 +1,10 @@
 """Every kind of workbook the project writes is valid Office Open XML: each XML part of the package validates
 against the ECMA-376 schema for it (what Excel's "repair" prompt is about), and openpyxl reads it back.
 
-The schemas are the transitional ones published with ECMA-376, kept unmodified in ``../shared/ooxml/`` (its
-README says which part validates against which schema). They import each other by relative path, and lxml
-loads them with network access off, so nothing is fetched from the web.
+The schemas are the transitional ones published with ECMA-376, copied unmodified from the brief's
+``../shared/ooxml/`` into ``tests/ooxml/`` so that a fresh clone's ``make test`` has them (their README says which
+part validates against which schema). They import each other by relative path, and lxml loads them with network
+access off, so nothing is fetched from the web.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pipelines.lib.forms.template import write_template
 from tests.marts_fixture import build_marts_fixture, make_code, with_revisions
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMAS = REPO.parent / "shared" / "ooxml"
+SCHEMAS = REPO / "tests" / "ooxml"
 PERIOD = "2007Q4"
 ACCEPTED_ORG, MISSING_ORG, REJECTED_ORG = make_code(0), make_code(3), make_code(4)
 
@@ -36,7 +37,7 @@ NO_SCHEMA = {
 
 
 def schema_name(part: str) -> str | None:
-    """The schema of a package part (../shared/ooxml/README.md); None for a part with no usable schema."""
+    """The schema of a package part (tests/ooxml/README.md); None for a part with no usable schema."""
     if part in NO_SCHEMA or part.endswith(".vml"):  # VML has no schema
         return None
     if part == "[Content_Types].xml":
